@@ -1,0 +1,30 @@
+// Typed defaults: the first layer of the configuration (STYLE: defaults → file → env → strict → validate → freeze).
+
+import type { Config } from './types.ts';
+
+/** Default values of every key. Keep native-config/config/sfu.defaults.yaml in step. */
+export const DEFAULT_CONFIG: Config = {
+  server: { host: '127.0.0.1', port: 8080, publicUrl: '' },
+  media: {
+    numWorkers: 0,
+    listenIp: '127.0.0.1',
+    announcedAddress: '',
+    basePort: 40000,
+    workerLogLevel: 'warn',
+    initialAvailableOutgoingBitrate: 1_000_000,
+    maxIncomingBitrate: 5_000_000,
+    activeSpeakerIntervalMs: 300,
+  },
+  conference: { maxParticipants: 100, maxProducersPerParticipant: 4 },
+  signalling: {
+    maxFrameBytes: 65_536,
+    ratePerSecond: 50,
+    rateBurst: 100,
+    maxProtocolFaults: 20,
+    pingIntervalMs: 15_000,
+    joinTimeoutMs: 30_000,
+  },
+  auth: { mode: 'none' },
+  log: { level: 'info' },
+  drain: { gracePeriodMs: 30_000 },
+};

@@ -1,0 +1,208 @@
+// Configuration loader: typed defaults, then a YAML/JSON file, then SFU_*
+// environment variables (SFU_MEDIA_NUM_WORKERS for media.numWorkers), then a
+// strict unknown-key check, then validation reporting every fault with its
+// path, then a deep freeze. Nothing else reads process.env.
+
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_CONFIG } from './defaults.ts';
+import type { Config } from './types.ts';
+
+/** Every fault found while loading, each prefixed with its key path. */
+export class ConfigError extends Error {
+  readonly faults: readonly string[];
+  constructor(faults: string[]) {
+    super(`invalid configuration:\n  - ${faults.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.faults = faults;
+  }
+}
+
+/** Inputs of loadConfig(); all optional so tests can pass literal overrides. */
+export interface LoadConfigOptions {
+  /** Path of a YAML or JSON file. */
+  file?: string;
+  /** Already-parsed overrides (tests), applied after the file. */
+  overrides?: unknown;
+  /** Environment to read SFU_* keys (and SFU_*_FILE) from. */
+  env?: Record<string, string | undefined>;
+}
+
+type Plain = Record<string, unknown>;
+
+function isPlain(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** SFU_MEDIA_NUM_WORKERS for ['media','numWorkers']. */
+export function envNameFor(path: readonly string[]): string {
+  return 'SFU_' + path.map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+}
+
+/** Lists the leaf paths of the defaults (the only keys that exist). */
+export function configKeyPaths(node: unknown = DEFAULT_CONFIG, prefix: string[] = []): string[][] {
+  if (!isPlain(node)) return [prefix];
+  return Object.entries(node).flatMap(([key, child]) => configKeyPaths(child, [...prefix, key]));
+}
+
+function merge(target: Plain, source: unknown, path: string[], faults: string[]): void {
+  if (source === undefined || source === null) return;
+  if (!isPlain(source)) {
+    faults.push(`${path.join('.') || '(root)'}: must be a mapping`);
+    return;
+  }
+  for (const [key, value] of Object.entries(source)) {
+    const here = [...path, key];
+    if (!(key in target)) {
+      faults.push(`${here.join('.')}: unknown key`);
+      continue;
+    }
+    const current = target[key];
+    if (isPlain(current)) {
+      if (!isPlain(value)) {
+        faults.push(`${here.join('.')}: must be a mapping`);
+        continue;
+      }
+      merge(current, value, here, faults);
+    } else {
+      target[key] = value;
+    }
+  }
+}
+
+function coerceEnv(raw: string, like: unknown): unknown {
+  if (typeof like === 'number') {
+    const n = Number(raw);
+    return raw.trim() === '' || Number.isNaN(n) ? raw : n;
+  }
+  if (typeof like === 'boolean') {
+    if (raw === 'true') return true;
+    if (raw === 'false') return false;
+    return raw;
+  }
+  return raw;
+}
+
+function applyEnv(target: Plain, env: Record<string, string | undefined>, faults: string[]): void {
+  const known = new Set<string>();
+  for (const path of configKeyPaths()) {
+    const name = envNameFor(path);
+    known.add(name);
+    known.add(`${name}_FILE`);
+    let raw = env[name];
+    const fileName = env[`${name}_FILE`];
+    if (fileName !== undefined) {
+      if (raw !== undefined) {
+        faults.push(`${path.join('.')}: both ${name} and ${name}_FILE are set`);
+        continue;
+      }
+      try {
+        raw = readFileSync(fileName, 'utf8').trimEnd();
+      } catch (error) {
+        faults.push(`${path.join('.')}: cannot read ${name}_FILE (${(error as Error).message})`);
+        continue;
+      }
+    }
+    if (raw === undefined) continue;
+    let node: Plain = target;
+    for (const part of path.slice(0, -1)) node = node[part] as Plain;
+    const leaf = path[path.length - 1]!;
+    node[leaf] = coerceEnv(raw, node[leaf]);
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('SFU_') && !known.has(name) && !IGNORED_ENV.has(name)) {
+      faults.push(`environment ${name}: unknown key`);
+    }
+  }
+}
+
+/** SFU_* variables that are not config keys (consumed by the launcher). */
+const IGNORED_ENV = new Set(['SFU_CONFIG']);
+
+function checkTypes(value: unknown, like: unknown, path: string[], faults: string[]): void {
+  if (isPlain(like)) {
+    for (const key of Object.keys(like)) checkTypes((value as Plain)[key], like[key], [...path, key], faults);
+    return;
+  }
+  if (typeof value !== typeof like) {
+    faults.push(`${path.join('.')}: must be a ${typeof like}, got ${JSON.stringify(value)}`);
+  }
+}
+
+type Rule = [path: string, ok: (config: Config) => boolean, message: string];
+
+const isPort = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 65_535;
+const isPositiveInt = (n: number): boolean => Number.isInteger(n) && n > 0;
+
+const RULES: Rule[] = [
+  ['server.port', (c) => isPort(c.server.port), 'must be an integer 0..65535'],
+  ['server.host', (c) => c.server.host.length > 0, 'must not be empty'],
+  [
+    'server.publicUrl',
+    (c) => c.server.publicUrl === '' || /^https?:\/\/[^\s/]+(\/.*)?$/.test(c.server.publicUrl),
+    'must be empty or an http(s) URL',
+  ],
+  ['media.numWorkers', (c) => Number.isInteger(c.media.numWorkers) && c.media.numWorkers >= 0 && c.media.numWorkers <= 256, 'must be an integer 0..256 (0 = one per core)'],
+  ['media.listenIp', (c) => isIP(c.media.listenIp) !== 0, 'must be an IPv4 or IPv6 address'],
+  ['media.basePort', (c) => Number.isInteger(c.media.basePort) && c.media.basePort >= 1024 && c.media.basePort <= 65_000, 'must be an integer 1024..65000'],
+  ['media.workerLogLevel', (c) => ['debug', 'warn', 'error', 'none'].includes(c.media.workerLogLevel), 'must be debug, warn, error or none'],
+  ['media.initialAvailableOutgoingBitrate', (c) => isPositiveInt(c.media.initialAvailableOutgoingBitrate), 'must be a positive integer'],
+  ['media.maxIncomingBitrate', (c) => Number.isInteger(c.media.maxIncomingBitrate) && c.media.maxIncomingBitrate >= 0, 'must be an integer >= 0'],
+  ['media.activeSpeakerIntervalMs', (c) => Number.isInteger(c.media.activeSpeakerIntervalMs) && c.media.activeSpeakerIntervalMs >= 100, 'must be an integer >= 100'],
+  ['conference.maxParticipants', (c) => isPositiveInt(c.conference.maxParticipants), 'must be a positive integer'],
+  ['conference.maxProducersPerParticipant', (c) => isPositiveInt(c.conference.maxProducersPerParticipant), 'must be a positive integer'],
+  ['signalling.maxFrameBytes', (c) => Number.isInteger(c.signalling.maxFrameBytes) && c.signalling.maxFrameBytes >= 1024 && c.signalling.maxFrameBytes <= 1_048_576, 'must be an integer 1024..1048576'],
+  ['signalling.ratePerSecond', (c) => isPositiveInt(c.signalling.ratePerSecond), 'must be a positive integer'],
+  ['signalling.rateBurst', (c) => isPositiveInt(c.signalling.rateBurst), 'must be a positive integer'],
+  ['signalling.maxProtocolFaults', (c) => isPositiveInt(c.signalling.maxProtocolFaults), 'must be a positive integer'],
+  ['signalling.pingIntervalMs', (c) => Number.isInteger(c.signalling.pingIntervalMs) && c.signalling.pingIntervalMs >= 1000, 'must be an integer >= 1000'],
+  ['signalling.joinTimeoutMs', (c) => Number.isInteger(c.signalling.joinTimeoutMs) && c.signalling.joinTimeoutMs >= 1000, 'must be an integer >= 1000'],
+  ['auth.mode', (c) => c.auth.mode === 'none' || c.auth.mode === 'matrix', "must be 'none' or 'matrix'"],
+  ['log.level', (c) => ['debug', 'info', 'warn', 'error'].includes(c.log.level), 'must be debug, info, warn or error'],
+  ['drain.gracePeriodMs', (c) => Number.isInteger(c.drain.gracePeriodMs) && c.drain.gracePeriodMs >= 0, 'must be an integer >= 0'],
+];
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Reads a config file (YAML or JSON by extension; YAML accepts JSON too). */
+export function readConfigFile(file: string): unknown {
+  const text = readFileSync(file, 'utf8');
+  // uniqueKeys: a key given twice is a mistake, refused rather than silently last-wins.
+  return parseYaml(text, { uniqueKeys: true, strict: true });
+}
+
+/** Builds the frozen configuration or throws a ConfigError listing every fault. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const faults: string[] = [];
+  const draft = structuredClone(DEFAULT_CONFIG) as unknown as Plain;
+  if (options.file !== undefined) {
+    try {
+      merge(draft, readConfigFile(options.file), [], faults);
+    } catch (error) {
+      faults.push(`${options.file}: ${(error as Error).message}`);
+    }
+  }
+  merge(draft, structuredClone(options.overrides), [], faults);
+  applyEnv(draft, options.env ?? {}, faults);
+  checkTypes(draft, DEFAULT_CONFIG, [], faults);
+  if (faults.length === 0) {
+    for (const [path, ok, message] of RULES) {
+      if (!ok(draft as unknown as Config)) faults.push(`${path}: ${message}`);
+    }
+  }
+  if (faults.length > 0) throw new ConfigError(faults);
+  return deepFreeze(draft as unknown as Config);
+}
+
+/** Workers to start: numWorkers, or one per core when it is 0. */
+export function effectiveWorkerCount(config: Config): number {
+  return config.media.numWorkers > 0 ? config.media.numWorkers : Math.max(1, cpus().length);
+}

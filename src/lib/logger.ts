@@ -1,0 +1,139 @@
+// Structured JSON-lines logger with child bindings and redaction. Every line
+// carries time, level, component and whatever ids were bound (conferenceId,
+// participantId, workerPid). Secrets never reach a line: keys named in
+// REDACTED_KEYS are masked at any depth, and string values that look like a
+// JWT or an SDP body are masked too (STYLE: "Never log keys, JWTs, OpenID
+// tokens, SDP bodies or media").
+
+/** Log levels, in increasing severity. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Parses a level name; undefined when it is not one. */
+export function parseLogLevel(value: string): LogLevel | undefined {
+  return value === 'debug' || value === 'info' || value === 'warn' || value === 'error' ? value : undefined;
+}
+
+/** Field names whose values are always masked, compared case-insensitively without `_`/`-`. */
+export const REDACTED_KEYS: readonly string[] = [
+  'jwt',
+  'token',
+  'accesstoken',
+  'openidtoken',
+  'refreshtoken',
+  'authorization',
+  'password',
+  'secret',
+  'sharedsecret',
+  'key',
+  'keys',
+  'basekey',
+  'encryptionkey',
+  'sdp',
+  'dtlsparameters',
+  'fingerprints',
+  'plaintext',
+  'payload',
+];
+
+const REDACTED = '[redacted]';
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+const SDP_PATTERN = /(^|\n)v=0\r?\n/;
+const MAX_DEPTH = 6;
+
+function normaliseKey(key: string): string {
+  return key.toLowerCase().replace(/[_-]/g, '');
+}
+
+const redactedKeySet = new Set(REDACTED_KEYS.map(normaliseKey));
+
+/** Returns a copy of `value` safe to log: secret-named fields and JWT/SDP-looking strings masked. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') {
+    if (SDP_PATTERN.test(value)) return REDACTED;
+    return value.replace(JWT_PATTERN, REDACTED);
+  }
+  if (typeof value === 'bigint') return value.toString();
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_DEPTH) return '[depth]';
+  if (value instanceof Error) {
+    const out: Record<string, unknown> = { name: value.name, message: redact(value.message, depth + 1) };
+    const code = (value as { code?: unknown }).code;
+    if (code !== undefined) out['code'] = code;
+    if (value.cause !== undefined) out['cause'] = redact(value.cause, depth + 1);
+    return out;
+  }
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `[${value.byteLength} bytes]`;
+  if (Array.isArray(value)) return value.slice(0, 50).map((item) => redact(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] = redactedKeySet.has(normaliseKey(key)) ? REDACTED : redact(item, depth + 1);
+  }
+  return out;
+}
+
+/** Where finished lines go; the default writes to stdout. */
+export type LogSink = (line: string) => void;
+
+/** Structured logger; `child()` binds more fields. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+  child(bindings: Record<string, unknown>): Logger;
+  isLevelEnabled(level: LogLevel): boolean;
+}
+
+/** Options of createLogger(). */
+export interface LoggerOptions {
+  /** Lowest level written. Default 'info'. */
+  level?: LogLevel;
+  /** Line sink. Default: process.stdout. */
+  sink?: LogSink;
+  /** Fields bound to every line. */
+  bindings?: Record<string, unknown>;
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+/** Creates the root logger. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? 'info';
+  const sink: LogSink = options.sink ?? ((line) => process.stdout.write(line + '\n'));
+  const now = options.now ?? (() => new Date());
+  return makeLogger(LEVEL_RANK[level], sink, now, options.bindings ?? {});
+}
+
+function makeLogger(
+  minRank: number,
+  sink: LogSink,
+  now: () => Date,
+  bindings: Record<string, unknown>,
+): Logger {
+  const write = (level: LogLevel, message: string, fields?: Record<string, unknown>): void => {
+    if (LEVEL_RANK[level] < minRank) return;
+    const record = redact({ ...bindings, ...fields }) as Record<string, unknown>;
+    let line: string;
+    try {
+      line = JSON.stringify({ time: now().toISOString(), level, msg: redact(message), ...record });
+    } catch {
+      line = JSON.stringify({ time: now().toISOString(), level, msg: redact(message), unserialisable: true });
+    }
+    sink(line);
+  };
+  return {
+    debug: (message, fields) => write('debug', message, fields),
+    info: (message, fields) => write('info', message, fields),
+    warn: (message, fields) => write('warn', message, fields),
+    error: (message, fields) => write('error', message, fields),
+    child: (more) => makeLogger(minRank, sink, now, { ...bindings, ...more }),
+    isLevelEnabled: (level) => LEVEL_RANK[level] >= minRank,
+  };
+}
+
+/** A logger that drops everything, for tests that do not look at logs. */
+export function silentLogger(): Logger {
+  return createLogger({ level: 'error', sink: () => undefined });
+}

@@ -1,0 +1,234 @@
+// Conference against a real mediasoup worker: the object graph of a call
+// (transports, paused consumers, layers), notifications, errors by code, and
+// the close cascade down to an empty router.
+
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WorkerPool } from '../../src/media/WorkerPool.ts';
+import { Conference } from '../../src/conference/Conference.ts';
+import type { ConferenceId } from '../../src/lib/ids.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
+import type { SfuError } from '../../src/lib/errors.ts';
+import { waitFor } from '../../src/lib/waitFor.ts';
+import { joinAs } from '../fixtures/conference.ts';
+import { AUDIO_RTP_PARAMETERS, VIDEO_SIMULCAST_RTP_PARAMETERS } from '../fixtures/rtp.ts';
+import { waitForExit } from '../tools/workerPid.ts';
+
+const logger = silentLogger();
+let pool: WorkerPool;
+let conference: Conference;
+
+function options(overrides: Partial<{ maxParticipants: number }> = {}) {
+  return {
+    id: 'room-1' as ConferenceId,
+    maxParticipants: overrides.maxParticipants ?? 10,
+    maxProducersPerParticipant: 4,
+    initialAvailableOutgoingBitrate: 1_000_000,
+    maxIncomingBitrate: 5_000_000,
+    activeSpeakerIntervalMs: 300,
+    logger,
+  };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    return (error as SfuError).code ?? (error as Error).name;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function publisher(id: string) {
+  const p = await joinAs(conference, id);
+  const send = await conference.createTransport(p.participantId, { direction: 'send' });
+  return { ...p, send };
+}
+
+async function subscriber(id: string) {
+  const p = await joinAs(conference, id);
+  const recv = await conference.createTransport(p.participantId, { direction: 'recv' });
+  return { ...p, recv };
+}
+
+async function produceVideo(p: Awaited<ReturnType<typeof publisher>>) {
+  return conference.produce(p.participantId, {
+    transportId: p.send.transportId,
+    kind: 'video',
+    source: 'camera',
+    rtpParameters: structuredClone(VIDEO_SIMULCAST_RTP_PARAMETERS) as never,
+  });
+}
+
+async function produceAudio(p: Awaited<ReturnType<typeof publisher>>) {
+  return conference.produce(p.participantId, {
+    transportId: p.send.transportId,
+    kind: 'audio',
+    source: 'microphone',
+    rtpParameters: structuredClone(AUDIO_RTP_PARAMETERS) as never,
+  });
+}
+
+beforeEach(async () => {
+  pool = await WorkerPool.create({
+    numWorkers: 1,
+    listenIp: '127.0.0.1',
+    announcedAddress: '',
+    basePort: 44000 + Math.floor(Math.random() * 900),
+    workerLogLevel: 'warn',
+    logger,
+  });
+  conference = await Conference.create(options(), () => pool.createRouter());
+});
+
+afterEach(async () => {
+  conference.close();
+  const pids = pool.slots.map((slot) => slot.worker.pid);
+  pool.close();
+  await waitForExit(pids);
+});
+
+describe('Conference', () => {
+  it('conference.join() returns the peers already present and tells them with peerJoined', async () => {
+    const alice = await joinAs(conference, 'alice');
+    const bob = await joinAs(conference, 'bob');
+    expect(alice.joined.peers).toEqual([]);
+    expect(bob.joined.peers.map((p) => p.participantId)).toEqual(['alice']);
+    expect(alice.sink.of('peerJoined')).toEqual([{ participantId: 'bob', displayName: 'bob', publications: [] }]);
+  });
+
+  it('conference.join() rejects the same participant twice with ALREADY_JOINED and a full call with CONFERENCE_FULL', async () => {
+    conference.close();
+    conference = await Conference.create(options({ maxParticipants: 1 }), () => pool.createRouter());
+    await joinAs(conference, 'alice');
+    expect(await codeOf(joinAs(conference, 'alice'))).toBe('ALREADY_JOINED');
+    expect(await codeOf(joinAs(conference, 'bob'))).toBe('CONFERENCE_FULL');
+  });
+
+  it('conference.produce() gives every subscriber a paused consumer, resumed only by resumeConsumer()', async () => {
+    const alice = await publisher('alice');
+    const bob = await subscriber('bob');
+    const { producerId } = await produceVideo(alice);
+    const created = await waitFor(() => bob.sink.of('consumerCreated')[0], { description: 'consumerCreated' });
+    expect(created).toMatchObject({ producerId, participantId: 'alice', kind: 'video', source: 'camera', type: 'simulcast' });
+    const participant = conference.dump().participants.find((p) => p.id === 'bob')!;
+    expect(participant.consumers).toEqual([created.consumerId]);
+    // mediasoup 3.12 dumps maps as plain objects.
+    const routerDump = (await conference.router.dump()) as { mapProducerIdConsumerIds: Record<string, string[]> };
+    expect(routerDump.mapProducerIdConsumerIds).toEqual({ [producerId]: [created.consumerId] });
+    // Paused until the client acknowledges.
+    await conference.resumeConsumer(bob.participantId, { consumerId: created.consumerId });
+  });
+
+  it('a receive transport created after a producer exists is subscribed to it (after the transport reply)', async () => {
+    const alice = await publisher('alice');
+    await produceAudio(alice);
+    const bob = await subscriber('bob');
+    const created = await waitFor(() => bob.sink.of('consumerCreated')[0], { description: 'consumerCreated' });
+    expect(created.kind).toBe('audio');
+    expect(bob.recv.transportId).toBeTruthy();
+  });
+
+  it('conference.setConsumerPreferredLayers() accepts simulcast consumers and refuses audio with UNSUPPORTED', async () => {
+    const alice = await publisher('alice');
+    const bob = await subscriber('bob');
+    await produceVideo(alice);
+    await produceAudio(alice);
+    await waitFor(() => bob.sink.of('consumerCreated').length === 2, { description: 'two consumers' });
+    const [video, audio] = ['video', 'audio'].map((kind) => bob.sink.of('consumerCreated').find((c) => c.kind === kind)!);
+    await conference.setConsumerPreferredLayers(bob.participantId, { consumerId: video!.consumerId, spatialLayer: 0, temporalLayer: 0 });
+    expect(await codeOf(conference.setConsumerPreferredLayers(bob.participantId, { consumerId: audio!.consumerId, spatialLayer: 0 }))).toBe('UNSUPPORTED');
+  });
+
+  it('conference.closeProducer() closes its consumers and sends consumerClosed', async () => {
+    const alice = await publisher('alice');
+    const bob = await subscriber('bob');
+    const { producerId } = await produceVideo(alice);
+    const created = await waitFor(() => bob.sink.of('consumerCreated')[0]);
+    await conference.closeProducer(alice.participantId, { producerId });
+    await waitFor(() => bob.sink.of('consumerClosed')[0], { description: 'consumerClosed' });
+    expect(bob.sink.of('consumerClosed')).toEqual([{ consumerId: created.consumerId }]);
+    expect(conference.dump().participants.find((p) => p.id === 'bob')!.consumers).toEqual([]);
+  });
+
+  it('pausing a producer tells subscribers with consumerPaused / consumerResumed', async () => {
+    const alice = await publisher('alice');
+    const bob = await subscriber('bob');
+    const { producerId } = await produceAudio(alice);
+    const created = await waitFor(() => bob.sink.of('consumerCreated')[0]);
+    await conference.pauseProducer(alice.participantId, { producerId });
+    await conference.resumeProducer(alice.participantId, { producerId });
+    await waitFor(() => bob.sink.of('consumerResumed').length === 1);
+    expect(bob.sink.of('consumerPaused')).toEqual([{ consumerId: created.consumerId }]);
+  });
+
+  it('requests with wrong ids or directions fail with stable codes', async () => {
+    const alice = await publisher('alice');
+    const bob = await subscriber('bob');
+    expect(await codeOf(conference.createTransport(alice.participantId, { direction: 'send' }))).toBe('INVALID_STATE');
+    expect(await codeOf(conference.restartIce(alice.participantId, { transportId: 'nope' }))).toBe('NOT_FOUND');
+    expect(
+      await codeOf(
+        conference.produce(bob.participantId, {
+          transportId: bob.recv.transportId,
+          kind: 'audio',
+          source: 'microphone',
+          rtpParameters: structuredClone(AUDIO_RTP_PARAMETERS) as never,
+        }),
+      ),
+    ).toBe('BAD_REQUEST');
+    expect(await codeOf(conference.consume(bob.participantId, { producerId: 'missing' }))).toBe('NOT_FOUND');
+    expect(await codeOf(conference.resumeConsumer(bob.participantId, { consumerId: 'missing' }))).toBe('NOT_FOUND');
+    expect(await codeOf(conference.createTransport('carol' as never, { direction: 'send' }))).toBe('NOT_JOINED');
+  });
+
+  it('conference.consume() subscribes explicitly when autoSubscribe is off, once per producer', async () => {
+    const alice = await publisher('alice');
+    const { producerId } = await produceAudio(alice);
+    const bob = await joinAs(conference, 'bob', false);
+    await conference.createTransport(bob.participantId, { direction: 'recv' });
+    const info = await conference.consume(bob.participantId, { producerId });
+    expect(info).toMatchObject({ producerId, kind: 'audio', participantId: 'alice' });
+    expect(bob.sink.of('consumerCreated')).toEqual([]);
+  });
+
+  it('conference.leave() closes the leaver’s media, tells peers, and the last leave empties the router', async () => {
+    const alice = await publisher('alice');
+    const bob = await subscriber('bob');
+    await produceVideo(alice);
+    await produceAudio(alice);
+    const bobSend = await conference.createTransport(bob.participantId, { direction: 'send' });
+    await conference.produce(bob.participantId, {
+      transportId: bobSend.transportId,
+      kind: 'audio',
+      source: 'microphone',
+      rtpParameters: { ...structuredClone(AUDIO_RTP_PARAMETERS), encodings: [{ ssrc: 33333333 }] } as never,
+    });
+    await waitFor(() => bob.sink.of('consumerCreated').length === 2);
+    let empty = false;
+    conference.on('empty', () => (empty = true));
+
+    await conference.leave(alice.participantId, 'left');
+    expect(bob.sink.of('peerLeft')).toEqual([{ participantId: 'alice' }]);
+    await waitFor(() => bob.sink.of('consumerClosed').length === 2, { description: 'consumers of alice closed' });
+    expect(empty).toBe(false);
+
+    await conference.leave(bob.participantId, 'left');
+    expect(empty).toBe(true);
+    const dump = (await conference.router.dump()) as Record<string, unknown>;
+    expect(dump['transportIds']).toEqual([]);
+    expect(dump['mapProducerIdConsumerIds']).toEqual({});
+    expect(dump['mapConsumerIdProducerId']).toEqual({});
+    expect(dump['mapProducerIdObserverIds']).toEqual({});
+    // Leaving twice is harmless.
+    await conference.leave(bob.participantId, 'left');
+  });
+
+  it('conference.close() closes the router and later requests fail with INVALID_STATE', async () => {
+    const alice = await joinAs(conference, 'alice');
+    const router = conference.router;
+    conference.close();
+    conference.close();
+    expect(router.closed).toBe(true);
+    expect(await codeOf(conference.createTransport(alice.participantId, { direction: 'send' }))).toBe('INVALID_STATE');
+  });
+});
