@@ -4,7 +4,7 @@ import type { Config } from './types.ts';
 
 /** Default values of every key. Keep native-config/config/sfu.defaults.yaml in step. */
 export const DEFAULT_CONFIG: Config = {
-  server: { host: '127.0.0.1', port: 8080, publicUrl: '' },
+  server: { host: '127.0.0.1', port: 8080, publicUrl: '', dataDir: '.cache/sfu-data' },
   media: {
     numWorkers: 0,
     listenIp: '127.0.0.1',
@@ -24,7 +24,24 @@ export const DEFAULT_CONFIG: Config = {
     pingIntervalMs: 15_000,
     joinTimeoutMs: 30_000,
   },
-  auth: { mode: 'none' },
+  auth: {
+    mode: 'none',
+    jwtAlgorithm: 'EdDSA',
+    jwtPrivateKeyFile: '',
+    jwtLifetimeMs: 300_000,
+    allowedServers: [],
+    serverUrlOverrides: {},
+    maxBodyBytes: 8192,
+    federationTimeoutMs: 5000,
+  },
+  matrix: {
+    homeserverUrl: '',
+    userId: '',
+    accessToken: '',
+    password: '',
+    inviteAllowList: [],
+    syncTimeoutMs: 30_000,
+  },
   log: { level: 'info' },
   drain: { gracePeriodMs: 30_000 },
 };

@@ -32,8 +32,15 @@ export interface LoadConfigOptions {
 
 type Plain = Record<string, unknown>;
 
+/** Keys whose value is a free-form map (replaced wholesale, not merged key by key). */
+const FREE_MAPS = new Set(['auth.serverUrlOverrides']);
+
 function isPlain(value: unknown): value is Plain {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isSection(path: readonly string[], value: unknown): value is Plain {
+  return isPlain(value) && !FREE_MAPS.has(path.join('.'));
 }
 
 /** SFU_MEDIA_NUM_WORKERS for ['media','numWorkers']. */
@@ -43,7 +50,7 @@ export function envNameFor(path: readonly string[]): string {
 
 /** Lists the leaf paths of the defaults (the only keys that exist). */
 export function configKeyPaths(node: unknown = DEFAULT_CONFIG, prefix: string[] = []): string[][] {
-  if (!isPlain(node)) return [prefix];
+  if (!isSection(prefix, node)) return [prefix];
   return Object.entries(node).flatMap(([key, child]) => configKeyPaths(child, [...prefix, key]));
 }
 
@@ -60,7 +67,7 @@ function merge(target: Plain, source: unknown, path: string[], faults: string[])
       continue;
     }
     const current = target[key];
-    if (isPlain(current)) {
+    if (isSection(here, current)) {
       if (!isPlain(value)) {
         faults.push(`${here.join('.')}: must be a mapping`);
         continue;
@@ -73,6 +80,16 @@ function merge(target: Plain, source: unknown, path: string[], faults: string[])
 }
 
 function coerceEnv(raw: string, like: unknown): unknown {
+  if (Array.isArray(like)) {
+    return raw.trim() === '' ? [] : raw.split(',').map((item) => item.trim());
+  }
+  if (isPlain(like)) {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      return raw;
+    }
+  }
   if (typeof like === 'number') {
     const n = Number(raw);
     return raw.trim() === '' || Number.isNaN(n) ? raw : n;
@@ -122,6 +139,18 @@ function applyEnv(target: Plain, env: Record<string, string | undefined>, faults
 const IGNORED_ENV = new Set(['SFU_CONFIG']);
 
 function checkTypes(value: unknown, like: unknown, path: string[], faults: string[]): void {
+  if (Array.isArray(like)) {
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+      faults.push(`${path.join('.')}: must be a list of strings`);
+    }
+    return;
+  }
+  if (FREE_MAPS.has(path.join('.'))) {
+    if (!isPlain(value) || !Object.values(value).every((item) => typeof item === 'string')) {
+      faults.push(`${path.join('.')}: must be a mapping of strings`);
+    }
+    return;
+  }
   if (isPlain(like)) {
     for (const key of Object.keys(like)) checkTypes((value as Plain)[key], like[key], [...path, key], faults);
     return;
@@ -160,6 +189,14 @@ const RULES: Rule[] = [
   ['signalling.pingIntervalMs', (c) => Number.isInteger(c.signalling.pingIntervalMs) && c.signalling.pingIntervalMs >= 1000, 'must be an integer >= 1000'],
   ['signalling.joinTimeoutMs', (c) => Number.isInteger(c.signalling.joinTimeoutMs) && c.signalling.joinTimeoutMs >= 1000, 'must be an integer >= 1000'],
   ['auth.mode', (c) => c.auth.mode === 'none' || c.auth.mode === 'matrix', "must be 'none' or 'matrix'"],
+  ['auth.jwtLifetimeMs', (c) => Number.isInteger(c.auth.jwtLifetimeMs) && c.auth.jwtLifetimeMs >= 10_000 && c.auth.jwtLifetimeMs <= 300_000, 'must be an integer 10000..300000 (at most 5 min)'],
+  ['auth.jwtAlgorithm', (c) => c.auth.jwtAlgorithm === 'EdDSA' || c.auth.jwtAlgorithm === 'ES256', "must be 'EdDSA' or 'ES256'"],
+  ['auth.serverUrlOverrides', (c) => Object.values(c.auth.serverUrlOverrides).every((u) => /^https?:\/\/[^\s/]+\/?$/.test(u)), 'values must be http(s) base URLs without a path'],
+  ['auth.maxBodyBytes', (c) => Number.isInteger(c.auth.maxBodyBytes) && c.auth.maxBodyBytes >= 512 && c.auth.maxBodyBytes <= 65_536, 'must be an integer 512..65536'],
+  ['auth.federationTimeoutMs', (c) => Number.isInteger(c.auth.federationTimeoutMs) && c.auth.federationTimeoutMs >= 100, 'must be an integer >= 100'],
+  ['matrix.homeserverUrl', (c) => c.matrix.homeserverUrl === '' || /^https?:\/\/[^\s/]+(\/.*)?$/.test(c.matrix.homeserverUrl), 'must be empty or an http(s) URL'],
+  ['matrix.userId', (c) => c.matrix.userId === '' || /^@[^:\s]+:[^\s]+$/.test(c.matrix.userId), 'must be empty or a Matrix user id (@name:server)'],
+  ['matrix.syncTimeoutMs', (c) => Number.isInteger(c.matrix.syncTimeoutMs) && c.matrix.syncTimeoutMs >= 1000, 'must be an integer >= 1000'],
   ['log.level', (c) => ['debug', 'info', 'warn', 'error'].includes(c.log.level), 'must be debug, info, warn or error'],
   ['drain.gracePeriodMs', (c) => Number.isInteger(c.drain.gracePeriodMs) && c.drain.gracePeriodMs >= 0, 'must be an integer >= 0'],
 ];

@@ -15,6 +15,8 @@ export interface Config {
     readonly port: number;
     /** Public base URL clients use (https://sfu.example.org); empty = derived from host/port. */
     readonly publicUrl: string;
+    /** Directory for state this node writes (the development JWT key). */
+    readonly dataDir: string;
   };
   readonly media: {
     /** mediasoup workers; 0 = one per CPU core. */
@@ -55,8 +57,36 @@ export interface Config {
     readonly joinTimeoutMs: number;
   };
   readonly auth: {
-    /** Admission mode; `none` is a development switch only. */
+    /** Admission mode; `none` is a development switch only and must be set explicitly. */
     readonly mode: AuthMode;
+    /** JWT signature algorithm (pinned on verify). */
+    readonly jwtAlgorithm: 'EdDSA' | 'ES256';
+    /** Private key file (PKCS#8 PEM or JWK JSON); empty = a development key generated once in server.dataDir. */
+    readonly jwtPrivateKeyFile: string;
+    /** JWT lifetime; at most 300 000 ms (5 min). */
+    readonly jwtLifetimeMs: number;
+    /** Homeservers whose users may ask for a token; `*` allows any. */
+    readonly allowedServers: readonly string[];
+    /** Server name → federation base URL, bypassing .well-known discovery (private DNS, tests). */
+    readonly serverUrlOverrides: Readonly<Record<string, string>>;
+    /** Largest accepted /sfu/get body. */
+    readonly maxBodyBytes: number;
+    /** Timeout of each federation request (well-known, userinfo). */
+    readonly federationTimeoutMs: number;
+  };
+  readonly matrix: {
+    /** Client-server API base URL of the SFU account's homeserver; empty with auth.mode matrix = embedded dev homeserver. */
+    readonly homeserverUrl: string;
+    /** The SFU account (bot) user id. */
+    readonly userId: string;
+    /** Access token of the SFU account (secret; SFU_MATRIX_ACCESS_TOKEN_FILE). */
+    readonly accessToken: string;
+    /** Password, used to log in when no access token is given (secret). */
+    readonly password: string;
+    /** Servers whose users' invites the SFU account accepts; `*` allows any. */
+    readonly inviteAllowList: readonly string[];
+    /** Sync long-poll timeout. */
+    readonly syncTimeoutMs: number;
   };
   readonly log: {
     /** Lowest level written. */
