@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from './config/types.ts';
 import { effectiveWorkerCount } from './config/loadConfig.ts';
 import type { Logger } from './lib/logger.ts';
-import type { Admission } from './auth/Admission.ts';
-import { DevAdmission } from './auth/Admission.ts';
+import { DevAdmission, type Admission } from './auth/Admission.ts';
+import { SfuError } from './lib/errors.ts';
+import { maxSyncLagMs, startMatrixAdmission, type MatrixAdmissionStack } from './matrix/startMatrixAdmission.ts';
 import { WorkerPool } from './media/WorkerPool.ts';
 import { routeMediasoupLogs } from './media/mediasoupLogs.ts';
 import { ConferenceRegistry } from './conference/ConferenceRegistry.ts';
@@ -27,7 +28,7 @@ export const CLIENT_DIST_DIR = fileURLToPath(new URL('../dist/client/', import.m
 export interface SfuNodeOptions {
   readonly config: Config;
   readonly logger: Logger;
-  /** Admission; default DevAdmission when config.auth.mode is 'none'. */
+  /** Admission override (tests); default: DevAdmission for auth.mode none, Matrix admission otherwise. */
   readonly admission?: Admission;
   /** Extra HTTP routes. */
   readonly routes?: ReadonlyMap<string, RouteHandler>;
@@ -41,21 +42,21 @@ export class SfuNode {
   readonly signalling: SignallingServer;
   readonly server: Server;
   readonly #logger: Logger;
+  readonly #rootLogger: Logger;
+  readonly #routes = new Map<string, RouteHandler>();
+  #admission: Admission | undefined;
+  #matrix: MatrixAdmissionStack | undefined;
   #draining = false;
   #stopped = false;
 
-  /** Starts workers, then the HTTP/WebSocket server; resolves once listening. */
+  /**
+   * Starts workers, then the HTTP/WebSocket server, then admission (Matrix
+   * admission needs the bound address for its service URL); resolves once
+   * sessions can be admitted.
+   */
   static async start(options: SfuNodeOptions): Promise<SfuNode> {
     const { config, logger } = options;
     routeMediasoupLogs(logger, config.log.level === 'debug' ? 'debug' : 'warn');
-    const admission = options.admission ?? (config.auth.mode === 'none' ? new DevAdmission() : undefined);
-    if (!admission) throw new Error(`auth.mode ${config.auth.mode} needs an admission implementation`);
-    if (admission.mode === 'none') {
-      logger.warn(
-        'AUTH DISABLED: auth.mode is "none"; anyone who can reach this server may join any conference. Development only.',
-        { component: 'main' },
-      );
-    }
     const pool = await WorkerPool.create({
       numWorkers: effectiveWorkerCount(config),
       listenIp: config.media.listenIp,
@@ -64,24 +65,23 @@ export class SfuNode {
       workerLogLevel: config.media.workerLogLevel,
       logger,
     });
+    let node: SfuNode | undefined;
     try {
-      return await new Promise<SfuNode>((resolve, reject) => {
-        const node = new SfuNode(options, admission, pool);
-        node.server.once('error', reject);
-        node.server.listen(config.server.port, config.server.host, () => {
-          node.server.off('error', reject);
-          resolve(node);
-        });
-      });
+      node = new SfuNode(options, pool);
+      await node.#listen();
+      await node.#startAdmission(options);
+      return node;
     } catch (error) {
-      pool.close();
+      if (node) await node.stop();
+      else pool.close();
       throw error;
     }
   }
 
-  private constructor(options: SfuNodeOptions, admission: Admission, pool: WorkerPool) {
+  private constructor(options: SfuNodeOptions, pool: WorkerPool) {
     this.config = options.config;
     this.#logger = options.logger.child({ component: 'node' });
+    this.#rootLogger = options.logger;
     this.pool = pool;
     this.registry = new ConferenceRegistry({
       pool,
@@ -96,15 +96,27 @@ export class SfuNode {
     });
     const staticDirs: Array<readonly [string, string]> = [];
     if (existsSync(CLIENT_DIST_DIR)) staticDirs.push(['/demo/', CLIENT_DIST_DIR]);
+    for (const [path, handler] of options.routes ?? []) this.#routes.set(path, handler);
     this.server = createHttpServer({
       logger: options.logger,
       readiness: [
         () => (this.#draining ? 'draining' : undefined),
         () => (this.pool.slots.length === 0 ? 'no mediasoup worker up' : undefined),
+        () => (this.#admission ? undefined : 'admission not started'),
+        () =>
+          this.matrix && !this.matrix.account.isFresh(maxSyncLagMs(this.config)) ? 'Matrix sync not fresh' : undefined,
       ],
-      ...(options.routes ? { routes: options.routes } : {}),
+      routes: this.#routes,
       staticDirs,
     });
+    // Sessions are admitted through whatever admission is current (set once started).
+    const admission: Admission = {
+      mode: this.config.auth.mode,
+      admit: (request) => {
+        if (!this.#admission) return Promise.reject(new SfuError('DRAINING', 'admission not started'));
+        return this.#admission.admit(request);
+      },
+    };
     this.signalling = new SignallingServer({
       server: this.server,
       admission,
@@ -114,6 +126,49 @@ export class SfuNode {
       settings: this.config.signalling,
       logger: options.logger,
     });
+  }
+
+  /** Matrix admission (auth.mode matrix), once started. */
+  get matrix(): MatrixAdmissionStack | undefined {
+    return this.#matrix;
+  }
+
+  /** Base URL clients use: server.publicUrl, or the bound address. */
+  get publicUrl(): string {
+    if (this.config.server.publicUrl) return this.config.server.publicUrl.replace(/\/$/, '');
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  #listen(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.config.server.port, this.config.server.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  async #startAdmission(options: SfuNodeOptions): Promise<void> {
+    if (options.admission) {
+      this.#admission = options.admission;
+    } else if (this.config.auth.mode === 'none') {
+      this.#logger.warn(
+        'AUTH DISABLED: auth.mode is "none"; anyone who can reach this server may join any conference. Development only.',
+      );
+      this.#admission = new DevAdmission();
+    } else {
+      this.#matrix = await startMatrixAdmission({
+        config: this.config,
+        logger: this.#rootLogger,
+        publicUrl: this.publicUrl,
+        signallingUrl: this.publicUrl.replace(/^http/, 'ws') + '/ws',
+      });
+      for (const [path, handler] of this.#matrix.routes) this.#routes.set(path, handler);
+      this.#admission = this.#matrix.admission;
+    }
   }
 
   /** Port the server listens on (useful with server.port 0). */
@@ -153,6 +208,7 @@ export class SfuNode {
     if (this.#stopped) return;
     this.#stopped = true;
     this.signalling.close(code, reason);
+    this.#matrix?.stop();
     this.registry.close();
     this.pool.close();
     await new Promise<void>((resolve) => {
