@@ -17,7 +17,8 @@ import type { MembershipView } from './types.ts';
 
 /** Body of POST /sfu/get (lk-jwt-service shape; delay_* accepted and ignored: we evict ourselves). */
 export const sfuGetBodySchema = obj({
-  room: str({ minLength: 3, maxLength: 255, pattern: /^![^:\s]+:\S+$/ }),
+  // Room version 12 ids have no server part (!opaque), older ones do (!opaque:server).
+  room: str({ minLength: 2, maxLength: 255, pattern: /^![^\s]+$/ }),
   openid_token: obj({
     access_token: str({ minLength: 1, maxLength: 1024 }),
     token_type: opt(str({ maxLength: 32 })),

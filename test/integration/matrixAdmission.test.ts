@@ -1,0 +1,253 @@
+// Matrix admission end to end on a real Synapse with real matrix-js-sdk
+// clients: MatrixRTC membership (js-sdk's own session API) → OpenID → /sfu/get
+// → JWT → WebSocket admitted; eviction on leave, kick, ban and a fired delayed
+// leave; and the refusal battery through the real flow. Eviction latencies are
+// printed (reported precisely), asserted only loosely.
+
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from 'vitest';
+import './synapse/context.ts';
+import { loadConfig } from '../../src/config/loadConfig.ts';
+import { SfuNode } from '../../src/SfuNode.ts';
+import { createLogger } from '../../src/lib/logger.ts';
+import { waitFor } from '../../src/lib/waitFor.ts';
+import { CLOSE_CODES } from '../../src/protocol/closeCodes.ts';
+import { registerUser, type RegisteredUser } from '../tools/synapse/sharedSecretRegistration.ts';
+import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
+import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
+import { TestClient } from '../tools/wsClient.ts';
+import { joinCall, joinedRoom, requestSfuToken, startSdkClient, type SdkUser } from '../tools/matrixCall.ts';
+import { membershipStateKey } from '../../src/matrix/callMembership.ts';
+
+const synapse = inject('synapse');
+const logLines: string[] = [];
+let node: SfuNode;
+let sfuBase: string;
+let alice: SdkUser;
+let aliceHttp: MatrixTestClient;
+let roomId: string;
+const users: SdkUser[] = [];
+let counter = 0;
+
+async function user(localpart: string): Promise<RegisteredUser> {
+  return registerUser(synapse.baseUrl, synapse.sharedSecret, `${localpart}${Date.now()}${counter++}`, 'pw-' + localpart);
+}
+
+async function sdkUserInRoom(localpart: string): Promise<SdkUser> {
+  const registered = await user(localpart);
+  await aliceHttp.invite(roomId as never, registered.userId);
+  const sdk = await startSdkClient(synapse.baseUrl, registered);
+  users.push(sdk);
+  await sdk.client.joinRoom(roomId);
+  await joinedRoom(sdk, roomId);
+  return sdk;
+}
+
+function focus() {
+  return node.matrix!.focus;
+}
+
+/** Waits until the SFU would admit this device (its sync has seen the membership). */
+async function admissible(sdk: SdkUser): Promise<void> {
+  await waitFor(() => {
+    const check = node.matrix!.watcher.check(roomId, sdk.user.userId, sdk.user.deviceId);
+    return check.ok ? true : (undefined as never);
+  }, { timeoutMs: 15_000, description: `SFU sees the membership of ${sdk.user.userId}` });
+}
+
+async function connect(sdk: SdkUser): Promise<TestClient> {
+  const token = await requestSfuToken(sfuBase, sdk, roomId);
+  expect(token.status, JSON.stringify(token.body)).toBe(200);
+  const client = await TestClient.open(`${String(token.body['url'])}?jwt=${String(token.body['jwt'])}`);
+  const joined = await client.request('join', { rtpCapabilities: RECEIVER_RTP_CAPABILITIES });
+  expect(joined.ok, JSON.stringify(joined)).toBe(true);
+  return client;
+}
+
+function reasonsLogged(): string[] {
+  return logLines.map((line) => JSON.parse(line) as { msg: string; reason?: string }).filter((r) => r.reason).map((r) => r.reason!);
+}
+
+beforeAll(async () => {
+  const bot = await user('sfu');
+  const aliceUser = await user('alice');
+  aliceHttp = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...aliceUser });
+  roomId = await aliceHttp.createRoom({
+    invite: [bot.userId],
+    powerLevelContentOverride: { events: { 'org.matrix.msc3401.call.member': 0 } },
+  });
+  const config = loadConfig({
+    overrides: {
+      server: { port: 0, dataDir: `${process.env['TMPDIR'] ?? '/tmp'}/sfu-matrix-test-${process.pid}` },
+      media: { numWorkers: 1, basePort: 48000 + Math.floor(Math.random() * 900) },
+      auth: {
+        mode: 'matrix',
+        allowedServers: [synapse.serverName],
+        serverUrlOverrides: { [synapse.serverName]: synapse.baseUrl },
+      },
+      matrix: {
+        homeserverUrl: synapse.baseUrl,
+        userId: bot.userId,
+        accessToken: bot.accessToken,
+        inviteAllowList: [synapse.serverName],
+        syncTimeoutMs: 5000,
+      },
+    },
+  });
+  node = await SfuNode.start({ config, logger: createLogger({ level: 'debug', sink: (line) => logLines.push(line) }) });
+  sfuBase = node.publicUrl;
+  // The SFU account accepts the invite (its server is allowed).
+  await waitFor(async () => (await aliceHttp.roomState(roomId as never)).some((e) => e.type === 'm.room.member' && e.state_key === bot.userId && (e.content as { membership?: string }).membership === 'join'), {
+    timeoutMs: 15_000,
+    description: 'SFU account joined the room',
+  });
+  alice = await startSdkClient(synapse.baseUrl, aliceUser);
+  users.push(alice);
+  await joinedRoom(alice, roomId);
+}, 120_000);
+
+beforeEach(() => {
+  const from = logLines.length;
+  onTestFailed(() => {
+    console.error(`--- SFU log of the failed test ---\n${logLines.slice(from).slice(-60).join('\n')}`);
+  });
+});
+
+afterAll(async () => {
+  for (const sdk of users) sdk.client.stopClient();
+  await node?.stop();
+});
+
+describe('Matrix admission', () => {
+  it('two users who join with js-sdk MatrixRTC sessions get JWTs and are admitted; leaving evicts within 2 s', async () => {
+    const bob = await sdkUserInRoom('bob');
+    const aliceSession = joinCall(alice, alice.client.getRoom(roomId)!, focus());
+    const bobSession = joinCall(bob, bob.client.getRoom(roomId)!, focus());
+    await admissible(alice);
+    await admissible(bob);
+    const aliceWs = await connect(alice);
+    const bobWs = await connect(bob);
+    await waitFor(() => aliceWs.notifications.find((n) => n.method === 'peerJoined'), { description: 'alice sees bob' });
+
+    const started = performance.now();
+    await bobSession.leaveRoomSession(5000);
+    const code = await bobWs.closed(10_000);
+    const elapsedMs = performance.now() - started;
+    console.log(`eviction after leaveRoomSession: ${elapsedMs.toFixed(0)} ms`);
+    expect(code).toBe(CLOSE_CODES.EVICTED);
+    expect(bobWs.closeReason).toBe('evicted: membership-ended');
+    await waitFor(() => aliceWs.notifications.find((n) => n.method === 'peerLeft'), { description: 'alice sees bob leave' });
+    aliceWs.close();
+    await aliceSession.leaveRoomSession(5000);
+  });
+
+  it('a kicked user and a banned user are evicted', async () => {
+    for (const action of ['kick', 'ban'] as const) {
+      const carol = await sdkUserInRoom(`carol${action}`);
+      joinCall(carol, carol.client.getRoom(roomId)!, focus());
+      await admissible(carol);
+      const ws = await connect(carol);
+      const started = performance.now();
+      await aliceHttp.request('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/${action}`, { user_id: carol.user.userId, reason: 'test' });
+      expect(await ws.closed(10_000)).toBe(CLOSE_CODES.EVICTED);
+      console.log(`eviction after ${action}: ${(performance.now() - started).toFixed(0)} ms`);
+      expect(ws.closeReason).toBe(action === 'kick' ? 'evicted: kicked' : 'evicted: banned');
+      carol.client.stopClient();
+    }
+  });
+
+  it('a client that vanishes is evicted when its delayed leave fires', async () => {
+    // Dave writes his membership the way js-sdk does (delayed leave first, then the
+    // membership), then vanishes: nobody restarts the delayed leave, so Synapse fires it.
+    const dave = await sdkUserInRoom('dave');
+    const http = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...dave.user });
+    const stateKey = membershipStateKey(dave.user.userId, dave.user.deviceId);
+    const delayMs = 3000;
+    const scheduledAt = performance.now();
+    await http.sendDelayedState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {}, delayMs);
+    await http.sendState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {
+      application: 'm.call',
+      call_id: '',
+      scope: 'm.room',
+      device_id: dave.user.deviceId,
+      expires: 14_400_000,
+      focus_active: { type: 'livekit', focus_selection: 'multi_sfu' },
+      foci_preferred: [focus()],
+    });
+    await admissible(dave);
+    const ws = await connect(dave);
+    expect(await ws.closed(20_000)).toBe(CLOSE_CODES.EVICTED);
+    const elapsed = performance.now() - scheduledAt;
+    console.log(`eviction after a vanished client's delayed leave (${delayMs} ms): ${(elapsed - delayMs).toFixed(0)} ms after the delay ran out`);
+    expect(elapsed).toBeGreaterThanOrEqual(delayMs - 100);
+    expect(ws.closeReason).toBe('evicted: membership-ended');
+  });
+
+  it('a membership whose transport names another SFU is refused (403) at /sfu/get', async () => {
+    const erin = await sdkUserInRoom('erin');
+    joinCall(erin, erin.client.getRoom(roomId)!, { type: 'livekit', livekit_service_url: 'https://other.example/jwt' });
+    await waitFor(() => {
+      const check = node.matrix!.watcher.check(roomId, erin.user.userId, erin.user.deviceId);
+      return !check.ok && check.reason === 'membership_other_sfu';
+    }, { timeoutMs: 15_000, description: 'membership seen naming another SFU' });
+    const token = await requestSfuToken(sfuBase, erin, roomId);
+    expect(token).toEqual({ status: 403, body: { errcode: 'M_FORBIDDEN', error: 'You are not in a call in this room on this SFU.' } });
+    expect(reasonsLogged()).toContain('membership_other_sfu');
+  });
+
+  it('refuses each forged or stale request with its own logged reason', async () => {
+    const frank = await sdkUserInRoom('frank');
+    const session = joinCall(frank, frank.client.getRoom(roomId)!, focus());
+    await admissible(frank);
+    const refusals: Array<[string, Promise<{ status: number; body: Record<string, unknown> }>, number]> = [
+      ['device_without_membership', requestSfuToken(sfuBase, frank, roomId, { deviceId: 'NOTMYDEVICE' }), 403],
+      ['token_for_other_room', requestSfuToken(sfuBase, frank, '!other:synapse.test'), 403],
+      ['unknown_field', requestSfuToken(sfuBase, frank, roomId, { body: { room: roomId, device_id: 'X', openid_token: {}, evil: 1 } }), 400],
+      ['server_not_allowed', requestSfuToken(sfuBase, frank, roomId, { body: { room: roomId, device_id: 'X', openid_token: { access_token: 'x', matrix_server_name: 'evil.example' } } }), 403],
+      ['bogus_openid', requestSfuToken(sfuBase, frank, roomId, { body: { room: roomId, device_id: frank.user.deviceId, openid_token: { access_token: 'forged', matrix_server_name: synapse.serverName } } }), 401],
+    ];
+    for (const [name, promise, status] of refusals) {
+      const result = await promise;
+      expect(result.status, name).toBe(status);
+      expect(typeof result.body['errcode'], name).toBe('string');
+    }
+    // Another user's OpenID token claiming frank's device: that user has no membership for it.
+    const claim = await requestSfuToken(sfuBase, alice, roomId, { deviceId: frank.user.deviceId });
+    expect(claim.status).toBe(403);
+    // Oversized body.
+    const huge = await fetch(`${sfuBase}/sfu/get`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(20_000) }) });
+    expect(huge.status).toBe(413);
+    // jti reuse: a token opens at most one session.
+    const token = await requestSfuToken(sfuBase, frank, roomId);
+    const url = `${String(token.body['url'])}?jwt=${String(token.body['jwt'])}`;
+    const first = await TestClient.open(url);
+    expect((await first.request('getRouterRtpCapabilities')).ok).toBe(true);
+    const replay = await TestClient.open(url);
+    expect(await replay.closed()).toBe(CLOSE_CODES.UNAUTHORIZED);
+    first.close();
+    // A JWT presented after the membership ended.
+    const late = await requestSfuToken(sfuBase, frank, roomId);
+    await session.leaveRoomSession(5000);
+    await waitFor(() => !node.matrix!.watcher.check(roomId, frank.user.userId, frank.user.deviceId).ok, { timeoutMs: 15_000, description: 'membership gone' });
+    const after = await TestClient.open(`${String(late.body['url'])}?jwt=${String(late.body['jwt'])}`);
+    expect(await after.closed()).toBe(CLOSE_CODES.UNAUTHORIZED);
+    // A socket with no JWT at all.
+    const none = await TestClient.open(node.wsUrl);
+    expect(await none.closed()).toBe(CLOSE_CODES.UNAUTHORIZED);
+    const reasons = reasonsLogged();
+    for (const reason of ['no_membership', 'not_joined', 'bad_body', 'server_not_allowed', 'openid_invalid', 'body_too_large', 'jwt_replayed', 'membership_ended', 'jwt_missing']) {
+      expect(reasons, reason).toContain(reason);
+    }
+  });
+
+  it('the membership state key form is what js-sdk writes (underscore form in normal rooms)', async () => {
+    const state = await aliceHttp.roomState(roomId as never);
+    const keys = state.filter((e) => e.type === 'org.matrix.msc3401.call.member').map((e) => e.state_key);
+    expect(keys).toContain(membershipStateKey(alice.user.userId, alice.user.deviceId));
+  });
+
+  it('logs carry no JWT, OpenID token or access token', () => {
+    const text = logLines.join('\n');
+    expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/);
+    for (const sdk of users) expect(text).not.toContain(sdk.user.accessToken);
+  });
+});

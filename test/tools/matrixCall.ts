@@ -1,0 +1,80 @@
+// Test scenario builders for Matrix admission: matrix-js-sdk clients of
+// registered users joining a room's MatrixRTC session with our transport,
+// then trading an OpenID token for an SFU JWT.
+
+import { ClientEvent, createClient, type MatrixClient, type Room } from 'matrix-js-sdk';
+import type { MatrixRTCSession } from 'matrix-js-sdk/lib/matrixrtc/MatrixRTCSession.js';
+import { waitFor } from '../../src/lib/waitFor.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
+import { sdkLoggerFor } from '../../src/matrix/sdkLogger.ts';
+import type { RegisteredUser } from './synapse/sharedSecretRegistration.ts';
+import { logger as sdkGlobalLogger } from 'matrix-js-sdk/lib/logger.js';
+
+// js-sdk's MatrixRTC classes log through its global loglevel logger, not the client's.
+(sdkGlobalLogger as unknown as { setLevel(level: string): void }).setLevel('warn');
+
+/** A started matrix-js-sdk client of one registered user. */
+export interface SdkUser {
+  readonly user: RegisteredUser;
+  readonly client: MatrixClient;
+}
+
+/** Starts a matrix-js-sdk client and waits for its first sync. */
+export async function startSdkClient(baseUrl: string, user: RegisteredUser): Promise<SdkUser> {
+  const client = createClient({
+    baseUrl,
+    userId: user.userId,
+    deviceId: user.deviceId,
+    accessToken: user.accessToken,
+    logger: sdkLoggerFor(silentLogger()),
+  });
+  const ready = new Promise<void>((resolve) => {
+    client.on(ClientEvent.Sync, (state) => {
+      if (state === 'PREPARED') resolve();
+    });
+  });
+  await client.startClient({ initialSyncLimit: 0 });
+  await ready;
+  return { user, client };
+}
+
+/** Waits until the client sees itself joined to `roomId`. */
+export async function joinedRoom(sdk: SdkUser, roomId: string): Promise<Room> {
+  return waitFor(() => {
+    const room = sdk.client.getRoom(roomId);
+    return room?.getMyMembership() === 'join' ? room : undefined;
+  }, { description: `${sdk.user.userId} joined ${roomId}` });
+}
+
+/** Joins the room's MatrixRTC session with `focus` as multi-SFU transport (js-sdk's own MembershipManager). */
+export function joinCall(sdk: SdkUser, room: Room, focus: { type: string; [key: string]: unknown }, delayedLeaveMs = 2000): MatrixRTCSession {
+  const session = sdk.client.matrixRTC.getRoomSession(room);
+  session.joinRTCSession(
+    { userId: sdk.user.userId, deviceId: sdk.user.deviceId, memberId: `${sdk.user.userId}:${sdk.user.deviceId}` },
+    [focus as never],
+    focus as never,
+    { manageMediaKeys: false, delayedLeaveEventDelayMs: delayedLeaveMs, delayedLeaveEventRestartMs: 500 } as never,
+  );
+  return session;
+}
+
+/** POST /sfu/get with a fresh OpenID token of `sdk`'s user. */
+export async function requestSfuToken(
+  sfuBaseUrl: string,
+  sdk: SdkUser,
+  roomId: string,
+  overrides: { deviceId?: string; body?: Record<string, unknown> } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const openid = await sdk.client.getOpenIdToken();
+  const body = overrides.body ?? {
+    room: roomId,
+    openid_token: openid,
+    device_id: overrides.deviceId ?? sdk.user.deviceId,
+  };
+  const response = await fetch(`${sfuBaseUrl}/sfu/get`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
