@@ -25,7 +25,7 @@ export const DEFAULT_CONFIG: Config = {
     joinTimeoutMs: 30_000,
   },
   auth: {
-    mode: 'none',
+    mode: 'matrix',
     jwtAlgorithm: 'EdDSA',
     jwtPrivateKeyFile: '',
     jwtLifetimeMs: 300_000,

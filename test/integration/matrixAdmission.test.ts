@@ -11,7 +11,7 @@ import { SfuNode } from '../../src/SfuNode.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { CLOSE_CODES } from '../../src/protocol/closeCodes.ts';
-import { registerUser, type RegisteredUser } from '../tools/synapse/sharedSecretRegistration.ts';
+import { registerUser, type RegisteredUser } from '../../src/dev/synapse/sharedSecretRegistration.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
 import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
 import { TestClient } from '../tools/wsClient.ts';

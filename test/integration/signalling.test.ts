@@ -29,6 +29,7 @@ beforeAll(async () => {
   const config = loadConfig({
     overrides: {
       server: { port: 0 },
+      auth: { mode: 'none' },
       media: { numWorkers: 1, basePort: 47000 + Math.floor(Math.random() * 900) },
       signalling: { maxFrameBytes: 4096, ratePerSecond: 20, rateBurst: 40, maxProtocolFaults: 5, joinTimeoutMs: 1000 },
     },

@@ -7,7 +7,7 @@ import type { MatrixRTCSession } from 'matrix-js-sdk/lib/matrixrtc/MatrixRTCSess
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { sdkLoggerFor } from '../../src/matrix/sdkLogger.ts';
-import type { RegisteredUser } from './synapse/sharedSecretRegistration.ts';
+import type { RegisteredUser } from '../../src/dev/synapse/sharedSecretRegistration.ts';
 import { logger as sdkGlobalLogger } from 'matrix-js-sdk/lib/logger.js';
 
 // js-sdk's MatrixRTC classes log through its global loglevel logger, not the client's.

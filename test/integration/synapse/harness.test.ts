@@ -13,10 +13,10 @@ import {
   findFreePort,
   renderHomeserverConfig,
   startSynapse,
-} from '../../tools/synapse/SynapseProcess.ts';
-import { registrationMac } from '../../tools/synapse/sharedSecretRegistration.ts';
-import { formatSigningKey, generateSigningKey } from '../../tools/synapse/signingKey.ts';
-import { renderTemplate } from '../../tools/synapse/template.ts';
+} from '../../../src/dev/synapse/SynapseProcess.ts';
+import { registrationMac } from '../../../src/dev/synapse/sharedSecretRegistration.ts';
+import { formatSigningKey, generateSigningKey } from '../../../src/dev/synapse/signingKey.ts';
+import { renderTemplate } from '../../../src/dev/synapse/template.ts';
 
 const SEED_0_TO_31 = Uint8Array.from({ length: 32 }, (_, i) => i);
 

@@ -8,8 +8,8 @@ import { beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
 import { CALL_MEMBER_EVENT_TYPE, OUR_FOCUS_TYPE, membershipStateKey, parseCallMembershipEvent } from '../../../src/matrix/callMembership.ts';
 import { CallMembershipParseError } from '../../../src/matrix/errors.ts';
 import { MatrixHttpError, MatrixTestClient, encodePathSegment } from '../../tools/synapse/MatrixTestClient.ts';
-import { readLogTail } from '../../tools/synapse/SynapseProcess.ts';
-import { registerUser } from '../../tools/synapse/sharedSecretRegistration.ts';
+import { readLogTail } from '../../../src/dev/synapse/SynapseProcess.ts';
+import { registerUser } from '../../../src/dev/synapse/sharedSecretRegistration.ts';
 import { waitFor } from '../../../src/lib/waitFor.ts';
 import './context.ts';
 

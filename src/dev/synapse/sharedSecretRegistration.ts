@@ -3,7 +3,7 @@
 // nonce, then post the account with an HMAC-SHA1 over it keyed by registration_shared_secret.
 import { createHmac } from 'node:crypto';
 
-import type { DeviceId, MatrixUserId } from '../../../src/matrix/types.ts';
+import type { DeviceId, MatrixUserId } from '../../matrix/types.ts';
 
 /** Fields covered by the registration MAC, in the order Synapse hashes them. */
 export interface RegistrationMacInput {
