@@ -97,3 +97,14 @@ describe('loadConfig()', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 });
+
+describe('native-config/config/sfu.defaults.yaml', () => {
+  it('loads to exactly the typed defaults, so the commented reference never drifts', async () => {
+    const { fileURLToPath } = await import('node:url');
+    const file = fileURLToPath(new URL('../../../native-config/config/sfu.defaults.yaml', import.meta.url));
+    expect(loadConfig({ file })).toEqual(DEFAULT_CONFIG);
+    const { readConfigFile } = await import('../../../src/config/loadConfig.ts');
+    const listed = configKeyPaths(readConfigFile(file)).map((path) => path.join('.'));
+    expect(listed.sort()).toEqual(configKeyPaths().map((path) => path.join('.')).sort());
+  });
+});
