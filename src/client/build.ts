@@ -1,0 +1,61 @@
+// Bundles the browser client with esbuild: the demo page (demo/main.ts →
+// dist/client/demo.js + index.html) and the e2e test page (testPage.ts →
+// dist/client/test.js + test.html). SfuNode serves dist/client/ at /demo/.
+// Run with Node 24: `node src/client/build.ts`; tests call buildClient().
+
+import { build, type BuildOptions } from 'esbuild';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CLIENT_DIR = dirname(fileURLToPath(import.meta.url));
+
+/** Where the bundles go by default (SfuNode's CLIENT_DIST_DIR). */
+export const DEFAULT_OUT_DIR = join(CLIENT_DIR, '..', '..', 'dist', 'client');
+
+/** Options of buildClient(). */
+export interface BuildClientOptions {
+  /** Output directory. Default dist/client/. */
+  readonly outDir?: string;
+  /** Minify the bundles. Default false: this is a dev and test build, and readable stacks help. */
+  readonly minify?: boolean;
+}
+
+const TEST_HTML = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>sfu test page</title></head>
+<body><script type="module" src="test.js"></script></body>
+</html>
+`;
+
+/** Builds both bundles; resolves with the output directory. */
+export async function buildClient(options: BuildClientOptions = {}): Promise<string> {
+  const outDir = options.outDir ?? DEFAULT_OUT_DIR;
+  await mkdir(outDir, { recursive: true });
+  const common: BuildOptions = {
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['chrome111', 'firefox120', 'safari16'],
+    sourcemap: 'linked',
+    minify: options.minify ?? false,
+    logLevel: 'warning',
+  };
+  await Promise.all([
+    build({ ...common, entryPoints: [join(CLIENT_DIR, 'demo', 'main.ts')], outfile: join(outDir, 'demo.js') }),
+    build({ ...common, entryPoints: [join(CLIENT_DIR, 'testPage.ts')], outfile: join(outDir, 'test.js') }),
+  ]);
+  await copyFile(join(CLIENT_DIR, 'demo', 'index.html'), join(outDir, 'index.html'));
+  await writeFile(join(outDir, 'test.html'), TEST_HTML);
+  return outDir;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  buildClient({ minify: process.argv.includes('--minify') }).then(
+    (outDir) => console.log(`client built into ${outDir}`),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,71 @@
+// The contract between the e2e tests (Node, playwright) and the test page
+// (browser): `window.sfuTest`. Plain serialisable data only and no DOM types,
+// because the Node side type-checks this file without the DOM library.
+
+/** Options of sfuTest.join(). */
+export interface TestJoinOptions {
+  /** Signalling URL; default `ws://<page host>/ws`. */
+  readonly url?: string;
+  readonly conference: string;
+  readonly participant: string;
+  readonly name?: string;
+  /** Publish the (fake) camera; an object gives getUserMedia constraints. Default true. */
+  readonly video?: boolean | { readonly width?: number; readonly height?: number; readonly frameRate?: number };
+  /** Publish the (fake) microphone. Default true. */
+  readonly audio?: boolean;
+  /** Simulcast the camera. Default true. */
+  readonly simulcast?: boolean;
+  /**
+   * Attach RTCRtpScriptTransforms to every sender and receiver: senders XOR
+   * the frame payload past its unencrypted header, receivers undo it, both
+   * count frames. Default false.
+   */
+  readonly transform?: boolean;
+}
+
+/** Receiver-side numbers of one remote track (from inbound-rtp). */
+export interface ConsumerStat {
+  readonly consumerId: string;
+  readonly participantId: string;
+  readonly kind: 'audio' | 'video';
+  readonly source: string;
+  readonly framesDecoded: number;
+  readonly frameWidth: number;
+  readonly frameHeight: number;
+  readonly packetsReceived: number;
+}
+
+/** Sender-side numbers of one publication encoding (from outbound-rtp). */
+export interface ProducerStat {
+  readonly source: string;
+  readonly kind: string;
+  readonly rid: string | undefined;
+  readonly frameWidth: number;
+  readonly framesEncoded: number;
+  readonly bytesSent: number;
+}
+
+/** A client event as recorded by the test page. */
+export interface TestEvent {
+  readonly name: string;
+  /** performance.now() in the page when it was emitted. */
+  readonly atMs: number;
+  readonly data: Record<string, unknown>;
+}
+
+/** Frames seen by the test transforms. */
+export interface TransformCounts {
+  readonly sent: number;
+  readonly received: number;
+}
+
+/** `window.sfuTest`. */
+export interface SfuTestApi {
+  join(options: TestJoinOptions): Promise<{ participantId: string }>;
+  stats(): Promise<ConsumerStat[]>;
+  publisherStats(): Promise<ProducerStat[]>;
+  setPreferredLayers(consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void>;
+  events(): TestEvent[];
+  transformCounts(): TransformCounts;
+  leave(): Promise<void>;
+}

@@ -1,0 +1,302 @@
+// End to end: a real SfuNode (one mediasoup worker) in-process, the browser
+// client bundle served from it, and real Chromium pages with a fake camera
+// and microphone. Media is judged from the receivers' getStats(); every wait
+// is a bounded poll; timings are printed, never asserted.
+
+import { writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { SfuNode } from '../../src/SfuNode.ts';
+import { loadConfig } from '../../src/config/loadConfig.ts';
+import { createLogger } from '../../src/lib/logger.ts';
+import { waitFor } from '../../src/lib/waitFor.ts';
+import { buildClient } from '../../src/client/build.ts';
+import type { ConsumerStat, ProducerStat, SfuTestApi, TestEvent, TestJoinOptions } from '../../src/client/testApi.ts';
+import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
+import { waitForExit } from '../tools/workerPid.ts';
+
+const MEDIA_TIMEOUT_MS = 45_000;
+
+const serverLog: string[] = [];
+/** elapsedMs of every reportFirstMedia the server accepted. */
+const reportedFirstMedia: number[] = [];
+const workerPids: number[] = [];
+let node: SfuNode | undefined;
+let browser: BrowserHandle | undefined;
+let pageUrl = '';
+
+/** A test page and typed calls into its `window.sfuTest`. */
+interface Participant {
+  readonly name: string;
+  readonly page: Page;
+  join(options: Omit<TestJoinOptions, 'participant'>): Promise<string>;
+  stats(): Promise<ConsumerStat[]>;
+  publisherStats(): Promise<ProducerStat[]>;
+  events(): Promise<TestEvent[]>;
+  transformCounts(): Promise<{ sent: number; received: number }>;
+  setPreferredLayers(consumerId: string, spatialLayer: number): Promise<void>;
+  leave(): Promise<void>;
+}
+
+/** The test page's global; page.evaluate() callbacks are serialised, so each names it inline. */
+type PageGlobal = { sfuTest: SfuTestApi };
+
+async function openParticipant(name: string): Promise<Participant> {
+  const page = await browser!.newPage(name);
+  await page.goto(pageUrl);
+  await page.waitForFunction(() => 'sfuTest' in globalThis, undefined, { timeout: 10_000 });
+  return {
+    name,
+    page,
+    join: async (options) => {
+      const joined = await page.evaluate((o) => (globalThis as unknown as PageGlobal).sfuTest.join(o), { ...options, participant: name });
+      return joined.participantId;
+    },
+    stats: () => page.evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.stats()),
+    publisherStats: () => page.evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.publisherStats()),
+    events: () => page.evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.events()),
+    transformCounts: () => page.evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.transformCounts()),
+    setPreferredLayers: (consumerId, spatialLayer) =>
+      page.evaluate(
+        ([id, layer]) => (globalThis as unknown as PageGlobal).sfuTest.setPreferredLayers(id, layer),
+        [consumerId, spatialLayer] as const,
+      ),
+    leave: async () => {
+      // The page may already be gone (crashed or closed by a failing test); closing it below still ends its session.
+      await page
+        .evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.leave())
+        .catch((error: unknown) => console.log(`[e2e] ${name}: leave failed: ${String(error)}`));
+      await page.close();
+    },
+  };
+}
+
+/** Throws (so waitFor reports it) unless `receiver` decodes video and receives audio from `publisher`. */
+async function receivesFrom(receiver: Participant, publisher: string, after: ReadonlySet<string> = new Set()): Promise<ConsumerStat> {
+  const stats = (await receiver.stats()).filter((s) => s.participantId === publisher && !after.has(s.consumerId));
+  const video = stats.find((s) => s.kind === 'video');
+  const audio = stats.find((s) => s.kind === 'audio');
+  if (!video || video.framesDecoded === 0 || !audio || audio.packetsReceived === 0) {
+    throw new Error(`${receiver.name} from ${publisher}: ${JSON.stringify(stats)}`);
+  }
+  return video;
+}
+
+/** Prints each page's client-measured consumerCreated → first decoded frame times (skipping consumers in `except`). */
+async function printFirstMedia(
+  label: string,
+  participants: readonly Participant[],
+  except: ReadonlySet<string> = new Set(),
+): Promise<void> {
+  for (const participant of participants) {
+    const events = await participant.events();
+    for (const event of events.filter((e) => e.name === 'firstMedia' && !except.has(String(e.data['consumerId'])))) {
+      const { participantId, elapsedMs } = event.data;
+      console.log(`[e2e] ${label}: ${participant.name} first frame of ${String(participantId)} after ${String(elapsedMs)} ms`);
+    }
+  }
+}
+
+beforeAll(async () => {
+  await buildClient();
+  const logger = createLogger({ level: 'debug', sink: (line) => serverLog.push(line) });
+  const config = loadConfig({
+    overrides: {
+      server: { port: 0 },
+      // Dev admission: the pages name their conference and participant in the URL query.
+      auth: { mode: 'none' },
+      media: { numWorkers: 1, basePort: 42_000 + Math.floor(Math.random() * 1000) },
+    },
+  });
+  node = await SfuNode.start({ config, logger });
+  workerPids.push(...node.pool.slots.map((slot) => slot.worker.pid));
+  node.registry.observer.on('conferenceCreated', (conference) =>
+    conference.observer.on('firstMediaReported', (elapsedMs) => reportedFirstMedia.push(elapsedMs)),
+  );
+  node.pool.observer.on('workerStarted', (slot) => workerPids.push(slot.worker.pid));
+  pageUrl = `http://127.0.0.1:${node.port}/demo/test.html`;
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await node?.stop();
+  await waitForExit(workerPids);
+  // Opt-in full logs for debugging a passing run too.
+  const logFile = process.env['SFU_E2E_LOG_FILE'];
+  if (logFile) await writeFile(logFile, [...serverLog, '--- browser console ---', ...(browser?.consoleLines ?? [])].join('\n'));
+});
+
+beforeEach(({ onTestFailed }) => {
+  const serverFrom = serverLog.length;
+  const consoleFrom = browser?.consoleLines.length ?? 0;
+  onTestFailed(() => {
+    console.log(`--- server log ---\n${serverLog.slice(serverFrom).join('\n')}`);
+    console.log(`--- browser console ---\n${browser?.consoleLines.slice(consoleFrom).join('\n') ?? ''}`);
+  });
+});
+
+describe('a three-party call', () => {
+  const opened: Participant[] = [];
+  afterAll(async () => {
+    for (const participant of opened.splice(0)) await participant.leave();
+  });
+
+  it('two participants publishing camera and microphone decode each other', async () => {
+    const started = performance.now();
+    const alice = await openParticipant('alice');
+    const bob = await openParticipant('bob');
+    opened.push(alice, bob);
+    // 1280x720: libwebrtc sends all three simulcast layers only from 960x540 up (two at 640x480).
+    await alice.join({ conference: 'call', video: { width: 1280, height: 720 } });
+    await bob.join({ conference: 'call' });
+    await waitFor(() => receivesFrom(alice, 'bob'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'alice to decode bob' });
+    await waitFor(() => receivesFrom(bob, 'alice'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'bob to decode alice' });
+    await printFirstMedia('two-party', [alice, bob]);
+    // Each page reports its video consumer's first frame once (reportFirstMedia).
+    await waitFor(() => reportedFirstMedia.length >= 2, { timeoutMs: 10_000, description: 'two reportFirstMedia requests' });
+    console.log(`[e2e] two-party call up in ${Math.round(performance.now() - started)} ms`);
+  });
+
+  it('a participant joining later receives both publishers', async () => {
+    const carol = await openParticipant('carol');
+    opened.push(carol);
+    await carol.join({ conference: 'call', video: false, audio: false });
+    await waitFor(() => receivesFrom(carol, 'alice'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'carol to decode alice' });
+    await waitFor(() => receivesFrom(carol, 'bob'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'carol to decode bob' });
+    await printFirstMedia('late joiner', [carol]);
+  });
+
+  it('setPreferredLayers(0) makes the SFU forward the smallest simulcast layer', async () => {
+    const carol = opened.find((p) => p.name === 'carol')!;
+    const wide = await waitFor(
+      async () => {
+        const video = await receivesFrom(carol, 'alice');
+        if (video.frameWidth < 1280) throw new Error(`frameWidth still ${video.frameWidth}`);
+        return video;
+      },
+      { timeoutMs: MEDIA_TIMEOUT_MS, description: 'carol to receive a higher layer of alice' },
+    );
+    await carol.setPreferredLayers(wide.consumerId, 0);
+    const narrow = await waitFor(
+      async () => {
+        const video = (await carol.stats()).find((s) => s.consumerId === wide.consumerId);
+        if (!video || video.frameWidth >= wide.frameWidth) throw new Error(`frameWidth ${video?.frameWidth}`);
+        return video;
+      },
+      { timeoutMs: MEDIA_TIMEOUT_MS, description: 'carol to receive the lowest layer of alice' },
+    );
+    console.log(
+      `[e2e] simulcast: ${wide.frameWidth}x${wide.frameHeight} at the top layer, ${narrow.frameWidth}x${narrow.frameHeight} at layer 0`,
+    );
+    const alice = opened.find((p) => p.name === 'alice')!;
+    const layers = (await alice.publisherStats()).filter((s) => s.kind === 'video');
+    console.log(`[e2e] simulcast: alice sends ${layers.map((l) => `${l.rid}=${l.frameWidth}px/${l.framesEncoded}f`).join(', ')}`);
+    expect(narrow.frameWidth).toBeLessThan(wide.frameWidth);
+  });
+});
+
+describe('encoded transforms', () => {
+  it('transforms attached through the hooks see frames on both sides and media still decodes', async () => {
+    const dave = await openParticipant('dave');
+    const erin = await openParticipant('erin');
+    try {
+      await dave.join({ conference: 'transforms', transform: true });
+      await erin.join({ conference: 'transforms', transform: true });
+      await waitFor(() => receivesFrom(dave, 'erin'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'dave to decode erin' });
+      await waitFor(() => receivesFrom(erin, 'dave'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'erin to decode dave' });
+      for (const participant of [dave, erin]) {
+        const counts = await waitFor(
+          async () => {
+            const c = await participant.transformCounts();
+            if (c.sent === 0 || c.received === 0) throw new Error(`${participant.name} transform counts ${JSON.stringify(c)}`);
+            return c;
+          },
+          { timeoutMs: 10_000, description: `${participant.name}'s transforms to see frames` },
+        );
+        console.log(`[e2e] transforms: ${participant.name} sent ${counts.sent}, received ${counts.received} frames`);
+      }
+    } finally {
+      await dave.leave();
+      await erin.leave();
+    }
+  });
+});
+
+describe('demo page', () => {
+  it('shows a tile with live video for each remote participant', async () => {
+    const pages: Page[] = [];
+    try {
+      for (const name of ['heidi', 'ivan']) {
+        const page = await browser!.newPage(`demo-${name}`);
+        pages.push(page);
+        await page.goto(`${pageUrl.replace('test.html', '')}?conference=demo-page&participant=${name}&name=${name}`);
+      }
+      for (const [page, other] of [[pages[0]!, 'ivan'], [pages[1]!, 'heidi']] as const) {
+        // A string expression: this file is type-checked without the DOM library.
+        await page.waitForFunction(
+          `(() => {
+            const tile = document.getElementById('tile-${other}');
+            const video = tile && tile.querySelector('video');
+            return tile !== null && tile.textContent === '${other}' && video !== null && video.videoWidth > 0;
+          })()`,
+          undefined,
+          { timeout: MEDIA_TIMEOUT_MS, polling: 100 },
+        );
+      }
+    } finally {
+      for (const page of pages) await page.close();
+    }
+  });
+});
+
+describe('worker restart', () => {
+  it('media flows again after the mediasoup worker is killed mid-call', async () => {
+    const frank = await openParticipant('frank');
+    const grace = await openParticipant('grace');
+    try {
+      await frank.join({ conference: 'restart' });
+      await grace.join({ conference: 'restart' });
+      const before = new Set<string>();
+      for (const [receiver, publisher] of [[frank, 'grace'], [grace, 'frank']] as const) {
+        await waitFor(() => receivesFrom(receiver, publisher), {
+          timeoutMs: MEDIA_TIMEOUT_MS,
+          description: `${receiver.name} to decode ${publisher}`,
+        });
+        for (const s of await receiver.stats()) before.add(s.consumerId);
+      }
+
+      const pid = node!.pool.slots[0]!.worker.pid;
+      const killedAt = performance.now();
+      process.kill(pid, 'SIGKILL');
+
+      for (const participant of [frank, grace]) {
+        await waitFor(async () => (await participant.events()).some((e) => e.name === 'reconnected'), {
+          timeoutMs: MEDIA_TIMEOUT_MS,
+          description: `${participant.name} to rebuild its media`,
+        });
+      }
+      for (const [receiver, publisher] of [[frank, 'grace'], [grace, 'frank']] as const) {
+        const first = await waitFor(() => receivesFrom(receiver, publisher, before), {
+          timeoutMs: MEDIA_TIMEOUT_MS,
+          description: `${receiver.name} to decode ${publisher} on a new consumer`,
+        });
+        const sinceKillMs = Math.round(performance.now() - killedAt);
+        console.log(`[e2e] worker restart: ${receiver.name} decodes ${publisher} again ${sinceKillMs} ms after the kill`);
+        await waitFor(
+          async () => {
+            const now = (await receiver.stats()).find((s) => s.consumerId === first.consumerId);
+            if (!now || now.framesDecoded <= first.framesDecoded) throw new Error(`framesDecoded ${now?.framesDecoded}`);
+            return true;
+          },
+          { timeoutMs: 10_000, description: `${receiver.name}'s framesDecoded to keep increasing` },
+        );
+      }
+      expect(node!.pool.slots[0]!.worker.pid).not.toBe(pid);
+      await printFirstMedia('after restart', [frank, grace], before);
+    } finally {
+      await frank.leave();
+      await grace.leave();
+    }
+  });
+});
