@@ -11,8 +11,8 @@ import { loadConfig } from '../../src/config/loadConfig.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { buildClient } from '../../src/client/build.ts';
-import type { ConsumerStat, ProducerStat, SfuTestApi, TestEvent, TestJoinOptions } from '../../src/client/testApi.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
+import { openParticipant, receivesFrom, type Participant } from '../tools/callPage.ts';
 import { waitForExit } from '../tools/workerPid.ts';
 
 const MEDIA_TIMEOUT_MS = 45_000;
@@ -24,63 +24,6 @@ const workerPids: number[] = [];
 let node: SfuNode | undefined;
 let browser: BrowserHandle | undefined;
 let pageUrl = '';
-
-/** A test page and typed calls into its `window.sfuTest`. */
-interface Participant {
-  readonly name: string;
-  readonly page: Page;
-  join(options: Omit<TestJoinOptions, 'participant'>): Promise<string>;
-  stats(): Promise<ConsumerStat[]>;
-  publisherStats(): Promise<ProducerStat[]>;
-  events(): Promise<TestEvent[]>;
-  transformCounts(): Promise<{ sent: number; received: number }>;
-  setPreferredLayers(consumerId: string, spatialLayer: number): Promise<void>;
-  leave(): Promise<void>;
-}
-
-/** The test page's global; page.evaluate() callbacks are serialised, so each names it inline. */
-type PageGlobal = { sfuTest: SfuTestApi };
-
-async function openParticipant(name: string): Promise<Participant> {
-  const page = await browser!.newPage(name);
-  await page.goto(pageUrl);
-  await page.waitForFunction(() => 'sfuTest' in globalThis, undefined, { timeout: 10_000 });
-  return {
-    name,
-    page,
-    join: async (options) => {
-      const joined = await page.evaluate((o) => (globalThis as unknown as PageGlobal).sfuTest.join(o), { ...options, participant: name });
-      return joined.participantId;
-    },
-    stats: () => page.evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.stats()),
-    publisherStats: () => page.evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.publisherStats()),
-    events: () => page.evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.events()),
-    transformCounts: () => page.evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.transformCounts()),
-    setPreferredLayers: (consumerId, spatialLayer) =>
-      page.evaluate(
-        ([id, layer]) => (globalThis as unknown as PageGlobal).sfuTest.setPreferredLayers(id, layer),
-        [consumerId, spatialLayer] as const,
-      ),
-    leave: async () => {
-      // The page may already be gone (crashed or closed by a failing test); closing it below still ends its session.
-      await page
-        .evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.leave())
-        .catch((error: unknown) => console.log(`[e2e] ${name}: leave failed: ${String(error)}`));
-      await page.close();
-    },
-  };
-}
-
-/** Throws (so waitFor reports it) unless `receiver` decodes video and receives audio from `publisher`. */
-async function receivesFrom(receiver: Participant, publisher: string, after: ReadonlySet<string> = new Set()): Promise<ConsumerStat> {
-  const stats = (await receiver.stats()).filter((s) => s.participantId === publisher && !after.has(s.consumerId));
-  const video = stats.find((s) => s.kind === 'video');
-  const audio = stats.find((s) => s.kind === 'audio');
-  if (!video || video.framesDecoded === 0 || !audio || audio.packetsReceived === 0) {
-    throw new Error(`${receiver.name} from ${publisher}: ${JSON.stringify(stats)}`);
-  }
-  return video;
-}
 
 /** Prints each page's client-measured consumerCreated → first decoded frame times (skipping consumers in `except`). */
 async function printFirstMedia(
@@ -144,8 +87,8 @@ describe('a three-party call', () => {
 
   it('two participants publishing camera and microphone decode each other', async () => {
     const started = performance.now();
-    const alice = await openParticipant('alice');
-    const bob = await openParticipant('bob');
+    const alice = await openParticipant(browser!, pageUrl, 'alice');
+    const bob = await openParticipant(browser!, pageUrl, 'bob');
     opened.push(alice, bob);
     // 1280x720: libwebrtc sends all three simulcast layers only from 960x540 up (two at 640x480).
     await alice.join({ conference: 'call', video: { width: 1280, height: 720 } });
@@ -159,7 +102,7 @@ describe('a three-party call', () => {
   });
 
   it('a participant joining later receives both publishers', async () => {
-    const carol = await openParticipant('carol');
+    const carol = await openParticipant(browser!, pageUrl, 'carol');
     opened.push(carol);
     await carol.join({ conference: 'call', video: false, audio: false });
     await waitFor(() => receivesFrom(carol, 'alice'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'carol to decode alice' });
@@ -198,8 +141,8 @@ describe('a three-party call', () => {
 
 describe('encoded transforms', () => {
   it('transforms attached through the hooks see frames on both sides and media still decodes', async () => {
-    const dave = await openParticipant('dave');
-    const erin = await openParticipant('erin');
+    const dave = await openParticipant(browser!, pageUrl, 'dave');
+    const erin = await openParticipant(browser!, pageUrl, 'erin');
     try {
       await dave.join({ conference: 'transforms', transform: true });
       await erin.join({ conference: 'transforms', transform: true });
@@ -252,8 +195,8 @@ describe('demo page', () => {
 
 describe('worker restart', () => {
   it('media flows again after the mediasoup worker is killed mid-call', async () => {
-    const frank = await openParticipant('frank');
-    const grace = await openParticipant('grace');
+    const frank = await openParticipant(browser!, pageUrl, 'frank');
+    const grace = await openParticipant(browser!, pageUrl, 'grace');
     try {
       await frank.join({ conference: 'restart' });
       await grace.join({ conference: 'restart' });
