@@ -20,6 +20,8 @@ import { ConferenceRegistry } from './conference/ConferenceRegistry.ts';
 import { SignallingServer } from './signalling/SignallingServer.ts';
 import { createHttpServer, type RouteHandler } from './http/HttpServer.ts';
 import { CLOSE_CODES } from './protocol/closeCodes.ts';
+import { SfuMetrics } from './metrics/SfuMetrics.ts';
+import { METRICS_PATH, createMetricsRoute } from './metrics/metricsRoute.ts';
 
 /** Directory of the bundled browser client (built by `npm run build:client`). */
 export const CLIENT_DIST_DIR = fileURLToPath(new URL('../dist/client/', import.meta.url));
@@ -32,6 +34,8 @@ export interface SfuNodeOptions {
   readonly admission?: Admission;
   /** Extra HTTP routes. */
   readonly routes?: ReadonlyMap<string, RouteHandler>;
+  /** Metrics (e.g. built early by main.ts); default a new SfuMetrics. stop() closes it either way. */
+  readonly metrics?: SfuMetrics;
 }
 
 /** A running SFU node. */
@@ -41,6 +45,7 @@ export class SfuNode {
   readonly registry: ConferenceRegistry;
   readonly signalling: SignallingServer;
   readonly server: Server;
+  readonly metrics: SfuMetrics;
   readonly #logger: Logger;
   readonly #rootLogger: Logger;
   readonly #routes = new Map<string, RouteHandler>();
@@ -83,6 +88,8 @@ export class SfuNode {
     this.#logger = options.logger.child({ component: 'node' });
     this.#rootLogger = options.logger;
     this.pool = pool;
+    this.metrics = options.metrics ?? new SfuMetrics({ logger: options.logger });
+    this.metrics.watchWorkerPool(pool);
     this.registry = new ConferenceRegistry({
       pool,
       conference: {
@@ -94,8 +101,10 @@ export class SfuNode {
       },
       logger: options.logger,
     });
+    this.metrics.watchConferences(this.registry);
     const staticDirs: Array<readonly [string, string]> = [];
     if (existsSync(CLIENT_DIST_DIR)) staticDirs.push(['/demo/', CLIENT_DIST_DIR]);
+    this.#routes.set(METRICS_PATH, createMetricsRoute(this.metrics));
     for (const [path, handler] of options.routes ?? []) this.#routes.set(path, handler);
     this.server = createHttpServer({
       logger: options.logger,
@@ -125,6 +134,7 @@ export class SfuNode {
       pingIntervalMs: this.config.signalling.pingIntervalMs,
       settings: this.config.signalling,
       logger: options.logger,
+      observer: this.metrics.signallingObserver(),
     });
   }
 
@@ -165,7 +175,10 @@ export class SfuNode {
         logger: this.#rootLogger,
         publicUrl: this.publicUrl,
         signallingUrl: this.publicUrl.replace(/^http/, 'ws') + '/ws',
+        observer: this.metrics.admissionObserver(),
       });
+      const account = this.#matrix.account;
+      this.metrics.watchMatrixSyncLag(() => account.syncLagSeconds());
       for (const [path, handler] of this.#matrix.routes) this.#routes.set(path, handler);
       this.#admission = this.#matrix.admission;
     }
@@ -211,6 +224,7 @@ export class SfuNode {
     this.#matrix?.stop();
     this.registry.close();
     this.pool.close();
+    this.metrics.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

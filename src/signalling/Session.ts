@@ -149,17 +149,20 @@ export class Session {
   async #handleFrame(context: HandlerContext, data: unknown, isBinary: boolean): Promise<void> {
     if (!this.#limiter.take()) {
       this.#rateStrikes++;
+      this.#options.observer?.request('unknown', 'error', 'RATE_LIMITED', 0);
       this.#reply(null, new SfuError('RATE_LIMITED', 'rate limited'), 'ratelimit');
       if (this.#rateStrikes > this.#options.settings.rateBurst) this.close(CLOSE_CODES.RATE_LIMITED, 'rate limit exceeded');
       return;
     }
     if (isBinary) {
+      this.#options.observer?.request('unknown', 'error', 'BAD_FRAME', 0);
       this.#fault(null, new SfuError('BAD_FRAME', 'binary frames are not accepted'), 'binary');
       return;
     }
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : String(data);
     const { raw, request, error } = parseRequest(text);
     if (!request) {
+      this.#options.observer?.request('unknown', 'error', error!.code, 0);
       this.#fault(peekRequestId(raw), error!, 'parse');
       return;
     }

@@ -55,3 +55,17 @@ export function checkRules(...files: string[]): Promise<PromtoolResult> {
 export function describeResult(result: PromtoolResult): string {
   return `exit ${result.exitCode}\n${result.stdout}${result.stderr}`;
 }
+
+/**
+ * Samples of a scrape by series, exactly as printed (`name{a="x",b="y"}` or
+ * `name`), e.g. `samples.get('sfu_producers{kind="audio"}')`.
+ */
+export function parseSamples(scrape: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of scrape.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const cut = line.lastIndexOf(' ');
+    samples.set(line.slice(0, cut), Number(line.slice(cut + 1)));
+  }
+  return samples;
+}

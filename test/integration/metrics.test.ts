@@ -1,0 +1,151 @@
+// GET /metrics of a real SFU node during a call: two participants publishing
+// and consuming through the Conference API (no browser), one more over the
+// signalling WebSocket. The scrape must pass `promtool check metrics` with no
+// lint warning, carry the call's gauges, and never carry an id as a label.
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
+import { loadConfig } from '../../src/config/loadConfig.ts';
+import { SfuNode } from '../../src/SfuNode.ts';
+import type { Conference } from '../../src/conference/Conference.ts';
+import type { ConferenceId } from '../../src/lib/ids.ts';
+import { createLogger } from '../../src/lib/logger.ts';
+import { waitFor } from '../../src/lib/waitFor.ts';
+import { joinAs } from '../fixtures/conference.ts';
+import { AUDIO_RTP_PARAMETERS, RECEIVER_RTP_CAPABILITIES, VIDEO_SIMULCAST_RTP_PARAMETERS } from '../fixtures/rtp.ts';
+import { checkMetrics, describeResult, parseSamples } from '../tools/promtool.ts';
+import { TestClient } from '../tools/wsClient.ts';
+
+const logLines: string[] = [];
+let node: SfuNode;
+
+function baseUrl(): string {
+  return node.wsUrl.replace('ws://', 'http://').replace(/\/ws$/, '');
+}
+
+async function scrape(): Promise<{ status: number; contentType: string | null; body: string }> {
+  const response = await fetch(`${baseUrl()}/metrics`);
+  return { status: response.status, contentType: response.headers.get('content-type'), body: await response.text() };
+}
+
+async function publishAndSubscribe(conference: Conference, id: string, media: Array<'audio' | 'video'>) {
+  const participant = await joinAs(conference, id);
+  const send = await conference.createTransport(participant.participantId, { direction: 'send' });
+  for (const kind of media) {
+    await conference.produce(participant.participantId, {
+      transportId: send.transportId,
+      kind,
+      source: kind === 'audio' ? 'microphone' : 'camera',
+      rtpParameters: structuredClone(kind === 'audio' ? AUDIO_RTP_PARAMETERS : VIDEO_SIMULCAST_RTP_PARAMETERS) as never,
+    });
+  }
+  await conference.createTransport(participant.participantId, { direction: 'recv' });
+  return participant;
+}
+
+beforeAll(async () => {
+  const config = loadConfig({
+    overrides: {
+      server: { port: 0 },
+      auth: { mode: 'none' },
+      media: { numWorkers: 1, basePort: 46000 + Math.floor(Math.random() * 900) },
+    },
+  });
+  node = await SfuNode.start({ config, logger: createLogger({ level: 'info', sink: (line) => logLines.push(line) }) });
+});
+
+afterAll(async () => {
+  await node?.stop();
+});
+
+beforeEach(() => {
+  const from = logLines.length;
+  onTestFailed(() => {
+    console.error(`--- SFU log of the failed test ---\n${logLines.slice(from).slice(-80).join('\n')}`);
+  });
+});
+
+describe('GET /metrics', () => {
+  it('a scrape taken during a call passes promtool check metrics without lint warnings and shows the call', async () => {
+    const conference = await node.registry.getOrCreate('metrics-room' as ConferenceId);
+    const alice = await publishAndSubscribe(conference, 'alice-metrics', ['audio', 'video']);
+    const bob = await publishAndSubscribe(conference, 'bob-metrics', ['audio']);
+    // Both receive transports exist before or after the producers: either way each gets the other's tracks.
+    await waitFor(() => alice.sink.of('consumerCreated').length === 1 && bob.sink.of('consumerCreated').length === 2, {
+      description: 'consumers for both participants',
+    });
+    const consumerId = bob.sink.of('consumerCreated')[0]!.consumerId;
+    await conference.reportFirstMedia(bob.participantId, { consumerId, elapsedMs: 640 });
+
+    const client = await TestClient.open(`${node.wsUrl}?conference=metrics-ws-room&participant=carol-metrics`);
+    expect((await client.request('getRouterRtpCapabilities')).ok).toBe(true);
+    expect((await client.request('join', { rtpCapabilities: RECEIVER_RTP_CAPABILITIES })).ok).toBe(true);
+    expect((await client.request('resumeConsumer', { consumerId: 'nope' })).ok).toBe(false);
+
+    const cycle = await node.metrics.pollStats();
+    expect(cycle.polled).toBeGreaterThan(0);
+    const { status, contentType, body } = await scrape();
+    expect(status).toBe(200);
+    expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+
+    const lint = await checkMetrics(body);
+    expect(lint.exitCode, describeResult(lint)).toBe(0);
+
+    const samples = parseSamples(body);
+    expect(samples.get('sfu_worker_up{slot="0"}')).toBe(1);
+    expect(samples.get('sfu_worker_cpu_seconds_total{slot="0",mode="user"}')).toBeGreaterThan(0);
+    expect(samples.get('sfu_worker_max_rss_bytes{slot="0"}')).toBeGreaterThan(1024 * 1024);
+    expect(samples.get('sfu_conferences')).toBe(2);
+    expect(samples.get('sfu_participants')).toBe(3);
+    expect(samples.get('sfu_routers')).toBe(2);
+    expect(samples.get('sfu_transports')).toBe(4);
+    expect(samples.get('sfu_producers{kind="audio"}')).toBe(2);
+    expect(samples.get('sfu_producers{kind="video"}')).toBe(1);
+    expect(samples.get('sfu_consumers{kind="audio"}')).toBe(2);
+    expect(samples.get('sfu_consumers{kind="video"}')).toBe(1);
+    expect(samples.get('sfu_websocket_sessions')).toBe(1);
+    expect(samples.get('sfu_signalling_requests_total{method="join",outcome="ok",code="none"}')).toBe(1);
+    expect(samples.get('sfu_signalling_requests_total{method="resumeConsumer",outcome="error",code="NOT_FOUND"}')).toBe(1);
+    expect(samples.get('sfu_first_media_seconds_count')).toBe(1);
+    expect(samples.get('sfu_first_media_seconds_sum')).toBeCloseTo(0.64);
+    expect(samples.get('sfu_process_resident_memory_bytes')).toBeGreaterThan(0);
+    // Bounded cardinality and privacy: no conference or participant id is a label value.
+    for (const id of ['metrics-room', 'metrics-ws-room', 'alice-metrics', 'bob-metrics', 'carol-metrics']) {
+      expect(body).not.toContain(id);
+    }
+
+    client.close();
+    await client.closed();
+    conference.close();
+  });
+
+  it('after the calls end the media gauges are back at zero and a closed socket is counted by close code', async () => {
+    await waitFor(() => node.registry.size === 0, { description: 'conferences closed' });
+    const samples = parseSamples((await scrape()).body);
+    expect(samples.get('sfu_conferences')).toBe(0);
+    expect(samples.get('sfu_participants')).toBe(0);
+    expect(samples.get('sfu_routers')).toBe(0);
+    expect(samples.get('sfu_transports')).toBe(0);
+    expect(samples.get('sfu_producers{kind="audio"}')).toBe(0);
+    expect(samples.get('sfu_consumers{kind="video"}')).toBe(0);
+    expect(samples.get('sfu_websocket_sessions')).toBe(0);
+    expect(samples.get('sfu_participant_joins_total')).toBe(samples.get('sfu_participant_leaves_total'));
+    expect(samples.get('sfu_websocket_closes_total{code="1005"}')).toBe(1);
+  });
+
+  it('a killed mediasoup worker is counted as a death and its replacement brings the slot back up', async () => {
+    const deadPid = node.pool.slots[0]!.worker.pid;
+    process.kill(deadPid, 'SIGKILL');
+    await waitFor(() => node.pool.slots[0] !== undefined && node.pool.slots[0].worker.pid !== deadPid, {
+      description: 'replacement worker',
+    });
+    const samples = parseSamples((await scrape()).body);
+    expect(samples.get('sfu_worker_deaths_total{slot="0"}')).toBe(1);
+    expect(samples.get('sfu_worker_up{slot="0"}')).toBe(1);
+  });
+
+  it('POST /metrics is refused with 405', async () => {
+    const response = await fetch(`${baseUrl()}/metrics`, { method: 'POST' });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('GET, HEAD');
+  });
+});
