@@ -21,6 +21,17 @@ export interface TestJoinOptions {
    * count frames. Default false.
    */
   readonly transform?: boolean;
+  /**
+   * Join through Matrix admission instead of dev admission: log in, publish the
+   * call membership, trade an OpenID token for a JWT, connect with it.
+   */
+  readonly matrix?: {
+    readonly homeserverUrl: string;
+    readonly user: string;
+    readonly password: string;
+    readonly roomId: string;
+    readonly sfuServiceUrl: string;
+  };
 }
 
 /** Receiver-side numbers of one remote track (from inbound-rtp). */

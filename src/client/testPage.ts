@@ -4,6 +4,7 @@
 // encoded transforms are attached before negotiation on both sides.
 
 import { SfuClient } from './SfuClient.ts';
+import { CallMembership, loginWithPassword, requestSfuAccess } from './matrix/matrixCall.ts';
 import type { LocalPublication } from './LocalPublication.ts';
 import type { EncodedTransforms } from './types.ts';
 import type { ConsumerStat, ProducerStat, SfuTestApi, TestEvent, TestJoinOptions, TransformCounts } from './testApi.ts';
@@ -38,6 +39,7 @@ setInterval(() => self.postMessage(counts), 100);
 const events: TestEvent[] = [];
 const publications: LocalPublication[] = [];
 let client: SfuClient | undefined;
+let membership: CallMembership | undefined;
 let counts: TransformCounts = { sent: 0, received: 0 };
 
 function record(name: string, data: Record<string, unknown> = {}): void {
@@ -73,10 +75,20 @@ function attach(track: MediaStreamTrack, consumerId: string): void {
 
 async function join(options: TestJoinOptions): Promise<{ participantId: string }> {
   if (client) throw new Error('already joined');
-  const url = options.url ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  let url = options.url ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  let query: Record<string, string> = { conference: options.conference, participant: options.participant, name: options.name ?? options.participant };
+  if (options.matrix) {
+    const { homeserverUrl, user, password, roomId, sfuServiceUrl } = options.matrix;
+    const session = await loginWithPassword(homeserverUrl, user, password);
+    const focus = { type: 'org.matrix_sfu.mediasoup', sfu_service_url: sfuServiceUrl };
+    membership = await CallMembership.join({ session, roomId, focus, delayedLeaveMs: 5000, restartEveryMs: 2000 });
+    const access = await requestSfuAccess(session, roomId, focus);
+    url = access.url;
+    query = { jwt: access.jwt };
+  }
   const joined = await SfuClient.connect({
     url,
-    query: { conference: options.conference, participant: options.participant, name: options.name ?? options.participant },
+    query,
     ...(options.transform ? { transforms: transforms() } : {}),
     logger: {
       debug: () => undefined,
@@ -173,6 +185,7 @@ const api: SfuTestApi = {
   transformCounts: () => ({ ...counts }),
   async leave() {
     await client?.leave();
+    await membership?.leave();
     for (const publication of publications.splice(0)) publication.track.stop();
   },
 };

@@ -1,10 +1,14 @@
-// Development demo page: joins the conference named by `?conference=`
-// (default `demo`) with dev admission, publishes camera and microphone, and
-// shows a tile per participant with mute buttons and leave. The real widget
-// (Matrix admission, E2EE) lives elsewhere; this page only exercises SfuClient.
+// Development demo page. With the embedded dev homeserver of `npm start`
+// (served /demo/dev.json), it goes through the full Matrix flow: log in as a
+// demo user, publish the call membership, OpenID → /sfu/get → JWT → join.
+// Without it (auth.mode none) it joins the conference named by
+// `?conference=` with dev admission. Either way it publishes camera and
+// microphone and shows a tile per participant with mute buttons and leave.
+// The real widget lives elsewhere; this page exercises SfuClient.
 
 import { SfuClient } from '../SfuClient.ts';
 import type { LocalPublication } from '../LocalPublication.ts';
+import { CallMembership, loginWithPassword, requestSfuAccess } from '../matrix/matrixCall.ts';
 
 const params = new URLSearchParams(location.search);
 const conference = params.get('conference') ?? 'demo';
@@ -75,11 +79,61 @@ function toggle(button: HTMLButtonElement, publication: LocalPublication | undef
   });
 }
 
-async function main(): Promise<void> {
-  const client = await SfuClient.connect({
-    url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
-    query: { conference, participant, name: displayName },
+/** What /demo/dev.json says about the embedded dev homeserver. */
+interface DevInfo {
+  homeserverUrl: string;
+  roomId: string;
+  users: Array<{ userId: string; password: string }>;
+}
+
+async function devInfo(): Promise<DevInfo | undefined> {
+  const response = await fetch('dev.json').catch(() => undefined);
+  return response?.ok ? ((await response.json()) as DevInfo) : undefined;
+}
+
+/** Lets the person pick a demo account (one per tab). */
+function chooseUser(info: DevInfo): Promise<{ userId: string; password: string }> {
+  const wanted = params.get('user');
+  const preset = info.users.find((user) => user.userId === wanted || user.userId.startsWith(`@${wanted}:`));
+  if (preset) return Promise.resolve(preset);
+  status.textContent = 'join the demo call as:';
+  return new Promise((resolve) => {
+    for (const user of info.users) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = user.userId;
+      button.addEventListener('click', () => {
+        grid.replaceChildren();
+        resolve(user);
+      });
+      grid.append(button);
+    }
   });
+}
+
+/** Connects through Matrix admission (dev homeserver) or dev admission. */
+async function connect(): Promise<{ client: SfuClient; membership?: CallMembership; self: string; name: string }> {
+  const info = await devInfo();
+  const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  if (!info) {
+    const client = await SfuClient.connect({ url: wsBase, query: { conference, participant, name: displayName } });
+    return { client, self: participant, name: displayName };
+  }
+  const user = await chooseUser(info);
+  status.textContent = `logging in as ${user.userId}…`;
+  const session = await loginWithPassword(info.homeserverUrl, user.userId, user.password);
+  const focus = { type: 'org.matrix_sfu.mediasoup', sfu_service_url: location.origin };
+  const membership = await CallMembership.join({ session, roomId: info.roomId, focus });
+  status.textContent = 'asking the SFU for access…';
+  const access = await requestSfuAccess(session, info.roomId, focus);
+  const client = await SfuClient.connect({ url: access.url, query: { jwt: access.jwt } });
+  addEventListener('pagehide', () => void membership.leave());
+  element<HTMLElement>('title').textContent = 'matrix-sfu demo: Demo call (Matrix)';
+  return { client, membership, self: `${session.userId}:${session.deviceId}`, name: session.userId };
+}
+
+async function main(): Promise<void> {
+  const { client, membership, self, name } = await connect();
   const names = new Map<string, string>();
   client.on('peerJoined', (peer) => {
     names.set(peer.participantId, peer.displayName);
@@ -97,20 +151,20 @@ async function main(): Promise<void> {
     for (const box of grid.querySelectorAll('.tile')) box.classList.toggle('speaking', box.id === `tile-${participantId}`);
   });
   client.on('reconnecting', ({ reason }) => (status.textContent = `reconnecting (${reason})…`));
-  client.on('reconnected', () => (status.textContent = `in ${conference} as ${displayName}`));
+  client.on('reconnected', () => (status.textContent = `in the call as ${name}`));
   client.on('error', (error) => (status.textContent = `error: ${error.code}`));
   client.on('closed', ({ code, reason }) => {
     status.textContent = `disconnected (${code}${reason ? `: ${reason}` : ''})`;
     for (const button of [micButton, camButton, leaveButton]) button.disabled = true;
   });
 
-  const { peers } = await client.join({ displayName });
+  const { peers } = await client.join({ displayName: name });
   for (const peer of peers) {
     names.set(peer.participantId, peer.displayName);
     tile(peer.participantId, peer.displayName);
   }
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } });
-  const mine = tile(participant, `${displayName} (you)`);
+  const mine = tile(self, `${name} (you)`);
   const [camera] = stream.getVideoTracks();
   const [microphone] = stream.getAudioTracks();
   if (camera) setTrack(mine, camera);
@@ -120,13 +174,13 @@ async function main(): Promise<void> {
   toggle(camButton, cam, ['Stop camera', 'Start camera'], client);
   leaveButton.disabled = false;
   leaveButton.addEventListener('click', () => {
-    void client.leave().finally(() => {
+    void Promise.allSettled([client.leave(), membership?.leave()]).finally(() => {
       for (const track of stream.getTracks()) track.stop();
       grid.replaceChildren();
     });
   });
   document.addEventListener('click', () => grid.querySelectorAll('audio').forEach((audio) => void audio.play().catch(() => undefined)));
-  status.textContent = `in ${conference} as ${displayName}`;
+  status.textContent = `in the call as ${name}`;
 }
 
 main().catch((error: unknown) => {
