@@ -7,7 +7,7 @@ import { ClientEvent, RoomMemberEvent, RoomStateEvent, createClient, type Matrix
 import type { Logger } from '../lib/logger.ts';
 import { TypedEmitter } from '../lib/TypedEmitter.ts';
 import type { MembershipWatcher } from './MembershipWatcher.ts';
-import { sdkLoggerFor } from './sdkLogger.ts';
+import { quietSdkGlobalLogger, sdkLoggerFor } from './sdkLogger.ts';
 
 /** Options of SfuAccount.start(). */
 export interface SfuAccountOptions {
@@ -49,6 +49,7 @@ export class SfuAccount extends TypedEmitter<SfuAccountEvents> {
     super();
     this.#options = options;
     this.#log = options.logger.child({ component: 'matrix' });
+    quietSdkGlobalLogger();
     this.client = createClient({
       baseUrl: options.homeserverUrl,
       userId: options.userId,

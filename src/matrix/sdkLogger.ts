@@ -2,7 +2,7 @@
 // error pass through (redacted like every line), trace/debug/info only at our
 // debug level, so the SDK's chatty sync logs stay out of production logs.
 
-import type { Logger as SdkLogger } from 'matrix-js-sdk/lib/logger.js';
+import { logger as sdkGlobalLogger, type Logger as SdkLogger } from 'matrix-js-sdk/lib/logger.js';
 import type { Logger } from '../lib/logger.ts';
 
 function text(parts: unknown[]): string {
@@ -32,4 +32,23 @@ export function sdkLoggerFor(logger: Logger, namespace = 'matrix-sdk'): SdkLogge
     error: (...msg: unknown[]) => log.error(text(msg)),
     getChild: (child: string) => sdkLoggerFor(logger, `${namespace}:${child}`),
   };
+}
+
+/**
+ * Quiets matrix-js-sdk's global loglevel logger (its MatrixRTC classes log
+ * there, not through the client's logger): below warn, nothing is printed.
+ * Child loggers copy the parent's methodFactory when created (and force their
+ * own level to debug), so the factory, not the level, is what we replace.
+ * Idempotent.
+ */
+export function quietSdkGlobalLogger(): void {
+  type Factory = (method: string, level: unknown, name: unknown) => (...args: unknown[]) => void;
+  const global = sdkGlobalLogger as unknown as { methodFactory: Factory & { quiet?: true }; rebuild(): void };
+  if (global.methodFactory.quiet) return;
+  const original = global.methodFactory;
+  const quiet: Factory & { quiet?: true } = (method, level, name) =>
+    method === 'warn' || method === 'error' ? original(method, level, name) : () => undefined;
+  quiet.quiet = true;
+  global.methodFactory = quiet;
+  global.rebuild();
 }

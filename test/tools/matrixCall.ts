@@ -6,12 +6,10 @@ import { ClientEvent, createClient, type MatrixClient, type Room } from 'matrix-
 import type { MatrixRTCSession } from 'matrix-js-sdk/lib/matrixrtc/MatrixRTCSession.js';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { sdkLoggerFor } from '../../src/matrix/sdkLogger.ts';
 import type { RegisteredUser } from '../../src/dev/synapse/sharedSecretRegistration.ts';
-import { logger as sdkGlobalLogger } from 'matrix-js-sdk/lib/logger.js';
+import { quietSdkGlobalLogger, sdkLoggerFor } from '../../src/matrix/sdkLogger.ts';
 
-// js-sdk's MatrixRTC classes log through its global loglevel logger, not the client's.
-(sdkGlobalLogger as unknown as { setLevel(level: string): void }).setLevel('warn');
+quietSdkGlobalLogger();
 
 /** A started matrix-js-sdk client of one registered user. */
 export interface SdkUser {
