@@ -1,0 +1,23 @@
+// `npm run bench`: runs every bench script in turn, each in its own Node 24
+// process, and prints their reports. Benchmarks assert nothing; they report.
+
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BENCHES: ReadonlyArray<readonly [string, string[]]> = [
+  ['sframe.bench.ts', []],
+  ['metricsScrape.ts', ['100']],
+  ['admission.ts', ['120']],
+];
+
+let failed = 0;
+for (const [file, args] of BENCHES) {
+  const path = fileURLToPath(new URL(file, import.meta.url));
+  console.log(`\n=== ${file} ===`);
+  const result = spawnSync(process.execPath, [path, ...args], { stdio: 'inherit', timeout: 600_000 });
+  if (result.status !== 0) {
+    failed++;
+    console.log(`(${file} exited with ${result.status ?? result.signal})`);
+  }
+}
+process.exit(failed === 0 ? 0 : 1);
