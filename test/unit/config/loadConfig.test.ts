@@ -108,3 +108,11 @@ describe('native-config/config/sfu.defaults.yaml', () => {
     expect(listed.sort()).toEqual(configKeyPaths().map((path) => path.join('.')).sort());
   });
 });
+
+describe('native-config/matrix/sfu.production.example.yaml', () => {
+  it('is a valid configuration', async () => {
+    const { fileURLToPath } = await import('node:url');
+    const file = fileURLToPath(new URL('../../../native-config/matrix/sfu.production.example.yaml', import.meta.url));
+    expect(loadConfig({ file }).server.publicUrl).toBe('https://sfu.example.org');
+  });
+});
