@@ -1,74 +1,11 @@
-// The client's typed event emitter (an event map of argument tuples, as in
-// src/lib/TypedEmitter.ts, re-done here because the browser bundle may import
-// only src/protocol) and the public event map of SfuClient.
+// The public event map of SfuClient, and the typed emitter it uses
+// (src/lib/TypedEmitter.ts, shared with the server).
 
 import type { MediaSource, PeerInfo } from '../protocol/messages.ts';
 import type { SfuClientError } from './errors.ts';
 
-/** Event name to argument tuple. */
-export type EventMap = Record<string, unknown[]>;
-
-type Listener<A extends unknown[]> = (...args: A) => void;
-
-/** Typed emitter; a throwing listener is reported through `onListenerError` and the others still run. */
-export class Emitter<E extends EventMap> {
-  readonly #listeners = new Map<keyof E, Array<{ fn: Listener<never>; once: boolean }>>();
-  readonly #onListenerError: (event: string, error: unknown) => void;
-
-  /** @param onListenerError called when a listener throws (default: console.error). */
-  constructor(onListenerError?: (event: string, error: unknown) => void) {
-    this.#onListenerError = onListenerError ?? ((event, error) => console.error(`listener of "${event}" threw`, error));
-  }
-
-  /** Adds a listener. */
-  on<K extends keyof E & string>(event: K, listener: Listener<E[K]>): this {
-    return this.#add(event, listener, false);
-  }
-
-  /** Adds a listener removed after its first call. */
-  once<K extends keyof E & string>(event: K, listener: Listener<E[K]>): this {
-    return this.#add(event, listener, true);
-  }
-
-  /** Removes a listener added with on() or once(). */
-  off<K extends keyof E & string>(event: K, listener: Listener<E[K]>): this {
-    const list = this.#listeners.get(event);
-    const index = list?.findIndex((entry) => entry.fn === listener) ?? -1;
-    if (list && index >= 0) list.splice(index, 1);
-    return this;
-  }
-
-  /** Removes every listener of every event. */
-  removeAllListeners(): void {
-    this.#listeners.clear();
-  }
-
-  /** Calls every listener of `event` in registration order; returns whether any existed. */
-  protected safeEmit<K extends keyof E & string>(event: K, ...args: E[K]): boolean {
-    const list = this.#listeners.get(event);
-    if (!list || list.length === 0) return false;
-    const snapshot = [...list];
-    this.#listeners.set(
-      event,
-      list.filter((entry) => !entry.once),
-    );
-    for (const entry of snapshot) {
-      try {
-        (entry.fn as Listener<E[K]>)(...args);
-      } catch (error) {
-        this.#onListenerError(event, error);
-      }
-    }
-    return true;
-  }
-
-  #add(event: keyof E, fn: Listener<never>, once: boolean): this {
-    const list = this.#listeners.get(event) ?? [];
-    list.push({ fn, once });
-    this.#listeners.set(event, list);
-    return this;
-  }
-}
+/** The client's emitter is the shared typed emitter (browser-safe). */
+export { TypedEmitter as Emitter, type EventMap } from '../lib/TypedEmitter.ts';
 
 /** A remote track that became available (a local consumer exists and was acknowledged). */
 export interface TrackAddedEvent {

@@ -30,6 +30,39 @@ export interface DevHomeserver {
 
 const DEMO_PASSWORD = 'demo-password';
 
+/** Where a loopback homeserver is and the SFU account on it. */
+export interface LoopbackHomeserver {
+  readonly baseUrl: string;
+  readonly serverName: string;
+}
+
+/**
+ * Config overrides for Matrix admission against a loopback homeserver whose
+ * server name does not resolve (dev mode, tests, benches): its users are
+ * allowed, its federation API is reached through the override map.
+ */
+export function loopbackMatrixOverrides(
+  homeserver: LoopbackHomeserver,
+  account: { userId: string; accessToken?: string; password?: string },
+  syncTimeoutMs?: number,
+): Record<string, unknown> {
+  return {
+    auth: {
+      mode: 'matrix',
+      allowedServers: [homeserver.serverName],
+      serverUrlOverrides: { [homeserver.serverName]: homeserver.baseUrl },
+    },
+    matrix: {
+      homeserverUrl: homeserver.baseUrl,
+      userId: account.userId,
+      ...(account.accessToken ? { accessToken: account.accessToken } : {}),
+      ...(account.password ? { password: account.password } : {}),
+      inviteAllowList: [homeserver.serverName],
+      ...(syncTimeoutMs ? { syncTimeoutMs } : {}),
+    },
+  };
+}
+
 async function clientRequest(baseUrl: string, token: string, method: string, path: string, body: unknown): Promise<Record<string, unknown>> {
   const response = await fetch(new URL(path, baseUrl), {
     method,
@@ -76,19 +109,7 @@ export async function startDevHomeserver(options: { publicUrl: string; logger: L
         { userId: bob.userId, password: DEMO_PASSWORD },
       ],
       roomId,
-      configOverrides: {
-        auth: {
-          mode: 'matrix',
-          allowedServers: [synapse.serverName],
-          serverUrlOverrides: { [synapse.serverName]: synapse.baseUrl },
-        },
-        matrix: {
-          homeserverUrl: synapse.baseUrl,
-          userId: bot.userId,
-          accessToken: bot.accessToken,
-          inviteAllowList: [synapse.serverName],
-        },
-      },
+      configOverrides: loopbackMatrixOverrides(synapse, bot),
       stop: () => synapse.stop(),
     };
   } catch (error) {

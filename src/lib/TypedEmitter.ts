@@ -1,5 +1,6 @@
 // A typed event emitter whose safeEmit() survives a throwing listener
-// (mediasoup's EnhancedEventEmitter shape). Event maps are name -> argument tuple.
+// (mediasoup's EnhancedEventEmitter shape). Event maps are name -> argument
+// tuple. No Node APIs: the browser client and the widget use it too.
 
 /** Event name to argument tuple. */
 export type EventMap = Record<string, unknown[]>;
@@ -16,12 +17,12 @@ export class TypedEmitter<E extends EventMap> {
   readonly #listeners = new Map<string, Entry[]>();
   readonly #onListenerError: (event: string, error: unknown) => void;
 
-  /** @param onListenerError called when a listener throws (default: process warning). */
+  /** @param onListenerError called when a listener throws (default: console.error). */
   constructor(onListenerError?: (event: string, error: unknown) => void) {
     this.#onListenerError =
       onListenerError ??
       ((event, error) => {
-        process.emitWarning(`listener of "${event}" threw: ${String(error)}`);
+        console.error(`listener of "${event}" threw`, error);
       });
   }
 

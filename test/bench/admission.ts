@@ -15,6 +15,7 @@ import { silentLogger } from '../../src/lib/logger.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { startSynapse } from '../../src/dev/synapse/SynapseProcess.ts';
 import { registerUser } from '../../src/dev/synapse/sharedSecretRegistration.ts';
+import { loopbackMatrixOverrides } from '../../src/dev/devHomeserver.ts';
 import { membershipStateKey } from '../../src/matrix/callMembership.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
 import { TestClient } from '../tools/wsClient.ts';
@@ -45,8 +46,7 @@ try {
       overrides: {
         server: { port: 0, dataDir: join(dataDir, 'sfu') },
         media: { numWorkers: 1, basePort: 51_000 + Math.floor(Math.random() * 900) },
-        auth: { mode: 'matrix', allowedServers: [synapse.serverName], serverUrlOverrides: { [synapse.serverName]: synapse.baseUrl } },
-        matrix: { homeserverUrl: synapse.baseUrl, userId: bot.userId, accessToken: bot.accessToken, inviteAllowList: ['*'], syncTimeoutMs: 5000 },
+        ...loopbackMatrixOverrides(synapse, bot, 5000),
       },
     }),
     logger: silentLogger(),

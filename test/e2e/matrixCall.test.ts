@@ -11,6 +11,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { buildClient } from '../../src/client/build.ts';
 import { registerUser } from '../../src/dev/synapse/sharedSecretRegistration.ts';
+import { loopbackMatrixOverrides } from '../../src/dev/devHomeserver.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
 import { openParticipant, receivesFrom } from '../tools/callPage.ts';
@@ -40,8 +41,7 @@ beforeAll(async () => {
     overrides: {
       server: { port: 0, dataDir: `/tmp/sfu-e2e-matrix-${process.pid}` },
       media: { numWorkers: 1, basePort: 49_000 + Math.floor(Math.random() * 900) },
-      auth: { mode: 'matrix', allowedServers: [synapse.serverName], serverUrlOverrides: { [synapse.serverName]: synapse.baseUrl } },
-      matrix: { homeserverUrl: synapse.baseUrl, userId: bot.userId, password: 'bot-password', inviteAllowList: [synapse.serverName], syncTimeoutMs: 5000 },
+      ...loopbackMatrixOverrides(synapse, { userId: bot.userId, password: 'bot-password' }, 5000),
     },
   });
   node = await SfuNode.start({ config, logger: createLogger({ level: 'info', sink: (line) => serverLog.push(line) }) });

@@ -17,6 +17,7 @@ import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
 import { TestClient } from '../tools/wsClient.ts';
 import { joinCall, joinedRoom, requestSfuToken, startSdkClient, type SdkUser } from '../tools/matrixCall.ts';
 import { membershipStateKey } from '../../src/matrix/callMembership.ts';
+import { loopbackMatrixOverrides } from '../../src/dev/devHomeserver.ts';
 
 const synapse = inject('synapse');
 const logLines: string[] = [];
@@ -79,18 +80,7 @@ beforeAll(async () => {
     overrides: {
       server: { port: 0, dataDir: `${process.env['TMPDIR'] ?? '/tmp'}/sfu-matrix-test-${process.pid}` },
       media: { numWorkers: 1, basePort: 48000 + Math.floor(Math.random() * 900) },
-      auth: {
-        mode: 'matrix',
-        allowedServers: [synapse.serverName],
-        serverUrlOverrides: { [synapse.serverName]: synapse.baseUrl },
-      },
-      matrix: {
-        homeserverUrl: synapse.baseUrl,
-        userId: bot.userId,
-        accessToken: bot.accessToken,
-        inviteAllowList: [synapse.serverName],
-        syncTimeoutMs: 5000,
-      },
+      ...loopbackMatrixOverrides(synapse, bot, 5000),
     },
   });
   node = await SfuNode.start({ config, logger: createLogger({ level: 'debug', sink: (line) => logLines.push(line) }) });

@@ -7,7 +7,8 @@ import { WorkerPool } from '../../src/media/WorkerPool.ts';
 import { Conference } from '../../src/conference/Conference.ts';
 import type { ConferenceId } from '../../src/lib/ids.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import type { SfuError } from '../../src/lib/errors.ts';
+import { SfuError } from '../../src/lib/errors.ts';
+import { rejectionOf } from '../tools/errors.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { joinAs } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS, VIDEO_SIMULCAST_RTP_PARAMETERS } from '../fixtures/rtp.ts';
@@ -29,14 +30,7 @@ function options(overrides: Partial<{ maxParticipants: number }> = {}) {
   };
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    return (error as SfuError).code ?? (error as Error).name;
-  }
-  throw new Error('expected a rejection');
-}
+const codeOf = (promise: Promise<unknown>) => rejectionOf(promise, SfuError, 'code');
 
 async function publisher(id: string) {
   const p = await joinAs(conference, id);

@@ -10,21 +10,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSigningKey, type SigningKey } from '../../../src/auth/JwtKeys.ts';
 import { SfuTokenService } from '../../../src/auth/SfuToken.ts';
 import { AdmissionError } from '../../../src/auth/errors.ts';
+import { rejectionOf } from '../../tools/errors.ts';
+const reasonOf = (promise: Promise<unknown>) => rejectionOf(promise, AdmissionError, 'reason');
+
 
 const ISS = 'https://sfu.example.org';
 let key: SigningKey;
 let service: SfuTokenService;
 const subject = { userId: '@alice:example.org', deviceId: 'DEV1', roomId: '!room:example.org', membershipId: '@alice:example.org:DEV1' };
-
-async function reasonOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AdmissionError) return error.reason;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 function b64url(value: unknown): string {
   return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');

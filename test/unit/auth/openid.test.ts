@@ -3,6 +3,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { resolveFederationBase, verifyOpenIdToken, type FederationDeps } from '../../../src/auth/openid.ts';
 import { AdmissionError } from '../../../src/auth/errors.ts';
+import { rejectionOf } from '../../tools/errors.ts';
+const reasonOf = (promise: Promise<unknown>) => rejectionOf(promise, AdmissionError, 'reason');
+
 
 function deps(routes: Record<string, { status: number; body: unknown }>, srv: Record<string, Array<{ name: string; port: number; priority: number; weight: number }>> = {}): FederationDeps {
   return {
@@ -21,16 +24,6 @@ function deps(routes: Record<string, { status: number; body: unknown }>, srv: Re
 }
 
 const options = (d: FederationDeps, overrides: Record<string, string> = {}) => ({ overrides, timeoutMs: 1000, deps: d });
-
-async function reasonOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AdmissionError) return error.reason;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('resolveFederationBase()', () => {
   it('uses the override map first (private DNS)', async () => {

@@ -2,23 +2,17 @@
 
 import { describe, expect, it } from 'vitest';
 import { clearPrefixLength, E2EE_CODEC_MIME_TYPES, isE2eeCodecAllowed, splitFrame } from '../../../src/e2ee/codecPrefix.ts';
-import { SFrameError, type SFrameErrorReason } from '../../../src/e2ee/errors.ts';
+import { SFrameError } from '../../../src/e2ee/errors.ts';
 import { fromHex } from './vectors.ts';
+import { throwOf } from '../../tools/errors.ts';
+
+const reasonOf = (run: () => unknown) => throwOf(run, SFrameError, 'reason');
+
 
 // A VP8 key frame starts with a 3-byte tag whose bit 0 (P) is 0, then 9d 01 2a and the size
 // (RFC 6386 §9.1); a delta frame has P = 1.
 const VP8_KEY = fromHex('5043009d012a8002e00100aabbcc');
 const VP8_DELTA = fromHex('d10201aabbccddeeff');
-
-function reasonOf(run: () => unknown): SFrameErrorReason {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof SFrameError) return error.reason;
-    throw error;
-  }
-  throw new Error('expected an SFrameError');
-}
 
 describe('E2EE_CODEC_MIME_TYPES', () => {
   it('allows exactly Opus, VP8 and VP9, and is frozen', () => {

@@ -2,7 +2,7 @@
 // key-less parser an RTP tap uses to recognise SFrame payloads.
 
 import { describe, expect, it } from 'vitest';
-import { SFrameError, type SFrameErrorReason } from '../../../src/e2ee/errors.ts';
+import { SFrameError } from '../../../src/e2ee/errors.ts';
 import {
   decryptFrame,
   encryptFrame,
@@ -14,21 +14,14 @@ import {
 import { deriveSFrameKey, encodeSFrameHeader } from '../../../src/e2ee/sframe.ts';
 import type { SFrameKey } from '../../../src/e2ee/types.ts';
 import { fromHex, toHex } from './vectors.ts';
+import { rejectionOf } from '../../tools/errors.ts';
+const reasonOf = (promise: Promise<unknown>) => rejectionOf(promise, SFrameError, 'reason');
+
 
 const VP8_KEY = fromHex('5043009d012a8002e00100aabbccddeeff00112233445566778899');
 const VP8_DELTA = fromHex('d10201aabbccddeeff0011');
 const OPUS = fromHex('78010203040506070809');
 const VP9 = fromHex('8249834200017f00aabbccdd');
-
-async function reasonOf(promise: Promise<unknown>): Promise<SFrameErrorReason> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof SFrameError) return error.reason;
-    throw error;
-  }
-  throw new Error('expected an SFrameError');
-}
 
 async function keyFor(kid: bigint, suite = 4): Promise<{ key: SFrameKey; lookup: (k: bigint) => SFrameKey | undefined }> {
   const key = await deriveSFrameKey(suite, globalThis.crypto.getRandomValues(new Uint8Array(16)), kid);

@@ -21,31 +21,16 @@ import {
 } from '../../../src/e2ee/sframe.ts';
 import type { SFrameKey } from '../../../src/e2ee/types.ts';
 import { fromHex, loadExtensionVectors, loadRfc9605Vectors, toHex, type AeadVector, type SFrameVector } from './vectors.ts';
+import { rejectionOf, throwOf } from '../../tools/errors.ts';
+
+const reasonOf = (promise: Promise<unknown>) => rejectionOf(promise, SFrameError, 'reason');
+const syncReason = (run: () => unknown) => throwOf(run, SFrameError, 'reason');
+
 
 const rfc = loadRfc9605Vectors();
 const extension = loadExtensionVectors();
 const ALL_SUITES = [...RFC9605_CIPHER_SUITES, ...SFRAME_EXTENSION_CIPHER_SUITES];
 const TWO_POW_64 = 1n << 64n;
-
-async function reasonOf(promise: Promise<unknown>): Promise<SFrameErrorReason> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof SFrameError) return error.reason;
-    throw error;
-  }
-  throw new Error('expected an SFrameError');
-}
-
-function syncReason(run: () => unknown): SFrameErrorReason {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof SFrameError) return error.reason;
-    throw error;
-  }
-  throw new Error('expected an SFrameError');
-}
 
 function randomBytes(length: number): Uint8Array {
   const out = new Uint8Array(length);
