@@ -175,6 +175,17 @@ describe('Conference', () => {
     expect(await codeOf(conference.createTransport('carol' as never, { direction: 'send' }))).toBe('NOT_JOINED');
   });
 
+  it('conference.createTransport() offers UDP and ICE-TCP candidates, TCP first when preferTcp is set', async () => {
+    const alice = await joinAs(conference, 'alice');
+    const udpFirst = await conference.createTransport(alice.participantId, { direction: 'send' });
+    const tcpFirst = await conference.createTransport(alice.participantId, { direction: 'recv', preferTcp: true });
+    const best = (info: typeof udpFirst) => [...info.iceCandidates].sort((a, b) => b.priority - a.priority)[0]!.protocol;
+    expect(udpFirst.iceCandidates.map((c) => c.protocol).sort()).toEqual(['tcp', 'udp']);
+    expect(best(udpFirst)).toBe('udp');
+    expect(best(tcpFirst)).toBe('tcp');
+    expect(udpFirst.iceCandidates.every((c) => c.ip === '127.0.0.1' && c.port === pool.slots[0]!.port)).toBe(true);
+  });
+
   it('conference.consume() subscribes explicitly when autoSubscribe is off, once per producer', async () => {
     const alice = await publisher('alice');
     const { producerId } = await produceAudio(alice);
