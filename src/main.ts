@@ -10,6 +10,8 @@ import { SfuNode } from './SfuNode.ts';
 import { maskConfig } from './config/maskConfig.ts';
 import { sendJson, type RouteHandler } from './http/HttpServer.ts';
 import { startDevHomeserver, type DevHomeserver } from './dev/devHomeserver.ts';
+import { DEFAULT_SYNAPSE_PYTHON } from './dev/synapse/SynapseProcess.ts';
+import { existsSync } from 'node:fs';
 
 function configFrom(overrides?: unknown): Config {
   const file = process.env['SFU_CONFIG'];
@@ -35,6 +37,14 @@ async function main(): Promise<void> {
   let dev: DevHomeserver | undefined;
   const routes = new Map<string, RouteHandler>();
   if (config.auth.mode === 'matrix' && config.matrix.homeserverUrl === '') {
+    if (!existsSync(DEFAULT_SYNAPSE_PYTHON)) {
+      console.error(
+        'matrix.homeserverUrl is not set (SFU_MATRIX_HOMESERVER_URL). Without it `npm start` runs an embedded ' +
+          'development homeserver, which needs the Synapse venv of native-config/setup (missing: ' +
+          `${DEFAULT_SYNAPSE_PYTHON}). Configure a homeserver, or SFU_AUTH_MODE=none for development without Matrix.`,
+      );
+      process.exit(2);
+    }
     const publicUrl = config.server.publicUrl || `http://${config.server.host}:${config.server.port}`;
     dev = await startDevHomeserver({ publicUrl, logger });
     config = configFrom(dev.configOverrides);
