@@ -10,10 +10,10 @@
 // driven by notifications and handled by Subscriptions.
 
 import { Device } from 'mediasoup-client';
-import type { RtpCapabilities, Transport } from 'mediasoup-client/types';
+import type { RtpCapabilities, RtpCodecCapability, Transport } from 'mediasoup-client/types';
 import type { PeerInfo } from '../protocol/messages.ts';
 import { CLOSE_CODES } from '../protocol/closeCodes.ts';
-import { InvalidStateError, mediaError, type SfuClientError } from './errors.ts';
+import { InvalidStateError, mediaError, SfuClientError } from './errors.ts';
 import { Emitter, type SfuClientEvents } from './events.ts';
 import { LocalPublication } from './LocalPublication.ts';
 import { Publications } from './Publications.ts';
@@ -33,6 +33,15 @@ import { toWireRtpCapabilities } from './wire.ts';
 
 type State = 'connected' | 'joining' | 'joined' | 'closed';
 
+/** `capabilities` keeping only codecs in `allowed` (lower-case MIME types) and the RTX of those. */
+function restrictCodecs(capabilities: RtpCapabilities, allowed: ReadonlySet<string> | undefined): RtpCapabilities {
+  if (!allowed) return capabilities;
+  const codecs = (capabilities.codecs ?? []).filter((codec) => allowed.has(codec.mimeType.toLowerCase()));
+  const kept = new Set(codecs.map((codec) => codec.preferredPayloadType));
+  const rtx = (capabilities.codecs ?? []).filter((codec) => codec.mimeType.toLowerCase().endsWith('/rtx') && kept.has(Number(codec.parameters?.['apt'])));
+  return { ...capabilities, codecs: [...codecs, ...rtx] };
+}
+
 /** A connection to one conference on one SFU. */
 export class SfuClient extends Emitter<SfuClientEvents> {
   readonly #options: SfuClientOptions;
@@ -49,6 +58,8 @@ export class SfuClient extends Emitter<SfuClientEvents> {
   /** Bumped when the server drops our media (worker restart); work of an older generation is stale. */
   #generation = 0;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Lower-case MIME types of options.codecMimeTypes; undefined allows every codec. */
+  readonly #allowedCodecs: ReadonlySet<string> | undefined;
 
   /**
    * Opens the signalling connection (`options.query` is added to the URL:
@@ -82,6 +93,7 @@ export class SfuClient extends Emitter<SfuClientEvents> {
     this.#signalling = signalling;
     this.#device = device;
     this.#logger = logger;
+    this.#allowedCodecs = options.codecMimeTypes ? new Set(options.codecMimeTypes.map((mimeType) => mimeType.toLowerCase())) : undefined;
     this.#subscriptions = new Subscriptions({
       signalling,
       ...(options.transforms ? { transforms: options.transforms } : {}),
@@ -136,7 +148,7 @@ export class SfuClient extends Emitter<SfuClientEvents> {
         await this.#device.load({ routerRtpCapabilities: rtpCapabilities as RtpCapabilities });
       }
       const result = await this.#signalling.request('join', {
-        rtpCapabilities: toWireRtpCapabilities(this.#device.recvRtpCapabilities),
+        rtpCapabilities: toWireRtpCapabilities(restrictCodecs(this.#device.recvRtpCapabilities, this.#allowedCodecs)),
         ...(options.displayName !== undefined ? { displayName: options.displayName } : {}),
         ...(options.autoSubscribe !== undefined ? { autoSubscribe: options.autoSubscribe } : {}),
       });
@@ -159,7 +171,8 @@ export class SfuClient extends Emitter<SfuClientEvents> {
    */
   async publish(track: MediaStreamTrack, options: PublishOptions): Promise<LocalPublication> {
     this.#assertJoined();
-    const publication = new LocalPublication(track, options);
+    const codec = this.#publishCodec(track.kind, options.codec);
+    const publication = new LocalPublication(track, codec ? { ...options, codec } : options);
     this.#publications.add(publication);
     const generation = this.#generation;
     try {
@@ -233,6 +246,19 @@ export class SfuClient extends Emitter<SfuClientEvents> {
       );
     }
     this.#signalling.close(CLOSE_CODES.NORMAL, 'left');
+  }
+
+  /** The codec to publish with under codecMimeTypes: the caller's if allowed, else the device's first allowed one. */
+  #publishCodec(kind: string, wanted: RtpCodecCapability | undefined): RtpCodecCapability | undefined {
+    const allowed = this.#allowedCodecs;
+    if (!allowed) return wanted;
+    if (wanted) {
+      if (!allowed.has(wanted.mimeType.toLowerCase())) throw new SfuClientError('MEDIA', `codec ${wanted.mimeType} is not allowed`);
+      return wanted;
+    }
+    const codec = this.#device.sendRtpCapabilities.codecs?.find((c) => c.kind === kind && allowed.has(c.mimeType.toLowerCase()));
+    if (!codec) throw new SfuClientError('MEDIA', `no allowed ${kind} codec`);
+    return codec;
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {

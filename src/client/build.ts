@@ -1,6 +1,9 @@
 // Bundles the browser client with esbuild: the demo page (demo/main.ts →
-// dist/client/demo.js + index.html) and the e2e test page (testPage.ts →
-// dist/client/test.js + test.html). SfuNode serves dist/client/ at /demo/.
+// dist/client/demo.js + index.html), the e2e test page (testPage.ts →
+// dist/client/test.js + test.html) and the E2EE frame-transform worker
+// (src/e2ee/worker/worker.ts → dist/client/e2ee-worker.js, a classic script
+// so `new Worker(url)` needs no module-worker support). SfuNode serves
+// dist/client/ at /demo/.
 // Run with Node 24: `node src/client/build.ts`; tests call buildClient().
 
 import { build, type BuildOptions } from 'esbuild';
@@ -12,6 +15,11 @@ const CLIENT_DIR = dirname(fileURLToPath(import.meta.url));
 
 /** Where the bundles go by default (SfuNode's CLIENT_DIST_DIR). */
 export const DEFAULT_OUT_DIR = join(CLIENT_DIR, '..', '..', 'dist', 'client');
+
+/** File name of the E2EE worker bundle inside the output directory (pages load it relative to themselves). */
+export const E2EE_WORKER_FILE = 'e2ee-worker.js';
+
+const E2EE_WORKER_ENTRY = join(CLIENT_DIR, '..', 'e2ee', 'worker', 'worker.ts');
 
 /** Options of buildClient(). */
 export interface BuildClientOptions {
@@ -28,7 +36,7 @@ const TEST_HTML = `<!doctype html>
 </html>
 `;
 
-/** Builds both bundles; resolves with the output directory. */
+/** Builds every bundle; resolves with the output directory. */
 export async function buildClient(options: BuildClientOptions = {}): Promise<string> {
   const outDir = options.outDir ?? DEFAULT_OUT_DIR;
   await mkdir(outDir, { recursive: true });
@@ -44,6 +52,7 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<str
   await Promise.all([
     build({ ...common, entryPoints: [join(CLIENT_DIR, 'demo', 'main.ts')], outfile: join(outDir, 'demo.js') }),
     build({ ...common, entryPoints: [join(CLIENT_DIR, 'testPage.ts')], outfile: join(outDir, 'test.js') }),
+    build({ ...common, format: 'iife', entryPoints: [E2EE_WORKER_ENTRY], outfile: join(outDir, E2EE_WORKER_FILE) }),
   ]);
   await copyFile(join(CLIENT_DIR, 'demo', 'index.html'), join(outDir, 'index.html'));
   await writeFile(join(outDir, 'test.html'), TEST_HTML);

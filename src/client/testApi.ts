@@ -2,6 +2,14 @@
 // (browser): `window.sfuTest`. Plain serialisable data only and no DOM types,
 // because the Node side type-checks this file without the DOM library.
 
+import type { E2eeStats } from '../e2ee/worker/types.ts';
+
+/** E2EE on the test page (src/e2ee/browser/E2eeManager.ts); keys come from the test (setOwnKey/setPeerKey). */
+export interface TestE2eeOptions {
+  /** Transform mode; default `auto` (RTCRtpScriptTransform where available). */
+  readonly mode?: 'auto' | 'script-transform' | 'encoded-streams';
+}
+
 /** Options of sfuTest.join(). */
 export interface TestJoinOptions {
   /** Signalling URL; default `ws://<page host>/ws`. */
@@ -21,6 +29,12 @@ export interface TestJoinOptions {
    * count frames. Default false.
    */
   readonly transform?: boolean;
+  /**
+   * RFC 9605 SFrame E2EE on every sender and receiver, codecs restricted to
+   * Opus/VP8/VP9. Senders drop frames until setOwnKey(); receivers drop frames
+   * of participants without keys. Not together with `transform`. Default off.
+   */
+  readonly e2ee?: boolean | TestE2eeOptions;
   /**
    * Join through Matrix admission instead of dev admission: log in, publish the
    * call membership, trade an OpenID token for a JWT, connect with it.
@@ -44,6 +58,9 @@ export interface ConsumerStat {
   readonly frameWidth: number;
   readonly frameHeight: number;
   readonly packetsReceived: number;
+  /** Audio: samples received, and how many of them the jitter buffer concealed (not decoded). */
+  readonly totalSamplesReceived: number;
+  readonly concealedSamples: number;
 }
 
 /** Sender-side numbers of one publication encoding (from outbound-rtp). */
@@ -78,5 +95,15 @@ export interface SfuTestApi {
   setPreferredLayers(consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void>;
   events(): TestEvent[];
   transformCounts(): TransformCounts;
+  /** E2EE: our senders encrypt with this 16-byte key (32 hex digits) from now on. */
+  setOwnKey(keyIndex: number, keyHex: string): void;
+  /** E2EE: frames of `participantId` naming `keyIndex` decrypt with this key. */
+  setPeerKey(participantId: string, keyIndex: number, keyHex: string): void;
+  /** E2EE: forget a participant's keys. */
+  removePeer(participantId: string): void;
+  /** E2EE: fresh worker stats; undefined without e2ee. */
+  e2eeStats(): Promise<E2eeStats | undefined>;
+  /** E2EE: the transform mode in use; undefined without e2ee. */
+  e2eeMode(): string | undefined;
   leave(): Promise<void>;
 }

@@ -1,8 +1,10 @@
 // Test page driven by playwright in test/e2e: exposes `window.sfuTest`
 // (testApi.ts) over one SfuClient, publishes the fake camera and microphone,
 // and reports receiver and sender stats. Optional XOR transforms prove that
-// encoded transforms are attached before negotiation on both sides.
+// encoded transforms are attached before negotiation on both sides; the e2ee
+// option runs the real SFrame E2EE (E2eeManager) with keys set by the test.
 
+import { E2eeManager } from '../e2ee/browser/E2eeManager.ts';
 import { SfuClient } from './SfuClient.ts';
 import { CallMembership, loginWithPassword, requestSfuAccess } from './matrix/matrixCall.ts';
 import type { LocalPublication } from './LocalPublication.ts';
@@ -41,6 +43,32 @@ const publications: LocalPublication[] = [];
 let client: SfuClient | undefined;
 let membership: CallMembership | undefined;
 let counts: TransformCounts = { sent: 0, received: 0 };
+let e2ee: E2eeManager | undefined;
+
+/** Key bytes from the test: exactly 32 hex digits. */
+function keyFromHex(hex: string): Uint8Array {
+  if (!/^[0-9a-f]{32}$/i.test(hex)) throw new TypeError('a key is 32 hex digits');
+  return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
+}
+
+function requireE2ee(): E2eeManager {
+  if (!e2ee) throw new Error('joined without e2ee');
+  return e2ee;
+}
+
+function startE2ee(options: TestJoinOptions['e2ee']): E2eeManager {
+  const mode = typeof options === 'object' ? options.mode : undefined;
+  // The bundle sits next to test.js (build.ts E2EE_WORKER_FILE).
+  const worker = new Worker(new URL('e2ee-worker.js', location.href));
+  return new E2eeManager({
+    worker,
+    ...(mode ? { mode } : {}),
+    logger: {
+      debug: () => undefined,
+      warn: (message, fields) => console.warn(`[e2ee] ${message}`, JSON.stringify(fields ?? {})),
+    },
+  });
+}
 
 function record(name: string, data: Record<string, unknown> = {}): void {
   events.push({ name, atMs: performance.now(), data });
@@ -86,10 +114,13 @@ async function join(options: TestJoinOptions): Promise<{ participantId: string }
     url = access.url;
     query = { jwt: access.jwt };
   }
+  if (options.transform && options.e2ee) throw new Error('transform and e2ee are exclusive');
+  if (options.e2ee) e2ee = startE2ee(options.e2ee);
   const joined = await SfuClient.connect({
     url,
     query,
     ...(options.transform ? { transforms: transforms() } : {}),
+    ...(e2ee ? e2ee.clientOptions() : {}),
     logger: {
       debug: () => undefined,
       info: (message, fields) => console.info(`[sfu] ${message}`, JSON.stringify(fields ?? {})),
@@ -139,15 +170,19 @@ async function stats(): Promise<ConsumerStat[]> {
     let frameWidth = 0;
     let frameHeight = 0;
     let packetsReceived = 0;
+    let totalSamplesReceived = 0;
+    let concealedSamples = 0;
     report?.forEach((stat: Record<string, unknown>) => {
       if (stat['type'] !== 'inbound-rtp') return;
       framesDecoded += Number(stat['framesDecoded'] ?? 0);
       packetsReceived += Number(stat['packetsReceived'] ?? 0);
+      totalSamplesReceived += Number(stat['totalSamplesReceived'] ?? 0);
+      concealedSamples += Number(stat['concealedSamples'] ?? 0);
       frameWidth = Math.max(frameWidth, Number(stat['frameWidth'] ?? 0));
       frameHeight = Math.max(frameHeight, Number(stat['frameHeight'] ?? 0));
     });
     const { consumerId, participantId, kind, source } = remote;
-    out.push({ consumerId, participantId, kind, source, framesDecoded, frameWidth, frameHeight, packetsReceived });
+    out.push({ consumerId, participantId, kind, source, framesDecoded, frameWidth, frameHeight, packetsReceived, totalSamplesReceived, concealedSamples });
   }
   return out;
 }
@@ -183,8 +218,14 @@ const api: SfuTestApi = {
   },
   events: () => events.map((event) => ({ ...event })),
   transformCounts: () => ({ ...counts }),
+  setOwnKey: (keyIndex, keyHex) => requireE2ee().keyProvider.setOwnKey(keyIndex, keyFromHex(keyHex)),
+  setPeerKey: (participantId, keyIndex, keyHex) => requireE2ee().keyProvider.setPeerKey(participantId, keyIndex, keyFromHex(keyHex)),
+  removePeer: (participantId) => requireE2ee().keyProvider.removePeer(participantId),
+  e2eeStats: async () => (e2ee ? e2ee.getStats() : undefined),
+  e2eeMode: () => e2ee?.mode,
   async leave() {
     await client?.leave();
+    e2ee?.close();
     await membership?.leave();
     for (const publication of publications.splice(0)) publication.track.stop();
   },

@@ -77,6 +77,13 @@ export interface SfuClientOptions {
    * in Chromium. RTCRtpScriptTransform does not need it.
    */
   readonly encodedInsertableStreams?: boolean;
+  /**
+   * Media codecs (MIME types, case-insensitive) this client may send or receive; RTX follows its
+   * codec. Join announces only these, so the SFU never forwards another codec to us, and
+   * publish() picks the first of the device's send codecs on the list (or refuses a `codec`
+   * outside it). E2EE passes E2EE_CODEC_MIME_TYPES (no H.264). Default: every codec.
+   */
+  readonly codecMimeTypes?: readonly string[];
   /** ICE servers (TURN) for both transports. Default none: the SFU's candidates are public. */
   readonly iceServers?: RTCIceServer[];
   /** `relay` forces TURN. Default `all`. */
