@@ -18,6 +18,9 @@ import { TestClient } from '../tools/wsClient.ts';
 import { joinCall, joinedRoom, requestSfuToken, startSdkClient, type SdkUser } from '../tools/matrixCall.ts';
 import { membershipStateKey } from '../../src/matrix/callMembership.ts';
 import { loopbackMatrixOverrides } from '../../src/dev/devHomeserver.ts';
+import { loadSigningKey } from '../../src/auth/JwtKeys.ts';
+import { SfuTokenService } from '../../src/auth/SfuToken.ts';
+import { createHmac } from 'node:crypto';
 
 const synapse = inject('synapse');
 const logLines: string[] = [];
@@ -227,6 +230,45 @@ describe('Matrix admission', () => {
     for (const reason of ['no_membership', 'not_joined', 'bad_body', 'server_not_allowed', 'openid_invalid', 'body_too_large', 'jwt_replayed', 'membership_ended', 'jwt_missing']) {
       expect(reasons, reason).toContain(reason);
     }
+  });
+
+  it('refuses forged and stale JWTs at the WebSocket, each with its own logged reason', async () => {
+    const grace = await sdkUserInRoom('grace');
+    joinCall(grace, grace.client.getRoom(roomId)!, focus());
+    await admissible(grace);
+    const check = node.matrix!.watcher.check(roomId, grace.user.userId, grace.user.deviceId);
+    const membershipId = check.ok ? check.membershipId : '';
+    const subject = { userId: grace.user.userId, deviceId: grace.user.deviceId, roomId, membershipId };
+    const { key } = await loadSigningKey({ algorithm: 'EdDSA', keyFile: '', dataDir: node.config.server.dataDir });
+    const issuer = node.publicUrl;
+    const service = (overrides: { issuer?: string; audience?: string; now?: () => number; key?: typeof key }) =>
+      new SfuTokenService({ key: overrides.key ?? key, issuer: overrides.issuer ?? issuer, audience: overrides.audience ?? issuer, lifetimeMs: 300_000, ...(overrides.now ? { now: overrides.now } : {}) });
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: issuer, aud: issuer, sub: subject.userId, device: subject.deviceId, room: roomId, membership: membershipId, jti: 'forged', iat: now, nbf: now, exp: now + 60 };
+    const hsHeader = b64({ alg: 'HS256', kid: key.kid, typ: 'JWT' });
+    const hsPayload = b64(claims);
+    const hsSignature = createHmac('sha256', JSON.stringify(key.publicJwk)).update(`${hsHeader}.${hsPayload}`).digest('base64url');
+    const otherKey = (await loadSigningKey({ algorithm: 'EdDSA', keyFile: '', dataDir: `${node.config.server.dataDir}-other` })).key;
+    const forged: Array<[string, string]> = [
+      ['jwt_bad_algorithm', `${b64({ alg: 'none', kid: key.kid })}.${b64(claims)}.`],
+      ['jwt_bad_algorithm', `${hsHeader}.${hsPayload}.${hsSignature}`],
+      ['jwt_expired', (await service({ now: () => Date.now() - 400_000 }).mint(subject)).jwt],
+      ['jwt_not_yet_valid', (await service({ now: () => Date.now() + 120_000 }).mint(subject)).jwt],
+      ['jwt_wrong_audience', (await service({ audience: 'https://other-sfu.example' }).mint(subject)).jwt],
+      ['jwt_wrong_issuer', (await service({ issuer: 'https://evil.example' }).mint(subject)).jwt],
+      ['jwt_unknown_kid', (await service({ key: otherKey }).mint(subject)).jwt],
+      ['membership_ended', (await service({}).mint({ ...subject, roomId: '!another-room:synapse.test' })).jwt],
+    ];
+    for (const [reason, jwt] of forged) {
+      const from = logLines.length;
+      const client = await TestClient.open(`${node.wsUrl}?jwt=${jwt}`);
+      expect(await client.closed(), reason).toBe(CLOSE_CODES.UNAUTHORIZED);
+      const logged = logLines.slice(from).map((line) => JSON.parse(line) as { msg: string; reason?: string }).find((r) => r.msg === 'session refused');
+      expect(logged?.reason, reason).toBe(reason);
+    }
+    const metrics = await (await fetch(`${node.publicUrl}/metrics`)).text();
+    expect(metrics).toMatch(/sfu_admissions_total\{outcome="refused",reason="jwt_wrong_audience"\} [1-9]/);
   });
 
   it('the membership state key form is what js-sdk writes (underscore form in normal rooms)', async () => {
