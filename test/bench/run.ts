@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCHES: ReadonlyArray<readonly [string, string[]]> = [
   ['sframe.bench.ts', []],
+  ['e2eeFrame.ts', ['2000']],
   ['metricsScrape.ts', ['100']],
   ['admission.ts', ['120']],
 ];
