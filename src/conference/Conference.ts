@@ -15,6 +15,9 @@ import type { ActiveSpeakerObserver, DtlsParameters, RtpCapabilities, RtpParamet
 import { Participant, type Publication } from './Participant.ts';
 import type { ConferenceDump, ConferenceOptions, ParticipantSink } from './types.ts';
 
+/** Least time between key-frame requests forwarded to one producer (mediasoup keyFrameRequestDelay). */
+export const KEY_FRAME_REQUEST_DELAY_MS = 1000;
+
 export type ConferenceEvents = {
   /** The last participant left; the parent should close the conference. */
   empty: [];
@@ -213,6 +216,9 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         kind: data.kind,
         rtpParameters,
         paused: data.paused === true,
+        // Receivers waiting for E2EE keys ask for key frames repeatedly; forward at most one
+        // request per second to the sender so it does not encode a storm of key frames.
+        keyFrameRequestDelay: KEY_FRAME_REQUEST_DELAY_MS,
         appData: { participantId, source: data.source },
       });
       const publication: Publication = { producer, source: data.source };
