@@ -83,7 +83,12 @@ export class SfuAccount extends TypedEmitter<SfuAccountEvents> {
     client.on(RoomStateEvent.Events, (event: MatrixEvent) => {
       const roomId = event.getRoomId();
       if (!roomId || !this.#prepared) return;
-      this.#options.watcher.ingest(roomId, [event.getEffectiveEvent()]);
+      try {
+        this.#options.watcher.ingest(roomId, [event.getEffectiveEvent()]);
+      } catch (error) {
+        // A bug on our side must not break the SDK's sync loop for every other room.
+        this.#log.error('state event could not be applied', { roomId, type: event.getType(), error });
+      }
     });
     client.on(RoomMemberEvent.Membership, (event: MatrixEvent, member: RoomMember) => {
       if (member.userId !== this.#options.userId) return;
