@@ -18,13 +18,17 @@ import { WorkerPool } from './media/WorkerPool.ts';
 import { routeMediasoupLogs } from './media/mediasoupLogs.ts';
 import { ConferenceRegistry } from './conference/ConferenceRegistry.ts';
 import { SignallingServer } from './signalling/SignallingServer.ts';
-import { createHttpServer, type RouteHandler } from './http/HttpServer.ts';
+import { createHttpServer, type RouteHandler, type StaticHeaders } from './http/HttpServer.ts';
 import { CLOSE_CODES } from './protocol/closeCodes.ts';
 import { SfuMetrics } from './metrics/SfuMetrics.ts';
 import { METRICS_PATH, createMetricsRoute } from './metrics/metricsRoute.ts';
+import { widgetResponseHeaders } from './widget/csp.ts';
 
 /** Directory of the bundled browser client (built by `npm run build:client`). */
 export const CLIENT_DIST_DIR = fileURLToPath(new URL('../dist/client/', import.meta.url));
+
+/** Directory of the bundled call widget (built by `npm run build:client`), served at /widget/. */
+export const WIDGET_DIST_DIR = fileURLToPath(new URL('../dist/widget/', import.meta.url));
 
 /** Options of SfuNode.start(). */
 export interface SfuNodeOptions {
@@ -102,8 +106,13 @@ export class SfuNode {
       logger: options.logger,
     });
     this.metrics.watchConferences(this.registry);
-    const staticDirs: Array<readonly [string, string]> = [];
+    const staticDirs: Array<readonly [string, string, StaticHeaders?]> = [];
     if (existsSync(CLIENT_DIST_DIR)) staticDirs.push(['/demo/', CLIENT_DIST_DIR]);
+    if (existsSync(WIDGET_DIST_DIR)) {
+      // Strict CSP per response: the bound address (port 0 in tests) is known only after listen().
+      const homeserverUrls = [this.config.matrix.homeserverUrl, ...Object.values(this.config.auth.serverUrlOverrides)];
+      staticDirs.push(['/widget/', WIDGET_DIST_DIR, (file) => widgetResponseHeaders(file, { publicUrl: this.publicUrl, homeserverUrls })]);
+    }
     this.#routes.set(METRICS_PATH, createMetricsRoute(this.metrics));
     for (const [path, handler] of options.routes ?? []) this.#routes.set(path, handler);
     this.server = createHttpServer({

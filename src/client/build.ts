@@ -10,6 +10,7 @@ import { build, type BuildOptions } from 'esbuild';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildWidget } from '../widget/build.ts';
 
 const CLIENT_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -56,6 +57,9 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<str
   ]);
   await copyFile(join(CLIENT_DIR, 'demo', 'index.html'), join(outDir, 'index.html'));
   await writeFile(join(outDir, 'test.html'), TEST_HTML);
+  // The call widget (dist/widget/, served at /widget/); only with the default output, so a
+  // test building into its own directory does not touch the served widget.
+  if (options.outDir === undefined) await buildWidget();
   return outDir;
 }
 

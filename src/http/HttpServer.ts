@@ -20,9 +20,12 @@ export interface HttpServerOptions {
   readonly readiness: readonly ReadinessCheck[];
   /** Extra routes by exact path (e.g. /metrics, /sfu/get). */
   readonly routes?: ReadonlyMap<string, RouteHandler>;
-  /** Directories served under a URL prefix, e.g. ['/demo/', dir]. */
-  readonly staticDirs?: ReadonlyArray<readonly [prefix: string, dir: string]>;
+  /** Directories served under a URL prefix, e.g. ['/demo/', dir], optionally with their own headers. */
+  readonly staticDirs?: ReadonlyArray<readonly [prefix: string, dir: string, headers?: StaticHeaders]>;
 }
+
+/** Extra headers of a static directory's files, by path relative to the directory (a CSP, cache rules); they override the defaults. */
+export type StaticHeaders = (file: string) => Readonly<Record<string, string>>;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -69,14 +72,14 @@ export function createHttpServer(options: HttpServerOptions): Server {
       await route(request, response, url);
       return;
     }
-    for (const [prefix, dir] of options.staticDirs ?? []) {
+    for (const [prefix, dir, headers] of options.staticDirs ?? []) {
       if (path === prefix.slice(0, -1)) {
-        response.writeHead(301, { location: prefix });
+        response.writeHead(301, { location: `${prefix}${url.search}` });
         response.end();
         return;
       }
       if (path.startsWith(prefix) && (request.method === 'GET' || request.method === 'HEAD')) {
-        await serveFile(response, dir, path.slice(prefix.length) || 'index.html');
+        await serveFile(response, dir, path.slice(prefix.length) || 'index.html', headers);
         return;
       }
     }
@@ -85,7 +88,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
   return server;
 }
 
-async function serveFile(response: ServerResponse, dir: string, relative: string): Promise<void> {
+async function serveFile(response: ServerResponse, dir: string, relative: string, headers?: StaticHeaders): Promise<void> {
   const root = normalize(dir + sep);
   let decoded: string;
   try {
@@ -110,6 +113,7 @@ async function serveFile(response: ServerResponse, dir: string, relative: string
     'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
     'cache-control': 'no-cache',
     'x-content-type-options': 'nosniff',
+    ...headers?.(relative),
   });
   response.end(body);
 }

@@ -1,14 +1,14 @@
 // Development demo page. With the embedded dev homeserver of `npm start`
-// (served /demo/dev.json), it goes through the full Matrix flow: log in as a
-// demo user, publish the call membership, OpenID → /sfu/get → JWT → join.
-// Without it (auth.mode none) it joins the conference named by
-// `?conference=` with dev admission. Either way it publishes camera and
-// microphone and shows a tile per participant with mute buttons and leave.
-// The real widget lives elsewhere; this page exercises SfuClient.
+// (served /demo/dev.json) it is a launcher for the call widget (src/widget) in
+// standalone mode: one link per demo user, opening /widget/ pre-filled with
+// the dev homeserver, the user and the demo room (the password is shown, never
+// put in a URL). Without it (auth.mode none) it joins the conference named by
+// `?conference=` with dev admission, publishes camera and microphone and shows
+// a tile per participant with mute buttons and leave: that path exercises
+// SfuClient alone.
 
 import { SfuClient } from '../SfuClient.ts';
 import type { LocalPublication } from '../LocalPublication.ts';
-import { CallMembership, loginWithPassword, requestSfuAccess } from '../matrix/matrixCall.ts';
 
 const params = new URLSearchParams(location.search);
 const conference = params.get('conference') ?? 'demo';
@@ -91,49 +91,53 @@ async function devInfo(): Promise<DevInfo | undefined> {
   return response?.ok ? ((await response.json()) as DevInfo) : undefined;
 }
 
-/** Lets the person pick a demo account (one per tab). */
-function chooseUser(info: DevInfo): Promise<{ userId: string; password: string }> {
-  const wanted = params.get('user');
-  const preset = info.users.find((user) => user.userId === wanted || user.userId.startsWith(`@${wanted}:`));
-  if (preset) return Promise.resolve(preset);
-  status.textContent = 'join the demo call as:';
-  return new Promise((resolve) => {
-    for (const user of info.users) {
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.textContent = user.userId;
-      button.addEventListener('click', () => {
-        grid.replaceChildren();
-        resolve(user);
-      });
-      grid.append(button);
-    }
-  });
+/** The widget URL that signs `userId` in to the demo room (standalone mode). */
+function widgetUrl(info: DevInfo, userId: string): string {
+  const query = new URLSearchParams({ homeserver: info.homeserverUrl, user: userId, roomId: info.roomId });
+  return `/widget/?${query}`;
 }
 
-/** Connects through Matrix admission (dev homeserver) or dev admission. */
-async function connect(): Promise<{ client: SfuClient; membership?: CallMembership; self: string; name: string }> {
-  const info = await devInfo();
-  const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-  if (!info) {
-    const client = await SfuClient.connect({ url: wsBase, query: { conference, participant, name: displayName } });
-    return { client, self: participant, name: displayName };
+/** The launcher: one link per demo user; `?user=alice` goes straight to the widget. */
+function showWidgetLauncher(info: DevInfo): void {
+  const wanted = params.get('user');
+  const preset = info.users.find((user) => user.userId === wanted || user.userId.startsWith(`@${wanted}:`));
+  if (preset) {
+    location.assign(widgetUrl(info, preset.userId));
+    return;
   }
-  const user = await chooseUser(info);
-  status.textContent = `logging in as ${user.userId}…`;
-  const session = await loginWithPassword(info.homeserverUrl, user.userId, user.password);
-  const focus = { type: 'org.matrix_sfu.mediasoup', sfu_service_url: location.origin };
-  const membership = await CallMembership.join({ session, roomId: info.roomId, focus });
-  status.textContent = 'asking the SFU for access…';
-  const access = await requestSfuAccess(session, info.roomId, focus);
-  const client = await SfuClient.connect({ url: access.url, query: { jwt: access.jwt } });
-  addEventListener('pagehide', () => void membership.leave());
-  element<HTMLElement>('title').textContent = 'matrix-sfu demo: Demo call (Matrix)';
-  return { client, membership, self: `${session.userId}:${session.deviceId}`, name: session.userId };
+  for (const button of [micButton, camButton, leaveButton]) button.hidden = true;
+  element<HTMLElement>('title').textContent = 'matrix-sfu demo: Demo call';
+  const passwords = [...new Set(info.users.map((user) => user.password))].join(', ');
+  status.textContent = `open the call widget as one demo user per tab (password: ${passwords})`;
+  const list = document.createElement('ul');
+  list.className = 'launcher';
+  for (const user of info.users) {
+    const link = document.createElement('a');
+    link.href = widgetUrl(info, user.userId);
+    link.target = '_blank';
+    link.rel = 'noopener';
+    link.textContent = `Join the demo call as ${user.userId}`;
+    const item = document.createElement('li');
+    item.append(link);
+    list.append(item);
+  }
+  grid.replaceChildren(list);
+}
+
+/** Connects with dev admission (auth.mode none). */
+async function connect(): Promise<{ client: SfuClient; self: string; name: string }> {
+  const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  const client = await SfuClient.connect({ url: wsBase, query: { conference, participant, name: displayName } });
+  return { client, self: participant, name: displayName };
 }
 
 async function main(): Promise<void> {
-  const { client, membership, self, name } = await connect();
+  const info = await devInfo();
+  if (info) {
+    showWidgetLauncher(info);
+    return;
+  }
+  const { client, self, name } = await connect();
   const names = new Map<string, string>();
   client.on('peerJoined', (peer) => {
     names.set(peer.participantId, peer.displayName);
@@ -174,7 +178,7 @@ async function main(): Promise<void> {
   toggle(camButton, cam, ['Stop camera', 'Start camera'], client);
   leaveButton.disabled = false;
   leaveButton.addEventListener('click', () => {
-    void Promise.allSettled([client.leave(), membership?.leave()]).finally(() => {
+    void client.leave().finally(() => {
       for (const track of stream.getTracks()) track.stop();
       grid.replaceChildren();
     });
