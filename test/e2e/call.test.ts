@@ -3,8 +3,7 @@
 // and microphone. Media is judged from the receivers' getStats(); every wait
 // is a bounded poll; timings are printed, never asserted.
 
-import { writeFile } from 'node:fs/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { SfuNode } from '../../src/SfuNode.ts';
 import { loadConfig } from '../../src/config/loadConfig.ts';
@@ -12,8 +11,8 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
 import { buildClient } from '../../src/client/build.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
+import { dumpLogsOnFailure, tearDown } from '../tools/e2eHarness.ts';
 import { openParticipant, receivesFrom, type Participant } from '../tools/callPage.ts';
-import { waitForExit } from '../tools/workerPid.ts';
 
 const MEDIA_TIMEOUT_MS = 45_000;
 
@@ -61,23 +60,11 @@ beforeAll(async () => {
   browser = await launchBrowser();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await node?.stop();
-  await waitForExit(workerPids);
-  // Opt-in full logs for debugging a passing run too.
-  const logFile = process.env['SFU_E2E_LOG_FILE'];
-  if (logFile) await writeFile(logFile, [...serverLog, '--- browser console ---', ...(browser?.consoleLines ?? [])].join('\n'));
-});
+afterAll(() => tearDown(browser, node, workerPids, serverLog));
 
-beforeEach(({ onTestFailed }) => {
-  const serverFrom = serverLog.length;
-  const consoleFrom = browser?.consoleLines.length ?? 0;
-  onTestFailed(() => {
-    console.log(`--- server log ---\n${serverLog.slice(serverFrom).join('\n')}`);
-    console.log(`--- browser console ---\n${browser?.consoleLines.slice(consoleFrom).join('\n') ?? ''}`);
-  });
-});
+
+dumpLogsOnFailure(serverLog, () => browser);
+
 
 describe('a three-party call', () => {
   const opened: Participant[] = [];

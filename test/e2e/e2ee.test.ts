@@ -6,9 +6,8 @@
 // Timings (decode gaps, per-frame cost) are printed, never asserted.
 
 import { webcrypto } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SfuNode } from '../../src/SfuNode.ts';
 import { loadConfig } from '../../src/config/loadConfig.ts';
 import { createLogger } from '../../src/lib/logger.ts';
@@ -21,9 +20,9 @@ import { SENDER_INDEX_BY_SOURCE } from '../../src/e2ee/worker/constants.ts';
 import type { E2eeStats, ParticipantStats } from '../../src/e2ee/worker/types.ts';
 import { formatFrameBench, FRAME_BENCH_SIZES, type FrameBenchResult } from '../bench/e2eeFrame.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
+import { dumpLogsOnFailure, tearDown } from '../tools/e2eHarness.ts';
 import { openParticipant, type Participant } from '../tools/callPage.ts';
 import { RtpTap, type RtpTapReport } from '../tools/rtpTap.ts';
-import { waitForExit } from '../tools/workerPid.ts';
 
 const MEDIA_TIMEOUT_MS = 45_000;
 const CONFERENCE = 'e2ee';
@@ -172,22 +171,11 @@ beforeAll(async () => {
   browser = await launchBrowser();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await node?.stop();
-  await waitForExit(workerPids);
-  const logFile = process.env['SFU_E2E_LOG_FILE'];
-  if (logFile) await writeFile(logFile, [...serverLog, '--- browser console ---', ...(browser?.consoleLines ?? [])].join('\n'));
-});
+afterAll(() => tearDown(browser, node, workerPids, serverLog));
 
-beforeEach(({ onTestFailed }) => {
-  const serverFrom = serverLog.length;
-  const consoleFrom = browser?.consoleLines.length ?? 0;
-  onTestFailed(() => {
-    console.log(`--- server log ---\n${serverLog.slice(serverFrom).join('\n')}`);
-    console.log(`--- browser console ---\n${browser?.consoleLines.slice(consoleFrom).join('\n') ?? ''}`);
-  });
-});
+
+dumpLogsOnFailure(serverLog, () => browser);
+
 
 describe('an E2EE call', () => {
   const opened: Participant[] = [];
