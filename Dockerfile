@@ -13,7 +13,7 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # Only what setup reads, so edits to src/ or to other native-config/ folders reuse this layer
 # and the worker is not recompiled.
-COPY package.json package-lock.json .npmrc ./
+COPY package.json .npmrc ./
 COPY native-config/setup native-config/setup
 COPY native-config/packages/ native-config/packages/
 COPY native-config/worker/ native-config/worker/
@@ -40,7 +40,7 @@ ENV NODE_ENV=production \
     SFU_SERVER_DATA_DIR=/var/lib/matrix-sfu
 # Owned by root and read-only for the `node` user that runs the server. package.json is
 # needed at run time: its "type": "module" makes Node load src/*.ts as ES modules.
-COPY --from=build /app/package.json /app/package-lock.json ./
+COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules/ node_modules/
 COPY --from=build /app/dist/ dist/
 COPY native-config/ native-config/
