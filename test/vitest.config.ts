@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    reporters: ['default', './test/tools/summaryReporter.ts'],
     projects: [
       {
         extends: true,
