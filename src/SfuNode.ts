@@ -110,7 +110,11 @@ export class SfuNode {
     if (existsSync(CLIENT_DIST_DIR)) staticDirs.push(['/demo/', CLIENT_DIST_DIR]);
     if (existsSync(WIDGET_DIST_DIR)) {
       // Strict CSP per response: the bound address (port 0 in tests) is known only after listen().
-      const homeserverUrls = [this.config.matrix.homeserverUrl, ...Object.values(this.config.auth.serverUrlOverrides)];
+      const homeserverUrls = [
+        this.config.matrix.homeserverUrl,
+        ...Object.values(this.config.auth.serverUrlOverrides),
+        ...this.config.widget.homeserverUrls,
+      ];
       staticDirs.push(['/widget/', WIDGET_DIST_DIR, (file) => widgetResponseHeaders(file, { publicUrl: this.publicUrl, homeserverUrls })]);
     }
     this.#routes.set(METRICS_PATH, createMetricsRoute(this.metrics));

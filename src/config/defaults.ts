@@ -42,6 +42,7 @@ export const DEFAULT_CONFIG: Config = {
     inviteAllowList: [],
     syncTimeoutMs: 30_000,
   },
+  widget: { homeserverUrls: [] },
   log: { level: 'info' },
   drain: { gracePeriodMs: 30_000 },
 };

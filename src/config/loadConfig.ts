@@ -197,6 +197,7 @@ const RULES: Rule[] = [
   ['matrix.homeserverUrl', (c) => c.matrix.homeserverUrl === '' || /^https?:\/\/[^\s/]+(\/.*)?$/.test(c.matrix.homeserverUrl), 'must be empty or an http(s) URL'],
   ['matrix.userId', (c) => c.matrix.userId === '' || /^@[^:\s]+:[^\s]+$/.test(c.matrix.userId), 'must be empty or a Matrix user id (@name:server)'],
   ['matrix.syncTimeoutMs', (c) => Number.isInteger(c.matrix.syncTimeoutMs) && c.matrix.syncTimeoutMs >= 1000, 'must be an integer >= 1000'],
+  ['widget.homeserverUrls', (c) => c.widget.homeserverUrls.every((u) => /^https?:\/\/[^\s/]+\/?$/.test(u)), 'entries must be http(s) base URLs without a path'],
   ['log.level', (c) => ['debug', 'info', 'warn', 'error'].includes(c.log.level), 'must be debug, info, warn or error'],
   ['drain.gracePeriodMs', (c) => Number.isInteger(c.drain.gracePeriodMs) && c.drain.gracePeriodMs >= 0, 'must be an integer >= 0'],
 ];

@@ -88,6 +88,14 @@ export interface Config {
     /** Sync long-poll timeout. */
     readonly syncTimeoutMs: number;
   };
+  readonly widget: {
+    /**
+     * Extra homeserver base URLs the call widget may connect to (its CSP connect-src), beyond
+     * matrix.homeserverUrl and the auth.serverUrlOverrides values: the homeservers of every
+     * user who opens the widget from this node.
+     */
+    readonly homeserverUrls: readonly string[];
+  };
   readonly log: {
     /** Lowest level written. */
     readonly level: LogLevel;

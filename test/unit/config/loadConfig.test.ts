@@ -73,6 +73,23 @@ describe('loadConfig()', () => {
     ]);
   });
 
+  it('validates list and map entries: widget.homeserverUrls, auth.serverUrlOverrides', () => {
+    expect(loadConfig({ env: { SFU_WIDGET_HOMESERVER_URLS: 'https://a.example, https://b.example' } }).widget.homeserverUrls).toEqual([
+      'https://a.example',
+      'https://b.example',
+    ]);
+    const faults = faultsOf(() =>
+      loadConfig({ overrides: { widget: { homeserverUrls: ['ftp://x'] }, auth: { serverUrlOverrides: { 'a.example': 'https://a/path' } } } }),
+    );
+    expect(faults).toEqual([
+      'auth.serverUrlOverrides: values must be http(s) base URLs without a path',
+      'widget.homeserverUrls: entries must be http(s) base URLs without a path',
+    ]);
+    expect(faultsOf(() => loadConfig({ overrides: { widget: { homeserverUrls: [1] } } }))).toEqual([
+      'widget.homeserverUrls: must be a list of strings',
+    ]);
+  });
+
   it('reports wrong types by path (string where a number belongs)', () => {
     const faults = faultsOf(() => loadConfig({ env: { SFU_SERVER_PORT: 'eighty' }, overrides: { media: 'x' } }));
     expect(faults).toEqual(expect.arrayContaining(['media: must be a mapping', 'server.port: must be a number, got "eighty"']));
