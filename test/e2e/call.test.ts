@@ -6,12 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { SfuNode } from '../../src/SfuNode.ts';
-import { loadConfig } from '../../src/config/loadConfig.ts';
-import { createLogger } from '../../src/lib/logger.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
-import { buildClient } from '../../src/client/build.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
-import { dumpLogsOnFailure, tearDown } from '../tools/e2eHarness.ts';
+import { dumpLogsOnFailure, startDevNode, tearDown } from '../tools/e2eHarness.ts';
 import { openParticipant, receivesFrom, type Participant } from '../tools/callPage.ts';
 
 const MEDIA_TIMEOUT_MS = 45_000;
@@ -19,7 +16,7 @@ const MEDIA_TIMEOUT_MS = 45_000;
 const serverLog: string[] = [];
 /** elapsedMs of every reportFirstMedia the server accepted. */
 const reportedFirstMedia: number[] = [];
-const workerPids: number[] = [];
+let workerPids: number[] = [];
 let node: SfuNode | undefined;
 let browser: BrowserHandle | undefined;
 let pageUrl = '';
@@ -40,25 +37,13 @@ async function printFirstMedia(
 }
 
 beforeAll(async () => {
-  await buildClient();
-  const logger = createLogger({ level: 'debug', sink: (line) => serverLog.push(line) });
-  const config = loadConfig({
-    overrides: {
-      server: { port: 0 },
-      // Dev admission: the pages name their conference and participant in the URL query.
-      auth: { mode: 'none' },
-      media: { numWorkers: 1, basePort: 42_000 + Math.floor(Math.random() * 1000) },
-    },
-  });
-  node = await SfuNode.start({ config, logger });
-  workerPids.push(...node.pool.slots.map((slot) => slot.worker.pid));
+  ({ node, workerPids, pageUrl } = await startDevNode(serverLog, 42_000));
   node.registry.observer.on('conferenceCreated', (conference) =>
     conference.observer.on('firstMediaReported', (elapsedMs) => reportedFirstMedia.push(elapsedMs)),
   );
-  node.pool.observer.on('workerStarted', (slot) => workerPids.push(slot.worker.pid));
-  pageUrl = `http://127.0.0.1:${node.port}/demo/test.html`;
   browser = await launchBrowser();
 });
+
 
 afterAll(() => tearDown(browser, node, workerPids, serverLog));
 

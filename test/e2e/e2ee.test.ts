@@ -9,18 +9,15 @@ import { webcrypto } from 'node:crypto';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SfuNode } from '../../src/SfuNode.ts';
-import { loadConfig } from '../../src/config/loadConfig.ts';
-import { createLogger } from '../../src/lib/logger.ts';
 import type { ConferenceId } from '../../src/lib/ids.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
-import { buildClient } from '../../src/client/build.ts';
 import type { SfuTestApi } from '../../src/client/testApi.ts';
 import { ratchetKey } from '../../src/e2ee/ratchet.ts';
 import { SENDER_INDEX_BY_SOURCE } from '../../src/e2ee/worker/constants.ts';
 import type { E2eeStats, ParticipantStats } from '../../src/e2ee/worker/types.ts';
 import { formatFrameBench, FRAME_BENCH_SIZES, type FrameBenchResult } from '../bench/e2eeFrame.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
-import { dumpLogsOnFailure, tearDown } from '../tools/e2eHarness.ts';
+import { dumpLogsOnFailure, startDevNode, tearDown } from '../tools/e2eHarness.ts';
 import { openParticipant, type Participant } from '../tools/callPage.ts';
 import { RtpTap, type RtpTapReport } from '../tools/rtpTap.ts';
 
@@ -28,7 +25,7 @@ const MEDIA_TIMEOUT_MS = 45_000;
 const CONFERENCE = 'e2ee';
 
 const serverLog: string[] = [];
-const workerPids: number[] = [];
+let workerPids: number[] = [];
 let node: SfuNode | undefined;
 let browser: BrowserHandle | undefined;
 let pageUrl = '';
@@ -156,20 +153,10 @@ function expectAllEncrypted(report: RtpTapReport): void {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
-  await buildClient();
-  const logger = createLogger({ level: 'debug', sink: (line) => serverLog.push(line) });
-  const config = loadConfig({
-    overrides: {
-      server: { port: 0 },
-      auth: { mode: 'none' },
-      media: { numWorkers: 1, basePort: 43_000 + Math.floor(Math.random() * 1000) },
-    },
-  });
-  node = await SfuNode.start({ config, logger });
-  workerPids.push(...node.pool.slots.map((slot) => slot.worker.pid));
-  pageUrl = `http://127.0.0.1:${node.port}/demo/test.html`;
+  ({ node, workerPids, pageUrl } = await startDevNode(serverLog, 43_000));
   browser = await launchBrowser();
 });
+
 
 afterAll(() => tearDown(browser, node, workerPids, serverLog));
 

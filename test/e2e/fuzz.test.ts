@@ -6,12 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SfuNode } from '../../src/SfuNode.ts';
-import { loadConfig } from '../../src/config/loadConfig.ts';
-import { createLogger } from '../../src/lib/logger.ts';
 import { waitFor } from '../../src/lib/waitFor.ts';
-import { buildClient } from '../../src/client/build.ts';
 import { REQUEST_METHODS, WIRE_ERROR_CODES } from '../../src/protocol/messages.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
+import { startDevNode } from '../tools/e2eHarness.ts';
 import { openParticipant, receivesFrom, type Participant } from '../tools/callPage.ts';
 import { TestClient } from '../tools/wsClient.ts';
 import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
@@ -21,7 +19,8 @@ const FUZZ_DURATION_LIMIT_MS = 30_000;
 const serverLog: string[] = [];
 let node: SfuNode;
 let browser: BrowserHandle;
-const pids: number[] = [];
+let pids: number[] = [];
+let pageUrl = '';
 
 /** Deterministic PRNG (mulberry32), so a failing case can be replayed from its seed. */
 function prng(seed: number): () => number {
@@ -60,19 +59,10 @@ function randomValue(depth = 0): unknown {
 }
 
 beforeAll(async () => {
-  await buildClient();
-  const config = loadConfig({
-    overrides: {
-      server: { port: 0 },
-      auth: { mode: 'none' },
-      media: { numWorkers: 1, basePort: 43_000 + Math.floor(Math.random() * 900) },
-      signalling: { maxFrameBytes: 16_384, maxProtocolFaults: 50 },
-    },
-  });
-  node = await SfuNode.start({ config, logger: createLogger({ level: 'info', sink: (line) => serverLog.push(line) }) });
-  pids.push(...node.pool.slots.map((slot) => slot.worker.pid));
+  ({ node, workerPids: pids, pageUrl } = await startDevNode(serverLog, 43_000, { signalling: { maxFrameBytes: 16_384, maxProtocolFaults: 50 } }, 'info'));
   browser = await launchBrowser();
 });
+
 
 afterAll(async () => {
   await browser?.close();
@@ -82,7 +72,6 @@ afterAll(async () => {
 
 describe('WebSocket fuzz during a call', () => {
   it(`the server stays up and the call keeps decoding (seed ${SEED})`, async () => {
-    const pageUrl = `http://127.0.0.1:${node.port}/demo/test.html`;
     const alice: Participant = await openParticipant(browser, pageUrl, 'alice');
     const bob: Participant = await openParticipant(browser, pageUrl, 'bob');
     await alice.join({ conference: 'fuzzcall', video: { width: 320, height: 240 }, simulcast: false });

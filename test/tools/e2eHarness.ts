@@ -1,10 +1,14 @@
-// Shared lifecycle pieces of the browser e2e files: dump the server log and
+// Shared lifecycle pieces of the browser e2e files: start a dev-admission
+// node, dump the server log and
 // the browser console of a failed test, and tear down browser, node and
 // worker processes (optionally keeping full logs in SFU_E2E_LOG_FILE).
 
 import { writeFile } from 'node:fs/promises';
 import { beforeEach } from 'vitest';
-import type { SfuNode } from '../../src/SfuNode.ts';
+import { SfuNode } from '../../src/SfuNode.ts';
+import { loadConfig } from '../../src/config/loadConfig.ts';
+import { createLogger, type LogLevel } from '../../src/lib/logger.ts';
+import { buildClient } from '../../src/client/build.ts';
 import type { BrowserHandle } from './browser.ts';
 import { waitForExit } from './workerPid.ts';
 
@@ -28,4 +32,38 @@ export async function tearDown(browser: BrowserHandle | undefined, node: SfuNode
   // Opt-in full logs for debugging a passing run too.
   const logFile = process.env['SFU_E2E_LOG_FILE'];
   if (logFile) await writeFile(logFile, [...serverLog, '--- browser console ---', ...(browser?.consoleLines ?? [])].join('\n'));
+}
+
+/** A dev-admission SFU node for browser tests, its worker pids and the test page URL. */
+export interface DevNode {
+  readonly node: SfuNode;
+  readonly workerPids: number[];
+  readonly pageUrl: string;
+}
+
+/**
+ * Builds the client bundles and starts an SfuNode with dev admission (pages
+ * name their conference and participant in the URL query), one worker on a
+ * random base port from `basePortFrom`, logging into `serverLog`. Workers
+ * started later (after a kill) are added to `workerPids`.
+ */
+export async function startDevNode(
+  serverLog: string[],
+  basePortFrom: number,
+  overrides: Record<string, unknown> = {},
+  level: LogLevel = 'debug',
+): Promise<DevNode> {
+  await buildClient();
+  const config = loadConfig({
+    overrides: {
+      server: { port: 0 },
+      auth: { mode: 'none' },
+      media: { numWorkers: 1, basePort: basePortFrom + Math.floor(Math.random() * 900) },
+      ...overrides,
+    },
+  });
+  const node = await SfuNode.start({ config, logger: createLogger({ level, sink: (line) => serverLog.push(line) }) });
+  const workerPids = node.pool.slots.map((slot) => slot.worker.pid);
+  node.pool.observer.on('workerStarted', (slot) => workerPids.push(slot.worker.pid));
+  return { node, workerPids, pageUrl: `http://127.0.0.1:${node.port}/demo/test.html` };
 }
