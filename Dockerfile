@@ -25,7 +25,7 @@ RUN bash native-config/setup --no-test-packages --no-synapse
 # The browser bundles (demo page, later the widget) are built here, with the dev dependency
 # esbuild, and copied into the runtime stage as files.
 COPY src/ src/
-RUN node_modules/.bin/node src/client/build.ts \
+RUN node_modules/.bin/node src/build/buildClient.ts \
  && npm prune --omit=dev --omit=optional
 
 FROM ${NODE_IMAGE} AS runtime
@@ -53,6 +53,6 @@ USER node
 EXPOSE 8080/tcp 40000-40001/udp 40000-40001/tcp
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.SFU_SERVER_PORT || 8080}/healthz`, { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Node 24 runs TypeScript directly (type stripping). Node is PID 1 here: src/main.ts must
+# Node 24 runs TypeScript directly (type stripping). Node is PID 1 here: src/server/main.ts must
 # handle SIGTERM (graceful drain); run with `docker run --init` to reap stray processes.
-CMD ["node", "src/main.ts"]
+CMD ["node", "src/server/main.ts"]

@@ -9,14 +9,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/loadConfig.ts';
-import { SfuNode } from '../../src/SfuNode.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
-import { waitFor } from '../../src/lib/waitFor.ts';
-import { startSynapse } from '../../src/dev/synapse/SynapseProcess.ts';
-import { registerUser } from '../../src/dev/synapse/sharedSecretRegistration.ts';
-import { loopbackMatrixOverrides } from '../../src/dev/devHomeserver.ts';
-import { membershipStateKey } from '../../src/matrix/callMembership.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { silentLogger } from '../../src/common/lib/logger.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
+import { startSynapse } from '../../src/server/dev/synapse/SynapseProcess.ts';
+import { registerUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
+import { membershipStateKey } from '../../src/server/matrix/callMembership.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
 import { TestClient } from '../tools/wsClient.ts';
 

@@ -4,8 +4,8 @@
 // test/e2e/e2ee.test.ts (post `{ sizes, iterations }`, get `FrameBenchResult[]` back), and
 // standalone in Node: `node test/bench/e2eeFrame.ts [iterations]`. Prints; asserts nothing.
 
-import { CryptorWorker } from '../../src/e2ee/worker/CryptorWorker.ts';
-import type { EncodedFrame } from '../../src/e2ee/worker/FrameCryptor.ts';
+import { CryptorWorker } from '../../src/browser/e2ee/worker/CryptorWorker.ts';
+import type { EncodedFrame } from '../../src/browser/e2ee/worker/FrameCryptor.ts';
 
 /** Frame sizes the issue asks about: a small frame (about one packet) and a large key-frame-sized one. */
 export const FRAME_BENCH_SIZES: readonly number[] = [1200, 30_000];

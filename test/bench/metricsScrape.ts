@@ -6,10 +6,10 @@
 //
 // Run: node test/bench/metricsScrape.ts [iterations]   (Node 24)
 
-import { loadConfig } from '../../src/config/loadConfig.ts';
-import { SfuNode } from '../../src/SfuNode.ts';
-import type { ConferenceId } from '../../src/lib/ids.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import type { ConferenceId } from '../../src/common/lib/ids.ts';
+import { silentLogger } from '../../src/common/lib/logger.ts';
 import { joinAs } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS } from '../fixtures/rtp.ts';
 

@@ -3,9 +3,9 @@
 // time as a frame transform would. Prints a table; asserts nothing (timings are reports).
 // Run: node_modules/.bin/node test/bench/sframe.bench.ts [iterations]
 
-import { AES_128_CTR_HMAC_SHA256_80, AES_128_GCM_SHA256_128 } from '../../src/e2ee/constants.ts';
-import { decryptFrame, encryptFrame } from '../../src/e2ee/frame.ts';
-import { deriveSFrameKey, sframeDecrypt, sframeEncrypt } from '../../src/e2ee/sframe.ts';
+import { AES_128_CTR_HMAC_SHA256_80, AES_128_GCM_SHA256_128 } from '../../src/common/e2ee/constants.ts';
+import { decryptFrame, encryptFrame } from '../../src/common/e2ee/frame.ts';
+import { deriveSFrameKey, sframeDecrypt, sframeEncrypt } from '../../src/common/e2ee/sframe.ts';
 
 const FRAME_BYTES = [1200, 30_000] as const;
 const SUITES = [

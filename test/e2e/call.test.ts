@@ -5,8 +5,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { SfuNode } from '../../src/SfuNode.ts';
-import { waitFor } from '../../src/lib/waitFor.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
 import { dumpLogsOnFailure, startDevNode, tearDown } from '../tools/e2eHarness.ts';
 import { openParticipant, receivesFrom, type Participant } from '../tools/callPage.ts';
@@ -145,7 +145,7 @@ describe('demo page', () => {
       for (const name of ['heidi', 'ivan']) {
         const page = await browser!.newPage(`demo-${name}`);
         pages.push(page);
-        await page.goto(`${pageUrl.replace('test.html', '')}?conference=demo-page&participant=${name}&name=${name}`);
+        await page.goto(`${pageUrl.replace('/test-page/test.html', '/demo/')}?conference=demo-page&participant=${name}&name=${name}`);
       }
       for (const [page, other] of [[pages[0]!, 'ivan'], [pages[1]!, 'heidi']] as const) {
         // A string expression: this file is type-checked without the DOM library.

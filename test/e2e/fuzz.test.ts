@@ -5,9 +5,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SfuNode } from '../../src/SfuNode.ts';
-import { waitFor } from '../../src/lib/waitFor.ts';
-import { REQUEST_METHODS, WIRE_ERROR_CODES } from '../../src/protocol/messages.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
+import { REQUEST_METHODS, WIRE_ERROR_CODES } from '../../src/common/protocol/messages.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
 import { startDevNode } from '../tools/e2eHarness.ts';
 import { openParticipant, receivesFrom, type Participant } from '../tools/callPage.ts';

@@ -5,13 +5,13 @@
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import '../integration/synapse/context.ts';
-import { SfuNode } from '../../src/SfuNode.ts';
-import { loadConfig } from '../../src/config/loadConfig.ts';
-import { createLogger } from '../../src/lib/logger.ts';
-import { waitFor } from '../../src/lib/waitFor.ts';
-import { buildClient } from '../../src/client/build.ts';
-import { registerUser } from '../../src/dev/synapse/sharedSecretRegistration.ts';
-import { loopbackMatrixOverrides } from '../../src/dev/devHomeserver.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { createLogger } from '../../src/common/lib/logger.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
+import { buildTestPage, TEST_PAGE_DIR, TEST_PAGE_PREFIX } from './pages/buildTestPage.ts';
+import { registerUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
 import { openParticipant, receivesFrom } from '../tools/callPage.ts';
@@ -27,7 +27,7 @@ const suffix = `${Date.now()}`;
 const PASSWORD = 'e2e-password';
 
 beforeAll(async () => {
-  await buildClient();
+  await buildTestPage();
   const bot = await registerUser(synapse.baseUrl, synapse.sharedSecret, `sfue2e${suffix}`, 'bot-password');
   const alice = await registerUser(synapse.baseUrl, synapse.sharedSecret, `alicee2e${suffix}`, PASSWORD);
   const bob = await registerUser(synapse.baseUrl, synapse.sharedSecret, `bobe2e${suffix}`, PASSWORD);
@@ -44,7 +44,7 @@ beforeAll(async () => {
       ...loopbackMatrixOverrides(synapse, { userId: bot.userId, password: 'bot-password' }, 5000),
     },
   });
-  node = await SfuNode.start({ config, logger: createLogger({ level: 'info', sink: (line) => serverLog.push(line) }) });
+  node = await SfuNode.start({ config, logger: createLogger({ level: 'info', sink: (line) => serverLog.push(line) }), staticDirs: [[TEST_PAGE_PREFIX, TEST_PAGE_DIR]] });
   pids.push(...node.pool.slots.map((slot) => slot.worker.pid));
   await waitFor(() => node.matrix!.account.client.getRoom(roomId)?.getMyMembership() === 'join', {
     timeoutMs: 15_000,
@@ -61,7 +61,7 @@ afterAll(async () => {
 
 describe('a browser call through Matrix admission', () => {
   it('two pages log in, publish memberships, get JWTs, decode each other; a leave ends the session', async () => {
-    const pageUrl = `${node.publicUrl}/demo/test.html`;
+    const pageUrl = `${node.publicUrl}${TEST_PAGE_PREFIX}test.html`;
     const matrix = (user: string) => ({ homeserverUrl: synapse.baseUrl, user: `${user}e2e${suffix}`, password: PASSWORD, roomId, sfuServiceUrl: node.publicUrl });
     const alice = await openParticipant(browser, pageUrl, 'alice');
     const bob = await openParticipant(browser, pageUrl, 'bob');

@@ -6,20 +6,20 @@
 
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from 'vitest';
 import './synapse/context.ts';
-import { loadConfig } from '../../src/config/loadConfig.ts';
-import { SfuNode } from '../../src/SfuNode.ts';
-import { createLogger } from '../../src/lib/logger.ts';
-import { waitFor } from '../../src/lib/waitFor.ts';
-import { CLOSE_CODES } from '../../src/protocol/closeCodes.ts';
-import { registerUser, type RegisteredUser } from '../../src/dev/synapse/sharedSecretRegistration.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { createLogger } from '../../src/common/lib/logger.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
+import { CLOSE_CODES } from '../../src/common/protocol/closeCodes.ts';
+import { registerUser, type RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
 import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
 import { TestClient } from '../tools/wsClient.ts';
 import { joinCall, joinedRoom, requestSfuToken, startSdkClient, type SdkUser } from '../tools/matrixCall.ts';
-import { membershipStateKey } from '../../src/matrix/callMembership.ts';
-import { loopbackMatrixOverrides } from '../../src/dev/devHomeserver.ts';
-import { loadSigningKey } from '../../src/auth/JwtKeys.ts';
-import { SfuTokenService } from '../../src/auth/SfuToken.ts';
+import { membershipStateKey } from '../../src/server/matrix/callMembership.ts';
+import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
+import { loadSigningKey } from '../../src/server/auth/JwtKeys.ts';
+import { SfuTokenService } from '../../src/server/auth/SfuToken.ts';
 import { createHmac } from 'node:crypto';
 
 const synapse = inject('synapse');

@@ -4,12 +4,12 @@
 // lint warning, carry the call's gauges, and never carry an id as a label.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
-import { loadConfig } from '../../src/config/loadConfig.ts';
-import { SfuNode } from '../../src/SfuNode.ts';
-import type { Conference } from '../../src/conference/Conference.ts';
-import type { ConferenceId } from '../../src/lib/ids.ts';
-import { createLogger } from '../../src/lib/logger.ts';
-import { waitFor } from '../../src/lib/waitFor.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import type { Conference } from '../../src/server/conference/Conference.ts';
+import type { ConferenceId } from '../../src/common/lib/ids.ts';
+import { createLogger } from '../../src/common/lib/logger.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { joinAs } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS, RECEIVER_RTP_CAPABILITIES, VIDEO_SIMULCAST_RTP_PARAMETERS } from '../fixtures/rtp.ts';
 import { checkMetrics, describeResult, parseSamples } from '../tools/promtool.ts';

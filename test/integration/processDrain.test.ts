@@ -1,17 +1,17 @@
-// The real process (node src/main.ts) under SIGTERM: readiness false at once,
+// The real process (node src/server/main.ts) under SIGTERM: readiness false at once,
 // joined clients told to move, new sessions refused with 4006, sessions closed
 // after the grace period, exit 0; a second signal exits at once.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../../src/lib/waitFor.ts';
-import { CLOSE_CODES } from '../../src/protocol/closeCodes.ts';
-import { findFreePort } from '../../src/dev/synapse/SynapseProcess.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
+import { CLOSE_CODES } from '../../src/common/protocol/closeCodes.ts';
+import { findFreePort } from '../../src/server/dev/synapse/SynapseProcess.ts';
 import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
 import { TestClient } from '../tools/wsClient.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/server/main.ts', import.meta.url));
 let child: ChildProcess | undefined;
 let output = '';
 
@@ -43,7 +43,7 @@ afterEach(() => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
 });
 
-describe('node src/main.ts', () => {
+describe('node src/server/main.ts', () => {
   it('drains on SIGTERM: readyz 503, reconnectRequested, new sessions 4006, then exit 0', async () => {
     const { port, exit } = await startProcess(1500);
     const client = await TestClient.open(`ws://127.0.0.1:${port}/ws?conference=drain&participant=alice`);

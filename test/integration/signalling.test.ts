@@ -3,11 +3,11 @@
 // replacement and drain, each seen from a ws client.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/loadConfig.ts';
-import { SfuNode } from '../../src/SfuNode.ts';
-import { createLogger } from '../../src/lib/logger.ts';
-import { waitFor } from '../../src/lib/waitFor.ts';
-import { CLOSE_CODES } from '../../src/protocol/closeCodes.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { createLogger } from '../../src/common/lib/logger.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
+import { CLOSE_CODES } from '../../src/common/protocol/closeCodes.ts';
 import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
 import { TestClient } from '../tools/wsClient.ts';
 

@@ -3,13 +3,13 @@
 // the close cascade down to an empty router.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { WorkerPool } from '../../src/media/WorkerPool.ts';
-import { Conference } from '../../src/conference/Conference.ts';
-import type { ConferenceId } from '../../src/lib/ids.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
-import { SfuError } from '../../src/lib/errors.ts';
+import { WorkerPool } from '../../src/server/media/WorkerPool.ts';
+import { Conference } from '../../src/server/conference/Conference.ts';
+import type { ConferenceId } from '../../src/common/lib/ids.ts';
+import { silentLogger } from '../../src/common/lib/logger.ts';
+import { SfuError } from '../../src/common/lib/errors.ts';
 import { rejectionOf } from '../tools/errors.ts';
-import { waitFor } from '../../src/lib/waitFor.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { joinAs } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS, VIDEO_SIMULCAST_RTP_PARAMETERS } from '../fixtures/rtp.ts';
 import { waitForExit } from '../tools/workerPid.ts';

@@ -2,11 +2,11 @@
 // its own port, least-loaded router placement, and replacement after death.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkerPool } from '../../src/media/WorkerPool.ts';
-import { ConferenceRegistry } from '../../src/conference/ConferenceRegistry.ts';
-import type { ConferenceId } from '../../src/lib/ids.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
-import { waitFor } from '../../src/lib/waitFor.ts';
+import { WorkerPool } from '../../src/server/media/WorkerPool.ts';
+import { ConferenceRegistry } from '../../src/server/conference/ConferenceRegistry.ts';
+import type { ConferenceId } from '../../src/common/lib/ids.ts';
+import { silentLogger } from '../../src/common/lib/logger.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { joinAs } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS } from '../fixtures/rtp.ts';
 import { pidAlive, waitForExit } from '../tools/workerPid.ts';

@@ -1,8 +1,8 @@
-// Drives one test page (src/client/testPage.ts) from Node: typed calls into
+// Drives one test page (test/e2e/pages/testPage.ts) from Node: typed calls into
 // its `window.sfuTest`, and the media check every browser test uses.
 
 import type { Page } from 'playwright-core';
-import type { ConsumerStat, ProducerStat, SfuTestApi, TestEvent, TestJoinOptions } from '../../src/client/testApi.ts';
+import type { ConsumerStat, ProducerStat, SfuTestApi, TestEvent, TestJoinOptions } from '../e2e/pages/testApi.ts';
 import type { BrowserHandle } from './browser.ts';
 
 /** A test page and typed calls into its `window.sfuTest`. */

@@ -5,10 +5,10 @@
 
 import { writeFile } from 'node:fs/promises';
 import { beforeEach } from 'vitest';
-import { SfuNode } from '../../src/SfuNode.ts';
-import { loadConfig } from '../../src/config/loadConfig.ts';
-import { createLogger, type LogLevel } from '../../src/lib/logger.ts';
-import { buildClient } from '../../src/client/build.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { createLogger, type LogLevel } from '../../src/common/lib/logger.ts';
+import { buildTestPage, TEST_PAGE_DIR, TEST_PAGE_PREFIX } from '../e2e/pages/buildTestPage.ts';
 import type { BrowserHandle } from './browser.ts';
 import { waitForExit } from './workerPid.ts';
 
@@ -53,7 +53,7 @@ export async function startDevNode(
   overrides: Record<string, unknown> = {},
   level: LogLevel = 'debug',
 ): Promise<DevNode> {
-  await buildClient();
+  await buildTestPage();
   const config = loadConfig({
     overrides: {
       server: { port: 0 },
@@ -62,8 +62,8 @@ export async function startDevNode(
       ...overrides,
     },
   });
-  const node = await SfuNode.start({ config, logger: createLogger({ level, sink: (line) => serverLog.push(line) }) });
+  const node = await SfuNode.start({ config, logger: createLogger({ level, sink: (line) => serverLog.push(line) }), staticDirs: [[TEST_PAGE_PREFIX, TEST_PAGE_DIR]] });
   const workerPids = node.pool.slots.map((slot) => slot.worker.pid);
   node.pool.observer.on('workerStarted', (slot) => workerPids.push(slot.worker.pid));
-  return { node, workerPids, pageUrl: `http://127.0.0.1:${node.port}/demo/test.html` };
+  return { node, workerPids, pageUrl: `http://127.0.0.1:${node.port}${TEST_PAGE_PREFIX}test.html` };
 }

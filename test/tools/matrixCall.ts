@@ -4,10 +4,10 @@
 
 import { ClientEvent, createClient, type MatrixClient, type Room } from 'matrix-js-sdk';
 import type { MatrixRTCSession } from 'matrix-js-sdk/lib/matrixrtc/MatrixRTCSession.js';
-import { waitFor } from '../../src/lib/waitFor.ts';
-import { silentLogger } from '../../src/lib/logger.ts';
-import type { RegisteredUser } from '../../src/dev/synapse/sharedSecretRegistration.ts';
-import { quietSdkGlobalLogger, sdkLoggerFor } from '../../src/matrix/sdkLogger.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
+import { silentLogger } from '../../src/common/lib/logger.ts';
+import type { RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import { quietSdkGlobalLogger, sdkLoggerFor } from '../../src/server/matrix/sdkLogger.ts';
 
 quietSdkGlobalLogger();
 

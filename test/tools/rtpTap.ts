@@ -7,10 +7,10 @@
 // key, and that no frame carries its own plaintext. Keys never leave the test process.
 
 import type { types as ms } from 'mediasoup';
-import { decryptFrame, parseSFrameAfterPrefix, splitKid } from '../../src/e2ee/frame.ts';
-import { deriveSFrameKey } from '../../src/e2ee/sframe.ts';
-import type { SFrameKey } from '../../src/e2ee/types.ts';
-import { E2EE_CIPHER_SUITE } from '../../src/e2ee/worker/constants.ts';
+import { decryptFrame, parseSFrameAfterPrefix, splitKid } from '../../src/common/e2ee/frame.ts';
+import { deriveSFrameKey } from '../../src/common/e2ee/sframe.ts';
+import type { SFrameKey } from '../../src/common/e2ee/types.ts';
+import { E2EE_CIPHER_SUITE } from '../../src/browser/e2ee/worker/constants.ts';
 
 const VP8 = 'video/VP8';
 /** How many failure descriptions a report keeps. */

@@ -1,7 +1,7 @@
 // Test helper: mediasoup 3.12.16 has no 'subprocessclose' event (3.13.16), so
 // teardown waits until the worker pid has really exited.
 
-import { waitFor } from '../../src/lib/waitFor.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
 
 /** True while a process with this pid exists. */
 export function pidAlive(pid: number): boolean {

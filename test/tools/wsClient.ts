@@ -2,8 +2,8 @@
 // and benches: request/response correlation, recorded notifications and close.
 
 import { WebSocket } from 'ws';
-import { PROTOCOL_NAME } from '../../src/protocol/messages.ts';
-import { waitFor } from '../../src/lib/waitFor.ts';
+import { PROTOCOL_NAME } from '../../src/common/protocol/messages.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
 
 /** A response frame as received. */
 export interface Reply {

@@ -9,14 +9,14 @@ import { ClientEvent, createClient } from 'matrix-js-sdk';
 import type { MatrixClient, ReceivedToDeviceMessage } from 'matrix-js-sdk';
 import { MatrixRTCSessionEvent } from 'matrix-js-sdk/lib/matrixrtc/index.js';
 import type { CallMembership, MatrixRTCSession } from 'matrix-js-sdk/lib/matrixrtc/index.js';
-import { silentLogger } from '../../../src/lib/logger.ts';
-import { waitFor } from '../../../src/lib/waitFor.ts';
-import type { RegisteredUser } from '../../../src/dev/synapse/sharedSecretRegistration.ts';
-import { quietSdkGlobalLogger, sdkLoggerFor } from '../../../src/matrix/sdkLogger.ts';
-import { MatrixKeyManager } from '../../../src/e2ee/keys/MatrixKeyManager.ts';
-import { decodeBase64 } from '../../../src/e2ee/keys/base64.ts';
-import { CALL_ENCRYPTION_KEYS_EVENT_TYPE } from '../../../src/e2ee/keys/constants.ts';
-import type { KeyMember, KeySink } from '../../../src/e2ee/keys/types.ts';
+import { silentLogger } from '../../../src/common/lib/logger.ts';
+import { waitFor } from '../../../src/common/lib/waitFor.ts';
+import type { RegisteredUser } from '../../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import { quietSdkGlobalLogger, sdkLoggerFor } from '../../../src/server/matrix/sdkLogger.ts';
+import { MatrixKeyManager } from '../../../src/common/e2ee/keys/MatrixKeyManager.ts';
+import { decodeBase64 } from '../../../src/common/e2ee/keys/base64.ts';
+import { CALL_ENCRYPTION_KEYS_EVENT_TYPE } from '../../../src/common/e2ee/keys/constants.ts';
+import type { KeyMember, KeySink } from '../../../src/common/e2ee/keys/types.ts';
 
 quietSdkGlobalLogger();
 

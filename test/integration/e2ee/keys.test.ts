@@ -8,12 +8,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MatrixRTCSessionEvent } from 'matrix-js-sdk/lib/matrixrtc/index.js';
 import '../synapse/context.ts';
-import { registerUser } from '../../../src/dev/synapse/sharedSecretRegistration.ts';
-import { waitFor } from '../../../src/lib/waitFor.ts';
-import { makeKid, splitKid } from '../../../src/e2ee/frame.ts';
-import { MAX_RATCHET_STEPS, ratchetKey } from '../../../src/e2ee/ratchet.ts';
-import { decodeSFrameHeader, deriveSFrameKey, sframeDecrypt, sframeEncrypt } from '../../../src/e2ee/sframe.ts';
-import { SFrameError } from '../../../src/e2ee/errors.ts';
+import { registerUser } from '../../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import { waitFor } from '../../../src/common/lib/waitFor.ts';
+import { makeKid, splitKid } from '../../../src/common/e2ee/frame.ts';
+import { MAX_RATCHET_STEPS, ratchetKey } from '../../../src/common/e2ee/ratchet.ts';
+import { decodeSFrameHeader, deriveSFrameKey, sframeDecrypt, sframeEncrypt } from '../../../src/common/e2ee/sframe.ts';
+import { SFrameError } from '../../../src/common/e2ee/errors.ts';
 import { CallDevice } from './callDevices.ts';
 
 const synapse = inject('synapse');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import type { TestProject } from 'vitest/node';
 
-import { startSynapse } from '../../../src/dev/synapse/SynapseProcess.ts';
+import { startSynapse } from '../../../src/server/dev/synapse/SynapseProcess.ts';
 import type { ProvidedSynapse } from './context.ts';
 
 /** Starts Synapse and returns the teardown that stops it. */

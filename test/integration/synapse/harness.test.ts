@@ -13,10 +13,10 @@ import {
   findFreePort,
   renderHomeserverConfig,
   startSynapse,
-} from '../../../src/dev/synapse/SynapseProcess.ts';
-import { registrationMac } from '../../../src/dev/synapse/sharedSecretRegistration.ts';
-import { formatSigningKey, generateSigningKey } from '../../../src/dev/synapse/signingKey.ts';
-import { renderTemplate } from '../../../src/dev/synapse/template.ts';
+} from '../../../src/server/dev/synapse/SynapseProcess.ts';
+import { registrationMac } from '../../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import { formatSigningKey, generateSigningKey } from '../../../src/server/dev/synapse/signingKey.ts';
+import { renderTemplate } from '../../../src/server/dev/synapse/template.ts';
 
 const SEED_0_TO_31 = Uint8Array.from({ length: 32 }, (_, i) => i);
 

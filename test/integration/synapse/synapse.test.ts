@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 
 import { beforeAll, describe, expect, inject, it, onTestFailed } from 'vitest';
 
-import { CALL_MEMBER_EVENT_TYPE, OUR_FOCUS_TYPE, membershipStateKey, parseCallMembershipEvent } from '../../../src/matrix/callMembership.ts';
-import { CallMembershipParseError } from '../../../src/matrix/errors.ts';
+import { CALL_MEMBER_EVENT_TYPE, OUR_FOCUS_TYPE, membershipStateKey, parseCallMembershipEvent } from '../../../src/server/matrix/callMembership.ts';
+import { CallMembershipParseError } from '../../../src/server/matrix/errors.ts';
 import { MatrixHttpError, MatrixTestClient, encodePathSegment } from '../../tools/synapse/MatrixTestClient.ts';
-import { readLogTail } from '../../../src/dev/synapse/SynapseProcess.ts';
-import { registerUser } from '../../../src/dev/synapse/sharedSecretRegistration.ts';
-import { waitFor } from '../../../src/lib/waitFor.ts';
+import { readLogTail } from '../../../src/server/dev/synapse/SynapseProcess.ts';
+import { registerUser } from '../../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import { waitFor } from '../../../src/common/lib/waitFor.ts';
 import './context.ts';
 
 const synapse = inject('synapse');

@@ -1,7 +1,7 @@
 // A deliberately small Matrix client-server API client for integration tests: plain fetch,
 // one access token, JSON in and out. It plays the part of a user's client (rooms, state,
 // OpenID, MSC4140 delayed events) around the SFU; it is not the SFU's own homeserver client.
-import type { DeviceId, MatrixUserId, RoomId } from '../../../src/matrix/types.ts';
+import type { DeviceId, MatrixUserId, RoomId } from '../../../src/server/matrix/types.ts';
 
 /** A non-2xx answer from the homeserver, with its Matrix errcode when the body had one. */
 export class MatrixHttpError extends Error {

@@ -1,0 +1,199 @@
+// The media connection of one call: admission (/sfu/get), one SfuClient at a time, and the
+// local tracks the person wants sent, kept so that a new connection re-publishes them.
+//
+// Recovery: a worker restart is rebuilt by SfuClient itself (`reconnecting`/`reconnected`).
+// A draining node, a lost socket (1001, 1006, 1011) or a missed-pong close (4007) is
+// rebuilt here: new JWT, new socket, join, re-publish; at most RECONNECT_ATTEMPTS tries,
+// backing off, while the membership stays published. Every other close code ends the call
+// (`closed` with a WidgetError SIGNALLING_CLOSED): it means "you may not be here".
+
+import { SfuClient } from '../../client/SfuClient.ts';
+import type { LocalPublication } from '../../client/LocalPublication.ts';
+import type { ClientLogger } from '../../client/types.ts';
+import type { PeerInfo } from '../../../common/protocol/messages.ts';
+import { CLOSE_CODES } from '../../../common/protocol/closeCodes.ts';
+import { TypedEmitter } from '../../../common/lib/TypedEmitter.ts';
+import { WidgetError } from '../errors.ts';
+import { admitToSfu } from './admission.ts';
+import type { CallBackend, E2eeStatusSource } from './types.ts';
+
+/** Close codes after which a new connection may work (the membership is still live). */
+const RECOVERABLE_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.GOING_AWAY, 1006, CLOSE_CODES.INTERNAL_ERROR, CLOSE_CODES.DRAINING, CLOSE_CODES.TIMEOUT]);
+/** Full reconnects tried before giving up. */
+export const RECONNECT_ATTEMPTS = 3;
+/** First back-off; doubles per try. */
+const RECONNECT_BACKOFF_MS = 1000;
+
+/** The local sources the call can send. */
+export type LocalSource = 'microphone' | 'camera' | 'screen';
+
+/** Events of SfuConnection. */
+export type SfuConnectionEvents = {
+  /** A (new) client is joined; `peers` are the others already there. */
+  joined: [client: SfuClient, peers: readonly PeerInfo[]];
+  reconnecting: [];
+  reconnected: [];
+  /** The connection ended for good (not after close()). */
+  closed: [error: WidgetError];
+};
+
+/** Options of SfuConnection.open(). */
+export interface SfuConnectionOptions {
+  readonly backend: CallBackend;
+  readonly e2ee: E2eeStatusSource;
+  readonly displayName: () => string;
+  readonly logger: ClientLogger;
+  readonly signal?: AbortSignal;
+  /** Progress while connecting (the joining screen). */
+  readonly onStatus?: (key: 'status.connectingMedia') => void;
+}
+
+interface Wanted {
+  readonly track: MediaStreamTrack;
+  paused: boolean;
+  publication: LocalPublication | undefined;
+}
+
+/** One call's media connection. */
+export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
+  readonly #options: SfuConnectionOptions;
+  readonly #wanted = new Map<LocalSource, Wanted>();
+  #client: SfuClient | undefined;
+  #closed = false;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /** Admits, connects and joins. @throws WidgetError (OPENID_DENIED, ADMISSION_FAILED, SIGNALLING_FAILED). */
+  static async open(options: SfuConnectionOptions): Promise<SfuConnection> {
+    const connection = new SfuConnection(options);
+    await connection.#connect();
+    return connection;
+  }
+
+  private constructor(options: SfuConnectionOptions) {
+    super((event, error) => options.logger.warn('listener threw', { event, error: String(error) }));
+    this.#options = options;
+  }
+
+  /** The current client (replaced on reconnect). */
+  get client(): SfuClient | undefined {
+    return this.#client;
+  }
+
+  /**
+   * Sends `track` as `source` (replacing the previous track of that source), or stops
+   * sending it (`undefined`). The caller owns and stops tracks.
+   */
+  setTrack(source: LocalSource, track: MediaStreamTrack | undefined, paused = false): Promise<void> {
+    return this.#serial(async () => {
+      const previous = this.#wanted.get(source);
+      this.#wanted.delete(source);
+      if (previous?.publication && this.#client && !this.#client.closed) await this.#client.unpublish(previous.publication);
+      if (!track) return;
+      const wanted: Wanted = { track, paused, publication: undefined };
+      this.#wanted.set(source, wanted);
+      await this.#publish(source, wanted);
+    });
+  }
+
+  /** Pauses or resumes a source: receivers get consumerPaused / consumerResumed. */
+  setPaused(source: LocalSource, paused: boolean): Promise<void> {
+    return this.#serial(async () => {
+      const wanted = this.#wanted.get(source);
+      if (!wanted || wanted.paused === paused) return;
+      wanted.paused = paused;
+      const client = this.#client;
+      if (!wanted.publication || !client || client.closed) return;
+      await (paused ? client.pausePublication(wanted.publication) : client.resumePublication(wanted.publication));
+    });
+  }
+
+  /** Leaves the conference and closes the socket. Idempotent; no `closed` event. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#client?.leave();
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #publish(source: LocalSource, wanted: Wanted): Promise<void> {
+    const client = this.#client;
+    if (!client || client.closed || wanted.track.readyState === 'ended') return;
+    wanted.publication = await client.publish(wanted.track, { source, paused: wanted.paused, simulcast: source === 'camera' });
+  }
+
+  async #connect(): Promise<void> {
+    const { backend, e2ee, signal } = this.#options;
+    const access = await admitToSfu({
+      sfuServiceUrl: backend.sfuServiceUrl,
+      roomId: backend.roomId,
+      deviceId: backend.deviceId,
+      getOpenIdToken: () => backend.getOpenIdToken(),
+      ...(signal ? { signal } : {}),
+    });
+    this.#options.onStatus?.('status.connectingMedia');
+    let client: SfuClient;
+    let peers: readonly PeerInfo[];
+    try {
+      client = await SfuClient.connect({
+        url: access.url,
+        query: { jwt: access.jwt },
+        logger: this.#options.logger,
+        ...(e2ee.transforms ? { transforms: e2ee.transforms } : {}),
+        ...(e2ee.encodedInsertableStreams ? { encodedInsertableStreams: true } : {}),
+      });
+      ({ peers } = await client.join({ displayName: this.#options.displayName() }).catch(async (error: unknown) => {
+        await client.leave();
+        throw error;
+      }));
+    } catch (error) {
+      throw new WidgetError('SIGNALLING_FAILED', 'cannot join the conference', { cause: error });
+    }
+    if (this.#closed) {
+      await client.leave();
+      return;
+    }
+    this.#client = client;
+    client.on('reconnecting', ({ reason }) => {
+      if (reason === 'draining') void this.#recover(client, CLOSE_CODES.DRAINING, 'draining');
+      else this.safeEmit('reconnecting');
+    });
+    client.on('reconnected', () => this.safeEmit('reconnected'));
+    client.on('closed', ({ code, reason }) => void this.#recover(client, code, reason));
+    this.safeEmit('joined', client, peers);
+    for (const [source, wanted] of this.#wanted) {
+      await this.#publish(source, wanted).catch((error: unknown) => this.#options.logger.warn('re-publish failed', { source, error: String(error) }));
+    }
+  }
+
+  async #recover(client: SfuClient, code: number, reason: string): Promise<void> {
+    if (this.#closed || this.#client !== client) return;
+    this.#client = undefined;
+    if (!client.closed) await client.leave();
+    if (!RECOVERABLE_CLOSE_CODES.has(code)) {
+      this.safeEmit('closed', new WidgetError('SIGNALLING_CLOSED', `signalling closed (${code})`, { closeCode: code, closeReason: reason }));
+      return;
+    }
+    this.#options.logger.info('reconnecting', { code, reason });
+    this.safeEmit('reconnecting');
+    for (const wanted of this.#wanted.values()) wanted.publication = undefined;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < RECONNECT_ATTEMPTS && !this.#closed; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, RECONNECT_BACKOFF_MS * 2 ** attempt));
+      try {
+        await this.#serial(() => this.#connect());
+        this.safeEmit('reconnected');
+        return;
+      } catch (error) {
+        lastError = error;
+        this.#options.logger.warn('reconnect failed', { attempt, error: String(error) });
+      }
+    }
+    if (this.#closed) return;
+    this.safeEmit('closed', lastError instanceof WidgetError ? lastError : new WidgetError('SIGNALLING_CLOSED', `signalling closed (${code})`, { closeCode: code, closeReason: reason }));
+  }
+}

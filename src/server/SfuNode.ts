@@ -1,0 +1,250 @@
+// Composition of one SFU node: worker pool → conference registry → signalling
+// and HTTP on one server. main.ts builds it from the config; tests build it
+// in-process with overrides. Graceful drain: readiness false at once, new
+// sessions refused (4006), joined ones told to move, everything closed after
+// the grace period.
+
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Config } from './config/types.ts';
+import { effectiveWorkerCount } from './config/loadConfig.ts';
+import type { Logger } from '../common/lib/logger.ts';
+import { DevAdmission, type Admission } from './auth/Admission.ts';
+import { SfuError } from '../common/lib/errors.ts';
+import { maxSyncLagMs, startMatrixAdmission, type MatrixAdmissionStack } from './matrix/startMatrixAdmission.ts';
+import { WorkerPool } from './media/WorkerPool.ts';
+import { routeMediasoupLogs } from './media/mediasoupLogs.ts';
+import { ConferenceRegistry } from './conference/ConferenceRegistry.ts';
+import { SignallingServer } from './signalling/SignallingServer.ts';
+import { createHttpServer, type RouteHandler, type StaticHeaders } from './http/HttpServer.ts';
+import { CLOSE_CODES } from '../common/protocol/closeCodes.ts';
+import { SfuMetrics } from './metrics/SfuMetrics.ts';
+import { METRICS_PATH, createMetricsRoute } from './metrics/metricsRoute.ts';
+import { widgetResponseHeaders } from './http/widgetCsp.ts';
+
+/** Directory of the bundled browser client (built by `npm run build:client`). */
+export const CLIENT_DIST_DIR = fileURLToPath(new URL('../../dist/client/', import.meta.url));
+
+/** Directory of the bundled call widget (built by `npm run build:client`), served at /widget/. */
+export const WIDGET_DIST_DIR = fileURLToPath(new URL('../../dist/widget/', import.meta.url));
+
+/** Options of SfuNode.start(). */
+export interface SfuNodeOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Admission override (tests); default: DevAdmission for auth.mode none, Matrix admission otherwise. */
+  readonly admission?: Admission;
+  /** Extra HTTP routes. */
+  readonly routes?: ReadonlyMap<string, RouteHandler>;
+  /** Extra static directories `[urlPrefix, dir]` (tests serve their test page this way). */
+  readonly staticDirs?: ReadonlyArray<readonly [prefix: string, dir: string]>;
+  /** Metrics (e.g. built early by main.ts); default a new SfuMetrics. stop() closes it either way. */
+  readonly metrics?: SfuMetrics;
+}
+
+/** A running SFU node. */
+export class SfuNode {
+  readonly config: Config;
+  readonly pool: WorkerPool;
+  readonly registry: ConferenceRegistry;
+  readonly signalling: SignallingServer;
+  readonly server: Server;
+  readonly metrics: SfuMetrics;
+  readonly #logger: Logger;
+  readonly #rootLogger: Logger;
+  readonly #routes = new Map<string, RouteHandler>();
+  #admission: Admission | undefined;
+  #matrix: MatrixAdmissionStack | undefined;
+  #draining = false;
+  #stopped = false;
+
+  /**
+   * Starts workers, then the HTTP/WebSocket server, then admission (Matrix
+   * admission needs the bound address for its service URL); resolves once
+   * sessions can be admitted.
+   */
+  static async start(options: SfuNodeOptions): Promise<SfuNode> {
+    const { config, logger } = options;
+    routeMediasoupLogs(logger, config.log.level === 'debug' ? 'debug' : 'warn');
+    const pool = await WorkerPool.create({
+      numWorkers: effectiveWorkerCount(config),
+      listenIp: config.media.listenIp,
+      announcedAddress: config.media.announcedAddress,
+      basePort: config.media.basePort,
+      workerLogLevel: config.media.workerLogLevel,
+      logger,
+    });
+    let node: SfuNode | undefined;
+    try {
+      node = new SfuNode(options, pool);
+      await node.#listen();
+      await node.#startAdmission(options);
+      return node;
+    } catch (error) {
+      if (node) await node.stop();
+      else pool.close();
+      throw error;
+    }
+  }
+
+  private constructor(options: SfuNodeOptions, pool: WorkerPool) {
+    this.config = options.config;
+    this.#logger = options.logger.child({ component: 'node' });
+    this.#rootLogger = options.logger;
+    this.pool = pool;
+    this.metrics = options.metrics ?? new SfuMetrics({ logger: options.logger });
+    this.metrics.watchWorkerPool(pool);
+    this.registry = new ConferenceRegistry({
+      pool,
+      conference: {
+        maxParticipants: this.config.conference.maxParticipants,
+        maxProducersPerParticipant: this.config.conference.maxProducersPerParticipant,
+        initialAvailableOutgoingBitrate: this.config.media.initialAvailableOutgoingBitrate,
+        maxIncomingBitrate: this.config.media.maxIncomingBitrate,
+        activeSpeakerIntervalMs: this.config.media.activeSpeakerIntervalMs,
+      },
+      logger: options.logger,
+    });
+    this.metrics.watchConferences(this.registry);
+    const staticDirs: Array<readonly [string, string, StaticHeaders?]> = [];
+    if (existsSync(CLIENT_DIST_DIR)) staticDirs.push(['/demo/', CLIENT_DIST_DIR]);
+    for (const [prefix, dir] of options.staticDirs ?? []) staticDirs.push([prefix, dir]);
+    if (existsSync(WIDGET_DIST_DIR)) {
+      // Strict CSP per response: the bound address (port 0 in tests) is known only after listen().
+      const homeserverUrls = [
+        this.config.matrix.homeserverUrl,
+        ...Object.values(this.config.auth.serverUrlOverrides),
+        ...this.config.widget.homeserverUrls,
+      ];
+      staticDirs.push(['/widget/', WIDGET_DIST_DIR, (file) => widgetResponseHeaders(file, { publicUrl: this.publicUrl, homeserverUrls })]);
+    }
+    this.#routes.set(METRICS_PATH, createMetricsRoute(this.metrics));
+    for (const [path, handler] of options.routes ?? []) this.#routes.set(path, handler);
+    this.server = createHttpServer({
+      logger: options.logger,
+      readiness: [
+        () => (this.#draining ? 'draining' : undefined),
+        () => (this.pool.slots.length === 0 ? 'no mediasoup worker up' : undefined),
+        () => (this.#admission ? undefined : 'admission not started'),
+        () =>
+          this.matrix && !this.matrix.account.isFresh(maxSyncLagMs(this.config)) ? 'Matrix sync not fresh' : undefined,
+      ],
+      routes: this.#routes,
+      staticDirs,
+    });
+    // Sessions are admitted through whatever admission is current (set once started).
+    const admission: Admission = {
+      mode: this.config.auth.mode,
+      admit: (request) => {
+        if (!this.#admission) return Promise.reject(new SfuError('DRAINING', 'admission not started'));
+        return this.#admission.admit(request);
+      },
+    };
+    this.signalling = new SignallingServer({
+      server: this.server,
+      admission,
+      registry: this.registry,
+      maxFrameBytes: this.config.signalling.maxFrameBytes,
+      pingIntervalMs: this.config.signalling.pingIntervalMs,
+      settings: this.config.signalling,
+      logger: options.logger,
+      observer: this.metrics.signallingObserver(),
+    });
+  }
+
+  /** Matrix admission (auth.mode matrix), once started. */
+  get matrix(): MatrixAdmissionStack | undefined {
+    return this.#matrix;
+  }
+
+  /** Base URL clients use: server.publicUrl, or the bound address. */
+  get publicUrl(): string {
+    if (this.config.server.publicUrl) return this.config.server.publicUrl.replace(/\/$/, '');
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `http://${host}:${address.port}`;
+  }
+
+  #listen(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.config.server.port, this.config.server.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  async #startAdmission(options: SfuNodeOptions): Promise<void> {
+    if (options.admission) {
+      this.#admission = options.admission;
+    } else if (this.config.auth.mode === 'none') {
+      this.#logger.warn(
+        'AUTH DISABLED: auth.mode is "none"; anyone who can reach this server may join any conference. Development only.',
+      );
+      this.#admission = new DevAdmission();
+    } else {
+      this.#matrix = await startMatrixAdmission({
+        config: this.config,
+        logger: this.#rootLogger,
+        publicUrl: this.publicUrl,
+        signallingUrl: this.publicUrl.replace(/^http/, 'ws') + '/ws',
+        observer: this.metrics.admissionObserver(),
+      });
+      const account = this.#matrix.account;
+      this.metrics.watchMatrixSyncLag(() => account.syncLagSeconds());
+      for (const [path, handler] of this.#matrix.routes) this.#routes.set(path, handler);
+      this.#admission = this.#matrix.admission;
+    }
+  }
+
+  /** Port the server listens on (useful with server.port 0). */
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** ws:// URL of the signalling endpoint on the bound address. */
+  get wsUrl(): string {
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `ws://${host}:${address.port}/ws`;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Graceful drain: readiness false at once, new sessions refused, joined
+   * sessions told to move; after `gracePeriodMs` everything is stopped.
+   */
+  async drain(gracePeriodMs = this.config.drain.gracePeriodMs): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#logger.info('draining', { gracePeriodMs, sessions: this.signalling.sessionCount });
+    this.signalling.startDrain();
+    const deadline = Date.now() + gracePeriodMs;
+    while (Date.now() < deadline && this.signalling.joinedCount > 0) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, Math.max(1, deadline - Date.now()))));
+    }
+    await this.stop(CLOSE_CODES.DRAINING, 'server draining');
+  }
+
+  /** Closes sessions, conferences, workers and the server. Idempotent. */
+  async stop(code: number = CLOSE_CODES.GOING_AWAY, reason = 'server shutting down'): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.signalling.close(code, reason);
+    this.#matrix?.stop();
+    this.registry.close();
+    this.pool.close();
+    this.metrics.close();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    this.#logger.info('stopped');
+  }
+}

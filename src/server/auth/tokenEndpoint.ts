@@ -1,0 +1,152 @@
+// POST /sfu/get: lk-jwt-service's request shape, our stricter checks. Steps:
+// strict body → server allow-list → federation userinfo (sub must belong to
+// matrix_server_name) → sub joined to the room with a live call membership
+// for device_id naming this SFU → {url, jwt}. Refusals use the Matrix
+// envelope with a generic message; the precise reason is logged and counted.
+// Concurrency: each request is independent; the only shared state is the
+// per-address rate limiter and the read-only MembershipView.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../common/lib/logger.ts';
+import { num, obj, opt, parseWith, str } from '../../common/protocol/schema.ts';
+import { RateLimiter } from '../signalling/RateLimiter.ts';
+import { AdmissionError, REFUSAL_TABLE, type AdmissionRefusal } from './errors.ts';
+import { verifyOpenIdToken, type FederationDeps } from './openid.ts';
+import type { SfuTokenService } from './SfuToken.ts';
+import type { MembershipView } from './types.ts';
+
+/** Body of POST /sfu/get (lk-jwt-service shape; delay_* accepted and ignored: we evict ourselves). */
+export const sfuGetBodySchema = obj({
+  // Room version 12 ids have no server part (!opaque), older ones do (!opaque:server).
+  room: str({ minLength: 2, maxLength: 255, pattern: /^![^\s]+$/ }),
+  openid_token: obj({
+    access_token: str({ minLength: 1, maxLength: 1024 }),
+    token_type: opt(str({ maxLength: 32 })),
+    matrix_server_name: str({ minLength: 1, maxLength: 255 }),
+    expires_in: opt(num({ int: true, min: 0, max: 86_400 })),
+  }),
+  device_id: str({ minLength: 1, maxLength: 255, pattern: /^\S+$/ }),
+  delay_id: opt(str({ maxLength: 255 })),
+  delay_timeout: opt(num({ int: true, min: 0, max: 86_400_000 })),
+  delay_cs_api_url: opt(str({ maxLength: 1024 })),
+});
+
+/** Hooks for metrics. */
+export interface TokenEndpointObserver {
+  admission(outcome: 'granted' | 'refused', reason: AdmissionRefusal | 'ok', durationMs: number): void;
+}
+
+/** Options of createTokenEndpoint(). */
+export interface TokenEndpointOptions {
+  readonly tokens: SfuTokenService;
+  readonly membership: MembershipView;
+  /** ws(s) URL returned to clients. */
+  readonly signallingUrl: string;
+  readonly allowedServers: readonly string[];
+  readonly serverUrlOverrides: Readonly<Record<string, string>>;
+  readonly federationTimeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly logger: Logger;
+  readonly observer?: TokenEndpointObserver;
+  readonly federationDeps?: FederationDeps;
+  /** Whether the Matrix view is usable (initial sync done). */
+  readonly isReady: () => boolean;
+}
+
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'POST, OPTIONS',
+  'access-control-allow-headers': 'content-type, authorization',
+  'access-control-max-age': '86400',
+};
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { ...CORS_HEADERS, 'content-type': 'application/json', 'cache-control': 'no-store' });
+  response.end(JSON.stringify(body));
+}
+
+async function readBody(request: IncomingMessage, maxBytes: number): Promise<string> {
+  const declared = Number(request.headers['content-length'] ?? '0');
+  if (declared > maxBytes) throw new AdmissionError('body_too_large', `content-length ${declared}`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of request) {
+    total += (chunk as Buffer).length;
+    if (total > maxBytes) throw new AdmissionError('body_too_large', `body over ${maxBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Creates the /sfu/get route handler. */
+export function createTokenEndpoint(options: TokenEndpointOptions) {
+  const log = options.logger.child({ component: 'auth' });
+  const limiters = new Map<string, RateLimiter>();
+  const allowAll = options.allowedServers.includes('*');
+
+  function limited(address: string): boolean {
+    let limiter = limiters.get(address);
+    if (!limiter) {
+      // Bounded: forget everyone when the table grows past 10 000 addresses.
+      if (limiters.size > 10_000) limiters.clear();
+      limiter = new RateLimiter(5, 20);
+      limiters.set(address, limiter);
+    }
+    return !limiter.take();
+  }
+
+  return async function handleSfuGet(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (request.method === 'OPTIONS') {
+      response.writeHead(204, CORS_HEADERS);
+      response.end();
+      return;
+    }
+    if (request.method !== 'POST') {
+      send(response, 405, { errcode: 'M_UNRECOGNIZED', error: 'Use POST.' });
+      return;
+    }
+    const started = performance.now();
+    try {
+      if (limited(request.socket.remoteAddress ?? '?')) throw new AdmissionError('rate_limited', 'per-address limit');
+      if (!options.isReady()) throw new AdmissionError('not_ready', 'Matrix sync not ready');
+      const text = await readBody(request, options.maxBodyBytes);
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        throw new AdmissionError('bad_body', 'body is not JSON');
+      }
+      const parsed = parseWith(sfuGetBodySchema, raw, 'body');
+      if (!parsed.ok) throw new AdmissionError('bad_body', parsed.faults.slice(0, 5).join('; '));
+      const body = parsed.value;
+      const serverName = body.openid_token.matrix_server_name;
+      if (!allowAll && !options.allowedServers.includes(serverName)) {
+        throw new AdmissionError('server_not_allowed', `server ${serverName} not on the allow-list`);
+      }
+      const userId = await verifyOpenIdToken(serverName, body.openid_token.access_token, {
+        overrides: options.serverUrlOverrides,
+        timeoutMs: options.federationTimeoutMs,
+        ...(options.federationDeps ? { deps: options.federationDeps } : {}),
+      });
+      const check = options.membership.check(body.room, userId, body.device_id);
+      if (!check.ok) throw new AdmissionError(check.reason, `membership check failed for ${userId} ${body.device_id}`);
+      const { jwt } = await options.tokens.mint({
+        userId,
+        deviceId: body.device_id,
+        roomId: body.room,
+        membershipId: check.membershipId,
+      });
+      const durationMs = performance.now() - started;
+      log.info('token issued', { userId, deviceId: body.device_id, roomId: body.room, durationMs: Math.round(durationMs) });
+      options.observer?.admission('granted', 'ok', durationMs);
+      send(response, 200, { url: options.signallingUrl, jwt });
+    } catch (error) {
+      const refusal = error instanceof AdmissionError ? error : new AdmissionError('bad_body', 'unexpected', { cause: error });
+      if (!(error instanceof AdmissionError)) log.error('token endpoint failed', { error });
+      const row = REFUSAL_TABLE[refusal.reason];
+      log.info('token refused', { reason: refusal.reason, detail: refusal.message });
+      options.observer?.admission('refused', refusal.reason, performance.now() - started);
+      send(response, row.status, { errcode: row.errcode, error: row.message });
+    }
+  };
+}

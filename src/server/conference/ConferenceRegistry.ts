@@ -1,0 +1,116 @@
+// The registry of live conferences: serialised get-or-create (two first
+// joiners cannot create two conferences), closing a conference when it becomes
+// empty, and rebuilding conferences whose worker died.
+
+import { AsyncQueue } from '../../common/lib/AsyncQueue.ts';
+import { TypedEmitter } from '../../common/lib/TypedEmitter.ts';
+import { InvalidStateError } from '../../common/lib/errors.ts';
+import type { ConferenceId } from '../../common/lib/ids.ts';
+import type { Logger } from '../../common/lib/logger.ts';
+import type { WorkerPool } from '../media/WorkerPool.ts';
+import { Conference } from './Conference.ts';
+import type { ConferenceOptions } from './types.ts';
+
+/** Options of the registry. */
+export interface ConferenceRegistryOptions {
+  readonly pool: WorkerPool;
+  readonly conference: Omit<ConferenceOptions, 'id' | 'logger'>;
+  /** A conference nobody joined is closed after this long. Default 30 000 ms. */
+  readonly idleCloseMs?: number;
+  readonly logger: Logger;
+}
+
+export type ConferenceRegistryObserverEvents = {
+  conferenceCreated: [conference: Conference];
+  conferenceClosed: [conference: Conference];
+};
+
+/** Owns every Conference of this node. */
+export class ConferenceRegistry {
+  readonly observer = new TypedEmitter<ConferenceRegistryObserverEvents>();
+  readonly #conferences = new Map<ConferenceId, Conference>();
+  readonly #idleTimers = new Map<ConferenceId, NodeJS.Timeout>();
+  readonly #queue = new AsyncQueue('conference registry');
+  readonly #options: ConferenceRegistryOptions;
+  readonly #logger: Logger;
+  #closed = false;
+
+  constructor(options: ConferenceRegistryOptions) {
+    this.#options = options;
+    this.#logger = options.logger.child({ component: 'registry' });
+    options.pool.on('workerReplaced', (slot) => {
+      for (const conference of this.#conferences.values()) {
+        if (conference.routerLost) {
+          conference.rebuild().catch((error: unknown) => {
+            this.#logger.error('conference rebuild failed; closing it', { conferenceId: conference.id, error });
+            conference.close();
+          });
+        }
+      }
+      this.#logger.info('worker replaced; rebuilt its conferences', { slot: slot.index });
+    });
+  }
+
+  get size(): number {
+    return this.#conferences.size;
+  }
+
+  /** Live conferences. */
+  list(): Conference[] {
+    return [...this.#conferences.values()];
+  }
+
+  get(id: ConferenceId): Conference | undefined {
+    return this.#conferences.get(id);
+  }
+
+  /** Returns the live conference with this id, creating it (once) if needed. */
+  getOrCreate(id: ConferenceId): Promise<Conference> {
+    const existing = this.#conferences.get(id);
+    if (existing && !existing.closed) return Promise.resolve(existing);
+    if (this.#closed) return Promise.reject(new InvalidStateError('registry is closed', 'DRAINING'));
+    return this.#queue.push(async () => {
+      const again = this.#conferences.get(id);
+      if (again && !again.closed) return again;
+      const conference = await Conference.create(
+        { ...this.#options.conference, id, logger: this.#options.logger },
+        () => this.#options.pool.createRouter(),
+      );
+      this.#conferences.set(id, conference);
+      conference.on('empty', () => this.#remove(conference));
+      conference.on('closed', () => this.#forget(conference));
+      this.#armIdleTimer(conference);
+      this.observer.safeEmit('conferenceCreated', conference);
+      return conference;
+    });
+  }
+
+  /** Closes every conference. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.close();
+    for (const conference of [...this.#conferences.values()]) conference.close();
+  }
+
+  #armIdleTimer(conference: Conference): void {
+    const timer = setTimeout(() => {
+      this.#idleTimers.delete(conference.id);
+      if (conference.participantCount === 0) this.#remove(conference);
+    }, this.#options.idleCloseMs ?? 30_000);
+    timer.unref();
+    this.#idleTimers.set(conference.id, timer);
+  }
+
+  #remove(conference: Conference): void {
+    conference.close();
+  }
+
+  #forget(conference: Conference): void {
+    if (this.#conferences.get(conference.id) === conference) this.#conferences.delete(conference.id);
+    const timer = this.#idleTimers.get(conference.id);
+    if (timer) clearTimeout(timer);
+    this.#idleTimers.delete(conference.id);
+    this.observer.safeEmit('conferenceClosed', conference);
+  }
+}

@@ -1,0 +1,107 @@
+// The SFU's typed configuration. Every key has a default in defaults.ts and a
+// commented line in native-config/config/sfu.defaults.yaml.
+
+import type { LogLevel } from '../../common/lib/logger.ts';
+
+/** Admission mode. `none` admits anyone (development only, warned loudly). */
+export type AuthMode = 'none' | 'matrix';
+
+/** The whole configuration, frozen after loading. */
+export interface Config {
+  readonly server: {
+    /** Address the HTTP/WebSocket server binds. */
+    readonly host: string;
+    /** Port of the HTTP/WebSocket server (0 = any free port). */
+    readonly port: number;
+    /** Public base URL clients use (https://sfu.example.org); empty = derived from host/port. */
+    readonly publicUrl: string;
+    /** Directory for state this node writes (the development JWT key). */
+    readonly dataDir: string;
+  };
+  readonly media: {
+    /** mediasoup workers; 0 = one per CPU core. */
+    readonly numWorkers: number;
+    /** IP the WebRtcServers listen on. */
+    readonly listenIp: string;
+    /** Address announced in ICE candidates; empty = listenIp. */
+    readonly announcedAddress: string;
+    /** First UDP/TCP port; worker i uses basePort + i for both. */
+    readonly basePort: number;
+    /** mediasoup worker log level. */
+    readonly workerLogLevel: 'debug' | 'warn' | 'error' | 'none';
+    /** Initial outgoing bitrate estimate per WebRtcTransport (bps). */
+    readonly initialAvailableOutgoingBitrate: number;
+    /** Max incoming bitrate per send transport (bps); 0 = unlimited. */
+    readonly maxIncomingBitrate: number;
+    /** Interval of the active-speaker observer. */
+    readonly activeSpeakerIntervalMs: number;
+  };
+  readonly conference: {
+    /** Participants allowed in one conference. */
+    readonly maxParticipants: number;
+    /** Producers a participant may have at once. */
+    readonly maxProducersPerParticipant: number;
+  };
+  readonly signalling: {
+    /** Largest accepted WebSocket frame; larger frames are refused before JSON.parse. */
+    readonly maxFrameBytes: number;
+    /** Sustained requests per second per connection. */
+    readonly ratePerSecond: number;
+    /** Burst of requests allowed above the sustained rate. */
+    readonly rateBurst: number;
+    /** Protocol faults tolerated per connection before it is closed (4002). */
+    readonly maxProtocolFaults: number;
+    /** WebSocket ping period; a peer missing two pongs is dropped. */
+    readonly pingIntervalMs: number;
+    /** Time a connection may stay open without joining. */
+    readonly joinTimeoutMs: number;
+  };
+  readonly auth: {
+    /** Admission mode; `none` is a development switch only and must be set explicitly. */
+    readonly mode: AuthMode;
+    /** JWT signature algorithm (pinned on verify). */
+    readonly jwtAlgorithm: 'EdDSA' | 'ES256';
+    /** Private key file (PKCS#8 PEM or JWK JSON); empty = a development key generated once in server.dataDir. */
+    readonly jwtPrivateKeyFile: string;
+    /** JWT lifetime; at most 300 000 ms (5 min). */
+    readonly jwtLifetimeMs: number;
+    /** Homeservers whose users may ask for a token; `*` allows any. */
+    readonly allowedServers: readonly string[];
+    /** Server name → federation base URL, bypassing .well-known discovery (private DNS, tests). */
+    readonly serverUrlOverrides: Readonly<Record<string, string>>;
+    /** Largest accepted /sfu/get body. */
+    readonly maxBodyBytes: number;
+    /** Timeout of each federation request (well-known, userinfo). */
+    readonly federationTimeoutMs: number;
+  };
+  readonly matrix: {
+    /** Client-server API base URL of the SFU account's homeserver; empty with auth.mode matrix = embedded dev homeserver. */
+    readonly homeserverUrl: string;
+    /** The SFU account (bot) user id. */
+    readonly userId: string;
+    /** Access token of the SFU account (secret; SFU_MATRIX_ACCESS_TOKEN_FILE). */
+    readonly accessToken: string;
+    /** Password, used to log in when no access token is given (secret). */
+    readonly password: string;
+    /** Servers whose users' invites the SFU account accepts; `*` allows any. */
+    readonly inviteAllowList: readonly string[];
+    /** Sync long-poll timeout. */
+    readonly syncTimeoutMs: number;
+  };
+  readonly widget: {
+    /**
+     * Extra homeserver base URLs the call widget may connect to (its CSP connect-src), beyond
+     * matrix.homeserverUrl and the auth.serverUrlOverrides values: the homeservers of every
+     * user who opens the widget from this node.
+     */
+    readonly homeserverUrls: readonly string[];
+  };
+  readonly log: {
+    /** Lowest level written. */
+    readonly level: LogLevel;
+  };
+  readonly drain: {
+    /** Time between SIGTERM and closing remaining sessions. */
+    readonly gracePeriodMs: number;
+  };
+}

@@ -1,0 +1,54 @@
+// Adapts matrix-js-sdk's Logger interface to our structured logger: warn and
+// error pass through (redacted like every line), trace/debug/info only at our
+// debug level, so the SDK's chatty sync logs stay out of production logs.
+
+import { logger as sdkGlobalLogger, type Logger as SdkLogger } from 'matrix-js-sdk/lib/logger.js';
+import type { Logger } from '../../common/lib/logger.ts';
+
+function text(parts: unknown[]): string {
+  return parts
+    .map((part) => (typeof part === 'string' ? part : part instanceof Error ? part.message : safeJson(part)))
+    .join(' ')
+    .slice(0, 2000);
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** A matrix-js-sdk logger writing into `logger` under component `matrix-sdk`. */
+export function sdkLoggerFor(logger: Logger, namespace = 'matrix-sdk'): SdkLogger {
+  const log = logger.child({ component: namespace });
+  const verbose = log.isLevelEnabled('debug');
+  return {
+    trace: (...msg: unknown[]) => (verbose ? log.debug(text(msg)) : undefined),
+    debug: (...msg: unknown[]) => (verbose ? log.debug(text(msg)) : undefined),
+    info: (...msg: unknown[]) => (verbose ? log.debug(text(msg)) : undefined),
+    warn: (...msg: unknown[]) => log.warn(text(msg)),
+    error: (...msg: unknown[]) => log.error(text(msg)),
+    getChild: (child: string) => sdkLoggerFor(logger, `${namespace}:${child}`),
+  };
+}
+
+/**
+ * Quiets matrix-js-sdk's global loglevel logger (its MatrixRTC classes log
+ * there, not through the client's logger): below warn, nothing is printed.
+ * Child loggers copy the parent's methodFactory when created (and force their
+ * own level to debug), so the factory, not the level, is what we replace.
+ * Idempotent.
+ */
+export function quietSdkGlobalLogger(): void {
+  type Factory = (method: string, level: unknown, name: unknown) => (...args: unknown[]) => void;
+  const global = sdkGlobalLogger as unknown as { methodFactory: Factory & { quiet?: true }; rebuild(): void };
+  if (global.methodFactory.quiet) return;
+  const original = global.methodFactory;
+  const quiet: Factory & { quiet?: true } = (method, level, name) =>
+    method === 'warn' || method === 'error' ? original(method, level, name) : () => undefined;
+  quiet.quiet = true;
+  global.methodFactory = quiet;
+  global.rebuild();
+}

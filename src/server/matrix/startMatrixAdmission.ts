@@ -1,0 +1,130 @@
+// Assembles Matrix admission for one SFU node: the signing key, the token
+// service, the membership watcher fed by the SFU account's sync, the
+// WebSocket admission and the HTTP routes (/sfu/get, JWKS).
+
+import type { Config } from '../config/types.ts';
+import type { Logger } from '../../common/lib/logger.ts';
+import type { RouteHandler } from '../http/HttpServer.ts';
+import { sendJson } from '../http/HttpServer.ts';
+import { loadSigningKey, jwks } from '../auth/JwtKeys.ts';
+import { SfuTokenService } from '../auth/SfuToken.ts';
+import { MatrixAdmission } from '../auth/MatrixAdmission.ts';
+import { createTokenEndpoint, type TokenEndpointObserver } from '../auth/tokenEndpoint.ts';
+import type { EvictionReason } from '../auth/Admission.ts';
+import { MembershipWatcher } from './MembershipWatcher.ts';
+import { SfuAccount } from './SfuAccount.ts';
+import { OUR_FOCUS_TYPE } from './callMembership.ts';
+
+/** Everything Matrix admission consists of, for the node to wire and stop. */
+export interface MatrixAdmissionStack {
+  readonly admission: MatrixAdmission;
+  readonly watcher: MembershipWatcher;
+  readonly account: SfuAccount;
+  readonly tokens: SfuTokenService;
+  readonly routes: ReadonlyMap<string, RouteHandler>;
+  /** Our transport object, as clients put it in foci_preferred. */
+  readonly focus: { type: string; sfu_service_url: string };
+  stop(): void;
+}
+
+/** Options of startMatrixAdmission(). */
+export interface StartMatrixAdmissionOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** This SFU's public base URL (service URL, JWT issuer and audience). */
+  readonly publicUrl: string;
+  /** ws(s) URL returned by /sfu/get. */
+  readonly signallingUrl: string;
+  readonly observer?: TokenEndpointObserver & { eviction?(reason: EvictionReason): void };
+}
+
+/** Largest sync lag that still counts as fresh: one long-poll plus slack. */
+export function maxSyncLagMs(config: Config): number {
+  return config.matrix.syncTimeoutMs + 15_000;
+}
+
+/** Logs the SFU account in with its password (when no access token is configured). */
+async function loginWithPassword(config: Config): Promise<string> {
+  if (!config.matrix.password) throw new Error('matrix.accessToken or matrix.password is required');
+  const response = await fetch(`${config.matrix.homeserverUrl.replace(/\/$/, '')}/_matrix/client/v3/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      type: 'm.login.password',
+      identifier: { type: 'm.id.user', user: config.matrix.userId },
+      password: config.matrix.password,
+      initial_device_display_name: 'matrix-sfu',
+    }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await response.json().catch(() => ({}))) as { access_token?: unknown; errcode?: unknown };
+  if (!response.ok || typeof body.access_token !== 'string') {
+    throw new Error(`SFU account login failed: HTTP ${response.status} ${String(body.errcode ?? '')}`);
+  }
+  return body.access_token;
+}
+
+/** Starts the SFU account's sync and builds the admission stack around it. */
+export async function startMatrixAdmission(options: StartMatrixAdmissionOptions): Promise<MatrixAdmissionStack> {
+  const { config, logger } = options;
+  const { key, generated } = await loadSigningKey({
+    algorithm: config.auth.jwtAlgorithm,
+    keyFile: config.auth.jwtPrivateKeyFile,
+    dataDir: config.server.dataDir,
+  });
+  const log = logger.child({ component: 'auth' });
+  if (generated) log.warn('generated a development JWT signing key; set auth.jwtPrivateKeyFile in production', { kid: key.kid });
+  const tokens = new SfuTokenService({ key, issuer: options.publicUrl, audience: options.publicUrl, lifetimeMs: config.auth.jwtLifetimeMs });
+  const watcher = new MembershipWatcher({
+    focus: { type: OUR_FOCUS_TYPE, serviceUrl: options.publicUrl },
+    logger,
+    ...(options.observer?.eviction ? { onEviction: options.observer.eviction } : {}),
+  });
+  if (!config.matrix.homeserverUrl || !config.matrix.userId) {
+    throw new Error('auth.mode matrix needs matrix.homeserverUrl and matrix.userId (or the embedded dev homeserver of npm start)');
+  }
+  const accessToken = config.matrix.accessToken || (await loginWithPassword(config));
+  const account = await SfuAccount.start({
+    homeserverUrl: config.matrix.homeserverUrl,
+    userId: config.matrix.userId,
+    accessToken,
+    inviteAllowList: config.matrix.inviteAllowList,
+    syncTimeoutMs: config.matrix.syncTimeoutMs,
+    watcher,
+    logger,
+  });
+  const admission = new MatrixAdmission({
+    tokens,
+    membership: watcher,
+    logger,
+    ...(options.observer ? { observer: options.observer } : {}),
+  });
+  const sfuGet = createTokenEndpoint({
+    tokens,
+    membership: watcher,
+    signallingUrl: options.signallingUrl,
+    allowedServers: config.auth.allowedServers,
+    serverUrlOverrides: config.auth.serverUrlOverrides,
+    federationTimeoutMs: config.auth.federationTimeoutMs,
+    maxBodyBytes: config.auth.maxBodyBytes,
+    logger,
+    ...(options.observer ? { observer: options.observer } : {}),
+    isReady: () => account.isFresh(maxSyncLagMs(config)),
+  });
+  const routes = new Map<string, RouteHandler>([
+    ['/sfu/get', sfuGet],
+    ['/.well-known/jwks.json', (_request, response) => sendJson(response, 200, jwks([key]))],
+  ]);
+  return {
+    admission,
+    watcher,
+    account,
+    tokens,
+    routes,
+    focus: { type: OUR_FOCUS_TYPE, sfu_service_url: options.publicUrl },
+    stop() {
+      account.stop();
+      watcher.close();
+    },
+  };
+}

@@ -1,0 +1,17 @@
+// mediasoup types re-exported for the rest of our code, so that src/server/media stays
+// the only module importing mediasoup itself (type-only imports elsewhere).
+
+import type { types as ms } from 'mediasoup';
+
+export type Worker = ms.Worker;
+export type Router = ms.Router;
+export type WebRtcServer = ms.WebRtcServer;
+export type WebRtcTransport = ms.WebRtcTransport;
+export type Producer = ms.Producer;
+export type Consumer = ms.Consumer;
+export type ActiveSpeakerObserver = ms.ActiveSpeakerObserver;
+export type RtpCapabilities = ms.RtpCapabilities;
+export type RtpParameters = ms.RtpParameters;
+export type DtlsParameters = ms.DtlsParameters;
+export type RtpCodecCapability = ms.RtpCodecCapability;
+export type MediaKind = ms.MediaKind;

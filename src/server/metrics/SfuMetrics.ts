@@ -1,0 +1,336 @@
+// The SFU's metrics as domain verbs (LiveKit's `RecordSignalRequestFailure`
+// shape): callers say what happened (`recordAdmission('refused',
+// 'jwt_expired')`) and never touch prom-client. One SfuMetrics owns one
+// dedicated Registry, so every test builds a fresh one and nothing is global.
+// It also follows the worker pool (mediasoup's observer chain, via
+// MediaTracker), the conference registry and the signalling edge through
+// their observers, and runs the bounded stats polling loop.
+
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from '../../common/lib/logger.ts';
+import type { SessionObserver } from '../signalling/Session.ts';
+import {
+  ADMISSION_REASONS,
+  CLOSE_CODE_LABELS,
+  EVICTION_REASONS,
+  METRIC_PREFIX,
+  OTHER,
+  SIGNALLING_CODES,
+  SIGNALLING_METHODS,
+  closedLabel,
+  type AdmissionOutcome,
+  type SignallingOutcome,
+} from './constants.ts';
+import { createMetricDefinitions, type MetricDefinitions } from './definitions.ts';
+import { MediaTracker } from './MediaTracker.ts';
+import { StatsPoller, type PollCycleResult } from './StatsPoller.ts';
+import type { WatchedWorker } from './types.ts';
+
+/** prom-client default metrics left out of our registry (see the constructor). */
+const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** Options of SfuMetrics. */
+export interface SfuMetricsOptions {
+  readonly logger: Logger;
+  /**
+   * Register prom-client's process and Node.js metrics (CPU, memory, event
+   * loop lag, GC, handles) as `sfu_process_…` / `sfu_nodejs_…`. Default true;
+   * unit tests may turn it off to keep the scrape small.
+   */
+  readonly collectDefaultMetrics?: boolean;
+  /** Media stats polling loop; see StatsPollerOptions for the defaults (5000 ms, 8 at a time, 2000 ms budget). */
+  readonly stats?: {
+    readonly intervalMs?: number;
+    readonly concurrency?: number;
+    readonly budgetMs?: number;
+  };
+}
+
+/** The slice of a worker pool slot that metrics reads. */
+export interface WatchedSlot {
+  readonly index: number;
+  readonly worker: WatchedWorker;
+}
+
+/** What watchWorkerPool() needs of WorkerPool. */
+export interface WatchedPool {
+  readonly slots: readonly WatchedSlot[];
+  readonly observer: {
+    on(event: 'workerStarted', listener: (slot: WatchedSlot) => void): unknown;
+    on(event: 'workerDied', listener: (slotIndex: number, pid: number) => void): unknown;
+    off(event: 'workerStarted', listener: (slot: WatchedSlot) => void): unknown;
+    off(event: 'workerDied', listener: (slotIndex: number, pid: number) => void): unknown;
+  };
+}
+
+/** The observer events of a Conference that metrics reads. */
+export interface WatchedConferenceObserver {
+  on(event: 'participantJoined' | 'participantLeft' | 'rebuilt', listener: () => void): unknown;
+  on(event: 'firstMediaReported', listener: (elapsedMs: number) => void): unknown;
+  off(event: 'participantJoined' | 'participantLeft' | 'rebuilt', listener: () => void): unknown;
+  off(event: 'firstMediaReported', listener: (elapsedMs: number) => void): unknown;
+}
+
+/** What watchConferences() needs of a Conference. */
+export interface WatchedConference {
+  readonly participantCount: number;
+  readonly observer: WatchedConferenceObserver;
+}
+
+/** What watchConferences() needs of ConferenceRegistry. */
+export interface WatchedConferenceRegistry<C extends WatchedConference> {
+  list(): C[];
+  readonly observer: {
+    on(event: 'conferenceCreated' | 'conferenceClosed', listener: (conference: C) => void): unknown;
+    off(event: 'conferenceCreated' | 'conferenceClosed', listener: (conference: C) => void): unknown;
+  };
+}
+
+/** The signalling observer: SessionObserver plus the open-session count. */
+export type SignallingMetricsObserver = SessionObserver & { sessionsChanged(open: number): void };
+
+/** The `observer` shape of startMatrixAdmission(): admissions and evictions. */
+export interface AdmissionMetricsObserver {
+  admission(outcome: AdmissionOutcome, reason: string, durationMs: number): void;
+  eviction(reason: string): void;
+}
+
+/** Every metric of one SFU node, behind domain verbs. */
+export class SfuMetrics {
+  /** The dedicated registry (never prom-client's global one). */
+  readonly registry = new Registry();
+  readonly #metrics: MetricDefinitions;
+  readonly #tracker: MediaTracker;
+  readonly #poller: StatsPoller;
+  readonly #detach: Array<() => void> = [];
+  #syncLag: (() => number) | undefined;
+  #closed = false;
+
+  constructor(options: SfuMetricsOptions) {
+    this.#metrics = createMetricDefinitions(this.registry);
+    if (options.collectDefaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+      // These gauges end in `_total`, which Prometheus reserves for counters
+      // (promtool lint fails on them); each is the sum of its labelled twin
+      // without the suffix (e.g. sfu_nodejs_active_handles{type}).
+      for (const name of LINT_FAILING_DEFAULTS) this.registry.removeSingleMetric(METRIC_PREFIX + name);
+    }
+    this.#poller = new StatsPoller({
+      ...options.stats,
+      targets: () => ({
+        workers: this.#tracker.workers(),
+        transports: this.#tracker.transports(),
+        producers: this.#tracker.producers(),
+        consumers: this.#tracker.consumers(),
+      }),
+      metrics: this.#metrics,
+      logger: options.logger,
+    });
+    this.#tracker = new MediaTracker({ metrics: this.#metrics, onForget: (id) => this.#poller.forget(id) });
+  }
+
+  /** Content-Type of scrape(). */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  scrape(): Promise<string> {
+    if (this.#syncLag) this.setMatrixSyncLag(this.#syncLag());
+    return this.registry.metrics();
+  }
+
+  // ---- Signalling -------------------------------------------------------
+
+  /**
+   * One handled signalling request. `method` outside the catalogue counts as
+   * 'unknown'; `code` is the wire error code (ignored on success).
+   */
+  recordSignallingRequest(method: string, outcome: SignallingOutcome, code: string | undefined, durationMs: number): void {
+    const methodLabel = closedLabel(SIGNALLING_METHODS, method, 'unknown');
+    const codeLabel = outcome === 'ok' ? 'none' : closedLabel(SIGNALLING_CODES, code ?? OTHER, OTHER);
+    this.#metrics.signallingRequests.inc({ method: methodLabel, outcome, code: codeLabel });
+    if (validDuration(durationMs)) {
+      this.#metrics.signallingRequestDuration.observe({ method: methodLabel, outcome }, durationMs / 1000);
+    }
+  }
+
+  /** A signalling WebSocket closed with `code`. */
+  recordWebSocketClosed(code: number): void {
+    this.#metrics.websocketCloses.inc({ code: closedLabel(CLOSE_CODE_LABELS, String(code), OTHER) });
+  }
+
+  /** The number of open signalling sessions changed. */
+  setWebSocketSessions(open: number): void {
+    this.#metrics.websocketSessions.set(open);
+  }
+
+  /** The observer to pass to SignallingServer (and so to every Session). */
+  signallingObserver(): SignallingMetricsObserver {
+    return {
+      request: (method, outcome, code, durationMs) => this.recordSignallingRequest(method, outcome, code, durationMs),
+      closed: (code) => this.recordWebSocketClosed(code),
+      sessionsChanged: (open) => this.setWebSocketSessions(open),
+    };
+  }
+
+  // ---- Admission and eviction -------------------------------------------
+
+  /**
+   * One admission decision, at the token endpoint or a WebSocket session.
+   * `reason` is 'ok' when granted, else a refusal of src/server/auth/errors.ts
+   * (anything else counts as 'other').
+   */
+  recordAdmission(outcome: AdmissionOutcome, reason: string, durationMs?: number): void {
+    const reasonLabel = outcome === 'granted' ? 'ok' : reason === 'ok' ? OTHER : closedLabel(ADMISSION_REASONS, reason, OTHER);
+    this.#metrics.admissions.inc({ outcome, reason: reasonLabel });
+    if (durationMs !== undefined && validDuration(durationMs)) {
+      this.#metrics.admissionDuration.observe({ outcome }, durationMs / 1000);
+    }
+  }
+
+  /** The `observer` option of startMatrixAdmission() (MatrixAdmission, the token endpoint, the membership watcher). */
+  admissionObserver(): AdmissionMetricsObserver {
+    return {
+      admission: (outcome, reason, durationMs) => this.recordAdmission(outcome, reason, durationMs),
+      eviction: (reason) => this.recordEviction(reason),
+    };
+  }
+
+  /** A session was evicted because its membership ended; unknown reasons count as 'other'. */
+  recordEviction(reason: string): void {
+    this.#metrics.evictions.inc({ reason: closedLabel(EVICTION_REASONS, reason, OTHER) });
+  }
+
+  // ---- Experience and Matrix --------------------------------------------
+
+  /** A client-reported time from consumerCreated to its first decoded frame (reportFirstMedia). */
+  observeFirstMedia(durationMs: number): void {
+    if (validDuration(durationMs)) this.#metrics.firstMedia.observe(durationMs / 1000);
+  }
+
+  /** How far the Matrix sync lags behind the homeserver, in seconds. */
+  setMatrixSyncLag(seconds: number): void {
+    if (Number.isFinite(seconds) && seconds >= 0) this.#metrics.matrixSyncLag.set(seconds);
+  }
+
+  /**
+   * Reads the Matrix sync lag from `read` (seconds) at every scrape(), so the
+   * gauge is exact even though the lag grows between syncs.
+   */
+  watchMatrixSyncLag(read: () => number): void {
+    this.#syncLag = read;
+  }
+
+  // ---- Conferences ------------------------------------------------------
+
+  /** A participant joined a conference. */
+  recordParticipantJoined(): void {
+    this.#metrics.participantJoins.inc();
+    this.#metrics.participants.inc();
+  }
+
+  /** `count` participants left a conference (several when it closes with people inside). */
+  recordParticipantsLeft(count = 1): void {
+    if (count <= 0) return;
+    this.#metrics.participantLeaves.inc(count);
+    this.#metrics.participants.dec(count);
+  }
+
+  /**
+   * Follows a conference registry: conference and participant gauges, joins,
+   * leaves, rebuilds and first-media reports. Conferences already open are
+   * counted as they are (not as created).
+   */
+  watchConferences<C extends WatchedConference>(registry: WatchedConferenceRegistry<C>): void {
+    const counts = new Map<C, { participants: number; detach: () => void }>();
+    const follow = (conference: C): void => {
+      if (counts.has(conference)) return;
+      const entry = { participants: conference.participantCount, detach: () => undefined };
+      const joined = (): void => {
+        entry.participants++;
+        this.recordParticipantJoined();
+      };
+      const left = (): void => {
+        entry.participants--;
+        this.recordParticipantsLeft(1);
+      };
+      const firstMedia = (elapsedMs: number): void => this.observeFirstMedia(elapsedMs);
+      const rebuilt = (): void => this.#metrics.conferenceRebuilds.inc();
+      conference.observer.on('participantJoined', joined);
+      conference.observer.on('participantLeft', left);
+      conference.observer.on('firstMediaReported', firstMedia);
+      conference.observer.on('rebuilt', rebuilt);
+      entry.detach = () => {
+        conference.observer.off('participantJoined', joined);
+        conference.observer.off('participantLeft', left);
+        conference.observer.off('firstMediaReported', firstMedia);
+        conference.observer.off('rebuilt', rebuilt);
+      };
+      counts.set(conference, entry);
+      this.#metrics.conferences.inc();
+      this.#metrics.participants.inc(entry.participants);
+    };
+    const created = (conference: C): void => {
+      this.#metrics.conferencesCreated.inc();
+      follow(conference);
+    };
+    const closed = (conference: C): void => {
+      const entry = counts.get(conference);
+      if (!entry) return;
+      counts.delete(conference);
+      entry.detach();
+      this.#metrics.conferences.dec();
+      // Conference.close() drops its participants without participantLeft events.
+      this.recordParticipantsLeft(entry.participants);
+    };
+    for (const conference of registry.list()) follow(conference);
+    registry.observer.on('conferenceCreated', created);
+    registry.observer.on('conferenceClosed', closed);
+    this.#detach.push(() => {
+      registry.observer.off('conferenceCreated', created);
+      registry.observer.off('conferenceClosed', closed);
+      for (const entry of counts.values()) entry.detach();
+    });
+  }
+
+  // ---- Media ------------------------------------------------------------
+
+  /**
+   * Follows a worker pool: each worker's slot goes up and down with it, its
+   * deaths are counted, and mediasoup's observer chain below it keeps the
+   * router, transport, producer and consumer gauges. Starts the stats loop.
+   */
+  watchWorkerPool(pool: WatchedPool): void {
+    const started = (slot: WatchedSlot): void => this.#tracker.watchWorker(slot.index, slot.worker);
+    const died = (slotIndex: number): void => {
+      this.#metrics.workerDeaths.inc({ slot: String(slotIndex) });
+      this.#tracker.markSlotDown(slotIndex);
+    };
+    for (const slot of pool.slots) started(slot);
+    pool.observer.on('workerStarted', started);
+    pool.observer.on('workerDied', died);
+    this.#detach.push(() => {
+      pool.observer.off('workerStarted', started);
+      pool.observer.off('workerDied', died);
+    });
+    if (!this.#closed) this.#poller.start();
+  }
+
+  /** Runs one stats cycle now (tests and benchmarks; the loop runs on its own). */
+  pollStats(): Promise<PollCycleResult> {
+    return this.#poller.pollOnce();
+  }
+
+  /** Stops the stats loop and detaches from everything watched. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#poller.close();
+    for (const detach of this.#detach.splice(0)) detach();
+  }
+}
+
+function validDuration(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= 0;
+}
