@@ -19,6 +19,7 @@ import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { membershipStateKey } from '../../src/server/matrix/callMembership.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
 import { TestClient } from '../tools/wsClient.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
 
 const requests = Math.max(100, Number(process.argv[2] ?? 120));
 
@@ -45,7 +46,7 @@ try {
     config: loadConfig({
       overrides: {
         server: { port: 0, dataDir: join(dataDir, 'sfu') },
-        media: { numWorkers: 1, basePort: 51_000 + Math.floor(Math.random() * 900) },
+        media: { numWorkers: 1, basePort: await freeMediaBasePort() },
         ...loopbackMatrixOverrides(synapse, bot, 5000),
       },
     }),

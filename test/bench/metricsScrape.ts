@@ -12,6 +12,7 @@ import type { ConferenceId } from '../../src/common/lib/ids.ts';
 import { silentLogger } from '../../src/common/lib/logger.ts';
 import { joinAs } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS } from '../fixtures/rtp.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
 
 interface Scenario {
   readonly conferences: number;
@@ -43,7 +44,7 @@ async function run(scenario: Scenario): Promise<void> {
     overrides: {
       server: { port: 0 },
       auth: { mode: 'none' },
-      media: { numWorkers: 1, basePort: 46000 + Math.floor(Math.random() * 900) },
+      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
       conference: { maxParticipants: Math.max(100, scenario.participantsEach) },
     },
   });

@@ -37,7 +37,7 @@ async function printFirstMedia(
 }
 
 beforeAll(async () => {
-  ({ node, workerPids, pageUrl } = await startDevNode(serverLog, 42_000));
+  ({ node, workerPids, pageUrl } = await startDevNode(serverLog));
   node.registry.observer.on('conferenceCreated', (conference) =>
     conference.observer.on('firstMediaReported', (elapsedMs) => reportedFirstMedia.push(elapsedMs)),
   );

@@ -153,7 +153,7 @@ function expectAllEncrypted(report: RtpTapReport): void {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
-  ({ node, workerPids, pageUrl } = await startDevNode(serverLog, 43_000));
+  ({ node, workerPids, pageUrl } = await startDevNode(serverLog));
   browser = await launchBrowser();
 });
 

@@ -59,7 +59,7 @@ function randomValue(depth = 0): unknown {
 }
 
 beforeAll(async () => {
-  ({ node, workerPids: pids, pageUrl } = await startDevNode(serverLog, 43_000, { signalling: { maxFrameBytes: 16_384, maxProtocolFaults: 50 } }, 'info'));
+  ({ node, workerPids: pids, pageUrl } = await startDevNode(serverLog, { signalling: { maxFrameBytes: 16_384, maxProtocolFaults: 50 } }, 'info'));
   browser = await launchBrowser();
 });
 

@@ -16,6 +16,7 @@ import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
 import { openParticipant, receivesFrom } from '../tools/callPage.ts';
 import { waitForExit } from '../tools/workerPid.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
 
 const synapse = inject('synapse');
 const serverLog: string[] = [];
@@ -40,7 +41,7 @@ beforeAll(async () => {
   const config = loadConfig({
     overrides: {
       server: { port: 0, dataDir: `/tmp/sfu-e2e-matrix-${process.pid}` },
-      media: { numWorkers: 1, basePort: 49_000 + Math.floor(Math.random() * 900) },
+      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
       ...loopbackMatrixOverrides(synapse, { userId: bot.userId, password: 'bot-password' }, 5000),
     },
   });

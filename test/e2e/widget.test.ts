@@ -25,6 +25,7 @@ import { waitForExit } from '../tools/workerPid.ts';
 import { buildHost, serveHost } from './widgetHost/hostServer.ts';
 import type { HostGlobal } from './widgetHost/hostApi.ts';
 import { activeElementId, clickControl, controlState, focusedControl, framesKeepComing, loudness, recordCallStates, recordedCallStates, seesVideoOf, sinceWidgetOpenedMs, tiles, widgetFrame } from './widgetHost/widgetPage.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
 
 const synapse = inject('synapse');
 const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts');
@@ -89,7 +90,7 @@ beforeAll(async () => {
   const config = loadConfig({
     overrides: {
       server: { port: 0, dataDir: `/tmp/sfu-e2e-widget-${process.pid}` },
-      media: { numWorkers: 1, basePort: 47_000 + Math.floor(Math.random() * 900) },
+      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
       ...loopbackMatrixOverrides(synapse, { userId: bot.userId, password: 'bot-password' }, 5000),
     },
   });

@@ -21,6 +21,7 @@ import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { loadSigningKey } from '../../src/server/auth/JwtKeys.ts';
 import { SfuTokenService } from '../../src/server/auth/SfuToken.ts';
 import { createHmac } from 'node:crypto';
+import { freeMediaBasePort } from '../tools/ports.ts';
 
 const synapse = inject('synapse');
 const logLines: string[] = [];
@@ -82,7 +83,7 @@ beforeAll(async () => {
   const config = loadConfig({
     overrides: {
       server: { port: 0, dataDir: `${process.env['TMPDIR'] ?? '/tmp'}/sfu-matrix-test-${process.pid}` },
-      media: { numWorkers: 1, basePort: 48000 + Math.floor(Math.random() * 900) },
+      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
       ...loopbackMatrixOverrides(synapse, bot, 5000),
     },
   });

@@ -14,6 +14,7 @@ import { joinAs } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS, RECEIVER_RTP_CAPABILITIES, VIDEO_SIMULCAST_RTP_PARAMETERS } from '../fixtures/rtp.ts';
 import { checkMetrics, describeResult, parseSamples } from '../tools/promtool.ts';
 import { TestClient } from '../tools/wsClient.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
 
 const logLines: string[] = [];
 let node: SfuNode;
@@ -47,7 +48,7 @@ beforeAll(async () => {
     overrides: {
       server: { port: 0 },
       auth: { mode: 'none' },
-      media: { numWorkers: 1, basePort: 46000 + Math.floor(Math.random() * 900) },
+      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
     },
   });
   node = await SfuNode.start({ config, logger: createLogger({ level: 'info', sink: (line) => logLines.push(line) }) });

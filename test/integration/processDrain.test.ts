@@ -10,6 +10,7 @@ import { CLOSE_CODES } from '../../src/common/protocol/closeCodes.ts';
 import { findFreePort } from '../../src/server/dev/synapse/SynapseProcess.ts';
 import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
 import { TestClient } from '../tools/wsClient.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/server/main.ts', import.meta.url));
 let child: ChildProcess | undefined;
@@ -24,7 +25,7 @@ async function startProcess(graceMs: number): Promise<{ port: number; exit: Prom
       SFU_AUTH_MODE: 'none',
       SFU_SERVER_PORT: String(port),
       SFU_MEDIA_NUM_WORKERS: '1',
-      SFU_MEDIA_BASE_PORT: String(50_000 + Math.floor(Math.random() * 900)),
+      SFU_MEDIA_BASE_PORT: String(await freeMediaBasePort()),
       SFU_DRAIN_GRACE_PERIOD_MS: String(graceMs),
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,6 +10,7 @@ import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { CLOSE_CODES } from '../../src/common/protocol/closeCodes.ts';
 import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
 import { TestClient } from '../tools/wsClient.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
 
 const logLines: string[] = [];
 let node: SfuNode;
@@ -30,7 +31,7 @@ beforeAll(async () => {
     overrides: {
       server: { port: 0 },
       auth: { mode: 'none' },
-      media: { numWorkers: 1, basePort: 47000 + Math.floor(Math.random() * 900) },
+      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
       signalling: { maxFrameBytes: 4096, ratePerSecond: 20, rateBurst: 40, maxProtocolFaults: 5, joinTimeoutMs: 1000 },
     },
   });

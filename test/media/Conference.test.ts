@@ -13,6 +13,7 @@ import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { joinAs } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS, VIDEO_SIMULCAST_RTP_PARAMETERS } from '../fixtures/rtp.ts';
 import { waitForExit } from '../tools/workerPid.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
 
 const logger = silentLogger();
 let pool: WorkerPool;
@@ -67,7 +68,7 @@ beforeEach(async () => {
     numWorkers: 1,
     listenIp: '127.0.0.1',
     announcedAddress: '',
-    basePort: 44000 + Math.floor(Math.random() * 900),
+    basePort: await freeMediaBasePort(),
     workerLogLevel: 'warn',
     logger,
   });

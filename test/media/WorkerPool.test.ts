@@ -10,6 +10,7 @@ import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { joinAs } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS } from '../fixtures/rtp.ts';
 import { pidAlive, waitForExit } from '../tools/workerPid.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
 
 const logger = silentLogger();
 let pool: WorkerPool | undefined;
@@ -20,7 +21,7 @@ async function createPool(numWorkers: number): Promise<WorkerPool> {
     numWorkers,
     listenIp: '127.0.0.1',
     announcedAddress: '',
-    basePort: 45000 + Math.floor(Math.random() * 900),
+    basePort: await freeMediaBasePort(numWorkers),
     workerLogLevel: 'warn',
     logger,
   });

@@ -11,6 +11,7 @@ import { createLogger, type LogLevel } from '../../src/common/lib/logger.ts';
 import { buildTestPage, TEST_PAGE_DIR, TEST_PAGE_PREFIX } from '../e2e/pages/buildTestPage.ts';
 import type { BrowserHandle } from './browser.ts';
 import { waitForExit } from './workerPid.ts';
+import { freeMediaBasePort } from './ports.ts';
 
 /** Registers a beforeEach that prints this test's slice of the logs if it fails. */
 export function dumpLogsOnFailure(serverLog: readonly string[], browser: () => BrowserHandle | undefined): void {
@@ -44,12 +45,11 @@ export interface DevNode {
 /**
  * Builds the client bundles and starts an SfuNode with dev admission (pages
  * name their conference and participant in the URL query), one worker on a
- * random base port from `basePortFrom`, logging into `serverLog`. Workers
+ * free base port below 32768 (test/tools/ports.ts), logging into `serverLog`. Workers
  * started later (after a kill) are added to `workerPids`.
  */
 export async function startDevNode(
   serverLog: string[],
-  basePortFrom: number,
   overrides: Record<string, unknown> = {},
   level: LogLevel = 'debug',
 ): Promise<DevNode> {
@@ -58,7 +58,7 @@ export async function startDevNode(
     overrides: {
       server: { port: 0 },
       auth: { mode: 'none' },
-      media: { numWorkers: 1, basePort: basePortFrom + Math.floor(Math.random() * 900) },
+      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
       ...overrides,
     },
   });
