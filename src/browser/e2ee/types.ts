@@ -13,7 +13,7 @@ import type { DecryptState, E2eeStats } from './worker/types.ts';
  * - `encoded-streams`: Chromium's legacy `createEncodedStreams()`, streams transferred to the
  *   worker. Needs `encodedInsertableStreams: true` on the PeerConnections. LiveKit and Element
  *   Call use it on Chromium after sporadic script-transform failures on Chrome 141
- *   (design/SFRAME.md §9).
+ *   (src/common/e2ee/README.md §10).
  * - `auto`: `script-transform` where `RTCRtpScriptTransform` exists, else `encoded-streams`.
  */
 export type E2eeTransformMode = 'auto' | 'script-transform' | 'encoded-streams';

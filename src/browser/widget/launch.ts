@@ -1,4 +1,4 @@
-// How the widget was opened, parsed from its URL (design/MATRIXRTC.md §10). Widget mode when
+// How the widget was opened, parsed from its URL (README.md, "MatrixRTC widget mode"). Widget mode when
 // `widgetId` and `parentUrl` are present (a host such as Element Web embeds us); standalone
 // mode otherwise (login form, room picker). Every fault is reported at once, in one
 // WidgetError CONFIGURATION, so an operator fixes the widget URL in one go.

@@ -1,6 +1,6 @@
 // Which leading bytes of an encoded frame stay in clear (and become SFrame metadata, so they are
 // authenticated) so the SFU and the receiving browser can still read what they need: the Opus
-// TOC byte, the VP8 frame tag and key-frame header, nothing for VP9 (design/SFRAME.md §10, §11).
+// TOC byte, the VP8 frame tag and key-frame header, nothing for VP9 (README.md §6).
 //
 // H.264 is refused while E2EE is on, by decision. Its RTP packetizer splits frames on Annex B
 // start codes and runs after our transform, so an encrypted H.264 frame must still look like

@@ -15,7 +15,7 @@ export const AES_128_GCM_SHA256_128 = 0x0004;
 export const AES_256_GCM_SHA512_128 = 0x0005;
 /**
  * 0x0006 to 0x0008: AES-256-CTR + HMAC-SHA512 with 80/64/32-bit tags. NOT in RFC 9605 and not
- * IANA-registered: added to the sframe-wg/sframe repository in Sept 2025 (design/SFRAME.md §3).
+ * IANA-registered: added to the sframe-wg/sframe repository in Sept 2025 (README.md §3).
  * Supported so the working group's vectors can check the generic CTR+HMAC path; never offer
  * them to peers unless both ends opt in.
  */
@@ -89,7 +89,7 @@ export const SFRAME_SALT_LABEL = 'SFrame 1.0 Secret salt ';
  */
 export const AES_CTR_COUNTER_BITS = 32;
 
-/** Opus: the TOC byte stays clear (RFC 6716 §3.1); design/SFRAME.md §10. */
+/** Opus: the TOC byte stays clear (RFC 6716 §3.1); README.md §6. */
 export const OPUS_CLEAR_BYTES = 1;
 /**
  * VP8 key frame: 3-byte frame tag, start code 9d 01 2a, 14-bit width and height with scale
@@ -98,7 +98,7 @@ export const OPUS_CLEAR_BYTES = 1;
 export const VP8_KEY_FRAME_CLEAR_BYTES = 10;
 /** VP8 delta frame: the 3-byte frame tag (RFC 6386 §9.1). */
 export const VP8_DELTA_FRAME_CLEAR_BYTES = 3;
-/** VP9: layer and key-frame data all live in the RTP payload descriptor (design/SFRAME.md §10, §11). */
+/** VP9: layer and key-frame data all live in the RTP payload descriptor (README.md §6). */
 export const VP9_CLEAR_BYTES = 0;
 
 /** KID layout: low bits holding the key index (matrixrtc key indexes are taken modulo 256). */

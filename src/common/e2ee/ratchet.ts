@@ -9,14 +9,14 @@
 /**
  * HKDF `info` of one ratchet step: RFC 9605 §5.1's label. The output is 16
  * bytes, not the RFC example's Nh = 32, so ratcheted keys keep MatrixRTC's
- * key size (MATRIXRTC.md §8.1). Changing either is a wire break.
+ * key size (README.md §8). Changing either is a wire break.
  */
 export const RATCHET_INFO = 'SFrame 1.0 Ratchet';
 
 /** Largest number of forward steps a receiver tries on a decryption failure. */
 export const MAX_RATCHET_STEPS = 8;
 
-/** Length of MatrixRTC base keys (MATRIXRTC.md §8.1: 16 random bytes). */
+/** Length of MatrixRTC base keys: 16 random bytes (README.md §8). */
 export const BASE_KEY_BYTES = 16;
 
 const encoder = new TextEncoder();

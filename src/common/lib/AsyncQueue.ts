@@ -1,5 +1,5 @@
 // A strict FIFO of async tasks: each task starts only after the previous one
-// settled. One per conference (STYLE: "one queue per conference"), because in
+// settled. One per conference, so that a conference's state changes run in order, because in
 // Node our races happen across awaits, not threads.
 
 import { InvalidStateError } from './errors.ts';

@@ -2,8 +2,8 @@
 // carries time, level, component and whatever ids were bound (conferenceId,
 // participantId, workerPid). Secrets never reach a line: keys named in
 // REDACTED_KEYS are masked at any depth, and string values that look like a
-// JWT or an SDP body are masked too (STYLE: "Never log keys, JWTs, OpenID
-// tokens, SDP bodies or media").
+// JWT or an SDP body are masked too: keys, JWTs, OpenID tokens, SDP bodies and
+// media are never logged.
 
 /** Log levels, in increasing severity. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

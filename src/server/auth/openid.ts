@@ -2,7 +2,7 @@
 // federation endpoint (override map for private DNS → server name with port →
 // /.well-known/matrix/server → SRV _matrix-fed._tcp → port 8448), then
 // GET /_matrix/federation/v1/openid/userinfo and check that `sub` belongs to
-// the claimed server (MATRIXRTC.md §7.4).
+// the claimed server (src/server/matrix/README.md §7).
 
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';

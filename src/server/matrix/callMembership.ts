@@ -1,9 +1,9 @@
 // Parses MatrixRTC call membership state events (`org.matrix.msc3401.call.member`, the
-// state-event form matrix-js-sdk and Element Call send; MATRIXRTC.md §3) into typed values,
+// state-event form matrix-js-sdk and Element Call send; src/server/matrix/README.md §1-§4) into typed values,
 // and answers the two questions admission asks of them: is this membership live, and does
-// its active transport ("focus") name our SFU (MATRIXRTC.md §6.3, §6.4).
+// its active transport ("focus") name our SFU (README.md §6).
 //
-// State key (§3.1): `_{userId}_{deviceId}_{application}{callId}` in normal rooms, or the
+// State key (README.md §1): `_{userId}_{deviceId}_{application}{callId}` in normal rooms, or the
 // owned form `{userId}_{deviceId}_{application}{callId}` in MSC3757/MSC3779 room versions.
 // For the room-wide call (`application` "m.call", `call_id` "") that is
 // `_@alice:example.org_DEV123_m.call`. The very old per-user key `@alice:example.org`
@@ -35,11 +35,11 @@ export const OUR_FOCUS_TYPE = 'org.matrix_sfu.mediasoup';
 
 /**
  * Lifetime of a membership whose content has no `expires`: 4 h, js-sdk's
- * `DEFAULT_EXPIRE_DURATION` (MATRIXRTC.md §3.2).
+ * `DEFAULT_EXPIRE_DURATION` (README.md §2).
  */
 export const DEFAULT_MEMBERSHIP_EXPIRES_MS = 14_400_000;
 
-/** The two transport selection modes of `focus_active.focus_selection` (MATRIXRTC.md §6). */
+/** The two transport selection modes of `focus_active.focus_selection` (README.md §6). */
 export type FocusSelection = 'oldest_membership' | 'multi_sfu';
 
 /** A transport ("focus") object from `foci_preferred`: a string `type` plus type-specific fields. */
@@ -92,9 +92,9 @@ export interface CallMembership {
   readonly createdTs: number;
   /** `content.expires`, or {@link DEFAULT_MEMBERSHIP_EXPIRES_MS}. */
   readonly expiresMs: number;
-  /** `createdTs + expiresMs`: the membership is dead from this instant on (MATRIXRTC.md §3.3). */
+  /** `createdTs + expiresMs`: the membership is dead from this instant on (README.md §3). */
   readonly expiresAtMs: number;
-  /** Media identity for state memberships, `{userId}:{deviceId}` (MATRIXRTC.md §5 step 3). */
+  /** Media identity for state memberships, `{userId}:{deviceId}` (README.md §5, "Media identity"). */
   readonly rtcBackendIdentity: string;
   /** Top-level content keys this parser does not know (js-sdk 43 application data), frozen. */
   readonly applicationData: Readonly<Record<string, unknown>>;
@@ -134,7 +134,7 @@ const KNOWN_CONTENT_KEYS: ReadonlySet<string> = new Set([
  * Parses a raw Matrix event (unknown JSON with `type`, `state_key`, `sender`, `content`,
  * `origin_server_ts`, `event_id`) into a {@link CallMembershipEvent}.
  *
- * Content without `application` is a leave (MATRIXRTC.md §3.4, §5 step 2): `{}`, newer
+ * Content without `application` is a leave (README.md §4, §5 step 2): `{}`, newer
  * js-sdk's `{leave_reason}`, and the old `{memberships: []}` all count.
  *
  * @throws {CallMembershipParseError} listing every fault: a malformed event or content,
@@ -226,14 +226,14 @@ export function parseCallMembershipEvent(raw: unknown): CallMembershipEvent {
 
 /**
  * True while `membership` is a joined membership whose expiry lies after `nowMs`.
- * Expired means `createdTs + expiresMs <= nowMs` (MATRIXRTC.md §3.3).
+ * Expired means `createdTs + expiresMs <= nowMs` (README.md §3).
  */
 export function isLive(membership: CallMembershipEvent, nowMs: number): membership is CallMembership {
   return membership.kind === 'joined' && nowMs < membership.expiresAtMs;
 }
 
 /**
- * The oldest membership: smallest `createdTs` (MATRIXRTC.md §5 step 5). Ties, which js-sdk
+ * The oldest membership: smallest `createdTs` (README.md §5 step 5). Ties, which js-sdk
  * leaves to state order, are broken by `rtcBackendIdentity` so every caller agrees.
  * The caller passes only memberships it already counts (live, joined, same call).
  */
@@ -253,12 +253,12 @@ export function oldestMembership(memberships: readonly CallMembership[]): CallMe
 
 /**
  * The transport `own` publishes to, by its `focus_active.focus_selection`:
- * - `multi_sfu`: its own `foci_preferred[0]` (MATRIXRTC.md §6.4);
+ * - `multi_sfu`: its own `foci_preferred[0]` (README.md §6);
  * - `oldest_membership`: `foci_preferred[0]` of the oldest membership of the same call
- *   (same `application` and `callId`) among `memberships` and `own` (§6.3).
+ *   (same `application` and `callId`) among `memberships` and `own` (README.md §6).
  *
  * Undefined when the selection is absent or unknown ("unknown selection means no
- * transport", §3.2) or the chosen membership prefers no transport.
+ * transport", README.md §2) or the chosen membership prefers no transport.
  *
  * @param memberships the call's current live memberships; `own` may or may not be among them.
  */
@@ -291,7 +291,7 @@ export function namesOurSfu(focus: Transport | undefined, ourType: string, ourSe
 }
 
 /**
- * The state key a device uses for its membership (MATRIXRTC.md §3.1):
+ * The state key a device uses for its membership (README.md §1):
  * `_{userId}_{deviceId}_{application}{callId}`, without the leading `_` in
  * MSC3757/MSC3779 rooms (`form` "owned").
  */
@@ -361,7 +361,7 @@ interface JoinedFields {
   applicationData: Readonly<Record<string, unknown>>;
 }
 
-/** Checks the content of a joined membership (MATRIXRTC.md §3.2), pushing one fault per problem. */
+/** Checks the content of a joined membership (README.md §2), pushing one fault per problem. */
 function parseJoinedContent(content: Record<string, unknown>, faults: string[]): JoinedFields {
   const application = content['application'];
   if (typeof application !== 'string' || application.length === 0) {

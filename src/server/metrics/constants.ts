@@ -1,7 +1,7 @@
 // The closed label sets of our metrics. Every label value the SFU exports
 // comes from one of these lists (or is mapped to 'other'/'unknown'), so the
 // number of series is bounded and no room, user or device id can leak into a
-// label (STYLE, Metrics: "Label values come from closed sets only").
+// label: label values come from closed sets only.
 
 import { ADMISSION_REFUSALS, type AdmissionRefusal } from '../auth/errors.ts';
 import type { EvictionReason } from '../auth/Admission.ts';

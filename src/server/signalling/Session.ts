@@ -199,7 +199,7 @@ export class Session {
   }
 
   #reply(id: number | null, error: SfuError, what: string): void {
-    // Client mistakes are debug (STYLE: never error for a client's fault); the detail stays here.
+    // Client mistakes are logged at debug, never error: the fault is the client's; the detail stays here.
     this.#logger.debug('request refused', { what, code: error.code, detail: error.message });
     this.#send({ type: 'response', id, ok: false, error: { code: error.code, message: ERROR_TABLE[error.code].message } });
   }

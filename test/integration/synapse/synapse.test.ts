@@ -15,7 +15,7 @@ import './context.ts';
 
 const synapse = inject('synapse');
 
-/** Element-style call rooms let every member send call memberships (MATRIXRTC.md §3.6). */
+/** Element-style call rooms let every member send call memberships (src/server/matrix/README.md §8). */
 const CALL_ROOM_POWER_LEVELS = { events: { [CALL_MEMBER_EVENT_TYPE]: 0 } };
 
 async function newClient(name: string): Promise<MatrixTestClient> {

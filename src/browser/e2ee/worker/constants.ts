@@ -7,7 +7,7 @@ import type { MediaSource } from '../../../common/protocol/messages.ts';
 /** Cipher suite of every media frame: RFC 9605 §4.5 0x0004 AES_128_GCM_SHA256_128 (16-byte tag). */
 export const E2EE_CIPHER_SUITE = AES_128_GCM_SHA256_128;
 
-/** Key slots per participant: MatrixRTC key indexes are taken modulo 256 (STYLE: rolloutOutboundKey). */
+/** Key slots per participant: MatrixRTC key indexes are taken modulo 256 (the key policy's next index is `(i + 1) % 256`). */
 export const KEYRING_SIZE = MAX_KEY_INDEX + 1;
 
 /**

@@ -1,4 +1,5 @@
-// Actions the host sends to the widget outside the Matrix client (design/MATRIXRTC.md §10):
+// Actions the host sends to the widget outside the Matrix client (src/browser/widget/README.md,
+// "MatrixRTC widget mode"):
 // `im.vector.hangup` (leave now), `io.element.close` (the host is closing us),
 // `io.element.device_mute` (toggle or query mic and camera). They may arrive before the call
 // screen exists, e.g. a hang-up while we are still joining, so they are claimed at once

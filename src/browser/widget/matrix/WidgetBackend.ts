@@ -146,7 +146,7 @@ export class WidgetBackend implements CallBackend {
       session.on(MembershipManagerEvent.StatusChanged, onStatus);
       session.on(MatrixRTCSessionEvent.MembershipManagerError, onError);
     });
-    // multi_sfu: the focus is our own transport, first in foci_preferred (MATRIXRTC.md §6.4).
+    // multi_sfu: the focus is our own transport, first in foci_preferred (src/server/matrix/README.md §6).
     session.joinRTCSession({ userId: this.userId, deviceId: this.deviceId, memberId: `${this.userId}:${this.deviceId}` }, [], focus, {
       manageMediaKeys: false,
       callIntent: 'video',

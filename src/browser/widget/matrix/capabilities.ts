@@ -1,14 +1,14 @@
 // The widget capabilities the call asks its host for, and nothing more
-// (design/MATRIXRTC.md §10): write this device's call membership, read the room state the
+// (src/browser/widget/README.md, "MatrixRTC widget mode"): write this device's call membership, read the room state the
 // member list and tile names are computed from, exchange media keys over encrypted to-device
 // messages, schedule and keep alive the delayed leave (MSC4140 via MSC4157), and (not a
 // capability) the OpenID request of admission. No timeline events, no other devices' keys.
 
 import type { ICapabilities } from 'matrix-js-sdk/lib/embedded.js';
 
-/** Call membership state event type (MATRIXRTC.md §3.1). */
+/** Call membership state event type (src/server/matrix/README.md §1). */
 export const CALL_MEMBER_EVENT_TYPE = 'org.matrix.msc3401.call.member';
-/** Media key to-device event type (MATRIXRTC.md §8.1). */
+/** Media key to-device event type (src/common/e2ee/keys/README.md, "Wire format"). */
 export const ENCRYPTION_KEYS_EVENT_TYPE = 'io.element.call.encryption_keys';
 
 /**

@@ -1,5 +1,5 @@
 // Keys of the other participants, after the transport checked them: matches each key to a live
-// membership (same user AND device; MATRIXRTC.md §8.4 step 3), parks keys whose membership has
+// membership (same user AND device; README.md, "Wire format"), parks keys whose membership has
 // not arrived yet (bounded in time and count), drops keys older (by the sender's `sent_ts`) than
 // the one installed for the same participant and index, installs the rest into the KeySink, and
 // forgets a participant's keys when its membership ends. Synchronous: one caller, no awaits.

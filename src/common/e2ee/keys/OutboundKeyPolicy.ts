@@ -1,4 +1,4 @@
-// Our own media key, in one place (STYLE: "Key policy in one function", after js-sdk's
+// Our own media key, decided in one function so the whole policy reads in one place (after js-sdk's
 // rolloutOutboundKey, made stricter): planRollout() decides, OutboundKeyPolicy carries the plan
 // out with injected send, clock, randomness and ratchet. The policy (README "Key policy"):
 //

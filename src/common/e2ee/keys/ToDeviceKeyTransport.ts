@@ -1,5 +1,5 @@
 // Sends and receives media keys as Olm-encrypted to-device events `io.element.call.encryption_keys`
-// (MATRIXRTC.md §8.1), the transport matrix-js-sdk's own MatrixRTC ToDeviceKeyTransport uses.
+// (README.md, "Wire format"), the transport matrix-js-sdk's own MatrixRTC ToDeviceKeyTransport uses.
 // Keys go device to device; the SFU never sees them.
 //
 // Receiving is stricter than js-sdk (whose code leaves both checks as TODOs): a key counts only

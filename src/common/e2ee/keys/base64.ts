@@ -1,4 +1,4 @@
-// Base64 of media keys (MATRIXRTC.md §8.1): we send padded standard base64; we accept the
+// Base64 of media keys (README.md, "Wire format"): we send padded standard base64; we accept the
 // standard or URL-safe alphabet, padded or not, as js-sdk does. atob/btoa only, so it runs in
 // browsers and Node without Buffer.
 

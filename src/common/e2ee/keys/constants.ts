@@ -1,27 +1,28 @@
 // Constants of MatrixRTC key distribution: the to-device event Element Call and matrix-js-sdk
-// exchange (design/MATRIXRTC.md §8.1), and the timing defaults of our key policy (§8.2, README).
+// exchange (README.md, "Wire format"), and the timing defaults of our key policy (README.md,
+// "KID layout, ratchet, timings").
 // Pure data: runs in browsers and Node alike.
 
 import { MAX_KEY_INDEX } from '../constants.ts';
 
 /**
  * To-device event type of media keys (js-sdk `EventType.CallEncryptionKeysPrefix`). Sent
- * Olm-encrypted, so on the wire it is `m.room.encrypted` (MATRIXRTC.md §8.1).
+ * Olm-encrypted, so on the wire it is `m.room.encrypted` (README.md, "Wire format").
  */
 export const CALL_ENCRYPTION_KEYS_EVENT_TYPE = 'io.element.call.encryption_keys';
 
-/** Number of key indexes: indexes run 0-255 and the next one is `(i + 1) % 256` (MATRIXRTC.md §8.2). */
+/** Number of key indexes: indexes run 0-255 and the next one is `(i + 1) % 256` (README.md, "Wire format"). */
 export const KEY_INDEX_COUNT = MAX_KEY_INDEX + 1;
 
 /**
- * The hard-coded `session` object of the key event (MATRIXRTC.md §8.1: sent, never checked).
+ * The hard-coded `session` object of the key event: sent, never checked (README.md, "Wire format").
  * The room-wide call: application "m.call", empty call id, scope "m.room".
  */
 export const CALL_KEY_SESSION = Object.freeze({ application: 'm.call', call_id: '', scope: 'm.room' } as const);
 
 /**
  * Default delay between handing a new key out and encrypting our own frames with it: 1 000 ms,
- * js-sdk's `useKeyDelay` join default (MATRIXRTC.md §8.2). Longer gives slow to-device
+ * js-sdk's `useKeyDelay` join default (README.md, "Wire format"). Longer gives slow to-device
  * delivery more time; shorter lets joiners and remaining members see us sooner.
  */
 export const DEFAULT_USE_KEY_DELAY_MS = 1_000;

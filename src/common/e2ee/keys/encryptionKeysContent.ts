@@ -1,5 +1,5 @@
 // The decrypted content of `io.element.call.encryption_keys`, exactly as Element Call and
-// matrix-js-sdk ≥ 41.1 send it (MATRIXRTC.md §8.1), with its builder and a parser that reports
+// matrix-js-sdk ≥ 41.1 send it (README.md, "Wire format"), with its builder and a parser that reports
 // every fault. The parser checks the content only; who sent it is the transport's business.
 //
 //   { keys: { index, key }, room_id, member: { id, claimed_device_id },
@@ -69,7 +69,7 @@ export type ParseEncryptionKeysResult =
  * `roomId`; `keys` is one object whose `index` is an integer 0–255 and whose `key` is non-empty
  * base64 (standard or URL-safe, padded or not) of exactly 16 bytes; `member.claimed_device_id`
  * is a non-empty string; `member.id`, when present, a string; `sent_ts` a finite number ≥ 0.
- * `session` is not checked (MATRIXRTC.md §8.1: hard-coded and unchecked everywhere).
+ * `session` is not checked: senders hard-code it and no receiver checks it.
  */
 export function parseEncryptionKeysContent(content: unknown, roomId: string): ParseEncryptionKeysResult {
   if (!isRecord(content)) return { ok: false, faults: [{ reason: 'malformed', message: 'content must be an object' }] };

@@ -78,7 +78,7 @@ export interface KeyClock {
   clearTimeout(handle: unknown): void;
 }
 
-/** The participant id of a device: `${userId}:${deviceId}` (MATRIXRTC.md §8.4). */
+/** The participant id of a device: `${userId}:${deviceId}` (README.md, "Wire format"). */
 export function participantIdOf(userId: string, deviceId: string): string {
   return `${userId}:${deviceId}`;
 }

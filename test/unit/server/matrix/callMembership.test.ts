@@ -24,7 +24,7 @@ const OUR_URL = 'https://sfu.example.org';
 const OUR_TRANSPORT = { type: OUR_FOCUS_TYPE, sfu_service_url: OUR_URL };
 const LIVEKIT_TRANSPORT = { type: 'livekit', livekit_service_url: 'https://rtc.example.org/livekit/jwt' };
 
-/** Element Call's content shape (MATRIXRTC.md §3.2) with our transport preferred. */
+/** Element Call's content shape (src/server/matrix/README.md §2) with our transport preferred. */
 function content(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     'application': 'm.call',
