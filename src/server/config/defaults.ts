@@ -1,10 +1,10 @@
-// Typed defaults: the first layer of the configuration (STYLE: defaults → file → env → strict → validate → freeze).
+// Typed defaults: the first layer of the configuration (layers: defaults → file → env → strict → validate → freeze).
 
 import type { Config } from './types.ts';
 
 /** Default values of every key. Keep native-config/config/sfu.defaults.yaml in step. */
 export const DEFAULT_CONFIG: Config = {
-  server: { host: '127.0.0.1', port: 8080, publicUrl: '', dataDir: '.cache/sfu-data' },
+  server: { host: '127.0.0.1', port: 8080, publicUrl: '', dataDir: '.cache/sfu-data', trustedProxies: [] },
   media: {
     numWorkers: 0,
     listenIp: '127.0.0.1',
@@ -41,6 +41,9 @@ export const DEFAULT_CONFIG: Config = {
     password: '',
     inviteAllowList: [],
     syncTimeoutMs: 30_000,
+    reconcileIntervalMs: 60_000,
+    membershipGraceMs: 15_000,
+    staleAdmissionMs: 120_000,
   },
   widget: { homeserverUrls: [] },
   log: { level: 'info' },

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG } from './defaults.ts';
 import type { Config } from './types.ts';
+import { trustedProxyFault } from '../http/clientAddress.ts';
 
 /** Every fault found while loading, each prefixed with its key path. */
 export class ConfigError extends Error {
@@ -173,6 +174,7 @@ const RULES: Rule[] = [
     (c) => c.server.publicUrl === '' || /^https?:\/\/[^\s/]+(\/.*)?$/.test(c.server.publicUrl),
     'must be empty or an http(s) URL',
   ],
+  ['server.trustedProxies', (c) => c.server.trustedProxies.every((entry) => trustedProxyFault(entry) === undefined), 'entries must be IP addresses or CIDRs (10.0.0.0/8, ::1)'],
   ['media.numWorkers', (c) => Number.isInteger(c.media.numWorkers) && c.media.numWorkers >= 0 && c.media.numWorkers <= 256, 'must be an integer 0..256 (0 = one per core)'],
   ['media.listenIp', (c) => isIP(c.media.listenIp) !== 0, 'must be an IPv4 or IPv6 address'],
   ['media.basePort', (c) => Number.isInteger(c.media.basePort) && c.media.basePort >= 1024 && c.media.basePort <= 65_000, 'must be an integer 1024..65000'],
@@ -197,9 +199,47 @@ const RULES: Rule[] = [
   ['matrix.homeserverUrl', (c) => c.matrix.homeserverUrl === '' || /^https?:\/\/[^\s/]+(\/.*)?$/.test(c.matrix.homeserverUrl), 'must be empty or an http(s) URL'],
   ['matrix.userId', (c) => c.matrix.userId === '' || /^@[^:\s]+:[^\s]+$/.test(c.matrix.userId), 'must be empty or a Matrix user id (@name:server)'],
   ['matrix.syncTimeoutMs', (c) => Number.isInteger(c.matrix.syncTimeoutMs) && c.matrix.syncTimeoutMs >= 1000, 'must be an integer >= 1000'],
+  ['matrix.reconcileIntervalMs', (c) => Number.isInteger(c.matrix.reconcileIntervalMs) && (c.matrix.reconcileIntervalMs === 0 || c.matrix.reconcileIntervalMs >= 5000), 'must be 0 (off) or an integer >= 5000'],
+  ['matrix.membershipGraceMs', (c) => Number.isInteger(c.matrix.membershipGraceMs) && c.matrix.membershipGraceMs >= 0 && c.matrix.membershipGraceMs <= 120_000, 'must be an integer 0..120000'],
+  ['matrix.staleAdmissionMs', (c) => Number.isInteger(c.matrix.staleAdmissionMs) && c.matrix.staleAdmissionMs >= 0 && c.matrix.staleAdmissionMs <= 600_000, 'must be an integer 0..600000'],
   ['widget.homeserverUrls', (c) => c.widget.homeserverUrls.every((u) => /^https?:\/\/[^\s/]+\/?$/.test(u)), 'entries must be http(s) base URLs without a path'],
   ['log.level', (c) => ['debug', 'info', 'warn', 'error'].includes(c.log.level), 'must be debug, info, warn or error'],
   ['drain.gracePeriodMs', (c) => Number.isInteger(c.drain.gracePeriodMs) && c.drain.gracePeriodMs >= 0, 'must be an integer >= 0'],
+];
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0']);
+
+/**
+ * Rules that relate several keys; each message names every key involved. They run only
+ * when every key passed its own rule, so they can rely on valid values.
+ */
+const CROSS_RULES: Rule[] = [
+  [
+    'server.publicUrl',
+    (c) => c.server.publicUrl !== '' || !WILDCARDS.has(c.server.host),
+    `must be set when server.host is a wildcard address (0.0.0.0 or ::): clients cannot reach "http://0.0.0.0", and it is the JWT issuer and the service URL in call memberships`,
+  ],
+  [
+    'media.announcedAddress',
+    (c) => c.media.announcedAddress !== '' || !WILDCARDS.has(c.media.listenIp),
+    'must be set when media.listenIp is a wildcard address (0.0.0.0 or ::): ICE candidates would announce an address no client can reach',
+  ],
+  [
+    'auth.allowedServers',
+    // An empty homeserverUrl is the embedded development homeserver, which fills the list itself.
+    (c) => c.auth.mode !== 'matrix' || c.matrix.homeserverUrl === '' || c.auth.allowedServers.length > 0,
+    'must list at least one homeserver (or "*") with auth.mode matrix: otherwise every /sfu/get is refused',
+  ],
+  [
+    'matrix.userId',
+    (c) => c.auth.mode !== 'matrix' || c.matrix.homeserverUrl === '' || c.matrix.userId !== '',
+    'must be set when matrix.homeserverUrl is set with auth.mode matrix (the SFU account)',
+  ],
+  [
+    'matrix.accessToken',
+    (c) => c.auth.mode !== 'matrix' || c.matrix.homeserverUrl === '' || c.matrix.accessToken !== '' || c.matrix.password !== '',
+    'or matrix.password must be set when matrix.homeserverUrl is set with auth.mode matrix',
+  ],
 ];
 
 function deepFreeze<T>(value: T): T {
@@ -234,6 +274,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (faults.length === 0) {
     for (const [path, ok, message] of RULES) {
       if (!ok(draft as unknown as Config)) faults.push(`${path}: ${message}`);
+    }
+    if (faults.length === 0) {
+      for (const [path, ok, message] of CROSS_RULES) {
+        if (!ok(draft as unknown as Config)) faults.push(`${path}: ${message}`);
+      }
     }
   }
   if (faults.length > 0) throw new ConfigError(faults);

@@ -15,8 +15,13 @@ export interface Config {
     readonly port: number;
     /** Public base URL clients use (https://sfu.example.org); empty = derived from host/port. */
     readonly publicUrl: string;
-    /** Directory for state this node writes (the development JWT key). */
+    /** Directory for state this node writes (the development JWT key, used JWT ids). */
     readonly dataDir: string;
+    /**
+     * Addresses or CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are
+     * believed (src/server/http/clientAddress.ts); empty = the socket's peer is the client.
+     */
+    readonly trustedProxies: readonly string[];
   };
   readonly media: {
     /** mediasoup workers; 0 = one per CPU core. */
@@ -87,6 +92,22 @@ export interface Config {
     readonly inviteAllowList: readonly string[];
     /** Sync long-poll timeout. */
     readonly syncTimeoutMs: number;
+    /**
+     * Period of the backstop that re-reads `/rooms/{id}/state` of every room with sessions
+     * (each run jittered by ±20 %); 0 = off. Lower finds missed state sooner, costs requests.
+     */
+    readonly reconcileIntervalMs: number;
+    /**
+     * Time a connected session keeps its place after its membership was emptied or expired
+     * (`membership-ended` / `membership-expired`), so its client can re-publish it (homeserver
+     * outage: delayed leaves fire on return). 0 = evict at once.
+     */
+    readonly membershipGraceMs: number;
+    /**
+     * While the sync is stale, how long returning sessions may still be admitted on the
+     * last synced state; after that (and for new sessions at once) admission answers "try again".
+     */
+    readonly staleAdmissionMs: number;
   };
   readonly widget: {
     /**

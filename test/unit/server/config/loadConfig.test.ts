@@ -97,7 +97,8 @@ describe('loadConfig()', () => {
 
   it('reads a *_FILE secret and refuses both the variable and its _FILE', () => {
     const file = tempFile('host', '0.0.0.0\n');
-    expect(loadConfig({ env: { SFU_SERVER_HOST_FILE: file } }).server.host).toBe('0.0.0.0');
+    const publicUrl = 'https://sfu.example.org';
+    expect(loadConfig({ env: { SFU_SERVER_HOST_FILE: file, SFU_SERVER_PUBLIC_URL: publicUrl } }).server.host).toBe('0.0.0.0');
     expect(faultsOf(() => loadConfig({ env: { SFU_SERVER_HOST_FILE: file, SFU_SERVER_HOST: 'x' } }))).toEqual([
       'server.host: both SFU_SERVER_HOST and SFU_SERVER_HOST_FILE are set',
     ]);
@@ -112,6 +113,59 @@ describe('loadConfig()', () => {
     expect(envNameFor(['media', 'numWorkers'])).toBe('SFU_MEDIA_NUM_WORKERS');
     const names = configKeyPaths().map(envNameFor);
     expect(new Set(names).size).toBe(names.length);
+  });
+});
+
+describe('loadConfig() cross-field rules', () => {
+  const realHomeserver = {
+    auth: { mode: 'matrix', allowedServers: ['example.org'] },
+    matrix: { homeserverUrl: 'https://matrix.example.org', userId: '@sfu:example.org', accessToken: 'secret' },
+  };
+
+  it('refuses an empty server.publicUrl with a wildcard server.host (0.0.0.0 or ::)', () => {
+    for (const host of ['0.0.0.0', '::']) {
+      const faults = faultsOf(() => loadConfig({ overrides: { server: { host } } }));
+      expect(faults).toHaveLength(1);
+      expect(faults[0]).toMatch(/^server\.publicUrl: must be set when server\.host is a wildcard address/);
+    }
+    expect(loadConfig({ overrides: { server: { host: '0.0.0.0', publicUrl: 'https://sfu.example.org' } } }).server.host).toBe('0.0.0.0');
+  });
+
+  it('refuses an empty media.announcedAddress with a wildcard media.listenIp', () => {
+    for (const listenIp of ['0.0.0.0', '::']) {
+      const faults = faultsOf(() => loadConfig({ overrides: { media: { listenIp } } }));
+      expect(faults).toHaveLength(1);
+      expect(faults[0]).toMatch(/^media\.announcedAddress: must be set when media\.listenIp is a wildcard address/);
+    }
+    expect(loadConfig({ overrides: { media: { listenIp: '0.0.0.0', announcedAddress: '203.0.113.10' } } }).media.listenIp).toBe('0.0.0.0');
+  });
+
+  it('refuses auth.mode matrix against a configured homeserver with no allowed servers, account or credentials', () => {
+    const faults = faultsOf(() => loadConfig({ overrides: { matrix: { homeserverUrl: 'https://matrix.example.org' } } }));
+    expect(faults.map((fault) => fault.split(':')[0])).toEqual(['auth.allowedServers', 'matrix.userId', 'matrix.accessToken']);
+    expect(loadConfig({ overrides: realHomeserver }).auth.allowedServers).toEqual(['example.org']);
+    // The embedded development homeserver (no homeserverUrl) and auth.mode none need none of them.
+    expect(loadConfig().auth.allowedServers).toEqual([]);
+    expect(loadConfig({ overrides: { auth: { mode: 'none' }, matrix: { homeserverUrl: 'https://matrix.example.org' } } }).auth.mode).toBe('none');
+  });
+
+  it('lists every cross-field fault at once', () => {
+    const faults = faultsOf(() =>
+      loadConfig({ overrides: { server: { host: '::' }, media: { listenIp: '0.0.0.0' }, matrix: { homeserverUrl: 'https://m.example', userId: '@sfu:m.example', password: 'pw' } } }),
+    );
+    expect(faults.map((fault) => fault.split(':')[0])).toEqual(['server.publicUrl', 'media.announcedAddress', 'auth.allowedServers']);
+  });
+
+  it('validates server.trustedProxies entries and the new matrix durations', () => {
+    expect(loadConfig({ env: { SFU_SERVER_TRUSTED_PROXIES: '10.0.0.0/8, ::1, 192.0.2.7' } }).server.trustedProxies).toEqual(['10.0.0.0/8', '::1', '192.0.2.7']);
+    expect(faultsOf(() => loadConfig({ overrides: { server: { trustedProxies: ['10.0.0.0/33'] } } }))).toEqual([
+      'server.trustedProxies: entries must be IP addresses or CIDRs (10.0.0.0/8, ::1)',
+    ]);
+    expect(faultsOf(() => loadConfig({ overrides: { matrix: { reconcileIntervalMs: 10, membershipGraceMs: -1, staleAdmissionMs: 1e9 } } }))).toEqual([
+      'matrix.reconcileIntervalMs: must be 0 (off) or an integer >= 5000',
+      'matrix.membershipGraceMs: must be an integer 0..120000',
+      'matrix.staleAdmissionMs: must be an integer 0..600000',
+    ]);
   });
 });
 
@@ -130,6 +184,8 @@ describe('native-config/matrix/sfu.production.example.yaml', () => {
   it('is a valid configuration', async () => {
     const { fileURLToPath } = await import('node:url');
     const file = fileURLToPath(new URL('../../../../native-config/matrix/sfu.production.example.yaml', import.meta.url));
-    expect(loadConfig({ file }).server.publicUrl).toBe('https://sfu.example.org');
+    // The access token comes from the environment (SFU_MATRIX_ACCESS_TOKEN_FILE in production).
+    expect(loadConfig({ file, env: { SFU_MATRIX_ACCESS_TOKEN: 'token' } }).server.publicUrl).toBe('https://sfu.example.org');
+    expect(faultsOf(() => loadConfig({ file }))).toEqual([expect.stringMatching(/^matrix\.accessToken: or matrix\.password must be set/)]);
   });
 });
