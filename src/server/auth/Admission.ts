@@ -13,8 +13,11 @@ export interface AdmissionRequest {
   readonly remoteAddress: string | undefined;
 }
 
-/** Why an admitted session must end. */
-export type EvictionReason = 'membership-ended' | 'membership-expired' | 'moved-sfu' | 'left-room' | 'kicked' | 'banned';
+/**
+ * Why an admitted session must end. `membership-redacted`: the membership event was
+ * redacted (by its sender or a moderator); unlike `membership-ended` it gets no grace.
+ */
+export type EvictionReason = 'membership-ended' | 'membership-expired' | 'membership-redacted' | 'moved-sfu' | 'left-room' | 'kicked' | 'banned';
 
 /** An admitted session: who it is and where it belongs. */
 export interface AdmissionTicket {

@@ -7,7 +7,14 @@ import type { EvictionReason } from './Admission.ts';
 export type MembershipRefusal = 'not_joined' | 'no_membership' | 'membership_other_sfu' | 'membership_expired';
 
 /** Result of a membership check. */
-export type MembershipCheck = { ok: true; membershipId: string } | { ok: false; reason: MembershipRefusal };
+export type MembershipCheck =
+  | {
+      ok: true;
+      membershipId: string;
+      /** The user's display name from room state (`m.room.member` displayname), cleaned; absent if unset. */
+      displayName?: string;
+    }
+  | { ok: false; reason: MembershipRefusal };
 
 /** Live view of room and call membership from the SFU account's sync. */
 export interface MembershipView {

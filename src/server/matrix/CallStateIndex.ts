@@ -1,8 +1,9 @@
 // The SFU's view of Matrix room state that admission needs, built only from
 // raw events: each room's `m.room.member` states and its call memberships
-// (`org.matrix.msc3401.call.member`). Pure and synchronous, so every rule of
-// "who may be in this SFU's call" is unit-testable with fake events; the sync
-// client (SfuAccount) only feeds it.
+// (`org.matrix.msc3401.call.member`), redactions of those, and snapshots of
+// `/rooms/{id}/state` (the reconciliation backstop). Pure and synchronous, so
+// every rule of "who may be in this SFU's call" is unit-testable with fake
+// events; the sync client (SfuAccount) only feeds it. Rules: README.md in this folder.
 
 import type { EvictionReason } from '../auth/Admission.ts';
 import type { MembershipCheck } from '../auth/types.ts';
@@ -12,24 +13,52 @@ import {
   isLive,
   namesOurSfu,
   parseCallMembershipEvent,
+  withCreatedTs,
   type CallMembership,
   type CallMembershipEvent,
 } from './callMembership.ts';
 
-/** A user's room membership and who set it (a leave set by someone else is a kick). */
+/** Longest display name kept (characters); longer ones are cut. */
+export const MAX_DISPLAY_NAME_LENGTH = 128;
+
+/** A user's room membership, who set it (a leave set by someone else is a kick), and their display name. */
 interface RoomMemberState {
   readonly membership: string;
   readonly sender: string;
+  readonly displayName: string | undefined;
+  readonly eventId: string | undefined;
+  /** Room write counter when this entry was last set (snapshots skip newer entries). */
+  readonly generation: number;
+}
+
+/** One device slot (state key) of call membership. */
+interface CallSlot {
+  /** What the slot's latest event says. */
+  readonly latest: CallMembershipEvent;
+  /** True when the latest event was redacted: a leave nobody gets grace for. */
+  readonly redacted: boolean;
+  /** The slot's last joined membership, kept after it ends (for the created_ts chain rule). */
+  readonly lastJoined: CallMembership | undefined;
+  readonly generation: number;
 }
 
 interface RoomState {
   readonly members: Map<string, RoomMemberState>;
-  /** Call membership events by state key (latest wins). */
-  readonly calls: Map<string, CallMembershipEvent>;
+  /** Call membership slots by state key (latest wins). */
+  readonly calls: Map<string, CallSlot>;
+  /** Counts writes to this room's state (see RoomMemberState.generation). */
+  generation: number;
 }
 
 /** Result of ingesting one event. */
-export type IngestResult = 'member' | 'call' | 'ignored' | 'invalid';
+export type IngestResult = 'member' | 'call' | 'redaction' | 'ignored' | 'invalid';
+
+/**
+ * Where an event comes from. `live`: the sync delivered it as new (the SFU sees the
+ * membership begin). `snapshot`: it was read from a state snapshot (first sync, `/state`),
+ * so the SFU knows nothing of the slot's history.
+ */
+export type EventSource = 'live' | 'snapshot';
 
 /** How this SFU is named in `foci_preferred`. */
 export interface OurFocus {
@@ -51,31 +80,37 @@ export class CallStateIndex {
     return [...this.#rooms.keys()];
   }
 
+  /** The room's write counter: pass it to applySnapshot() for a snapshot fetched from now on. */
+  generation(roomId: string): number {
+    return this.#rooms.get(roomId)?.generation ?? 0;
+  }
+
   /** Forgets a room (the SFU account left it). */
   dropRoom(roomId: string): void {
     this.#rooms.delete(roomId);
   }
 
   /**
-   * Applies one raw state event. Invalid call memberships are ignored (and
-   * reported as 'invalid' so the caller can log the faults it catches).
-   * @throws CallMembershipParseError for invalid call membership events.
+   * Applies one raw event: a state event of a type we track, or an `m.room.redaction`.
+   * @throws CallMembershipParseError for invalid call membership events (the slot is emptied).
    */
-  ingest(roomId: string, raw: unknown): IngestResult {
+  ingest(roomId: string, raw: unknown, source: EventSource = 'live'): IngestResult {
     if (typeof raw !== 'object' || raw === null) return 'ignored';
     const event = raw as Record<string, unknown>;
+    if (event['type'] === 'm.room.redaction') return this.#redact(roomId, event) ? 'redaction' : 'ignored';
     const room = this.#room(roomId);
     if (event['type'] === 'm.room.member') {
-      const userId = event['state_key'];
-      const content = event['content'];
-      const membership = typeof content === 'object' && content !== null ? (content as Record<string, unknown>)['membership'] : undefined;
-      if (typeof userId !== 'string' || typeof membership !== 'string' || typeof event['sender'] !== 'string') return 'ignored';
-      room.members.set(userId, { membership, sender: event['sender'] });
+      const member = parseMember(event, ++room.generation);
+      if (!member) return 'ignored';
+      room.members.set(event['state_key'] as string, member);
       return 'member';
     }
     if (event['type'] === CALL_MEMBER_EVENT_TYPE) {
       const stateKey = event['state_key'];
       if (typeof stateKey !== 'string') return 'ignored';
+      const previous = room.calls.get(stateKey);
+      if (source === 'snapshot' && previous?.latest.eventId === event['event_id'] && !isRedacted(event)) return 'call';
+      const generation = ++room.generation;
       let parsed: CallMembershipEvent;
       try {
         parsed = parseCallMembershipEvent(raw);
@@ -85,10 +120,57 @@ export class CallStateIndex {
         room.calls.delete(stateKey);
         throw error;
       }
-      room.calls.set(stateKey, parsed);
+      if (parsed.kind === 'joined') {
+        parsed = withCreatedTs(parsed, believedCreatedTs(parsed, previous?.lastJoined, source));
+      }
+      room.calls.set(stateKey, {
+        latest: parsed,
+        redacted: parsed.kind === 'left' && isRedacted(event),
+        lastJoined: parsed.kind === 'joined' ? parsed : previous?.lastJoined,
+        generation,
+      });
       return 'call';
     }
     return 'ignored';
+  }
+
+  /**
+   * Applies a `/rooms/{id}/state` snapshot fetched when the room's generation was
+   * `generationAtFetch`: entries the sync changed since then are left alone (the sync is
+   * newer), the rest take the snapshot's word, including redacted content.
+   * @returns the faults of call membership events that did not parse, for the caller's log.
+   */
+  applySnapshot(roomId: string, events: readonly unknown[], generationAtFetch: number): string[][] {
+    const room = this.#rooms.get(roomId);
+    if (!room) return [];
+    const faults: string[][] = [];
+    const seenCalls = new Set<string>();
+    for (const raw of events) {
+      if (typeof raw !== 'object' || raw === null) continue;
+      const event = raw as Record<string, unknown>;
+      const key = event['state_key'];
+      if (typeof key !== 'string') continue;
+      if (event['type'] === 'm.room.member') {
+        const current = room.members.get(key);
+        if (current && current.generation > generationAtFetch) continue;
+        if (current && current.eventId === event['event_id']) continue;
+      } else if (event['type'] === CALL_MEMBER_EVENT_TYPE) {
+        seenCalls.add(key);
+        const current = room.calls.get(key);
+        if (current && current.generation > generationAtFetch) continue;
+      } else {
+        continue;
+      }
+      try {
+        this.ingest(roomId, raw, 'snapshot');
+      } catch (error) {
+        faults.push((error as { faults?: string[] }).faults ?? [String(error)]);
+      }
+    }
+    for (const [key, slot] of room.calls) {
+      if (!seenCalls.has(key) && slot.generation <= generationAtFetch) room.calls.delete(key);
+    }
+    return faults;
   }
 
   /** Live memberships of the room-wide call (application m.call, call_id ""), oldest first. */
@@ -96,24 +178,25 @@ export class CallStateIndex {
     const room = this.#rooms.get(roomId);
     if (!room) return [];
     const live: CallMembership[] = [];
-    for (const event of room.calls.values()) {
-      if (!isLive(event, nowMs) || event.application !== 'm.call' || event.callId !== '') continue;
-      if (room.members.get(event.userId)?.membership !== 'join') continue;
-      live.push(event);
+    for (const { latest } of room.calls.values()) {
+      if (!isLive(latest, nowMs) || latest.application !== 'm.call' || latest.callId !== '') continue;
+      if (room.members.get(latest.userId)?.membership !== 'join') continue;
+      live.push(latest);
     }
     return live.sort((a, b) => a.createdTs - b.createdTs || (a.rtcBackendIdentity < b.rtcBackendIdentity ? -1 : 1));
   }
 
-  /** Admission check of one device (MembershipView.check). */
+  /** Admission check of one device (MembershipView.check), with the user's display name from room state. */
   check(roomId: string, userId: string, deviceId: string, nowMs: number): MembershipCheck {
     const room = this.#rooms.get(roomId);
-    if (!room || room.members.get(userId)?.membership !== 'join') return { ok: false, reason: 'not_joined' };
+    const member = room?.members.get(userId);
+    if (!room || member?.membership !== 'join') return { ok: false, reason: 'not_joined' };
     const own = this.#deviceMembership(room, userId, deviceId);
     if (!own) return { ok: false, reason: 'no_membership' };
     if (!isLive(own, nowMs)) return { ok: false, reason: 'membership_expired' };
     const focus = activeFocus(own, this.liveMemberships(roomId, nowMs));
     if (!namesOurSfu(focus, this.#focus.type, this.#focus.serviceUrl)) return { ok: false, reason: 'membership_other_sfu' };
-    return { ok: true, membershipId: own.membershipId };
+    return { ok: true, membershipId: own.membershipId, ...(member.displayName !== undefined ? { displayName: member.displayName } : {}) };
   }
 
   /** Why an admitted membership no longer counts, or undefined while it still does. */
@@ -124,7 +207,9 @@ export class CallStateIndex {
     if (member?.membership === 'ban') return 'banned';
     if (member?.membership !== 'join') return member && member.sender !== userId ? 'kicked' : 'left-room';
     const own = this.#deviceMembership(room, userId, deviceId);
-    if (!own || own.membershipId !== membershipId) return 'membership-ended';
+    if (!own || own.membershipId !== membershipId) {
+      return this.#redactedSlot(room, userId, deviceId, membershipId) ? 'membership-redacted' : 'membership-ended';
+    }
     if (!isLive(own, nowMs)) return 'membership-expired';
     const focus = activeFocus(own, this.liveMemberships(roomId, nowMs));
     if (!namesOurSfu(focus, this.#focus.type, this.#focus.serviceUrl)) return 'moved-sfu';
@@ -135,18 +220,56 @@ export class CallStateIndex {
   nextExpiryMs(roomId: string, nowMs: number): number | undefined {
     const room = this.#rooms.get(roomId);
     let next: number | undefined;
-    for (const event of room?.calls.values() ?? []) {
-      if (event.kind === 'joined' && event.expiresAtMs > nowMs && (next === undefined || event.expiresAtMs < next)) {
-        next = event.expiresAtMs;
+    for (const { latest } of room?.calls.values() ?? []) {
+      if (latest.kind === 'joined' && latest.expiresAtMs > nowMs && (next === undefined || latest.expiresAtMs < next)) {
+        next = latest.expiresAtMs;
       }
     }
     return next;
   }
 
+  /** Marks the call slot whose latest event `event` redacts as a redacted leave; true if one was. */
+  #redact(roomId: string, event: Record<string, unknown>): boolean {
+    const room = this.#rooms.get(roomId);
+    if (!room) return false;
+    // Room versions up to 10 put the target at the top level, version 11 in the content.
+    const content = event['content'];
+    const target = event['redacts'] ?? (typeof content === 'object' && content !== null ? (content as Record<string, unknown>)['redacts'] : undefined);
+    if (typeof target !== 'string') return false;
+    for (const [key, slot] of room.calls) {
+      if (slot.latest.eventId !== target || slot.latest.kind !== 'joined') continue;
+      // The redaction algorithm keeps no content of this event type: `{}`, a leave.
+      const leave: CallMembershipEvent = Object.freeze({
+        kind: 'left',
+        eventId: slot.latest.eventId,
+        stateKey: slot.latest.stateKey,
+        stateKeyForm: slot.latest.stateKeyForm,
+        userId: slot.latest.userId,
+        originServerTs: slot.latest.originServerTs,
+        leaveReason: undefined,
+      });
+      room.calls.set(key, { latest: leave, redacted: true, lastJoined: slot.lastJoined, generation: ++room.generation });
+      return true;
+    }
+    // m.room.member keeps `membership` through redaction; only the display name goes.
+    for (const [userId, member] of room.members) {
+      if (member.eventId === target) room.members.set(userId, { ...member, displayName: undefined, generation: ++room.generation });
+    }
+    return false;
+  }
+
+  #redactedSlot(room: RoomState, userId: string, deviceId: string, membershipId: string): boolean {
+    for (const slot of room.calls.values()) {
+      const joined = slot.lastJoined;
+      if (slot.redacted && joined && joined.userId === userId && joined.deviceId === deviceId && joined.membershipId === membershipId) return true;
+    }
+    return false;
+  }
+
   #deviceMembership(room: RoomState, userId: string, deviceId: string): CallMembership | undefined {
-    for (const event of room.calls.values()) {
-      if (event.kind === 'joined' && event.userId === userId && event.deviceId === deviceId && event.application === 'm.call' && event.callId === '') {
-        return event;
+    for (const { latest } of room.calls.values()) {
+      if (latest.kind === 'joined' && latest.userId === userId && latest.deviceId === deviceId && latest.application === 'm.call' && latest.callId === '') {
+        return latest;
       }
     }
     return undefined;
@@ -155,9 +278,57 @@ export class CallStateIndex {
   #room(roomId: string): RoomState {
     let room = this.#rooms.get(roomId);
     if (!room) {
-      room = { members: new Map(), calls: new Map() };
+      room = { members: new Map(), calls: new Map(), generation: 0 };
       this.#rooms.set(roomId, room);
     }
     return room;
   }
+}
+
+/**
+ * The start time this SFU believes for a joined membership (README.md, "created_ts"):
+ * - a refresh of the slot's previous membership (same membershipID, sent while that one was
+ *   still live) keeps the previous belief, never older;
+ * - a membership seen beginning live began when it was sent (js-sdk sends no created_ts in a
+ *   new membership; any earlier claim is unproven, and even minutes would let a newcomer
+ *   jump ahead of members who joined just before);
+ * - from a snapshot, the parser's bound (one refresh period before it was sent) stands.
+ */
+function believedCreatedTs(membership: CallMembership, previous: CallMembership | undefined, source: EventSource): number {
+  const claimed = Math.min(membership.claimedCreatedTs, membership.originServerTs);
+  if (previous && previous.membershipId === membership.membershipId && membership.originServerTs < previous.expiresAtMs) {
+    return Math.max(claimed, previous.createdTs);
+  }
+  if (source === 'live') return membership.originServerTs;
+  return membership.createdTs;
+}
+
+/** Whether the server says this event was redacted (`unsigned.redacted_because`). */
+function isRedacted(event: Record<string, unknown>): boolean {
+  const unsigned = event['unsigned'];
+  return typeof unsigned === 'object' && unsigned !== null && (unsigned as Record<string, unknown>)['redacted_because'] !== undefined;
+}
+
+function parseMember(event: Record<string, unknown>, generation: number): RoomMemberState | undefined {
+  const userId = event['state_key'];
+  const content = event['content'];
+  const fields = typeof content === 'object' && content !== null ? (content as Record<string, unknown>) : {};
+  const membership = fields['membership'];
+  if (typeof userId !== 'string' || typeof membership !== 'string' || typeof event['sender'] !== 'string') return undefined;
+  const eventId = event['event_id'];
+  return {
+    membership,
+    sender: event['sender'],
+    displayName: cleanDisplayName(fields['displayname']),
+    eventId: typeof eventId === 'string' ? eventId : undefined,
+    generation,
+  };
+}
+
+/** A display name fit for other participants' screens: no control characters, bounded, not blank. */
+export function cleanDisplayName(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  // Control and format characters (bidi overrides included) could disguise a name.
+  const cleaned = value.replace(/[\p{Cc}\p{Cf}]/gu, '').trim().slice(0, MAX_DISPLAY_NAME_LENGTH);
+  return cleaned === '' ? undefined : cleaned;
 }

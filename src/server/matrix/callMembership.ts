@@ -39,6 +39,15 @@ export const OUR_FOCUS_TYPE = 'org.matrix_sfu.mediasoup';
  */
 export const DEFAULT_MEMBERSHIP_EXPIRES_MS = 14_400_000;
 
+/**
+ * Furthest an event may reach into the future: its expiry is at most `origin_server_ts` +
+ * this (4 h, js-sdk's DEFAULT_EXPIRE_DURATION, plus 5 min for the refresh headroom js-sdk
+ * keeps and clock skew). js-sdk grows `expires` on each refresh while keeping `created_ts`,
+ * so `expires` alone cannot be bounded; the sending time can. Clients refresh at least every
+ * 4 h (js-sdk 43: every hour), so a clamped membership is refreshed before it runs out.
+ */
+export const MAX_EXPIRES_AHEAD_MS = 14_400_000 + 300_000;
+
 /** The two transport selection modes of `focus_active.focus_selection` (README.md §6). */
 export type FocusSelection = 'oldest_membership' | 'multi_sfu';
 
@@ -198,7 +207,9 @@ export function parseCallMembershipEvent(raw: unknown): CallMembershipEvent {
   const userId = sender as MatrixUserId;
   const deviceId = fields.deviceId as DeviceId;
   const ots = originServerTs as number;
-  const createdTs = Math.min(fields.createdTs ?? ots, ots);
+  const claimedCreatedTs = fields.createdTs ?? ots;
+  const startTs = Math.min(claimedCreatedTs, ots);
+  const createdTs = Math.max(startTs, ots - MAX_EXPIRES_AHEAD_MS);
   const expiresMs = fields.expiresMs ?? DEFAULT_MEMBERSHIP_EXPIRES_MS;
   return Object.freeze({
     kind: 'joined',
@@ -216,12 +227,21 @@ export function parseCallMembershipEvent(raw: unknown): CallMembershipEvent {
     callIntent: fields.callIntent,
     capabilities: fields.capabilities,
     originServerTs: ots,
+    claimedCreatedTs,
     createdTs,
     expiresMs,
-    expiresAtMs: createdTs + expiresMs,
+    expiresAtMs: Math.min(startTs + expiresMs, ots + MAX_EXPIRES_AHEAD_MS),
     rtcBackendIdentity: `${userId}:${deviceId}`,
     applicationData: fields.applicationData,
   });
+}
+
+/**
+ * `membership` with `createdTs` replaced by `createdTs` (still never later than its
+ * `origin_server_ts`). CallStateIndex uses it to apply what it saw of the slot's history.
+ */
+export function withCreatedTs(membership: CallMembership, createdTs: number): CallMembership {
+  return Object.freeze({ ...membership, createdTs: Math.min(createdTs, membership.originServerTs) });
 }
 
 /**

@@ -38,6 +38,7 @@ export type AdmissionReasonLabel = AdmissionRefusal | 'ok' | 'other';
 export const EVICTION_REASONS = [
   'membership-ended',
   'membership-expired',
+  'membership-redacted',
   'moved-sfu',
   'left-room',
   'kicked',

@@ -154,3 +154,207 @@ describe('MembershipWatcher eviction', () => {
     expect(ended).toEqual(['membership-ended']);
   });
 });
+
+function redaction(target: string, sender = ALICE) {
+  return { type: 'm.room.redaction', redacts: target, sender, content: {}, event_id: `$r${counter++}`, origin_server_ts: now };
+}
+
+describe('redaction of a call membership', () => {
+  it('a redaction of the watched membership event evicts with membership-redacted, whoever sent it, without grace', () => {
+    const graceful = new MembershipWatcher({ focus: { type: OUR_FOCUS_TYPE, serviceUrl: SFU }, logger: silentLogger(), now: () => now, graceMs: 15_000 });
+    try {
+      for (const redactor of [ALICE, BOB]) {
+        const membership = call(ALICE, `D${redactor.length}`);
+        graceful.ingest(ROOM, [member(ALICE, 'join'), member(BOB, 'join'), membership]);
+        const check = graceful.check(ROOM, ALICE, membership.content.device_id);
+        const ended: string[] = [];
+        graceful.watch(ROOM, ALICE, membership.content.device_id, check.ok ? check.membershipId : '', (reason) => ended.push(reason));
+        // Room version 11 puts `redacts` in the content; older versions at the top level.
+        const { redacts, ...v11 } = redaction(membership.event_id, redactor);
+        graceful.ingest(ROOM, [redactor === ALICE ? redaction(membership.event_id, redactor) : { ...v11, content: { redacts } }]);
+        expect(ended).toEqual(['membership-redacted']);
+        expect(graceful.check(ROOM, ALICE, membership.content.device_id)).toEqual({ ok: false, reason: 'no_membership' });
+      }
+    } finally {
+      graceful.close();
+    }
+  });
+
+  it('a redacted call.member event (unsigned.redacted_because) is a leave, from sync or snapshot', () => {
+    watcher.ingest(ROOM, [member(ALICE, 'join'), call(ALICE, 'DEV')]);
+    const ended = admitted();
+    watcher.ingest(ROOM, [{ ...call(ALICE, 'DEV'), content: {}, unsigned: { redacted_because: { sender: BOB } } }]);
+    expect(ended).toEqual(['membership-redacted']);
+  });
+
+  it('a redaction of anything else changes nothing; of an m.room.member event it drops only the display name', () => {
+    const joinEvent = { ...member(ALICE, 'join'), content: { membership: 'join', displayname: 'Alice' } };
+    watcher.ingest(ROOM, [joinEvent, call(ALICE, 'DEV')]);
+    const ended = admitted();
+    watcher.ingest(ROOM, [redaction('$some-message'), redaction(joinEvent.event_id, BOB)]);
+    expect(ended).toEqual([]);
+    expect(watcher.check(ROOM, ALICE, 'DEV')).toEqual({ ok: true, membershipId: `${ALICE}:DEV` });
+  });
+});
+
+describe('state snapshot (reconciliation backstop)', () => {
+  it('applies what /state says for entries the sync did not change since the fetch began', () => {
+    const membership = call(ALICE, 'DEV');
+    watcher.ingest(ROOM, [member(ALICE, 'join'), membership]);
+    const ended = admitted();
+    const generation = watcher.index.generation(ROOM);
+    // /state after a redaction the sync never delivered: same event id, content {}.
+    watcher.applySnapshot(ROOM, [member(ALICE, 'join'), { ...membership, content: {}, unsigned: { redacted_because: {} } }], generation);
+    expect(ended).toEqual(['membership-redacted']);
+  });
+
+  it('leaves alone entries the sync changed after the fetch began (the sync is newer)', () => {
+    watcher.ingest(ROOM, [member(ALICE, 'join'), call(ALICE, 'DEV')]);
+    const generation = watcher.index.generation(ROOM);
+    const fresh = call(ALICE, 'DEV');
+    watcher.ingest(ROOM, [fresh]);
+    const ended = admitted();
+    watcher.applySnapshot(ROOM, [member(ALICE, 'join'), left(ALICE, 'DEV')], generation);
+    expect(ended).toEqual([]);
+    expect(watcher.check(ROOM, ALICE, 'DEV').ok).toBe(true);
+  });
+
+  it('a slot missing from the snapshot is dropped', () => {
+    watcher.ingest(ROOM, [member(ALICE, 'join'), call(ALICE, 'DEV')]);
+    const ended = admitted();
+    watcher.applySnapshot(ROOM, [member(ALICE, 'join')], watcher.index.generation(ROOM));
+    expect(ended).toEqual(['membership-ended']);
+  });
+
+  it('watchedRoomIds() lists rooms with sessions only', () => {
+    watcher.ingest(ROOM, [member(ALICE, 'join'), call(ALICE, 'DEV')]);
+    expect(watcher.watchedRoomIds()).toEqual([]);
+    admitted();
+    expect(watcher.watchedRoomIds()).toEqual([ROOM]);
+  });
+});
+
+describe('oldest_membership capture', () => {
+  const oldest = { focus_active: { type: 'livekit', focus_selection: 'oldest_membership' } };
+  const elsewhere = { ...oldest, foci_preferred: [{ type: 'livekit', livekit_service_url: 'https://evil.example' }] };
+  beforeEach(() => {
+    now = 1_760_000_000_000;
+  });
+
+  it('a new member claiming created_ts 0 and a huge expires does not become oldest, so nobody is evicted', () => {
+    watcher.ingest(ROOM, [member(ALICE, 'join'), member(BOB, 'join'), call(ALICE, 'DEV', oldest)]);
+    const ended = admitted();
+    now += 60_000;
+    watcher.ingest(ROOM, [call(BOB, 'B', { ...elsewhere, created_ts: 0, expires: Number.MAX_SAFE_INTEGER })]);
+    expect(ended).toEqual([]);
+    const live = watcher.index.liveMemberships(ROOM, now);
+    expect(live.map((m) => m.userId)).toEqual([ALICE, BOB]);
+    expect(live[1]!.createdTs).toBe(now);
+    expect(live[1]!.expiresAtMs).toBe(now + 14_700_000);
+  });
+
+  it('a refresh keeps the age the SFU saw, never an older claimed one', () => {
+    watcher.ingest(ROOM, [member(ALICE, 'join'), call(ALICE, 'DEV', oldest)]);
+    const start = now;
+    now += 3_600_000;
+    watcher.ingest(ROOM, [call(ALICE, 'DEV', { ...oldest, created_ts: start, expires: 28_800_000 })]);
+    expect(watcher.index.liveMemberships(ROOM, now)[0]!.createdTs).toBe(start);
+    now += 3_600_000;
+    watcher.ingest(ROOM, [call(ALICE, 'DEV', { ...oldest, created_ts: 0, expires: Number.MAX_SAFE_INTEGER })]);
+    expect(watcher.index.liveMemberships(ROOM, now)[0]!.createdTs).toBe(start);
+  });
+
+  it('from a snapshot (SFU restart), a claim may reach back one refresh period', () => {
+    watcher.ingest(ROOM, [member(ALICE, 'join'), call(ALICE, 'DEV', { ...oldest, created_ts: 0, expires: Number.MAX_SAFE_INTEGER })], 'snapshot');
+    expect(watcher.index.liveMemberships(ROOM, now)[0]!.createdTs).toBe(now - 14_700_000);
+  });
+});
+
+describe('display name from room state', () => {
+  it('check() returns the m.room.member displayname, cleaned of control characters and bounded', () => {
+    watcher.ingest(ROOM, [{ ...member(ALICE, 'join'), content: { membership: 'join', displayname: ' Al\u202Eice\u0007 ' + 'x'.repeat(200) } }, call(ALICE, 'DEV')]);
+    const check = watcher.check(ROOM, ALICE, 'DEV');
+    expect(check.ok && check.displayName).toBe(('Alice ' + 'x'.repeat(200)).slice(0, 128));
+    watcher.ingest(ROOM, [{ ...member(ALICE, 'join'), content: { membership: 'join', displayname: '\u200B' } }]);
+    const blank = watcher.check(ROOM, ALICE, 'DEV');
+    expect(blank.ok && blank.displayName).toBeUndefined();
+  });
+});
+
+describe('grace after membership-ended / membership-expired (homeserver outage)', () => {
+  let graceful: MembershipWatcher;
+  const graces: string[] = [];
+  const GRACE_MS = 15_000;
+
+  beforeEach(() => {
+    graces.length = 0;
+    graceful = new MembershipWatcher({ focus: { type: OUR_FOCUS_TYPE, serviceUrl: SFU }, logger: silentLogger(), now: () => Date.now(), graceMs: GRACE_MS, onGrace: (outcome) => graces.push(outcome) });
+    graceful.ingest(ROOM, [member(ALICE, 'join'), member(BOB, 'join'), call(ALICE, 'DEV')]);
+  });
+  afterEach(() => graceful.close());
+
+  function watched(): string[] {
+    const check = graceful.check(ROOM, ALICE, 'DEV');
+    const ended: string[] = [];
+    graceful.watch(ROOM, ALICE, 'DEV', check.ok ? check.membershipId : '', (reason) => ended.push(reason));
+    return ended;
+  }
+
+  it('keeps the session when the same user and device restore a live membership within the grace', () => {
+    const ended = watched();
+    graceful.ingest(ROOM, [left(ALICE, 'DEV')]);
+    vi.advanceTimersByTime(10_000);
+    graceful.ingest(ROOM, [call(ALICE, 'DEV', { membershipID: 'new-session-id' })]);
+    vi.advanceTimersByTime(60_000);
+    expect(ended).toEqual([]);
+    expect(graces).toEqual(['restored']);
+    // The watch now stands on the new membership: ending that one starts a new grace.
+    graceful.ingest(ROOM, [left(ALICE, 'DEV')]);
+    vi.advanceTimersByTime(GRACE_MS + 1);
+    expect(ended).toEqual(['membership-ended']);
+  });
+
+  it('evicts with the original reason when the grace runs out', () => {
+    const ended = watched();
+    graceful.ingest(ROOM, [left(ALICE, 'DEV')]);
+    vi.advanceTimersByTime(GRACE_MS - 1);
+    expect(ended).toEqual([]);
+    vi.advanceTimersByTime(2);
+    expect(ended).toEqual(['membership-ended']);
+    expect(graces).toEqual(['expired']);
+  });
+
+  it('gives grace to an expired membership too', () => {
+    graceful.ingest(ROOM, [call(ALICE, 'EXP', { expires: 1000 })]);
+    const check = graceful.check(ROOM, ALICE, 'EXP');
+    const ended: string[] = [];
+    graceful.watch(ROOM, ALICE, 'EXP', check.ok ? check.membershipId : '', (reason) => ended.push(reason));
+    vi.advanceTimersByTime(1001);
+    expect(ended).toEqual([]);
+    vi.advanceTimersByTime(GRACE_MS + 1);
+    expect(ended).toEqual(['membership-expired']);
+  });
+
+  it('never gives grace to a kick, a ban, leaving the room or moving to another SFU, and a kick during grace evicts at once', () => {
+    const moved = watched();
+    graceful.ingest(ROOM, [call(ALICE, 'DEV', { foci_preferred: [{ type: 'livekit', livekit_service_url: 'https://lk.example' }] })]);
+    expect(moved).toEqual(['moved-sfu']);
+    graceful.ingest(ROOM, [call(ALICE, 'DEV')]);
+    const kicked = watched();
+    graceful.ingest(ROOM, [left(ALICE, 'DEV')]);
+    expect(kicked).toEqual([]);
+    graceful.ingest(ROOM, [member(ALICE, 'leave', BOB)]);
+    expect(kicked).toEqual(['kicked']);
+    graceful.ingest(ROOM, [member(ALICE, 'join'), call(ALICE, 'DEV')]);
+    const banned = watched();
+    graceful.ingest(ROOM, [member(ALICE, 'ban', BOB)]);
+    expect(banned).toEqual(['banned']);
+  });
+
+  it('a restored membership naming another SFU does not end the grace', () => {
+    const ended = watched();
+    graceful.ingest(ROOM, [left(ALICE, 'DEV')]);
+    graceful.ingest(ROOM, [call(ALICE, 'DEV', { foci_preferred: [{ type: 'livekit', livekit_service_url: 'https://lk.example' }] })]);
+    expect(ended).toEqual(['moved-sfu']);
+  });
+});

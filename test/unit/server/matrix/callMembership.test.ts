@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CALL_MEMBER_EVENT_TYPE,
   DEFAULT_MEMBERSHIP_EXPIRES_MS,
+  MAX_EXPIRES_AHEAD_MS,
   OUR_FOCUS_TYPE,
   activeFocus,
   isLive,
@@ -393,6 +394,33 @@ describe('expiry', () => {
   it('isLive() is false for a leave', () => {
     const left: CallMembershipEvent = parseCallMembershipEvent(event({ content: {} }));
     expect(isLive(left, OTS)).toBe(false);
+  });
+});
+
+describe('bounds against oldest-membership capture (README "created_ts and expires")', () => {
+  it('clamps the expiry to origin_server_ts + 4 h 5 min, however large expires is', () => {
+    const m = joined(event({ content: content({ created_ts: 0, expires: Number.MAX_SAFE_INTEGER }) }));
+    expect(MAX_EXPIRES_AHEAD_MS).toBe(4 * 3_600_000 + 300_000);
+    expect(m.expiresAtMs).toBe(OTS + MAX_EXPIRES_AHEAD_MS);
+    expect(isLive(m, OTS + MAX_EXPIRES_AHEAD_MS)).toBe(false);
+  });
+
+  it('keeps the expiry of a js-sdk refresh (created_ts kept, expires grown by 4 h) that stays within the bound', () => {
+    // js-sdk 43 refreshes hourly: at start + 1 h it sends expires 8 h with the original created_ts.
+    const start = OTS - 3_600_000;
+    const m = joined(event({ content: content({ created_ts: start, expires: 2 * 14_400_000 }) }));
+    expect(m.expiresAtMs).toBe(OTS + MAX_EXPIRES_AHEAD_MS);
+    const older = joined(event({ content: content({ created_ts: OTS - 14_395_000, expires: 2 * 14_400_000 }) }));
+    // Older js-sdk refreshes 5 s before the 4 h run out: start + 8 h is within ots + 4 h 5 min.
+    expect(older.expiresAtMs).toBe(OTS - 14_395_000 + 2 * 14_400_000);
+  });
+
+  it('clamps created_ts from below to origin_server_ts - 4 h 5 min and keeps the claim apart', () => {
+    const m = joined(event({ content: content({ created_ts: 0 }) }));
+    expect(m.claimedCreatedTs).toBe(0);
+    expect(m.createdTs).toBe(OTS - MAX_EXPIRES_AHEAD_MS);
+    const recent = joined(event({ content: content({ created_ts: OTS - 60_000 }) }));
+    expect(recent.createdTs).toBe(OTS - 60_000);
   });
 });
 
