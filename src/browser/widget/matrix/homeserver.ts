@@ -1,10 +1,11 @@
 // The few client-server API calls standalone mode makes beside src/browser/client/matrix/matrixCall.ts
 // (which logs in and publishes the membership): whoami for access-token login, the joined
 // rooms with their names and live call members for the picker, member names for tiles,
-// OpenID for admission, and logout. Plain fetch; errors are MatrixRequestError with the
-// server's errcode, or the fetch's own TypeError when the server is unreachable.
+// OpenID for admission, and logout. Plain fetch (matrixRequest); errors are MatrixRequestError
+// with the server's errcode and retry hint, or the fetch's own TypeError when the server is
+// unreachable.
 
-import { MatrixRequestError, type MatrixSession } from '../../client/matrix/matrixCall.ts';
+import { matrixRequest, MatrixRequestError, type MatrixSession } from '../../client/matrix/matrixCall.ts';
 import type { OpenIdToken } from '../call/admission.ts';
 import { CALL_MEMBER_EVENT_TYPE } from './capabilities.ts';
 
@@ -20,19 +21,8 @@ export interface RoomSummary {
 export const MAX_ROOMS = 50;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-async function request<T>(homeserverUrl: string, accessToken: string | undefined, what: string, method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {};
-  if (accessToken) headers['authorization'] = `Bearer ${accessToken}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${homeserverUrl.replace(/\/+$/, '')}${path}`, {
-    method,
-    headers,
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  const parsed = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok) throw new MatrixRequestError(what, response.status, typeof parsed['errcode'] === 'string' ? parsed['errcode'] : undefined);
-  return parsed as T;
+function request<T>(homeserverUrl: string, accessToken: string | undefined, what: string, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<T> {
+  return matrixRequest<T>({ homeserverUrl, accessToken, what, method, path, ...(body !== undefined ? { body } : {}), timeoutMs: REQUEST_TIMEOUT_MS });
 }
 
 const room = (roomId: string): string => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
@@ -52,7 +42,7 @@ interface StateEvent {
   readonly origin_server_ts?: unknown;
 }
 
-/** Whether a call membership event is live (MATRIXRTC.md §3.3, §5; membership join checked by the caller). */
+/** Whether a call membership event is live (src/server/matrix/README.md §3, §5; membership join checked by the caller). */
 function isLiveMembership(event: StateEvent, now: number): boolean {
   const content = event.content ?? {};
   if (typeof content['application'] !== 'string' || content['call_id'] !== '') return false;
