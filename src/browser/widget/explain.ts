@@ -1,10 +1,11 @@
 // One plain sentence per failure. Every signalling error code (SfuClient's RequestError and
-// local codes), every close code 4001–4009 with each eviction reason, every /sfu/get errcode
+// local codes), every close code 4001–4011 with each eviction reason, every /sfu/get errcode
 // and every login, membership, host and device failure maps to a catalogue key here, in one
 // table per source; test/unit/widget/explain.test.ts checks every entry in both languages.
 
 import { ConnectionClosedError, SfuClientError, type ClientErrorCode } from '../client/errors.ts';
-import { CLOSE_CODES } from '../../common/protocol/closeCodes.ts';
+import { CLOSE_CODES, type CloseCode } from '../../common/protocol/closeCodes.ts';
+import { ABNORMAL_CLOSURE } from './call/closePolicy.ts';
 import { WidgetError, type ErrorCategory, type WidgetErrorCode } from './errors.ts';
 import type { MessageKey } from './i18n/index.ts';
 
@@ -26,6 +27,8 @@ export const SIGNALLING_MESSAGES: Readonly<Record<ClientErrorCode, MessageKey>> 
   NOT_JOINED: 'err.protocol',
   ALREADY_JOINED: 'err.protocol',
   NOT_FOUND: 'err.protocol',
+  GONE: 'err.internal',
+  LIMIT_EXCEEDED: 'err.limitExceeded',
   PROTOCOL: 'err.protocol',
   INVALID_STATE: 'err.internal',
   UNSUPPORTED: 'err.unsupported',
@@ -41,11 +44,11 @@ export const SIGNALLING_MESSAGES: Readonly<Record<ClientErrorCode, MessageKey>> 
   MEDIA: 'err.media',
 });
 
-/** WebSocket close codes (src/common/protocol/closeCodes.ts), plus 1006: closed without a close frame. */
-export const CLOSE_MESSAGES: Readonly<Record<number, MessageKey>> = Object.freeze({
+/** WebSocket close codes (src/common/protocol/closeCodes.ts), plus 1006: closed without a close frame. Every code has a row (typechecked). */
+export const CLOSE_MESSAGES: Readonly<Record<CloseCode | typeof ABNORMAL_CLOSURE, MessageKey>> = Object.freeze({
   [CLOSE_CODES.NORMAL]: 'err.connectionLost',
   [CLOSE_CODES.GOING_AWAY]: 'err.serverShutdown',
-  1006: 'err.connectionLost',
+  [ABNORMAL_CLOSURE]: 'err.connectionLost',
   [CLOSE_CODES.MESSAGE_TOO_BIG]: 'err.protocol',
   [CLOSE_CODES.INTERNAL_ERROR]: 'err.server',
   [CLOSE_CODES.UNAUTHORIZED]: 'err.admissionRefused',
@@ -57,12 +60,15 @@ export const CLOSE_MESSAGES: Readonly<Record<number, MessageKey>> = Object.freez
   [CLOSE_CODES.TIMEOUT]: 'err.idle',
   [CLOSE_CODES.UNSUPPORTED_PROTOCOL]: 'err.outdated',
   [CLOSE_CODES.CONFERENCE_FULL]: 'err.full',
+  [CLOSE_CODES.CONFERENCE_CLOSED]: 'err.conferenceClosed',
+  [CLOSE_CODES.MEDIA_LOST]: 'err.mediaLost',
 });
 
 /** Reasons of close code 4004 (`evicted: <reason>`; the server's EvictionReason). */
 export const EVICTION_MESSAGES = Object.freeze({
   'membership-ended': 'err.evicted.ended',
   'membership-expired': 'err.evicted.expired',
+  'membership-redacted': 'err.evicted.redacted',
   'moved-sfu': 'err.evicted.movedSfu',
   'left-room': 'err.evicted.leftRoom',
   kicked: 'err.evicted.kicked',
@@ -70,7 +76,10 @@ export const EVICTION_MESSAGES = Object.freeze({
 } as const satisfies Record<string, MessageKey>);
 
 /** Close codes after which joining again can work. */
-const RETRYABLE_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1006, 1011, 4001, 4003, 4004, 4006, 4007]);
+const RETRYABLE_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CLOSE_CODES.NORMAL, CLOSE_CODES.GOING_AWAY, ABNORMAL_CLOSURE, CLOSE_CODES.INTERNAL_ERROR, CLOSE_CODES.UNAUTHORIZED, CLOSE_CODES.RATE_LIMITED,
+  CLOSE_CODES.EVICTED, CLOSE_CODES.DRAINING, CLOSE_CODES.TIMEOUT, CLOSE_CODES.CONFERENCE_CLOSED, CLOSE_CODES.MEDIA_LOST,
+]);
 
 /** errcodes of POST /sfu/get (README "Admission"). */
 export const ADMISSION_MESSAGES: Readonly<Record<string, MessageKey>> = Object.freeze({
@@ -146,7 +155,7 @@ function isUnreachable(error: unknown): boolean {
 export function explainClose(code: number, reason = ''): Explanation {
   const eviction = code === CLOSE_CODES.EVICTED ? reason.replace(/^evicted:\s*/, '') : '';
   const evictionKey = Object.hasOwn(EVICTION_MESSAGES, eviction) ? EVICTION_MESSAGES[eviction as keyof typeof EVICTION_MESSAGES] : undefined;
-  const key = evictionKey ?? CLOSE_MESSAGES[code] ?? 'err.connectionLost';
+  const key = evictionKey ?? (Object.hasOwn(CLOSE_MESSAGES, code) ? CLOSE_MESSAGES[code as keyof typeof CLOSE_MESSAGES] : 'err.connectionLost');
   const category: ErrorCategory = code === CLOSE_CODES.EVICTED || code === CLOSE_CODES.REPLACED ? 'CALL_ENDED' : code === CLOSE_CODES.UNSUPPORTED_PROTOCOL ? 'CONFIGURATION_ISSUE' : 'NETWORK_CONNECTIVITY';
   const retry = RETRYABLE_CLOSE_CODES.has(code) && eviction !== 'kicked' && eviction !== 'banned' && eviction !== 'left-room';
   return { key, category, supportCode: eviction ? `${code} ${eviction}` : String(code), retry };

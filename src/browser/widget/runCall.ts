@@ -8,6 +8,8 @@ import { LocalMedia } from './call/LocalMedia.ts';
 import type { CallBackend, E2eeStatusSource } from './call/types.ts';
 import type { ClientLogger } from '../client/types.ts';
 import { WidgetError } from './errors.ts';
+import { endsQuietly } from './call/closePolicy.ts';
+import { explain } from './explain.ts';
 import { CallView } from './ui/CallView.ts';
 import type { AppShell, ScreenAction } from './ui/screens.ts';
 
@@ -48,7 +50,9 @@ export function runCall(options: RunCallOptions): RunningCall {
     if (finished) return;
     finished = true;
     view?.dispose();
-    if (error) app.error(error, again, joining ? 'error.heading' : 'error.endedHeading');
+    // Replaced: the call goes on in another window; say so on the ended screen, not as an error.
+    if (error && endsQuietly(error)) app.ended(rejoin, explain(error).key);
+    else if (error) app.error(error, again, joining ? 'error.heading' : 'error.endedHeading');
     else app.ended(rejoin);
     options.onEnded?.(error);
   };

@@ -6,12 +6,12 @@
 
 import { TypedEmitter } from '../../../common/lib/TypedEmitter.ts';
 import type { ClientLogger } from '../../client/types.ts';
-import { CLOSE_CODES } from '../../../common/protocol/closeCodes.ts';
 import { WidgetError } from '../errors.ts';
 import type { MessageKey } from '../i18n/index.ts';
 import type { LocalMedia } from './LocalMedia.ts';
 import { RemoteParticipants } from './RemoteParticipants.ts';
 import { SfuConnection } from './SfuConnection.ts';
+import { endsQuietly } from './closePolicy.ts';
 import type { CallBackend, ConnectionState, E2eeStatusSource, LocalState, RemoteAudio, TileModel } from './types.ts';
 
 /** Events of CallSession. */
@@ -256,7 +256,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     const { backend, media, e2ee, logger } = this.#options;
     await this.#connection.close().catch((closeError: unknown) => logger.warn('closing the media failed', { error: String(closeError) }));
     // Replaced (4005): the same device joined again elsewhere and owns the membership now.
-    if (error?.closeCode !== CLOSE_CODES.REPLACED) {
+    if (!endsQuietly(error)) {
       await backend.leaveCall().catch((leaveError: unknown) => logger.warn('emptying the membership failed', { error: String(leaveError) }));
     }
     media.stopAll();

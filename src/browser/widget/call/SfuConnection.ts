@@ -2,9 +2,10 @@
 // local tracks the person wants sent, kept so that a new connection re-publishes them.
 //
 // Recovery: a worker restart is rebuilt by SfuClient itself (`reconnecting`/`reconnected`).
-// A draining node, a lost socket (1001, 1006, 1011) or a missed-pong close (4007) is
-// rebuilt here: new JWT, new socket, join, re-publish; at most RECONNECT_ATTEMPTS tries,
-// backing off, while the membership stays published. Every other close code ends the call
+// Every close is looked up in closePolicy.ts: a draining node, a lost socket, a missed pong,
+// a closed conference or lost media is rebuilt here (new JWT, new socket, join, re-publish;
+// bounded tries with jittered exponential back-off) while the membership stays published; a
+// rate-limit close (4003) the same after a longer pause. Every other close ends the call
 // (`closed` with a WidgetError SIGNALLING_CLOSED): it means "you may not be here".
 
 import { SfuClient } from '../../client/SfuClient.ts';
@@ -14,15 +15,18 @@ import type { PeerInfo } from '../../../common/protocol/messages.ts';
 import { CLOSE_CODES } from '../../../common/protocol/closeCodes.ts';
 import { TypedEmitter } from '../../../common/lib/TypedEmitter.ts';
 import { WidgetError } from '../errors.ts';
+import { ConnectionClosedError } from '../../client/errors.ts';
+import { backoffDelayMs, sleep } from '../../client/matrix/retry.ts';
 import { admitToSfu } from './admission.ts';
+import { closeActionOf, mayReconnect, RECONNECT_PACING } from './closePolicy.ts';
 import type { CallBackend, E2eeStatusSource } from './types.ts';
 
-/** Close codes after which a new connection may work (the membership is still live). */
-const RECOVERABLE_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_CODES.GOING_AWAY, 1006, CLOSE_CODES.INTERNAL_ERROR, CLOSE_CODES.DRAINING, CLOSE_CODES.TIMEOUT]);
-/** Full reconnects tried before giving up. */
-export const RECONNECT_ATTEMPTS = 3;
-/** First back-off; doubles per try. */
-const RECONNECT_BACKOFF_MS = 1000;
+/** The close code inside a failed (re)connect, if the server closed it. */
+function closeCodeOf(error: unknown): number | undefined {
+  const cause = error instanceof WidgetError ? error.cause : error;
+  if (cause instanceof ConnectionClosedError && cause.closeCode >= 4000) return cause.closeCode;
+  return error instanceof WidgetError && error.closeCode !== undefined ? error.closeCode : undefined;
+}
 
 /** The local sources the call can send. */
 export type LocalSource = 'microphone' | 'camera' | 'screen';
@@ -45,7 +49,9 @@ export interface SfuConnectionOptions {
   readonly logger: ClientLogger;
   readonly signal?: AbortSignal;
   /** Progress while connecting (the joining screen). */
-  readonly onStatus?: (key: 'status.connectingMedia') => void;
+  readonly onStatus?: (key: 'status.connectingMedia' | 'status.retrying') => void;
+  /** Jitter source (tests). Default Math.random. */
+  readonly random?: () => number;
 }
 
 interface Wanted {
@@ -133,6 +139,10 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
       roomId: backend.roomId,
       deviceId: backend.deviceId,
       getOpenIdToken: () => backend.getOpenIdToken(),
+      onRetry: () => {
+        if (!this.#client) this.#options.onStatus?.('status.retrying');
+      },
+      ...(this.#options.random ? { random: this.#options.random } : {}),
       ...(signal ? { signal } : {}),
     });
     this.#options.onStatus?.('status.connectingMedia');
@@ -174,16 +184,19 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
     if (this.#closed || this.#client !== client) return;
     this.#client = undefined;
     if (!client.closed) await client.leave();
-    if (!RECOVERABLE_CLOSE_CODES.has(code)) {
+    let action = closeActionOf(code);
+    if (action === 'end' || action === 'end-quietly') {
       this.safeEmit('closed', new WidgetError('SIGNALLING_CLOSED', `signalling closed (${code})`, { closeCode: code, closeReason: reason }));
       return;
     }
-    this.#options.logger.info('reconnecting', { code, reason });
+    this.#options.logger.info('reconnecting', { code, reason, action });
     this.safeEmit('reconnecting');
     for (const wanted of this.#wanted.values()) wanted.publication = undefined;
     let lastError: unknown;
-    for (let attempt = 0; attempt < RECONNECT_ATTEMPTS && !this.#closed; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, RECONNECT_BACKOFF_MS * 2 ** attempt));
+    for (let attempt = 1; attempt <= RECONNECT_PACING[action].attempts && !this.#closed; attempt++) {
+      const pacing = RECONNECT_PACING[action];
+      await sleep(backoffDelayMs(attempt, { baseMs: pacing.baseMs, maxMs: pacing.maxMs, ...(this.#options.random ? { random: this.#options.random } : {}) }));
+      if (this.#closed) return;
       try {
         await this.#serial(() => this.#connect());
         this.safeEmit('reconnected');
@@ -191,6 +204,17 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
       } catch (error) {
         lastError = error;
         this.#options.logger.warn('reconnect failed', { attempt, error: String(error) });
+        // The server refused the new connection with a close code: follow that code instead.
+        const refusal = closeCodeOf(error);
+        if (refusal === undefined) continue;
+        if (!mayReconnect(refusal)) {
+          this.safeEmit('closed', new WidgetError('SIGNALLING_CLOSED', `signalling closed (${refusal})`, { closeCode: refusal, closeReason: error instanceof WidgetError && error.cause instanceof ConnectionClosedError ? error.cause.reason : '' }));
+          return;
+        }
+        if (closeActionOf(refusal) === 'backoff' && action !== 'backoff') {
+          action = 'backoff';
+          attempt = 0;
+        }
       }
     }
     if (this.#closed) return;

@@ -75,12 +75,12 @@ export class AppShell {
     );
   }
 
-  /** The screen after a hang-up. */
-  ended(actions: readonly ScreenAction[]): void {
+  /** The screen after a hang-up, or after a call that goes on elsewhere (`note` says why, in place of the hint). */
+  ended(actions: readonly ScreenAction[], note?: MessageKey): void {
     this.show(
       h('section', { class: 'screen screen-ended' },
-        h('h1', { text: this.t.t('ended.heading') }),
-        h('p', { text: this.t.t('ended.closeHint') }),
+        h('h1', { text: this.t.t(note ? 'error.endedHeading' : 'ended.heading') }),
+        h('p', { class: note ? 'ended-note' : 'ended-hint', text: this.t.t(note ?? 'ended.closeHint') }),
         this.#actions(actions),
       ),
     );

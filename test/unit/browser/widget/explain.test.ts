@@ -1,5 +1,5 @@
 // Every failure the widget can meet has a plain sentence in both languages: each signalling
-// code (wire and local), each close code 4001–4009 and each eviction reason, each /sfu/get,
+// code (wire and local), each close code 4001–4011 and each eviction reason, each /sfu/get,
 // login and membership errcode, each device error, and each step of the widget itself.
 
 import { describe, expect, it } from 'vitest';
@@ -46,13 +46,15 @@ describe('explain()', () => {
     expect(explain(new WidgetError('SIGNALLING_FAILED', 'x', { cause: new RequestError('join', 'FORBIDDEN', 'no') })).key).toBe('err.forbidden');
   });
 
-  it('has a sentence for every close code, 4001–4009 included, during and while connecting', () => {
-    const codes = [...Object.values(CLOSE_CODES), 1006];
+  it('has a sentence for every close code, 4001–4011 included, during and while connecting', () => {
+    const codes = [...Object.values(CLOSE_CODES), 1006] as const;
     for (const code of codes) {
       expectSentence(CLOSE_MESSAGES[code] ?? '');
       expect(explainClose(code).key).toBe(CLOSE_MESSAGES[code]);
     }
-    for (let code = 4001; code <= 4009; code++) expect(codes).toContain(code);
+    for (let code = 4001; code <= 4011; code++) expect(codes).toContain(code);
+    expect(explainClose(CLOSE_CODES.CONFERENCE_CLOSED).key).toBe('err.conferenceClosed');
+    expect(explainClose(CLOSE_CODES.MEDIA_LOST).retry).toBe(true);
     expect(explain(new ConnectionClosedError(4009, 'conference full')).key).toBe('err.full');
     expect(explain(new ConnectionClosedError(4001, 'refused', 'CONNECT_FAILED')).key).toBe('err.admissionRefused');
     expect(explain(new ConnectionClosedError(1006, 'connect timeout', 'CONNECT_FAILED')).key).toBe('err.connect');

@@ -1,0 +1,61 @@
+// What the call does after the SFU closes its signalling socket: one row per close code of
+// src/common/protocol/closeCodes.ts (plus 1006, closed without a close frame). The table's
+// type lists every code, so a new server close code fails the typecheck until it has a row
+// here (and a sentence in explain.ts).
+//
+// - `reconnect`: the membership is still live; get a new JWT, open a new socket, join and
+//   re-publish (a worker or conference that was lost, a draining node, a dropped socket).
+// - `backoff`: the same, after a longer, jittered pause (the server rate-limited us).
+// - `end`: the call ends and the UI says why (evicted with its reason, refused, full, abuse).
+// - `end-quietly`: the call ends here without an error, because it goes on elsewhere (this
+//   device joined again in another window; the newer session owns the membership).
+
+import { CLOSE_CODES, type CloseCode } from '../../../common/protocol/closeCodes.ts';
+
+/** What to do after a close. */
+export type CloseAction = 'reconnect' | 'backoff' | 'end' | 'end-quietly';
+
+/** Abnormal closure: the socket dropped without a close frame (RFC 6455 §7.4.1). */
+export const ABNORMAL_CLOSURE = 1006;
+
+/** The action of each close code. */
+export const CLOSE_ACTIONS: Readonly<Record<CloseCode | typeof ABNORMAL_CLOSURE, CloseAction>> = Object.freeze({
+  [CLOSE_CODES.NORMAL]: 'end',
+  [CLOSE_CODES.GOING_AWAY]: 'reconnect',
+  [ABNORMAL_CLOSURE]: 'reconnect',
+  [CLOSE_CODES.MESSAGE_TOO_BIG]: 'end',
+  [CLOSE_CODES.INTERNAL_ERROR]: 'reconnect',
+  [CLOSE_CODES.UNAUTHORIZED]: 'end',
+  [CLOSE_CODES.PROTOCOL_ABUSE]: 'end',
+  [CLOSE_CODES.RATE_LIMITED]: 'backoff',
+  [CLOSE_CODES.EVICTED]: 'end',
+  [CLOSE_CODES.REPLACED]: 'end-quietly',
+  [CLOSE_CODES.DRAINING]: 'reconnect',
+  [CLOSE_CODES.TIMEOUT]: 'reconnect',
+  [CLOSE_CODES.UNSUPPORTED_PROTOCOL]: 'end',
+  [CLOSE_CODES.CONFERENCE_FULL]: 'end',
+  [CLOSE_CODES.CONFERENCE_CLOSED]: 'reconnect',
+  [CLOSE_CODES.MEDIA_LOST]: 'reconnect',
+});
+
+/** The action for `code`; unknown codes end the call (the server meant "stop"). */
+export function closeActionOf(code: number): CloseAction {
+  return Object.hasOwn(CLOSE_ACTIONS, code) ? CLOSE_ACTIONS[code as keyof typeof CLOSE_ACTIONS] : 'end';
+}
+
+/** Whether the close means the call may go on with a new connection. */
+export function mayReconnect(code: number): boolean {
+  const action = closeActionOf(code);
+  return action === 'reconnect' || action === 'backoff';
+}
+
+/** Whether a call that ended with `error` ended quietly (it goes on elsewhere; keep the membership, show no error). */
+export function endsQuietly(error: { readonly closeCode?: number | undefined } | undefined): boolean {
+  return error?.closeCode !== undefined && closeActionOf(error.closeCode) === 'end-quietly';
+}
+
+/** Reconnect pacing per action: tries and back-off (exponential with jitter). */
+export const RECONNECT_PACING = Object.freeze({
+  reconnect: { attempts: 3, baseMs: 1000, maxMs: 8000 },
+  backoff: { attempts: 5, baseMs: 5000, maxMs: 60_000 },
+} as const);
