@@ -93,15 +93,24 @@ export interface CallMembership {
   /** `content.capabilities`, newer js-sdk only. */
   readonly capabilities: readonly string[] | undefined;
   readonly originServerTs: number;
+  /** `content.created_ts ?? origin_server_ts`, as the client claims it (unchecked). */
+  readonly claimedCreatedTs: number;
   /**
-   * When the membership began: `created_ts ?? origin_server_ts`, but never later than
-   * `origin_server_ts` (created_ts is copied from an earlier event, so a later value can
-   * only be an attempt to outlive `expires`).
+   * When the membership began, as far as this SFU believes it; orders "oldest membership".
+   * The claim, never later than `origin_server_ts` (created_ts is copied from an earlier
+   * event, so a later value can only be an attempt to outlive `expires`) and never earlier
+   * than `origin_server_ts - MAX_EXPIRES_AHEAD_MS` (one refresh period: anything older is
+   * unproven). CallStateIndex narrows this further for memberships it sees begin (README.md,
+   * "Bounds on created_ts and expires").
    */
   readonly createdTs: number;
   /** `content.expires`, or {@link DEFAULT_MEMBERSHIP_EXPIRES_MS}. */
   readonly expiresMs: number;
-  /** `createdTs + expiresMs`: the membership is dead from this instant on (README.md §3). */
+  /**
+   * `min(claimed created_ts, origin_server_ts) + expiresMs`, but at most
+   * `origin_server_ts + MAX_EXPIRES_AHEAD_MS`: the membership is dead from this instant on
+   * (README.md §3).
+   */
   readonly expiresAtMs: number;
   /** Media identity for state memberships, `{userId}:{deviceId}` (README.md §5, "Media identity"). */
   readonly rtcBackendIdentity: string;
