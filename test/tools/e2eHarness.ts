@@ -9,6 +9,7 @@ import { SfuNode } from '../../src/server/SfuNode.ts';
 import { loadConfig } from '../../src/server/config/loadConfig.ts';
 import { createLogger, type LogLevel } from '../../src/common/lib/logger.ts';
 import { buildTestPage, TEST_PAGE_DIR, TEST_PAGE_PREFIX } from '../e2e/pages/buildTestPage.ts';
+import { buildClient } from '../../src/build/buildClient.ts';
 import type { BrowserHandle } from './browser.ts';
 import { waitForExit } from './workerPid.ts';
 import { freeMediaBasePort } from './ports.ts';
@@ -53,7 +54,8 @@ export async function startDevNode(
   overrides: Record<string, unknown> = {},
   level: LogLevel = 'debug',
 ): Promise<DevNode> {
-  await buildTestPage();
+  // The test page for the tests, and the demo page (dist/client, served at /demo/) that one test opens.
+  await Promise.all([buildTestPage(), buildClient()]);
   const config = loadConfig({
     overrides: {
       server: { port: 0 },
