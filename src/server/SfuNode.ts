@@ -74,6 +74,8 @@ export class SfuNode {
       announcedAddress: config.media.announcedAddress,
       basePort: config.media.basePort,
       workerLogLevel: config.media.workerLogLevel,
+      requestTimeoutMs: config.media.requestTimeoutMs,
+      maxConsumersPerWorker: config.media.maxConsumersPerWorker,
       logger,
     });
     let node: SfuNode | undefined;
@@ -101,6 +103,8 @@ export class SfuNode {
       conference: {
         maxParticipants: this.config.conference.maxParticipants,
         maxProducersPerParticipant: this.config.conference.maxProducersPerParticipant,
+        maxConsumersPerParticipant: this.config.conference.maxConsumersPerParticipant,
+        maxRebuildAttempts: this.config.conference.maxRebuildAttempts,
         initialAvailableOutgoingBitrate: this.config.media.initialAvailableOutgoingBitrate,
         maxIncomingBitrate: this.config.media.maxIncomingBitrate,
         activeSpeakerIntervalMs: this.config.media.activeSpeakerIntervalMs,

@@ -53,15 +53,15 @@ async function run(scenario: Scenario): Promise<void> {
     for (let c = 0; c < scenario.conferences; c++) {
       const conference = await node.registry.getOrCreate(`bench-${c}` as ConferenceId);
       for (let p = 0; p < scenario.participantsEach; p++) {
-        const { participantId } = await joinAs(conference, `c${c}-p${p}`);
-        const send = await conference.createTransport(participantId, { direction: 'send' });
-        await conference.produce(participantId, {
+        const { handle } = await joinAs(conference, `c${c}-p${p}`);
+        const send = await handle.createTransport({ direction: 'send' });
+        await handle.produce({
           transportId: send.transportId,
           kind: 'audio',
           source: 'microphone',
           rtpParameters: structuredClone({ ...AUDIO_RTP_PARAMETERS, encodings: [{ ssrc: 1_000_000 + c * 1000 + p }] }) as never,
         });
-        if (p < scenario.subscribersEach) await conference.createTransport(participantId, { direction: 'recv' });
+        if (p < scenario.subscribersEach) await handle.createTransport({ direction: 'recv' });
       }
     }
     // Auto-subscription runs after each createTransport response; let it settle.

@@ -30,16 +30,16 @@ async function scrape(): Promise<{ status: number; contentType: string | null; b
 
 async function publishAndSubscribe(conference: Conference, id: string, media: Array<'audio' | 'video'>) {
   const participant = await joinAs(conference, id);
-  const send = await conference.createTransport(participant.participantId, { direction: 'send' });
+  const send = await participant.handle.createTransport({ direction: 'send' });
   for (const kind of media) {
-    await conference.produce(participant.participantId, {
+    await participant.handle.produce({
       transportId: send.transportId,
       kind,
       source: kind === 'audio' ? 'microphone' : 'camera',
       rtpParameters: structuredClone(kind === 'audio' ? AUDIO_RTP_PARAMETERS : VIDEO_SIMULCAST_RTP_PARAMETERS) as never,
     });
   }
-  await conference.createTransport(participant.participantId, { direction: 'recv' });
+  await participant.handle.createTransport({ direction: 'recv' });
   return participant;
 }
 
@@ -75,7 +75,7 @@ describe('GET /metrics', () => {
       description: 'consumers for both participants',
     });
     const consumerId = bob.sink.of('consumerCreated')[0]!.consumerId;
-    await conference.reportFirstMedia(bob.participantId, { consumerId, elapsedMs: 640 });
+    await bob.handle.reportFirstMedia(consumerId, 640);
 
     const client = await TestClient.open(`${node.wsUrl}?conference=metrics-ws-room&participant=carol-metrics`);
     expect((await client.request('getRouterRtpCapabilities')).ok).toBe(true);

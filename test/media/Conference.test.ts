@@ -35,18 +35,18 @@ const codeOf = (promise: Promise<unknown>) => rejectionOf(promise, SfuError, 'co
 
 async function publisher(id: string) {
   const p = await joinAs(conference, id);
-  const send = await conference.createTransport(p.participantId, { direction: 'send' });
+  const send = await p.handle.createTransport({ direction: 'send' });
   return { ...p, send };
 }
 
 async function subscriber(id: string) {
   const p = await joinAs(conference, id);
-  const recv = await conference.createTransport(p.participantId, { direction: 'recv' });
+  const recv = await p.handle.createTransport({ direction: 'recv' });
   return { ...p, recv };
 }
 
 async function produceVideo(p: Awaited<ReturnType<typeof publisher>>) {
-  return conference.produce(p.participantId, {
+  return p.handle.produce({
     transportId: p.send.transportId,
     kind: 'video',
     source: 'camera',
@@ -55,7 +55,7 @@ async function produceVideo(p: Awaited<ReturnType<typeof publisher>>) {
 }
 
 async function produceAudio(p: Awaited<ReturnType<typeof publisher>>) {
-  return conference.produce(p.participantId, {
+  return p.handle.produce({
     transportId: p.send.transportId,
     kind: 'audio',
     source: 'microphone',
@@ -91,11 +91,10 @@ describe('Conference', () => {
     expect(alice.sink.of('peerJoined')).toEqual([{ participantId: 'bob', displayName: 'bob', publications: [] }]);
   });
 
-  it('conference.join() rejects the same participant twice with ALREADY_JOINED and a full call with CONFERENCE_FULL', async () => {
+  it('conference.join() refuses a full call with CONFERENCE_FULL', async () => {
     conference.close();
     conference = await Conference.create(options({ maxParticipants: 1 }), () => pool.createRouter());
     await joinAs(conference, 'alice');
-    expect(await codeOf(joinAs(conference, 'alice'))).toBe('ALREADY_JOINED');
     expect(await codeOf(joinAs(conference, 'bob'))).toBe('CONFERENCE_FULL');
   });
 
@@ -111,7 +110,7 @@ describe('Conference', () => {
     const routerDump = (await conference.router.dump()) as { mapProducerIdConsumerIds: Record<string, string[]> };
     expect(routerDump.mapProducerIdConsumerIds).toEqual({ [producerId]: [created.consumerId] });
     // Paused until the client acknowledges.
-    await conference.resumeConsumer(bob.participantId, { consumerId: created.consumerId });
+    await bob.handle.resumeConsumer(created.consumerId);
   });
 
   it('a receive transport created after a producer exists is subscribed to it (after the transport reply)', async () => {
@@ -130,8 +129,8 @@ describe('Conference', () => {
     await produceAudio(alice);
     await waitFor(() => bob.sink.of('consumerCreated').length === 2, { description: 'two consumers' });
     const [video, audio] = ['video', 'audio'].map((kind) => bob.sink.of('consumerCreated').find((c) => c.kind === kind)!);
-    await conference.setConsumerPreferredLayers(bob.participantId, { consumerId: video!.consumerId, spatialLayer: 0, temporalLayer: 0 });
-    expect(await codeOf(conference.setConsumerPreferredLayers(bob.participantId, { consumerId: audio!.consumerId, spatialLayer: 0 }))).toBe('UNSUPPORTED');
+    await bob.handle.setConsumerPreferredLayers(video!.consumerId, { spatialLayer: 0, temporalLayer: 0 });
+    expect(await codeOf(bob.handle.setConsumerPreferredLayers(audio!.consumerId, { spatialLayer: 0 }))).toBe('UNSUPPORTED');
   });
 
   it('conference.closeProducer() closes its consumers and sends consumerClosed', async () => {
@@ -139,7 +138,7 @@ describe('Conference', () => {
     const bob = await subscriber('bob');
     const { producerId } = await produceVideo(alice);
     const created = await waitFor(() => bob.sink.of('consumerCreated')[0]);
-    await conference.closeProducer(alice.participantId, { producerId });
+    await alice.handle.closeProducer(producerId);
     await waitFor(() => bob.sink.of('consumerClosed')[0], { description: 'consumerClosed' });
     expect(bob.sink.of('consumerClosed')).toEqual([{ consumerId: created.consumerId }]);
     expect(conference.dump().participants.find((p) => p.id === 'bob')!.consumers).toEqual([]);
@@ -150,8 +149,8 @@ describe('Conference', () => {
     const bob = await subscriber('bob');
     const { producerId } = await produceAudio(alice);
     const created = await waitFor(() => bob.sink.of('consumerCreated')[0]);
-    await conference.pauseProducer(alice.participantId, { producerId });
-    await conference.resumeProducer(alice.participantId, { producerId });
+    await alice.handle.pauseProducer(producerId);
+    await alice.handle.resumeProducer(producerId);
     await waitFor(() => bob.sink.of('consumerResumed').length === 1);
     expect(bob.sink.of('consumerPaused')).toEqual([{ consumerId: created.consumerId }]);
   });
@@ -159,11 +158,11 @@ describe('Conference', () => {
   it('requests with wrong ids or directions fail with stable codes', async () => {
     const alice = await publisher('alice');
     const bob = await subscriber('bob');
-    expect(await codeOf(conference.createTransport(alice.participantId, { direction: 'send' }))).toBe('INVALID_STATE');
-    expect(await codeOf(conference.restartIce(alice.participantId, { transportId: 'nope' }))).toBe('NOT_FOUND');
+    expect(await codeOf(alice.handle.createTransport({ direction: 'send' }))).toBe('INVALID_STATE');
+    expect(await codeOf(alice.handle.restartIce('nope'))).toBe('NOT_FOUND');
     expect(
       await codeOf(
-        conference.produce(bob.participantId, {
+        bob.handle.produce({
           transportId: bob.recv.transportId,
           kind: 'audio',
           source: 'microphone',
@@ -171,15 +170,16 @@ describe('Conference', () => {
         }),
       ),
     ).toBe('BAD_REQUEST');
-    expect(await codeOf(conference.consume(bob.participantId, { producerId: 'missing' }))).toBe('NOT_FOUND');
-    expect(await codeOf(conference.resumeConsumer(bob.participantId, { consumerId: 'missing' }))).toBe('NOT_FOUND');
-    expect(await codeOf(conference.createTransport('carol' as never, { direction: 'send' }))).toBe('NOT_JOINED');
+    expect(await codeOf(bob.handle.consume('missing'))).toBe('NOT_FOUND');
+    expect(await codeOf(bob.handle.resumeConsumer('missing'))).toBe('NOT_FOUND');
+    await alice.handle.leave();
+    expect(await codeOf(alice.handle.createTransport({ direction: 'recv' }))).toBe('NOT_JOINED');
   });
 
   it('conference.createTransport() offers UDP and ICE-TCP candidates, TCP first when preferTcp is set', async () => {
     const alice = await joinAs(conference, 'alice');
-    const udpFirst = await conference.createTransport(alice.participantId, { direction: 'send' });
-    const tcpFirst = await conference.createTransport(alice.participantId, { direction: 'recv', preferTcp: true });
+    const udpFirst = await alice.handle.createTransport({ direction: 'send' });
+    const tcpFirst = await alice.handle.createTransport({ direction: 'recv', preferTcp: true });
     const best = (info: typeof udpFirst) => [...info.iceCandidates].sort((a, b) => b.priority - a.priority)[0]!.protocol;
     expect(udpFirst.iceCandidates.map((c) => c.protocol).sort()).toEqual(['tcp', 'udp']);
     expect(best(udpFirst)).toBe('udp');
@@ -191,8 +191,8 @@ describe('Conference', () => {
     const alice = await publisher('alice');
     const { producerId } = await produceAudio(alice);
     const bob = await joinAs(conference, 'bob', false);
-    await conference.createTransport(bob.participantId, { direction: 'recv' });
-    const info = await conference.consume(bob.participantId, { producerId });
+    await bob.handle.createTransport({ direction: 'recv' });
+    const info = await bob.handle.consume(producerId);
     expect(info).toMatchObject({ producerId, kind: 'audio', participantId: 'alice' });
     expect(bob.sink.of('consumerCreated')).toEqual([]);
   });
@@ -202,8 +202,8 @@ describe('Conference', () => {
     const bob = await subscriber('bob');
     await produceVideo(alice);
     await produceAudio(alice);
-    const bobSend = await conference.createTransport(bob.participantId, { direction: 'send' });
-    await conference.produce(bob.participantId, {
+    const bobSend = await bob.handle.createTransport({ direction: 'send' });
+    await bob.handle.produce({
       transportId: bobSend.transportId,
       kind: 'audio',
       source: 'microphone',
@@ -213,12 +213,12 @@ describe('Conference', () => {
     let empty = false;
     conference.on('empty', () => (empty = true));
 
-    await conference.leave(alice.participantId, 'left');
+    await alice.handle.leave();
     expect(bob.sink.of('peerLeft')).toEqual([{ participantId: 'alice' }]);
     await waitFor(() => bob.sink.of('consumerClosed').length === 2, { description: 'consumers of alice closed' });
     expect(empty).toBe(false);
 
-    await conference.leave(bob.participantId, 'left');
+    await bob.handle.leave();
     expect(empty).toBe(true);
     const dump = (await conference.router.dump()) as Record<string, unknown>;
     expect(dump['transportIds']).toEqual([]);
@@ -226,15 +226,17 @@ describe('Conference', () => {
     expect(dump['mapConsumerIdProducerId']).toEqual({});
     expect(dump['mapProducerIdObserverIds']).toEqual({});
     // Leaving twice is harmless.
-    await conference.leave(bob.participantId, 'left');
+    await bob.handle.leave();
+    expect(bob.handle.closeReason).toBe('left');
   });
 
-  it('conference.close() closes the router and later requests fail with INVALID_STATE', async () => {
+  it('conference.close() closes the router and every handle with conference-closed; later requests fail with NOT_JOINED', async () => {
     const alice = await joinAs(conference, 'alice');
     const router = conference.router;
     conference.close();
     conference.close();
     expect(router.closed).toBe(true);
-    expect(await codeOf(conference.createTransport(alice.participantId, { direction: 'send' }))).toBe('INVALID_STATE');
+    expect(alice.sink.closeReason).toBe('conference-closed');
+    expect(await codeOf(alice.handle.createTransport({ direction: 'send' }))).toBe('NOT_JOINED');
   });
 });

@@ -74,7 +74,7 @@ describe('WorkerPool', () => {
     });
     const conference = await registry.getOrCreate('room' as ConferenceId);
     const alice = await joinAs(conference, 'alice');
-    await conference.createTransport(alice.participantId, { direction: 'send' });
+    await alice.handle.createTransport({ direction: 'send' });
     const oldRouter = conference.router;
     const deadPid = p.slots[0]!.worker.pid;
 
@@ -89,8 +89,8 @@ describe('WorkerPool', () => {
     expect(conference.dump().participants[0]!.transports).toEqual([]);
 
     // The participant can publish again on the new router.
-    const send = await conference.createTransport(alice.participantId, { direction: 'send' });
-    await conference.produce(alice.participantId, {
+    const send = await alice.handle.createTransport({ direction: 'send' });
+    await alice.handle.produce({
       transportId: send.transportId,
       kind: 'audio',
       source: 'microphone',

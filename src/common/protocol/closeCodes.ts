@@ -14,7 +14,10 @@ export const CLOSE_CODES = {
   UNAUTHORIZED: 4001,
   /** Too many protocol faults (malformed, unknown or invalid requests). */
   PROTOCOL_ABUSE: 4002,
-  /** Request rate limit exceeded repeatedly. */
+  /**
+   * Request rate limit exceeded repeatedly (strikes decay over time), or more frames arrived
+   * before admission finished than signalling.maxPendingFrames / maxPendingBytes allow.
+   */
   RATE_LIMITED: 4003,
   /** Call membership ended (left, expired, kicked, banned, moved SFU). */
   EVICTED: 4004,
@@ -28,6 +31,10 @@ export const CLOSE_CODES = {
   UNSUPPORTED_PROTOCOL: 4008,
   /** Conference full. */
   CONFERENCE_FULL: 4009,
+  /** The conference was closed by the server with this participant inside (join again to start a new one). */
+  CONFERENCE_CLOSED: 4010,
+  /** The conference's media could not be rebuilt after its worker died (every retry failed); join again. */
+  MEDIA_LOST: 4011,
 } as const;
 
 export type CloseCode = (typeof CLOSE_CODES)[keyof typeof CLOSE_CODES];

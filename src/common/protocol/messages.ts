@@ -3,7 +3,7 @@
 // WebSocket subprotocol `PROTOCOL_NAME` carries the version. Shared by the
 // server, the browser client and the widget; imports nothing outside protocol/.
 
-import { bool, literal, num, obj, opt, str, type Infer, type Schema } from './schema.ts';
+import { arr, bool, literal, num, obj, opt, str, type Infer, type Schema } from './schema.ts';
 import { dtlsParametersSchema, rtpCapabilitiesSchema, rtpParametersSchema } from './rtp.ts';
 
 /** WebSocket subprotocol naming the protocol version. */
@@ -18,6 +18,9 @@ const empty = obj({});
 /** What a producer carries, so receivers can lay out tiles. */
 export const mediaSourceSchema = literal('camera', 'microphone', 'screen', 'screen-audio');
 export type MediaSource = Infer<typeof mediaSourceSchema>;
+
+/** Most consumer ids in one resumeConsumers request. */
+export const MAX_RESUME_BATCH = 64;
 
 /** Request data schemas by method. */
 export const REQUESTS = {
@@ -48,6 +51,8 @@ export const REQUESTS = {
   resumeProducer: obj({ producerId: id }),
   consume: obj({ producerId: id }),
   resumeConsumer: obj({ consumerId: id }),
+  /** Acknowledges several consumers in one request (at most MAX_RESUME_BATCH ids); answers per id. */
+  resumeConsumers: obj({ consumerIds: arr(id, { maxItems: MAX_RESUME_BATCH }) }),
   pauseConsumer: obj({ consumerId: id }),
   setConsumerPreferredLayers: obj({
     consumerId: id,
@@ -122,6 +127,8 @@ export interface ResponseDataMap {
   resumeProducer: Record<string, never>;
   consume: ConsumerInfo;
   resumeConsumer: Record<string, never>;
+  /** One result per distinct id: ok, or the error code that id alone got (GONE when its producer left meanwhile). */
+  resumeConsumers: { results: Array<{ consumerId: string; ok: true } | { consumerId: string; ok: false; code: WireErrorCode }> };
   pauseConsumer: Record<string, never>;
   setConsumerPreferredLayers: Record<string, never>;
   reportFirstMedia: Record<string, never>;
@@ -180,7 +187,9 @@ export const WIRE_ERROR_CODES = [
   'NOT_JOINED',
   'ALREADY_JOINED',
   'NOT_FOUND',
+  'GONE',
   'INVALID_STATE',
+  'LIMIT_EXCEEDED',
   'UNSUPPORTED',
   'RATE_LIMITED',
   'FORBIDDEN',

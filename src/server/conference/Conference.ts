@@ -1,46 +1,33 @@
 // A Conference is one call on one mediasoup router, run as an actor: every
-// input that touches its state (signalling requests, membership changes,
-// mediasoup events, worker restarts) goes through its single AsyncQueue, so
-// no two inputs interleave across an await. It ends itself when the last
+// input that touches its state (participant operations, joins and leaves,
+// mediasoup events, router rebuilds) goes through its single AsyncQueue, and
+// every task re-checks when it runs that the conference is still open (tasks
+// run later than they were pushed). Edges reach it only through the
+// ParticipantHandle that join() returns. It ends itself when the last
 // participant leaves (`empty`), and its parent (ConferenceRegistry) closes it.
+// When its worker dies it moves itself to a new router, trying other workers,
+// and closes with `router-lost` if none works. See README.md (closures).
 
 import { AsyncQueue } from '../../common/lib/AsyncQueue.ts';
 import { TypedEmitter } from '../../common/lib/TypedEmitter.ts';
 import { InvalidStateError, NotFoundError, SfuError, UnsupportedError } from '../../common/lib/errors.ts';
 import type { ConferenceId, ParticipantId } from '../../common/lib/ids.ts';
 import type { Logger } from '../../common/lib/logger.ts';
-import type { ConsumerInfo, RequestData, ResponseDataMap, TransportInfo } from '../../common/protocol/messages.ts';
 import type { RouterLease } from '../media/WorkerPool.ts';
-import type { ActiveSpeakerObserver, DtlsParameters, RtpCapabilities, RtpParameters, Router } from '../media/types.ts';
+import { withMediaTimeout } from '../media/timeout.ts';
+import type { ActiveSpeakerObserver, Router, RtpCapabilities } from '../media/types.ts';
+import type { ConferenceEvents, ConferenceObserverEvents, ParticipantCloseReason, ParticipantEvents } from './events.ts';
 import { Participant, type Publication } from './Participant.ts';
-import type { ConferenceDump, ConferenceOptions, ParticipantSink } from './types.ts';
+import { ParticipantHandle, type HandleContext } from './ParticipantHandle.ts';
+import type { ConferenceDump, ConferenceOptions, ConsumerInfo, JoinInput } from './types.ts';
 
-/** Least time between key-frame requests forwarded to one producer (mediasoup keyFrameRequestDelay). */
-export const KEY_FRAME_REQUEST_DELAY_MS = 1000;
+export { KEY_FRAME_REQUEST_DELAY_MS } from './ParticipantHandle.ts';
 
-export type ConferenceEvents = {
-  /** The last participant left; the parent should close the conference. */
-  empty: [];
-  /** close() ran. */
-  closed: [];
-};
+/** Default conference.maxConsumersPerParticipant. */
+export const DEFAULT_MAX_CONSUMERS_PER_PARTICIPANT = 500;
 
-/** Monitoring events (metrics, admin dump). */
-export type ConferenceObserverEvents = {
-  participantJoined: [participantId: ParticipantId];
-  participantLeft: [participantId: ParticipantId];
-  firstMediaReported: [elapsedMs: number];
-  rebuilt: [];
-};
-
-/** Join input once parsed and admitted by the edge. */
-export interface JoinInput {
-  readonly participantId: ParticipantId;
-  readonly displayName: string;
-  readonly rtpCapabilities: RtpCapabilities;
-  readonly autoSubscribe: boolean;
-  readonly sink: ParticipantSink;
-}
+/** Default routers tried when rebuilding after a worker death. */
+export const DEFAULT_MAX_REBUILD_ATTEMPTS = 3;
 
 /** One call: participants and their media on one router. */
 export class Conference extends TypedEmitter<ConferenceEvents> {
@@ -49,21 +36,36 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   readonly #options: ConferenceOptions;
   readonly #createRouter: () => Promise<RouterLease>;
   readonly #queue: AsyncQueue;
-  readonly #participants = new Map<ParticipantId, Participant>();
+  readonly #participants = new Map<string, { participant: Participant; handle: ParticipantHandle }>();
   readonly #logger: Logger;
+  readonly #ctx: HandleContext;
   #lease: RouterLease;
   #speaker: ActiveSpeakerObserver;
   #closed = false;
+  #rebuilding = false;
 
   /**
    * Creates the conference's router (through `createRouter`, the pool's
    * allocator) and its active-speaker observer, then the conference.
    */
   static async create(options: ConferenceOptions, createRouter: () => Promise<RouterLease>): Promise<Conference> {
+    const { lease, speaker } = await Conference.#newRouter(options, createRouter);
+    return new Conference(options, createRouter, lease, speaker);
+  }
+
+  static async #newRouter(
+    options: ConferenceOptions,
+    createRouter: () => Promise<RouterLease>,
+  ): Promise<{ lease: RouterLease; speaker: ActiveSpeakerObserver }> {
     const lease = await createRouter();
     try {
-      const speaker = await lease.router.createActiveSpeakerObserver({ interval: options.activeSpeakerIntervalMs });
-      return new Conference(options, createRouter, lease, speaker);
+      const speaker = await withMediaTimeout(
+        'router.createActiveSpeakerObserver',
+        lease.router.createActiveSpeakerObserver({ interval: options.activeSpeakerIntervalMs }),
+        lease.requestTimeoutMs,
+      );
+      if (lease.router.closed) throw new InvalidStateError('router closed while it was being set up');
+      return { lease, speaker };
     } catch (error) {
       lease.router.close();
       throw error;
@@ -84,6 +86,18 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     this.#logger = options.logger.child({ component: 'conference', conferenceId: options.id });
     this.#lease = lease;
     this.#speaker = speaker;
+    this.#ctx = {
+      options,
+      run: (participant, task) => this.#runFor(participant, task),
+      media: (what, request, onLate) => withMediaTimeout(what, request, this.#lease.requestTimeoutMs, onLate),
+      lease: () => this.#lease,
+      speaker: () => this.#speaker,
+      published: (publisher, publication) => this.#published(publisher, publication),
+      consume: (subscriber, producerId) => this.#consume(subscriber, producerId),
+      subscribeLater: (subscriber) => this.#subscribeLater(subscriber),
+      remove: (participant, reason) => this.#removeQueued(participant, reason),
+      firstMediaReported: (elapsedMs) => this.observer.safeEmit('firstMediaReported', elapsedMs),
+    };
     this.#watchRouter();
   }
 
@@ -100,7 +114,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     return this.#lease.router;
   }
 
-  /** Whether the router was lost with its worker and awaits rebuild(). */
+  /** Whether the router was lost with its worker and a rebuild is pending. */
   get routerLost(): boolean {
     return this.#lease.router.closed && !this.#closed;
   }
@@ -110,12 +124,18 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     return this.#lease.router.rtpCapabilities;
   }
 
-  /** Admits a participant; tells the others. Rejects if full, closed or the id is taken. */
-  join(input: JoinInput): Promise<ResponseDataMap['join']> {
+  /**
+   * Admits a participant and tells the others; resolves with its handle.
+   * `attach` runs inside the join task, before any event of the handle can
+   * fire: the edge attaches its listeners there. A participant id already
+   * present is replaced (its old handle closes with `replaced`). Rejects with
+   * CONFERENCE_FULL, or INVALID_STATE once the conference closed (the
+   * registry's join() then retries on a fresh conference).
+   */
+  join(input: JoinInput, attach?: (handle: ParticipantHandle) => void): Promise<ParticipantHandle> {
     return this.#run(() => {
-      if (this.#participants.has(input.participantId)) {
-        throw new InvalidStateError('participant already joined', 'ALREADY_JOINED');
-      }
+      const previous = this.#participants.get(input.participantId);
+      if (previous) this.#remove(previous.participant, 'replaced', false);
       if (this.#participants.size >= this.#options.maxParticipants) {
         throw new SfuError('CONFERENCE_FULL', 'conference is full');
       }
@@ -124,223 +144,17 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         id: input.participantId,
         logger: this.#logger.child({ participantId: input.participantId }),
       });
-      const peers = [...this.#participants.values()].map((peer) => peer.info());
-      this.#participants.set(participant.id, participant);
-      for (const peer of this.#participants.values()) {
-        if (peer !== participant) peer.sink.notify('peerJoined', participant.info());
+      const peers = [...this.#participants.values()].map((entry) => entry.participant.info());
+      const handle = new ParticipantHandle(this.id, participant, peers, this.#ctx);
+      attach?.(handle);
+      this.#participants.set(participant.id, { participant, handle });
+      const info = participant.info();
+      for (const entry of this.#participants.values()) {
+        if (entry.participant !== participant) entry.handle.safeEmit('peerJoined', info);
       }
-      participant.logger.info('participant joined', { participants: this.#participants.size });
+      participant.logger.info('participant joined', { participants: this.#participants.size, replaced: previous !== undefined });
       this.observer.safeEmit('participantJoined', participant.id);
-      return { participantId: participant.id, peers };
-    });
-  }
-
-  /** Removes a participant, closing its media; emits `empty` after the last one. Idempotent. */
-  leave(participantId: ParticipantId, reason: string): Promise<void> {
-    return this.#run(() => this.#leave(participantId, reason), { allowClosed: true });
-  }
-
-  /** Creates a send or receive WebRtcTransport on the conference's WebRtcServer (UDP, ICE-TCP fallback). */
-  createTransport(participantId: ParticipantId, data: RequestData<'createTransport'>): Promise<TransportInfo> {
-    return this.#run(async () => {
-      const participant = this.#participant(participantId);
-      for (const entry of participant.transports.values()) {
-        if (entry.direction === data.direction) {
-          throw new InvalidStateError(`a ${data.direction} transport exists already`);
-        }
-      }
-      const transport = await this.#lease.router.createWebRtcTransport({
-        webRtcServer: this.#lease.webRtcServer,
-        enableUdp: true,
-        enableTcp: true,
-        preferUdp: !data.preferTcp,
-        preferTcp: data.preferTcp === true,
-        initialAvailableOutgoingBitrate: this.#options.initialAvailableOutgoingBitrate,
-        appData: { participantId, direction: data.direction },
-      });
-      if (participant.closed) {
-        transport.close();
-        throw new InvalidStateError('participant has left', 'NOT_JOINED');
-      }
-      if (data.direction === 'send' && this.#options.maxIncomingBitrate > 0) {
-        await transport.setMaxIncomingBitrate(this.#options.maxIncomingBitrate);
-      }
-      participant.transports.set(transport.id, { transport, direction: data.direction });
-      transport.on('dtlsstatechange', (state) => {
-        if (state === 'failed' || state === 'closed') participant.logger.warn('transport DTLS state', { state });
-      });
-      if (data.direction === 'recv' && participant.autoSubscribe) {
-        // After this response is on the wire (setImmediate runs after the reply
-        // is written), so the client knows the transport before consumerCreated.
-        setImmediate(() => {
-          void this.#run(() => this.#subscribeToEveryone(participant)).catch((error) =>
-            participant.logger.warn('auto-subscribe failed', { error }),
-          );
-        });
-      }
-      return {
-        transportId: transport.id,
-        iceParameters: transport.iceParameters,
-        iceCandidates: transport.iceCandidates,
-        dtlsParameters: transport.dtlsParameters,
-      } as TransportInfo;
-    });
-  }
-
-  connectTransport(participantId: ParticipantId, data: RequestData<'connectTransport'>): Promise<void> {
-    return this.#run(async () => {
-      const transport = this.#participant(participantId).transport(data.transportId);
-      await transport.connect({ dtlsParameters: data.dtlsParameters as DtlsParameters });
-    });
-  }
-
-  restartIce(participantId: ParticipantId, data: RequestData<'restartIce'>): Promise<ResponseDataMap['restartIce']> {
-    return this.#run(async () => {
-      const transport = this.#participant(participantId).transport(data.transportId);
-      return { iceParameters: await transport.restartIce() };
-    });
-  }
-
-  /** Publishes a track; every auto-subscribing peer with a receive transport gets a paused consumer. */
-  produce(participantId: ParticipantId, data: RequestData<'produce'>): Promise<ResponseDataMap['produce']> {
-    return this.#run(async () => {
-      const participant = this.#participant(participantId);
-      const transport = participant.transport(data.transportId, 'send');
-      if (participant.publications.size >= this.#options.maxProducersPerParticipant) {
-        throw new InvalidStateError('too many producers');
-      }
-      const rtpParameters = data.rtpParameters as RtpParameters;
-      const mimeKind = rtpParameters.codecs[0]?.mimeType.split('/')[0]?.toLowerCase();
-      if (mimeKind !== data.kind) throw new UnsupportedError(`codec kind ${mimeKind} does not match ${data.kind}`);
-      const producer = await transport.produce({
-        kind: data.kind,
-        rtpParameters,
-        paused: data.paused === true,
-        // Receivers waiting for E2EE keys ask for key frames repeatedly; forward at most one
-        // request per second to the sender so it does not encode a storm of key frames.
-        keyFrameRequestDelay: KEY_FRAME_REQUEST_DELAY_MS,
-        appData: { participantId, source: data.source },
-      });
-      const publication: Publication = { producer, source: data.source };
-      participant.publications.set(producer.id, publication);
-      producer.on('transportclose', () => {
-        participant.publications.delete(producer.id);
-      });
-      if (producer.kind === 'audio') {
-        await this.#speaker.addProducer({ producerId: producer.id }).catch((error: unknown) =>
-          participant.logger.warn('active speaker observer refused producer', { error }),
-        );
-      }
-      for (const peer of this.#participants.values()) {
-        if (peer !== participant && peer.autoSubscribe && peer.recvTransport) {
-          await this.#subscribe(peer, participant, publication).catch((error: unknown) =>
-            peer.logger.debug('not subscribed to new producer', { producerId: producer.id, error }),
-          );
-        }
-      }
-      participant.logger.debug('producer created', { producerId: producer.id, kind: producer.kind, source: data.source });
-      return { producerId: producer.id };
-    });
-  }
-
-  closeProducer(participantId: ParticipantId, data: RequestData<'closeProducer'>): Promise<void> {
-    return this.#run(() => {
-      const participant = this.#participant(participantId);
-      const { producer } = participant.publication(data.producerId);
-      producer.close();
-      participant.publications.delete(producer.id);
-    });
-  }
-
-  pauseProducer(participantId: ParticipantId, data: RequestData<'pauseProducer'>): Promise<void> {
-    return this.#run(async () => {
-      await this.#participant(participantId).publication(data.producerId).producer.pause();
-    });
-  }
-
-  resumeProducer(participantId: ParticipantId, data: RequestData<'resumeProducer'>): Promise<void> {
-    return this.#run(async () => {
-      await this.#participant(participantId).publication(data.producerId).producer.resume();
-    });
-  }
-
-  /** Explicit subscription (participants that joined with autoSubscribe false). */
-  consume(participantId: ParticipantId, data: RequestData<'consume'>): Promise<ConsumerInfo> {
-    return this.#run(async () => {
-      const subscriber = this.#participant(participantId);
-      for (const publisher of this.#participants.values()) {
-        const publication = publisher.publications.get(data.producerId);
-        if (!publication) continue;
-        if (publisher === subscriber) throw new InvalidStateError('cannot consume own producer');
-        return this.#subscribe(subscriber, publisher, publication, false);
-      }
-      throw new NotFoundError(`unknown producer ${data.producerId}`);
-    });
-  }
-
-  /** The client's acknowledgement that its consumer exists: start forwarding. */
-  resumeConsumer(participantId: ParticipantId, data: RequestData<'resumeConsumer'>): Promise<void> {
-    return this.#run(async () => {
-      await this.#participant(participantId).subscription(data.consumerId).consumer.resume();
-    });
-  }
-
-  pauseConsumer(participantId: ParticipantId, data: RequestData<'pauseConsumer'>): Promise<void> {
-    return this.#run(async () => {
-      await this.#participant(participantId).subscription(data.consumerId).consumer.pause();
-    });
-  }
-
-  setConsumerPreferredLayers(participantId: ParticipantId, data: RequestData<'setConsumerPreferredLayers'>): Promise<void> {
-    return this.#run(async () => {
-      const { consumer } = this.#participant(participantId).subscription(data.consumerId);
-      if (consumer.type !== 'simulcast' && consumer.type !== 'svc') {
-        throw new UnsupportedError('consumer has no layers');
-      }
-      await consumer.setPreferredLayers({
-        spatialLayer: data.spatialLayer,
-        ...(data.temporalLayer !== undefined ? { temporalLayer: data.temporalLayer } : {}),
-      });
-    });
-  }
-
-  /** Client-reported time from consumerCreated to its first decoded frame. */
-  reportFirstMedia(participantId: ParticipantId, data: RequestData<'reportFirstMedia'>): Promise<void> {
-    return this.#run(() => {
-      this.#participant(participantId).subscription(data.consumerId);
-      this.observer.safeEmit('firstMediaReported', data.elapsedMs);
-    });
-  }
-
-  /**
-   * Moves the conference to a fresh router after its worker died. Media
-   * objects died with the worker; participants stay joined and are asked to
-   * rebuild transports and re-publish (`reconnectRequested`).
-   */
-  rebuild(): Promise<void> {
-    return this.#run(async () => {
-      if (!this.#lease.router.closed) return;
-      const lease = await this.#createRouter();
-      let speaker: ActiveSpeakerObserver;
-      try {
-        speaker = await lease.router.createActiveSpeakerObserver({ interval: this.#options.activeSpeakerIntervalMs });
-      } catch (error) {
-        lease.router.close();
-        throw error;
-      }
-      if (this.#closed) {
-        lease.router.close();
-        return;
-      }
-      this.#lease = lease;
-      this.#speaker = speaker;
-      this.#watchRouter();
-      for (const participant of this.#participants.values()) {
-        participant.forgetMedia();
-        participant.sink.notify('reconnectRequested', { reason: 'worker-restarted' });
-      }
-      this.#logger.warn('conference rebuilt on a new router', { participants: this.#participants.size });
-      this.observer.safeEmit('rebuilt');
+      return handle;
     });
   }
 
@@ -350,7 +164,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       id: this.id,
       routerId: this.#lease.router.id,
       closed: this.#closed,
-      participants: [...this.#participants.values()].map((p) => ({
+      participants: [...this.#participants.values()].map(({ participant: p }) => ({
         id: p.id,
         displayName: p.displayName,
         transports: [...p.transports.keys()],
@@ -360,52 +174,108 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     };
   }
 
-  /** Closes every participant and the router. Idempotent. */
-  close(): void {
+  /**
+   * Closes every participant (their handles close with `reason`) and the
+   * router. Idempotent. Tasks still queued fail with INVALID_STATE.
+   */
+  close(reason: Extract<ParticipantCloseReason, 'conference-closed' | 'router-lost'> = 'conference-closed'): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue.close();
-    for (const participant of this.#participants.values()) participant.close();
+    const entries = [...this.#participants.values()];
     this.#participants.clear();
+    for (const { participant, handle } of entries) {
+      participant.close();
+      handle.conferenceClosed(reason);
+    }
     this.#lease.router.close();
-    this.#logger.info('conference closed');
+    this.#logger.info('conference closed', { reason, participants: entries.length });
     this.safeEmit('closed');
     this.removeAllListeners();
   }
 
-  #run<T>(task: () => Promise<T> | T, options: { allowClosed?: boolean } = {}): Promise<T> {
-    if (this.#closed && !options.allowClosed) {
-      return Promise.reject(new InvalidStateError('conference is closed'));
-    }
-    if (this.#closed) return Promise.resolve().then(task);
-    return this.#queue.push(task);
+  #closedError(): InvalidStateError {
+    return new InvalidStateError('conference is closed');
   }
 
-  #participant(participantId: ParticipantId): Participant {
-    const participant = this.#participants.get(participantId);
-    if (!participant) throw new InvalidStateError('not joined', 'NOT_JOINED');
-    if (this.#lease.router.closed) throw new InvalidStateError('media router restarting, reconnect requested');
-    return participant;
+  /** Queues a task that runs only if the conference is still open when its turn comes. */
+  #run<T>(task: () => Promise<T> | T): Promise<T> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return this.#queue.push(() => {
+      if (this.#closed) throw this.#closedError();
+      return task();
+    });
   }
 
-  #leave(participantId: ParticipantId, reason: string): void {
-    const participant = this.#participants.get(participantId);
-    if (!participant) return;
-    this.#participants.delete(participantId);
+  /** Queues a participant's task: it runs only if that participant is still the current one. */
+  #runFor<T>(participant: Participant, task: () => Promise<T> | T): Promise<T> {
+    return this.#run(() => {
+      if (participant.closed || this.#participants.get(participant.id)?.participant !== participant) {
+        throw new InvalidStateError('participant has left', 'NOT_JOINED');
+      }
+      if (this.#lease.router.closed) throw new InvalidStateError('media router restarting, reconnect requested');
+      return task();
+    });
+  }
+
+  /** Queued removal; a no-op if the participant is no longer current or the conference closed. */
+  #removeQueued(participant: Participant, reason: ParticipantCloseReason): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return this.#queue.push(() => {
+      if (!this.#closed) this.#remove(participant, reason);
+    });
+  }
+
+  /** Removes `participant` if current: closes its media, closes its handle, tells peers; `empty` after the last. */
+  #remove(participant: Participant, reason: ParticipantCloseReason, emitEmpty = true): void {
+    const entry = this.#participants.get(participant.id);
+    if (!entry || entry.participant !== participant) return;
+    this.#participants.delete(participant.id);
     participant.close();
-    for (const peer of this.#participants.values()) peer.sink.notify('peerLeft', { participantId });
+    entry.handle.conferenceClosed(reason);
+    for (const peer of this.#participants.values()) peer.handle.safeEmit('peerLeft', participant.id);
     participant.logger.info('participant left', { reason, participants: this.#participants.size });
-    this.observer.safeEmit('participantLeft', participantId);
-    if (this.#participants.size === 0 && !this.#closed) this.safeEmit('empty');
+    this.observer.safeEmit('participantLeft', participant.id);
+    if (emitEmpty && this.#participants.size === 0 && !this.#closed) this.safeEmit('empty');
+  }
+
+  async #published(publisher: Participant, publication: Publication): Promise<void> {
+    for (const { participant: peer } of this.#participants.values()) {
+      if (peer !== publisher && peer.autoSubscribe && peer.recvTransport) {
+        await this.#subscribe(peer, publisher, publication).catch((error: unknown) =>
+          peer.logger.debug('not subscribed to new producer', { producerId: publication.producer.id, error }),
+        );
+      }
+    }
+  }
+
+  async #consume(subscriber: Participant, producerId: string): Promise<ConsumerInfo> {
+    for (const { participant: publisher } of this.#participants.values()) {
+      const publication = publisher.publications.get(producerId);
+      if (!publication) continue;
+      if (publisher === subscriber) throw new InvalidStateError('cannot consume own producer');
+      return this.#subscribe(subscriber, publisher, publication, false);
+    }
+    throw new NotFoundError(`unknown producer ${producerId}`);
+  }
+
+  /** After the current task's reply is on the wire, subscribes to every publication. */
+  #subscribeLater(subscriber: Participant): void {
+    // setImmediate runs after the reply is written, so the client knows the
+    // transport before consumerCreated.
+    setImmediate(() => {
+      this.#runFor(subscriber, () => this.#subscribeToEveryone(subscriber)).catch((error: unknown) =>
+        subscriber.logger.debug('auto-subscribe skipped', { error }),
+      );
+    });
   }
 
   async #subscribeToEveryone(subscriber: Participant): Promise<void> {
-    if (subscriber.closed || !subscriber.recvTransport) return;
-    for (const publisher of this.#participants.values()) {
+    if (!subscriber.recvTransport) return;
+    for (const { participant: publisher } of [...this.#participants.values()]) {
       if (publisher === subscriber) continue;
-      for (const publication of publisher.publications.values()) {
-        const already = [...subscriber.subscriptions.values()].some((s) => s.consumer.producerId === publication.producer.id);
-        if (already) continue;
+      for (const publication of [...publisher.publications.values()]) {
+        if (subscriber.closed) return;
         await this.#subscribe(subscriber, publisher, publication).catch((error: unknown) =>
           subscriber.logger.debug('not subscribed', { producerId: publication.producer.id, error }),
         );
@@ -415,56 +285,56 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 
   /**
    * Creates a paused consumer (resumed only when the client acknowledges, so
-   * its PeerConnection exists before the first packet and key-frame request).
+   * its PeerConnection exists before the first packet and key-frame request),
+   * or returns the subscriber's existing consumer of that producer. Refuses
+   * with LIMIT_EXCEEDED past the per-participant or per-worker cap.
    * `notify` false: the caller returns the info as a response instead.
    */
-  async #subscribe(
-    subscriber: Participant,
-    publisher: Participant,
-    publication: Publication,
-    notify = true,
-  ): Promise<ConsumerInfo> {
+  async #subscribe(subscriber: Participant, publisher: Participant, publication: Publication, notify = true): Promise<ConsumerInfo> {
+    const { producer, source } = publication;
+    const existing = subscriber.consumerByProducer.get(producer.id);
+    if (existing !== undefined) {
+      const subscription = subscriber.subscriptions.get(existing);
+      if (subscription) return subscription.info;
+    }
     const transport = subscriber.recvTransport;
     if (!transport) throw new InvalidStateError('no receive transport');
-    const { producer, source } = publication;
-    if (!this.#lease.router.canConsume({ producerId: producer.id, rtpCapabilities: subscriber.rtpCapabilities })) {
+    const maxConsumers = this.#options.maxConsumersPerParticipant ?? DEFAULT_MAX_CONSUMERS_PER_PARTICIPANT;
+    if (subscriber.subscriptions.size >= maxConsumers) {
+      this.observer.safeEmit('consumerRefused', 'participant-limit');
+      throw new SfuError('LIMIT_EXCEEDED', `at most ${maxConsumers} consumers per participant`);
+    }
+    const lease = this.#lease;
+    if (!lease.router.canConsume({ producerId: producer.id, rtpCapabilities: subscriber.rtpCapabilities })) {
       throw new UnsupportedError('receiver cannot decode this producer');
     }
-    const consumer = await transport.consume({
-      producerId: producer.id,
-      rtpCapabilities: subscriber.rtpCapabilities,
-      paused: true,
-      appData: { participantId: subscriber.id, publisherId: publisher.id, source },
-    });
-    subscriber.subscriptions.set(consumer.id, {
-      consumer,
-      publisherId: publisher.id,
-      source,
-      createdAtMs: performance.now(),
-    });
+    const release = lease.reserveConsumer();
+    if (!release) {
+      this.observer.safeEmit('consumerRefused', 'worker-limit');
+      subscriber.logger.warn('consumer refused: media worker is at its consumer limit', { slot: lease.slotIndex });
+      throw new SfuError('LIMIT_EXCEEDED', 'the media worker carries its maximum of consumers');
+    }
+    let consumer;
+    try {
+      consumer = await withMediaTimeout(
+        'transport.consume',
+        transport.consume({
+          producerId: producer.id,
+          rtpCapabilities: subscriber.rtpCapabilities,
+          paused: true,
+          appData: { participantId: subscriber.id, publisherId: publisher.id, source },
+        }),
+        lease.requestTimeoutMs,
+        (late) => late.close(),
+      );
+    } finally {
+      release();
+    }
+    if (consumer.closed || subscriber.closed || transport.closed) {
+      consumer.close();
+      throw new SfuError('GONE', 'the producer or transport closed meanwhile');
+    }
     const consumerId = consumer.id;
-    const forget = (): void => {
-      subscriber.subscriptions.delete(consumerId);
-    };
-    consumer.on('transportclose', forget);
-    consumer.on('producerclose', () => {
-      void this.#run(() => {
-        forget();
-        subscriber.sink.notify('consumerClosed', { consumerId });
-      }).catch((error: unknown) => subscriber.logger.debug('consumerClosed not sent', { error }));
-    });
-    consumer.on('producerpause', () => subscriber.sink.notify('consumerPaused', { consumerId }));
-    consumer.on('producerresume', () => subscriber.sink.notify('consumerResumed', { consumerId }));
-    consumer.on('layerschange', (layers) =>
-      subscriber.sink.notify('consumerLayersChanged', {
-        consumerId,
-        spatialLayer: layers?.spatialLayer ?? null,
-        temporalLayer: layers?.temporalLayer ?? null,
-      }),
-    );
-    consumer.on('score', (score) =>
-      subscriber.sink.notify('consumerScore', { consumerId, score: score.score, producerScore: score.producerScore }),
-    );
     const info: ConsumerInfo = {
       consumerId,
       producerId: producer.id,
@@ -475,22 +345,85 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       type: consumer.type,
       producerPaused: consumer.producerPaused,
     };
-    if (notify) subscriber.sink.notify('consumerCreated', info);
+    subscriber.addSubscription({ consumer, publisherId: publisher.id, info, createdAtMs: performance.now() });
+    const handle = (): ParticipantHandle | undefined => this.#participants.get(subscriber.id)?.handle;
+    const emit = <K extends keyof ParticipantEvents & string>(event: K, ...args: ParticipantEvents[K]): void => {
+      if (!subscriber.closed) handle()?.safeEmit(event, ...args);
+    };
+    consumer.observer.once('close', () => subscriber.removeSubscription(consumerId));
+    consumer.on('producerclose', () => {
+      if (!subscriber.closed) emit('consumerClosed', consumerId);
+    });
+    consumer.on('producerpause', () => emit('consumerPaused', consumerId));
+    consumer.on('producerresume', () => emit('consumerResumed', consumerId));
+    consumer.on('layerschange', (layers) =>
+      emit('consumerLayersChanged', consumerId, layers ? { spatialLayer: layers.spatialLayer, temporalLayer: layers.temporalLayer ?? 0 } : null),
+    );
+    consumer.on('score', (score) => emit('consumerScore', consumerId, score.score, score.producerScore));
+    if (notify) emit('consumerCreated', info);
     return info;
   }
 
   #watchRouter(): void {
     const router = this.#lease.router;
     this.#speaker.on('dominantspeaker', ({ producer }) => {
-      const participantId = (producer.appData as { participantId?: string }).participantId ?? null;
-      for (const participant of this.#participants.values()) {
-        participant.sink.notify('activeSpeaker', { participantId });
-      }
+      const participantId = ((producer.appData as { participantId?: string }).participantId ?? null) as ParticipantId | null;
+      for (const { handle } of this.#participants.values()) handle.safeEmit('activeSpeaker', participantId);
     });
     router.observer.once('close', () => {
-      if (!this.#closed && this.#lease.router === router) {
-        this.#logger.warn('router closed under the conference (worker died?)');
-      }
+      if (this.#closed || this.#lease.router !== router) return;
+      this.#logger.warn('router closed under the conference (worker died); rebuilding');
+      this.#scheduleRebuild();
     });
+  }
+
+  #scheduleRebuild(): void {
+    if (this.#rebuilding || this.#closed) return;
+    this.#rebuilding = true;
+    this.#run(() => this.#rebuild())
+      .catch((error: unknown) => this.#logger.debug('rebuild task not run', { error }))
+      .finally(() => {
+        this.#rebuilding = false;
+        // The new router may have died while this rebuild ran: go again (bounded by the pool's live workers).
+        if (this.routerLost) this.#scheduleRebuild();
+      });
+  }
+
+  /**
+   * Moves the conference to a fresh router after its worker died, trying up
+   * to maxRebuildAttempts routers (each placed by the pool on a live worker,
+   * so a worker that dies during the rebuild is not tried again). Media
+   * objects died with the worker; participants stay joined and get
+   * `mediaReset`. If every attempt fails the conference closes with
+   * `router-lost`, which every handle hears.
+   */
+  async #rebuild(): Promise<void> {
+    const attempts = this.#options.maxRebuildAttempts ?? DEFAULT_MAX_REBUILD_ATTEMPTS;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (this.#closed || !this.#lease.router.closed) return;
+      try {
+        const { lease, speaker } = await Conference.#newRouter(this.#options, this.#createRouter);
+        if (this.#closed) {
+          lease.router.close();
+          return;
+        }
+        this.#lease = lease;
+        this.#speaker = speaker;
+        this.#watchRouter();
+        for (const { participant, handle } of this.#participants.values()) {
+          participant.forgetMedia();
+          handle.safeEmit('mediaReset', 'worker-restarted');
+        }
+        this.#logger.warn('conference rebuilt on a new router', { participants: this.#participants.size, slot: lease.slotIndex, attempt });
+        this.observer.safeEmit('rebuilt');
+        return;
+      } catch (error) {
+        lastError = error;
+        this.#logger.warn('conference rebuild attempt failed', { attempt, attempts, error });
+      }
+    }
+    this.#logger.error('conference rebuild failed on every attempt; closing it', { attempts, error: lastError });
+    this.close('router-lost');
   }
 }

@@ -1,6 +1,7 @@
 // The registry of live conferences: serialised get-or-create (two first
-// joiners cannot create two conferences), closing a conference when it becomes
-// empty, and rebuilding conferences whose worker died.
+// joiners cannot create two conferences), join with one retry when the
+// conference closed under the joiner (its last participant left meanwhile),
+// and closing a conference when it becomes empty or idle.
 
 import { AsyncQueue } from '../../common/lib/AsyncQueue.ts';
 import { TypedEmitter } from '../../common/lib/TypedEmitter.ts';
@@ -9,7 +10,8 @@ import type { ConferenceId } from '../../common/lib/ids.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { WorkerPool } from '../media/WorkerPool.ts';
 import { Conference } from './Conference.ts';
-import type { ConferenceOptions } from './types.ts';
+import type { ParticipantHandle } from './ParticipantHandle.ts';
+import type { ConferenceOptions, JoinInput } from './types.ts';
 
 /** Options of the registry. */
 export interface ConferenceRegistryOptions {
@@ -38,16 +40,10 @@ export class ConferenceRegistry {
   constructor(options: ConferenceRegistryOptions) {
     this.#options = options;
     this.#logger = options.logger.child({ component: 'registry' });
-    options.pool.on('workerReplaced', (slot) => {
-      for (const conference of this.#conferences.values()) {
-        if (conference.routerLost) {
-          conference.rebuild().catch((error: unknown) => {
-            this.#logger.error('conference rebuild failed; closing it', { conferenceId: conference.id, error });
-            conference.close();
-          });
-        }
-      }
-      this.#logger.info('worker replaced; rebuilt its conferences', { slot: slot.index });
+    // Conferences rebuild themselves when their router dies (Conference watches it);
+    // a lost slot only means fewer workers to place routers on.
+    options.pool.on('workerLost', (slotIndex) => {
+      this.#logger.error('mediasoup worker slot lost; conferences move to the remaining workers', { slot: slotIndex });
     });
   }
 
@@ -85,7 +81,25 @@ export class ConferenceRegistry {
     });
   }
 
-  /** Closes every conference. */
+  /**
+   * Joins conference `id`, creating it if needed. A join that lands in a
+   * conference which closed meanwhile (queued behind its last leave) is
+   * retried once on a fresh conference, so no edge ever holds a handle of a
+   * closed conference. `attach` as in Conference.join().
+   */
+  async join(id: ConferenceId, input: JoinInput, attach?: (handle: ParticipantHandle) => void): Promise<ParticipantHandle> {
+    for (let attempt = 1; ; attempt++) {
+      const conference = await this.getOrCreate(id);
+      try {
+        return await conference.join(input, attach);
+      } catch (error) {
+        if (!conference.closed || attempt >= 2) throw error;
+        this.#logger.debug('conference closed under a joiner; joining a fresh one', { conferenceId: id });
+      }
+    }
+  }
+
+  /** Closes every conference (their participants' handles close with `conference-closed`). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -1,15 +1,21 @@
-// One participant of a conference: its transports, publications (producers)
-// and subscriptions (consumers). It owns these mediasoup objects and closes
-// them in its teardown; cross-participant work (subscribing others, telling
-// peers) is the Conference's. Only the Conference calls these methods, always
-// from inside its queue.
+// One participant's state inside a conference: its transports, publications
+// (producers) and subscriptions (consumers). It owns these mediasoup objects
+// and closes them in its teardown; cross-participant work (subscribing others,
+// telling peers) is the Conference's. Only the Conference and this
+// participant's handle touch it, always from inside the conference queue.
+//
+// Ids of objects that closed are remembered (bounded), so a request that
+// races a close (resumeConsumer after the producer left) is answered GONE, not
+// NOT_FOUND: a race is not a protocol fault.
 
 import type { ParticipantId } from '../../common/lib/ids.ts';
-import { InvalidStateError, NotFoundError, PermissionError } from '../../common/lib/errors.ts';
+import { NotFoundError, PermissionError, SfuError } from '../../common/lib/errors.ts';
 import type { Logger } from '../../common/lib/logger.ts';
-import type { MediaSource, PeerInfo, PublicationInfo } from '../../common/protocol/messages.ts';
 import type { Consumer, Producer, RtpCapabilities, WebRtcTransport } from '../media/types.ts';
-import type { ParticipantSink } from './types.ts';
+import type { ConsumerInfo, MediaSource, PeerInfo, PublicationInfo } from './types.ts';
+
+/** Ids of closed objects remembered per participant, for GONE answers. */
+export const GONE_IDS_REMEMBERED = 512;
 
 /** A producer with what receivers need to know about it. */
 export interface Publication {
@@ -21,7 +27,7 @@ export interface Publication {
 export interface Subscription {
   readonly consumer: Consumer;
   readonly publisherId: ParticipantId;
-  readonly source: MediaSource;
+  readonly info: ConsumerInfo;
   /** When the consumer was created (performance.now()), for first-media timing. */
   readonly createdAtMs: number;
 }
@@ -32,21 +38,22 @@ export interface ParticipantOptions {
   readonly displayName: string;
   readonly rtpCapabilities: RtpCapabilities;
   readonly autoSubscribe: boolean;
-  readonly sink: ParticipantSink;
   readonly logger: Logger;
 }
 
-/** State of one participant; mutated only by its Conference inside the conference queue. */
+/** State of one participant; mutated only inside the conference queue. */
 export class Participant {
   readonly id: ParticipantId;
   readonly displayName: string;
   readonly rtpCapabilities: RtpCapabilities;
   readonly autoSubscribe: boolean;
-  readonly sink: ParticipantSink;
   readonly logger: Logger;
   readonly transports = new Map<string, { transport: WebRtcTransport; direction: 'send' | 'recv' }>();
   readonly publications = new Map<string, Publication>();
   readonly subscriptions = new Map<string, Subscription>();
+  /** Consumer id by producer id: one consumer per (subscriber, producer). */
+  readonly consumerByProducer = new Map<string, string>();
+  readonly #gone = new Set<string>();
   #closed = false;
 
   constructor(options: ParticipantOptions) {
@@ -54,7 +61,6 @@ export class Participant {
     this.displayName = options.displayName;
     this.rtpCapabilities = options.rtpCapabilities;
     this.autoSubscribe = options.autoSubscribe;
-    this.sink = options.sink;
     this.logger = options.logger;
   }
 
@@ -82,7 +88,7 @@ export class Participant {
   /** Looks up one of this participant's transports, checking direction when given. */
   transport(transportId: string, direction?: 'send' | 'recv'): WebRtcTransport {
     const entry = this.transports.get(transportId);
-    if (!entry) throw new NotFoundError(`unknown transport ${transportId}`);
+    if (!entry) throw this.#missing('transport', transportId);
     if (direction && entry.direction !== direction) {
       throw new PermissionError(`transport ${transportId} is not a ${direction} transport`, 'BAD_REQUEST');
     }
@@ -91,18 +97,47 @@ export class Participant {
 
   publication(producerId: string): Publication {
     const publication = this.publications.get(producerId);
-    if (!publication) throw new NotFoundError(`unknown producer ${producerId}`);
+    if (!publication) throw this.#missing('producer', producerId);
     return publication;
   }
 
   subscription(consumerId: string): Subscription {
     const subscription = this.subscriptions.get(consumerId);
-    if (!subscription) throw new NotFoundError(`unknown consumer ${consumerId}`);
+    if (!subscription) throw this.#missing('consumer', consumerId);
     return subscription;
   }
 
-  assertOpen(): void {
-    if (this.#closed) throw new InvalidStateError('participant has left', 'NOT_JOINED');
+  /** Records a subscription (and its producer index). */
+  addSubscription(subscription: Subscription): void {
+    this.subscriptions.set(subscription.info.consumerId, subscription);
+    this.consumerByProducer.set(subscription.info.producerId, subscription.info.consumerId);
+  }
+
+  /** Forgets a subscription whose consumer closed; later requests about it are GONE. */
+  removeSubscription(consumerId: string): boolean {
+    const subscription = this.subscriptions.get(consumerId);
+    if (!subscription) return false;
+    this.subscriptions.delete(consumerId);
+    if (this.consumerByProducer.get(subscription.info.producerId) === consumerId) {
+      this.consumerByProducer.delete(subscription.info.producerId);
+    }
+    this.markGone(consumerId);
+    return true;
+  }
+
+  /** Forgets a publication whose producer closed. */
+  removePublication(producerId: string): void {
+    if (this.publications.delete(producerId)) this.markGone(producerId);
+  }
+
+  /** Remembers that an object of this participant closed (bounded, oldest forgotten first). */
+  markGone(id: string): void {
+    this.#gone.delete(id);
+    this.#gone.add(id);
+    if (this.#gone.size > GONE_IDS_REMEMBERED) {
+      const oldest = this.#gone.values().next().value;
+      if (oldest !== undefined) this.#gone.delete(oldest);
+    }
   }
 
   /**
@@ -110,9 +145,11 @@ export class Participant {
    * already closed by mediasoup, so only the maps are cleared.
    */
   forgetMedia(): void {
+    for (const id of [...this.transports.keys(), ...this.publications.keys(), ...this.subscriptions.keys()]) this.markGone(id);
     this.transports.clear();
     this.publications.clear();
     this.subscriptions.clear();
+    this.consumerByProducer.clear();
   }
 
   /**
@@ -125,5 +162,10 @@ export class Participant {
     this.#closed = true;
     for (const { transport } of this.transports.values()) transport.close();
     this.forgetMedia();
+  }
+
+  #missing(kind: string, id: string): SfuError {
+    if (this.#gone.has(id)) return new SfuError('GONE', `${kind} ${id} closed meanwhile`);
+    return new NotFoundError(`unknown ${kind} ${id}`);
   }
 }

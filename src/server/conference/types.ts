@@ -1,26 +1,99 @@
-// Types shared by Conference and Participant: the sink through which a
-// participant's session receives notifications, and the conference's options.
+// Types of the conference core: its options, the summaries it hands to edges,
+// and the inputs of a participant's operations. Deliberately free of any wire
+// format: the signalling edge maps these to protocol v1 messages, and another
+// edge (a LiveKit-protocol one) can map the same values to its own.
 
 import type { ConferenceId, ParticipantId } from '../../common/lib/ids.ts';
 import type { Logger } from '../../common/lib/logger.ts';
-import type { NotificationDataMap, NotificationName } from '../../common/protocol/messages.ts';
+import type { SfuErrorCode } from '../../common/lib/errors.ts';
+import type { DtlsParameters, IceCandidate, IceParameters, RtpCapabilities, RtpParameters } from '../media/types.ts';
 
-/** How a conference reaches the session of one participant (the signalling edge implements it). */
-export interface ParticipantSink {
-  /** Sends a notification; never throws (a closed socket drops it). */
-  notify<N extends NotificationName>(method: N, data: NotificationDataMap[N]): void;
-}
+/** What a producer carries, so receivers can lay out tiles. */
+export type MediaSource = 'camera' | 'microphone' | 'screen' | 'screen-audio';
 
 /** Options the registry passes to Conference.create(). */
 export interface ConferenceOptions {
   readonly id: ConferenceId;
   readonly maxParticipants: number;
   readonly maxProducersPerParticipant: number;
+  /** Consumers one participant may hold at once (conference.maxConsumersPerParticipant). */
+  readonly maxConsumersPerParticipant?: number;
   readonly initialAvailableOutgoingBitrate: number;
   readonly maxIncomingBitrate: number;
   readonly activeSpeakerIntervalMs: number;
+  /** Routers tried when rebuilding after a worker death before giving up (router-lost). Default 3. */
+  readonly maxRebuildAttempts?: number;
   readonly logger: Logger;
 }
+
+/** Summary of one publication, as other participants see it. */
+export interface PublicationInfo {
+  producerId: string;
+  kind: 'audio' | 'video';
+  source: MediaSource;
+  paused: boolean;
+}
+
+/** Summary of one participant, as others see it. */
+export interface PeerInfo {
+  participantId: string;
+  displayName: string;
+  publications: PublicationInfo[];
+}
+
+/** ICE/DTLS parameters a client needs to build its side of a transport. */
+export interface TransportInfo {
+  transportId: string;
+  iceParameters: IceParameters;
+  iceCandidates: IceCandidate[];
+  dtlsParameters: DtlsParameters;
+}
+
+/** Everything a client needs to create a consumer locally. */
+export interface ConsumerInfo {
+  consumerId: string;
+  producerId: string;
+  participantId: string;
+  kind: 'audio' | 'video';
+  source: MediaSource;
+  rtpParameters: RtpParameters;
+  type: string;
+  producerPaused: boolean;
+}
+
+/** Input of conference.join(), once the edge parsed and admitted it. */
+export interface JoinInput {
+  readonly participantId: ParticipantId;
+  readonly displayName: string;
+  readonly rtpCapabilities: RtpCapabilities;
+  /** Create consumers for every producer automatically. */
+  readonly autoSubscribe: boolean;
+}
+
+/** Input of handle.createTransport(). */
+export interface TransportOptions {
+  readonly direction: 'send' | 'recv';
+  /** Put ICE-TCP candidates first (clients behind UDP-blocking firewalls). */
+  readonly preferTcp?: boolean;
+}
+
+/** Input of handle.produce(). */
+export interface ProduceOptions {
+  readonly transportId: string;
+  readonly kind: 'audio' | 'video';
+  readonly rtpParameters: RtpParameters;
+  readonly source: MediaSource;
+  readonly paused?: boolean;
+}
+
+/** Preferred simulcast/SVC layers of a consumer. */
+export interface LayerPreference {
+  readonly spatialLayer: number;
+  readonly temporalLayer?: number;
+}
+
+/** Outcome of one id of handle.resumeConsumers(). */
+export type ResumeResult = { consumerId: string; ok: true } | { consumerId: string; ok: false; code: SfuErrorCode };
 
 /** Snapshot for the admin dump and tests. */
 export interface ConferenceDump {

@@ -14,8 +14,10 @@ export const DEFAULT_CONFIG: Config = {
     initialAvailableOutgoingBitrate: 1_000_000,
     maxIncomingBitrate: 5_000_000,
     activeSpeakerIntervalMs: 300,
+    requestTimeoutMs: 5000,
+    maxConsumersPerWorker: 5000,
   },
-  conference: { maxParticipants: 100, maxProducersPerParticipant: 4 },
+  conference: { maxParticipants: 100, maxProducersPerParticipant: 4, maxConsumersPerParticipant: 500, maxRebuildAttempts: 3 },
   signalling: {
     maxFrameBytes: 65_536,
     ratePerSecond: 50,
@@ -23,6 +25,9 @@ export const DEFAULT_CONFIG: Config = {
     maxProtocolFaults: 20,
     pingIntervalMs: 15_000,
     joinTimeoutMs: 30_000,
+    faultDecayMs: 10_000,
+    maxPendingFrames: 16,
+    maxPendingBytes: 262_144,
   },
   auth: {
     mode: 'matrix',

@@ -40,12 +40,20 @@ export interface Config {
     readonly maxIncomingBitrate: number;
     /** Interval of the active-speaker observer. */
     readonly activeSpeakerIntervalMs: number;
+    /** Deadline of every mediasoup worker request; a worker that misses it is avoided until it answers. */
+    readonly requestTimeoutMs: number;
+    /** Consumers one worker may carry (more are refused with LIMIT_EXCEEDED); 0 = unlimited. */
+    readonly maxConsumersPerWorker: number;
   };
   readonly conference: {
     /** Participants allowed in one conference. */
     readonly maxParticipants: number;
     /** Producers a participant may have at once. */
     readonly maxProducersPerParticipant: number;
+    /** Consumers one participant may hold (more are refused with LIMIT_EXCEEDED). */
+    readonly maxConsumersPerParticipant: number;
+    /** Routers tried when a conference's worker died, before it closes with 4011. */
+    readonly maxRebuildAttempts: number;
   };
   readonly signalling: {
     /** Largest accepted WebSocket frame; larger frames are refused before JSON.parse. */
@@ -60,6 +68,12 @@ export interface Config {
     readonly pingIntervalMs: number;
     /** Time a connection may stay open without joining. */
     readonly joinTimeoutMs: number;
+    /** One protocol fault or rate-limit strike is forgiven per this many ms. */
+    readonly faultDecayMs: number;
+    /** Frames that may wait for admission; more close the connection (4003). */
+    readonly maxPendingFrames: number;
+    /** Bytes of frames that may wait for admission; more close the connection (4003). */
+    readonly maxPendingBytes: number;
   };
   readonly auth: {
     /** Admission mode; `none` is a development switch only and must be set explicitly. */

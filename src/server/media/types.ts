@@ -15,3 +15,5 @@ export type RtpParameters = ms.RtpParameters;
 export type DtlsParameters = ms.DtlsParameters;
 export type RtpCodecCapability = ms.RtpCodecCapability;
 export type MediaKind = ms.MediaKind;
+export type IceParameters = ms.IceParameters;
+export type IceCandidate = ms.IceCandidate;

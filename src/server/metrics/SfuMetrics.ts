@@ -67,8 +67,10 @@ export interface WatchedPool {
 export interface WatchedConferenceObserver {
   on(event: 'participantJoined' | 'participantLeft' | 'rebuilt', listener: () => void): unknown;
   on(event: 'firstMediaReported', listener: (elapsedMs: number) => void): unknown;
+  on(event: 'consumerRefused', listener: (reason: 'participant-limit' | 'worker-limit') => void): unknown;
   off(event: 'participantJoined' | 'participantLeft' | 'rebuilt', listener: () => void): unknown;
   off(event: 'firstMediaReported', listener: (elapsedMs: number) => void): unknown;
+  off(event: 'consumerRefused', listener: (reason: 'participant-limit' | 'worker-limit') => void): unknown;
 }
 
 /** What watchConferences() needs of a Conference. */
@@ -224,6 +226,11 @@ export class SfuMetrics {
 
   // ---- Conferences ------------------------------------------------------
 
+  /** A consumer was refused by a cap (conference.maxConsumersPerParticipant or media.maxConsumersPerWorker). */
+  recordConsumerRefused(reason: 'participant-limit' | 'worker-limit'): void {
+    this.#metrics.consumerRefusals.inc({ reason: reason === 'participant-limit' ? 'participant_limit' : 'worker_limit' });
+  }
+
   /** A participant joined a conference. */
   recordParticipantJoined(): void {
     this.#metrics.participantJoins.inc();
@@ -257,6 +264,8 @@ export class SfuMetrics {
       };
       const firstMedia = (elapsedMs: number): void => this.observeFirstMedia(elapsedMs);
       const rebuilt = (): void => this.#metrics.conferenceRebuilds.inc();
+      const refused = (reason: 'participant-limit' | 'worker-limit'): void => this.recordConsumerRefused(reason);
+      conference.observer.on('consumerRefused', refused);
       conference.observer.on('participantJoined', joined);
       conference.observer.on('participantLeft', left);
       conference.observer.on('firstMediaReported', firstMedia);
@@ -266,6 +275,7 @@ export class SfuMetrics {
         conference.observer.off('participantLeft', left);
         conference.observer.off('firstMediaReported', firstMedia);
         conference.observer.off('rebuilt', rebuilt);
+        conference.observer.off('consumerRefused', refused);
       };
       counts.set(conference, entry);
       this.#metrics.conferences.inc();

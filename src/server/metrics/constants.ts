@@ -59,6 +59,10 @@ void evictionReasonsComplete;
  */
 export const CLOSE_CODE_LABELS: readonly string[] = [...Object.values(CLOSE_CODES).map(String), '1005', '1006', OTHER];
 
+/** `reason` label of sfu_consumer_refusals_total: which cap refused the consumer. */
+export const CONSUMER_REFUSAL_REASONS = ['participant_limit', 'worker_limit'] as const;
+export type ConsumerRefusalLabel = (typeof CONSUMER_REFUSAL_REASONS)[number];
+
 /** `kind` label of media metrics. */
 export const MEDIA_KINDS = ['audio', 'video'] as const;
 export type MediaKindLabel = (typeof MEDIA_KINDS)[number];

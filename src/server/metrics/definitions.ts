@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
   ADMISSION_OUTCOMES,
   ADMISSION_REASONS,
+  CONSUMER_REFUSAL_REASONS,
   EVICTION_REASONS,
   MEDIA_DIRECTIONS,
   MEDIA_KINDS,
@@ -48,6 +49,7 @@ export interface MetricDefinitions {
   readonly conferences: Gauge;
   readonly conferencesCreated: Counter;
   readonly conferenceRebuilds: Counter;
+  readonly consumerRefusals: Counter<'reason'>;
   readonly participants: Gauge;
   readonly participantJoins: Counter;
   readonly participantLeaves: Counter;
@@ -134,6 +136,12 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     conferenceRebuilds: new Counter({
       name: 'sfu_conference_rebuilds_total',
       help: 'Conferences moved to a new router after their mediasoup worker died.',
+      registers,
+    }),
+    consumerRefusals: new Counter({
+      name: 'sfu_consumer_refusals_total',
+      help: 'Consumers refused by a cap (LIMIT_EXCEEDED), by reason: participant_limit (conference.maxConsumersPerParticipant) or worker_limit (media.maxConsumersPerWorker).',
+      labelNames: ['reason'],
       registers,
     }),
     participants: new Gauge({ name: 'sfu_participants', help: 'Participants joined to a conference on this node.', registers }),
@@ -286,5 +294,6 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     }
   }
   for (const reason of EVICTION_REASONS) definitions.evictions.inc({ reason }, 0);
+  for (const reason of CONSUMER_REFUSAL_REASONS) definitions.consumerRefusals.inc({ reason }, 0);
   return definitions;
 }

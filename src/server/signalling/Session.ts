@@ -1,21 +1,41 @@
 // One WebSocket connection: admission first (frames that arrive meanwhile wait
-// in order), then each frame is bounded, parsed, rate limited and dispatched
-// to its handler. Faults are answered with stable error codes; repeated abuse
-// closes the socket with a documented code. Nothing here can throw into ws.
+// in order, bounded in count and bytes), then each frame is bounded, parsed,
+// rate limited and dispatched to its handler. Faults are answered with stable
+// error codes; faults and rate-limit strikes decay over time, and only abuse
+// faster than that decay closes the socket with a documented code. Once
+// joined, the participant handle tells the session every end (replaced,
+// conference closed, media lost), and the session closes with its code.
+// Nothing here can throw into ws.
 
 import type { WebSocket } from 'ws';
 import { SfuError, errorMessage } from '../../common/lib/errors.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { Admission, AdmissionRequest, AdmissionTicket, EvictionReason } from '../auth/Admission.ts';
 import type { ConferenceRegistry } from '../conference/ConferenceRegistry.ts';
-import type { ParticipantSink } from '../conference/types.ts';
 import { fromMediasoupError } from '../media/errors.ts';
 import { CLOSE_CODES, type CloseCode } from '../../common/protocol/closeCodes.ts';
 import type { NotificationDataMap, NotificationName } from '../../common/protocol/messages.ts';
 import { ERROR_TABLE } from './errorTable.ts';
 import { HANDLERS, type HandlerContext } from './handlers.ts';
+import { closeCodeFor, forwardNotifications } from './notifications.ts';
+import { DecayingCounter } from './DecayingCounter.ts';
+import type { ParticipantHandle } from '../conference/ParticipantHandle.ts';
 import { parseRequest, peekRequestId } from './parseFrame.ts';
 import { RateLimiter } from './RateLimiter.ts';
+
+/** Default of SessionSettings.faultDecayMs. */
+export const DEFAULT_FAULT_DECAY_MS = 10_000;
+/** Default of SessionSettings.maxPendingFrames. */
+export const DEFAULT_MAX_PENDING_FRAMES = 16;
+/** Default of SessionSettings.maxPendingBytes. */
+export const DEFAULT_MAX_PENDING_BYTES = 262_144;
+
+function frameBytes(data: unknown): number {
+  if (Buffer.isBuffer(data)) return data.length;
+  if (Array.isArray(data)) return data.reduce((sum: number, part: Buffer) => sum + part.length, 0);
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  return String(data).length;
+}
 
 /** Settings of one session (from config.signalling). */
 export interface SessionSettings {
@@ -23,6 +43,12 @@ export interface SessionSettings {
   readonly rateBurst: number;
   readonly maxProtocolFaults: number;
   readonly joinTimeoutMs: number;
+  /** One protocol fault or rate-limit strike is forgiven per this many ms. Default 10 000. */
+  readonly faultDecayMs?: number;
+  /** Frames that may wait for admission; more close the socket with 4003. Default 16. */
+  readonly maxPendingFrames?: number;
+  /** Bytes of frames that may wait for admission; more close the socket with 4003. Default 262 144. */
+  readonly maxPendingBytes?: number;
 }
 
 /** Monitoring hooks of a session (metrics). */
@@ -55,8 +81,10 @@ export class Session {
   #logger: Logger;
   #ticket: AdmissionTicket | undefined;
   #context: HandlerContext | undefined;
-  #faults = 0;
-  #rateStrikes = 0;
+  readonly #faults: DecayingCounter;
+  readonly #rateStrikes: DecayingCounter;
+  #pendingFrames = 0;
+  #pendingBytes = 0;
   #closed = false;
   #unwatch: (() => void) | undefined;
   #joinTimer: NodeJS.Timeout | undefined;
@@ -66,11 +94,13 @@ export class Session {
     this.#socket = options.socket;
     this.#logger = options.logger.child({ component: 'signalling', remote: options.request.remoteAddress });
     this.#limiter = new RateLimiter(options.settings.ratePerSecond, options.settings.rateBurst);
+    this.#faults = new DecayingCounter(options.settings.faultDecayMs ?? DEFAULT_FAULT_DECAY_MS);
+    this.#rateStrikes = new DecayingCounter(options.settings.faultDecayMs ?? DEFAULT_FAULT_DECAY_MS);
     this.#socket.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
     this.#socket.on('close', (code) => this.#onSocketClosed(code));
     this.#socket.on('error', (error) => this.#logger.debug('socket error', { error }));
     this.#joinTimer = setTimeout(() => {
-      if (!this.#context?.joined) this.close(CLOSE_CODES.TIMEOUT, 'join timeout');
+      if (!this.#context?.handle) this.close(CLOSE_CODES.TIMEOUT, 'join timeout');
     }, options.settings.joinTimeoutMs);
     this.#ready = this.#admit();
   }
@@ -81,7 +111,8 @@ export class Session {
   }
 
   get joined(): boolean {
-    return this.#context?.joined === true;
+    const handle = this.#context?.handle;
+    return handle !== undefined && !handle.closed;
   }
 
   /** Sends a notification if the socket is open. */
@@ -110,13 +141,11 @@ export class Session {
       if (this.#closed) return undefined;
       this.#ticket = ticket;
       this.#logger = this.#logger.child({ conferenceId: ticket.conferenceId, participantId: ticket.participantId });
-      const sink: ParticipantSink = { notify: (method, data) => this.notify(method, data) };
       this.#context = {
         ticket,
         registry: this.#options.registry,
-        sink,
-        conference: undefined,
-        joined: false,
+        handle: undefined,
+        attach: (handle) => this.#attach(handle),
         requestClose: () => setImmediate(() => this.close(CLOSE_CODES.NORMAL, 'left')),
       };
       this.#unwatch = ticket.watch?.((reason: EvictionReason) => this.evict(reason));
@@ -134,24 +163,60 @@ export class Session {
   /** Ends the session because its membership ended. */
   evict(reason: EvictionReason): void {
     this.#logger.info('participant evicted', { reason });
+    this.#context?.handle?.close('evicted');
     this.close(CLOSE_CODES.EVICTED, `evicted: ${reason}`);
+  }
+
+  /** Listens to the participant's handle: notifications to the client, and every end of it. */
+  #attach(handle: ParticipantHandle): void {
+    forwardNotifications(handle, (method, data) => this.notify(method, data));
+    handle.on('close', (reason) => {
+      const code = closeCodeFor(reason);
+      if (code === undefined || this.#closed) return;
+      this.#logger.info('participant ended by the conference', { reason, code });
+      this.close(code, reason);
+    });
+    // The socket closed while this join was in flight: undo it.
+    if (this.#closed) handle.close('disconnected');
   }
 
   #onFrame(data: unknown, isBinary: boolean): void {
     if (this.#closed) return;
-    // Frames wait for admission; `then` callbacks on one promise run in registration order.
-    void this.#ready.then((context) => {
-      if (!context || this.#closed) return;
-      return this.#handleFrame(context, data, isBinary);
-    });
+    if (this.#context === undefined) {
+      // Before admission frames wait, bounded: a client has no reason to send more than a few.
+      const bytes = frameBytes(data);
+      this.#pendingFrames++;
+      this.#pendingBytes += bytes;
+      const settings = this.#options.settings;
+      if (
+        this.#pendingFrames > (settings.maxPendingFrames ?? DEFAULT_MAX_PENDING_FRAMES) ||
+        this.#pendingBytes > (settings.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES)
+      ) {
+        this.#logger.warn('too many frames before admission; closing', { frames: this.#pendingFrames, bytes: this.#pendingBytes });
+        this.close(CLOSE_CODES.RATE_LIMITED, 'too many frames before admission');
+        return;
+      }
+      // Frames wait for admission; `then` callbacks on one promise run in registration order.
+      void this.#ready.then((context) => {
+        this.#pendingFrames--;
+        this.#pendingBytes -= bytes;
+        if (!context || this.#closed) return;
+        return this.#handleFrame(context, data, isBinary);
+      });
+      return;
+    }
+    void this.#handleFrame(this.#context, data, isBinary);
   }
 
   async #handleFrame(context: HandlerContext, data: unknown, isBinary: boolean): Promise<void> {
     if (!this.#limiter.take()) {
-      this.#rateStrikes++;
+      const strikes = this.#rateStrikes.add();
       this.#options.observer?.request('unknown', 'error', 'RATE_LIMITED', 0);
       this.#reply(null, new SfuError('RATE_LIMITED', 'rate limited'), 'ratelimit');
-      if (this.#rateStrikes > this.#options.settings.rateBurst) this.close(CLOSE_CODES.RATE_LIMITED, 'rate limit exceeded');
+      if (strikes > this.#options.settings.rateBurst) {
+        this.#logger.warn('closing session over the rate limit', { strikes: Math.floor(strikes) });
+        this.close(CLOSE_CODES.RATE_LIMITED, 'rate limit exceeded');
+      }
       return;
     }
     if (isBinary) {
@@ -170,19 +235,15 @@ export class Session {
     try {
       const handler = HANDLERS[request.method] as (ctx: HandlerContext, data: unknown) => Promise<unknown>;
       const result = await handler(context, request.data);
-      if (this.#closed && context.joined) {
-        // The socket closed while this join was in flight: undo it.
-        context.joined = false;
-        void context.conference
-          ?.leave(context.ticket.participantId, 'disconnected')
-          .catch((error: unknown) => this.#logger.debug('late leave failed', { error }));
-      }
+      // The socket closed while this join was in flight: undo it.
+      if (this.#closed) context.handle?.close('disconnected');
       this.#send({ type: 'response', id: request.id, ok: true, data: result });
       this.#options.observer?.request(request.method, 'ok', undefined, performance.now() - started);
     } catch (thrown) {
       const mapped = thrown instanceof SfuError ? thrown : fromMediasoupError(thrown);
       const failure = mapped ?? new SfuError('INTERNAL', 'internal error', { cause: thrown });
       if (!mapped) this.#logger.error('request failed unexpectedly', { method: request.method, error: thrown });
+      else if (failure.code === 'INTERNAL') this.#logger.warn('request failed', { method: request.method, error: failure.message });
       this.#options.observer?.request(request.method, 'error', failure.code, performance.now() - started);
       if (ERROR_TABLE[failure.code].fault) this.#fault(request.id, failure, request.method);
       else this.#reply(request.id, failure, request.method);
@@ -190,10 +251,10 @@ export class Session {
   }
 
   #fault(id: number | null, error: SfuError, what: string): void {
-    this.#faults++;
+    const faults = this.#faults.add();
     this.#reply(id, error, what);
-    if (this.#faults > this.#options.settings.maxProtocolFaults) {
-      this.#logger.warn('closing abusive session', { faults: this.#faults });
+    if (faults > this.#options.settings.maxProtocolFaults) {
+      this.#logger.warn('closing abusive session', { faults: Math.floor(faults) });
       this.close(CLOSE_CODES.PROTOCOL_ABUSE, 'too many protocol errors');
     }
   }
@@ -224,13 +285,7 @@ export class Session {
     this.#joinTimer = undefined;
     this.#unwatch?.();
     this.#unwatch = undefined;
-    const context = this.#context;
-    if (context?.joined && context.conference) {
-      context.joined = false;
-      context.conference
-        .leave(context.ticket.participantId, 'disconnected')
-        .catch((error: unknown) => this.#logger.debug('leave after close failed', { error }));
-    }
+    this.#context?.handle?.close('disconnected');
     if (this.#context) {
       this.#context = undefined;
       this.#options.onClosed(this);

@@ -1,7 +1,7 @@
 // The one table mapping our error codes to what a WebSocket peer sees: the
 // public message in an error response (generic; details stay in the log),
-// whether it counts as a protocol fault, and the close code if the session
-// must end.
+// whether it counts as a protocol fault (faults decay: signalling.faultDecayMs),
+// and the close code if the session must end.
 
 import type { SfuErrorCode } from '../../common/lib/errors.ts';
 import { CLOSE_CODES, type CloseCode } from '../../common/protocol/closeCodes.ts';
@@ -22,7 +22,10 @@ export const ERROR_TABLE: Record<SfuErrorCode, ErrorRow> = {
   NOT_JOINED: { message: 'join first', fault: true },
   ALREADY_JOINED: { message: 'already joined', fault: true },
   NOT_FOUND: { message: 'no such object', fault: true },
+  // An object the client knew closed before its request arrived (a race, e.g. resumeConsumer after the producer left).
+  GONE: { message: 'the object closed meanwhile', fault: false },
   INVALID_STATE: { message: 'not possible in the current state', fault: false },
+  LIMIT_EXCEEDED: { message: 'a resource limit was reached', fault: false },
   UNSUPPORTED: { message: 'not supported', fault: false },
   RATE_LIMITED: { message: 'too many requests', fault: false },
   FORBIDDEN: { message: 'not allowed', fault: false, closeCode: CLOSE_CODES.UNAUTHORIZED },
