@@ -5,7 +5,7 @@
 
 import { ConnectionClosedError, SfuClientError, type ClientErrorCode } from '../client/errors.ts';
 import { CLOSE_CODES, type CloseCode } from '../../common/protocol/closeCodes.ts';
-import { ABNORMAL_CLOSURE } from './call/closePolicy.ts';
+import { ABNORMAL_CLOSURE, TRY_AGAIN_LATER } from './call/closePolicy.ts';
 import { WidgetError, type ErrorCategory, type WidgetErrorCode } from './errors.ts';
 import type { MessageKey } from './i18n/index.ts';
 
@@ -45,12 +45,13 @@ export const SIGNALLING_MESSAGES: Readonly<Record<ClientErrorCode, MessageKey>> 
 });
 
 /** WebSocket close codes (src/common/protocol/closeCodes.ts), plus 1006: closed without a close frame. Every code has a row (typechecked). */
-export const CLOSE_MESSAGES: Readonly<Record<CloseCode | typeof ABNORMAL_CLOSURE, MessageKey>> = Object.freeze({
+export const CLOSE_MESSAGES: Readonly<Record<CloseCode | typeof ABNORMAL_CLOSURE | typeof TRY_AGAIN_LATER, MessageKey>> = Object.freeze({
   [CLOSE_CODES.NORMAL]: 'err.connectionLost',
   [CLOSE_CODES.GOING_AWAY]: 'err.serverShutdown',
   [ABNORMAL_CLOSURE]: 'err.connectionLost',
   [CLOSE_CODES.MESSAGE_TOO_BIG]: 'err.protocol',
   [CLOSE_CODES.INTERNAL_ERROR]: 'err.server',
+  [TRY_AGAIN_LATER]: 'err.admission.unavailable',
   [CLOSE_CODES.UNAUTHORIZED]: 'err.admissionRefused',
   [CLOSE_CODES.PROTOCOL_ABUSE]: 'err.protocol',
   [CLOSE_CODES.RATE_LIMITED]: 'err.rateLimited',
@@ -77,7 +78,7 @@ export const EVICTION_MESSAGES = Object.freeze({
 
 /** Close codes after which joining again can work. */
 const RETRYABLE_CLOSE_CODES: ReadonlySet<number> = new Set([
-  CLOSE_CODES.NORMAL, CLOSE_CODES.GOING_AWAY, ABNORMAL_CLOSURE, CLOSE_CODES.INTERNAL_ERROR, CLOSE_CODES.UNAUTHORIZED, CLOSE_CODES.RATE_LIMITED,
+  CLOSE_CODES.NORMAL, CLOSE_CODES.GOING_AWAY, ABNORMAL_CLOSURE, CLOSE_CODES.INTERNAL_ERROR, TRY_AGAIN_LATER, CLOSE_CODES.UNAUTHORIZED, CLOSE_CODES.RATE_LIMITED,
   CLOSE_CODES.EVICTED, CLOSE_CODES.DRAINING, CLOSE_CODES.TIMEOUT, CLOSE_CODES.CONFERENCE_CLOSED, CLOSE_CODES.MEDIA_LOST,
 ]);
 

@@ -18,13 +18,13 @@ import { WidgetError } from '../errors.ts';
 import { ConnectionClosedError } from '../../client/errors.ts';
 import { backoffDelayMs, sleep } from '../../client/matrix/retry.ts';
 import { admitToSfu } from './admission.ts';
-import { closeActionOf, mayReconnect, RECONNECT_PACING } from './closePolicy.ts';
+import { closeActionOf, mayReconnect, RECONNECT_PACING, TRY_AGAIN_LATER } from './closePolicy.ts';
 import type { CallBackend, E2eeStatusSource } from './types.ts';
 
-/** The close code inside a failed (re)connect, if the server closed it. */
+/** The close code inside a failed (re)connect, if the server closed it on purpose (not a dropped socket). */
 function closeCodeOf(error: unknown): number | undefined {
   const cause = error instanceof WidgetError ? error.cause : error;
-  if (cause instanceof ConnectionClosedError && cause.closeCode >= 4000) return cause.closeCode;
+  if (cause instanceof ConnectionClosedError && (cause.closeCode >= 4000 || cause.closeCode === TRY_AGAIN_LATER)) return cause.closeCode;
   return error instanceof WidgetError && error.closeCode !== undefined ? error.closeCode : undefined;
 }
 
@@ -68,11 +68,27 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
   #closed = false;
   #queue: Promise<unknown> = Promise.resolve();
 
-  /** Admits, connects and joins. @throws WidgetError (OPENID_DENIED, ADMISSION_FAILED, SIGNALLING_FAILED). */
+  /**
+   * Admits, connects and joins. A refusal that says "later" (rate limited, 1013 while the
+   * SFU's Matrix view is stale) is retried with back-off (RECONNECT_PACING.backoff).
+   * @throws WidgetError (OPENID_DENIED, ADMISSION_FAILED, SIGNALLING_FAILED).
+   */
   static async open(options: SfuConnectionOptions): Promise<SfuConnection> {
     const connection = new SfuConnection(options);
-    await connection.#connect();
-    return connection;
+    const pacing = RECONNECT_PACING.backoff;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await connection.#connect();
+        return connection;
+      } catch (error) {
+        const code = closeCodeOf(error);
+        if (code === undefined || closeActionOf(code) !== 'backoff' || attempt >= pacing.attempts || options.signal?.aborted) throw error;
+        const delay = backoffDelayMs(attempt, { baseMs: pacing.baseMs, maxMs: pacing.maxMs, ...(options.random ? { random: options.random } : {}) });
+        options.logger.info('connection refused for now; trying again', { code, delay });
+        options.onStatus?.('status.retrying');
+        await sleep(delay, options.signal);
+      }
+    }
   }
 
   private constructor(options: SfuConnectionOptions) {

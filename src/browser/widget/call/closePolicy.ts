@@ -5,7 +5,8 @@
 //
 // - `reconnect`: the membership is still live; get a new JWT, open a new socket, join and
 //   re-publish (a worker or conference that was lost, a draining node, a dropped socket).
-// - `backoff`: the same, after a longer, jittered pause (the server rate-limited us).
+// - `backoff`: the same, after a longer, jittered pause (the server rate-limited us, or
+//   cannot check memberships right now); also retried when it refuses the first connect.
 // - `end`: the call ends and the UI says why (evicted with its reason, refused, full, abuse).
 // - `end-quietly`: the call ends here without an error, because it goes on elsewhere (this
 //   device joined again in another window; the newer session owns the membership).
@@ -17,14 +18,20 @@ export type CloseAction = 'reconnect' | 'backoff' | 'end' | 'end-quietly';
 
 /** Abnormal closure: the socket dropped without a close frame (RFC 6455 §7.4.1). */
 export const ABNORMAL_CLOSURE = 1006;
+/**
+ * Try again later (IANA WebSocket close code registry): the SFU refuses new sessions while
+ * its Matrix view is stale (homeserver unreachable) and it cannot check the membership.
+ */
+export const TRY_AGAIN_LATER = 1013;
 
 /** The action of each close code. */
-export const CLOSE_ACTIONS: Readonly<Record<CloseCode | typeof ABNORMAL_CLOSURE, CloseAction>> = Object.freeze({
+export const CLOSE_ACTIONS: Readonly<Record<CloseCode | typeof ABNORMAL_CLOSURE | typeof TRY_AGAIN_LATER, CloseAction>> = Object.freeze({
   [CLOSE_CODES.NORMAL]: 'end',
   [CLOSE_CODES.GOING_AWAY]: 'reconnect',
   [ABNORMAL_CLOSURE]: 'reconnect',
   [CLOSE_CODES.MESSAGE_TOO_BIG]: 'end',
   [CLOSE_CODES.INTERNAL_ERROR]: 'reconnect',
+  [TRY_AGAIN_LATER]: 'backoff',
   [CLOSE_CODES.UNAUTHORIZED]: 'end',
   [CLOSE_CODES.PROTOCOL_ABUSE]: 'end',
   [CLOSE_CODES.RATE_LIMITED]: 'backoff',

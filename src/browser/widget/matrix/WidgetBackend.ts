@@ -3,6 +3,14 @@
 // to publish this device's membership with our transport as its multi-SFU focus (delayed
 // leave kept alive by js-sdk; media keys managed by us, so `manageMediaKeys: false`).
 //
+// Outages: js-sdk's MembershipManager restarts the delayed leave, publishes again when it sees
+// its own membership missing (the host relays the emptied state, e.g. the delayed leave a
+// homeserver sends when it comes back) and re-creates a delayed leave that is gone. We raise
+// its retry budgets (MEMBERSHIP_CONFIG) so a homeserver outage of minutes does not use them up,
+// and if it stops anyway (MembershipManagerError) while we are in the call, we join the
+// session again after a jittered back-off: the membership is restored, never duplicated (one
+// state key per device, and js-sdk runs one manager per session).
+//
 // Ordering: create() must run synchronously while the page loads, because a host that waits
 // for the iframe's load event asks for capabilities right then, and a widget API that is not
 // listening yet would miss it. start() then waits for the capabilities and the room state.
@@ -20,6 +28,19 @@ import { SFU_FOCUS_TYPE, type WidgetLaunch } from '../launch.ts';
 import type { CallBackend, OpenIdToken } from '../call/types.ts';
 import { CALL_MEMBER_EVENT_TYPE, callCapabilities, ownMembershipStateKeys } from './capabilities.ts';
 import { quietSdk, sdkLogger } from './sdkLogging.ts';
+import { backoffDelayMs } from '../../client/matrix/retry.ts';
+
+/**
+ * js-sdk membership settings: keep retrying through an outage (every 3 s for ~10 min) and
+ * under rate limiting (js-sdk waits for the server's retry_after_ms each time).
+ */
+export const MEMBERSHIP_CONFIG = Object.freeze({
+  networkErrorRetryMs: 3000,
+  maximumNetworkErrorRetryCount: 200,
+  maximumRateLimitRetryCount: 100,
+});
+/** Back-off before joining the session again after js-sdk's membership manager stopped. */
+const REJOIN_BACKOFF = { baseMs: 2000, maxMs: 30_000 } as const;
 
 /** Options of WidgetBackend.create(). */
 export interface WidgetBackendOptions {
@@ -53,6 +74,10 @@ export class WidgetBackend implements CallBackend {
   readonly #capabilitiesSettled: Promise<void>;
   #room: Room | undefined;
   #session: MatrixRTCSession | undefined;
+  /** Between a successful joinCall() and leaveCall(): a stopped membership manager is restarted. */
+  #inCall = false;
+  #rejoins = 0;
+  #rejoinTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Creates the embedded client, which starts the widget API at once. Call during page load. */
   static create(options: WidgetBackendOptions): WidgetBackend {
@@ -128,7 +153,6 @@ export class WidgetBackend implements CallBackend {
   async joinCall(): Promise<void> {
     const session = this.#session;
     if (!session) throw new WidgetError('MEMBERSHIP_FAILED', 'start() first');
-    const focus = { type: SFU_FOCUS_TYPE, sfu_service_url: this.sfuServiceUrl };
     const published = new Promise<void>((resolve, reject) => {
       const onStatus = (): void => {
         if (session.membershipStatus !== 'Connected') return;
@@ -146,13 +170,43 @@ export class WidgetBackend implements CallBackend {
       session.on(MembershipManagerEvent.StatusChanged, onStatus);
       session.on(MatrixRTCSessionEvent.MembershipManagerError, onError);
     });
+    this.#joinSession(session);
+    await withTimeout(published, this.#options.joinTimeoutMs ?? 20_000, () => new WidgetError('MEMBERSHIP_FAILED', 'publishing the membership timed out'));
+    this.#inCall = true;
+    session.on(MatrixRTCSessionEvent.MembershipManagerError, this.#onManagerStopped);
+    session.on(MembershipManagerEvent.StatusChanged, this.#onStatusChanged);
+  }
+
+  #joinSession(session: MatrixRTCSession): void {
+    const focus = { type: SFU_FOCUS_TYPE, sfu_service_url: this.sfuServiceUrl };
     // multi_sfu: the focus is our own transport, first in foci_preferred (src/server/matrix/README.md §6).
     session.joinRTCSession({ userId: this.userId, deviceId: this.deviceId, memberId: `${this.userId}:${this.deviceId}` }, [], focus, {
       manageMediaKeys: false,
       callIntent: 'video',
+      ...MEMBERSHIP_CONFIG,
     });
-    await withTimeout(published, this.#options.joinTimeoutMs ?? 20_000, () => new WidgetError('MEMBERSHIP_FAILED', 'publishing the membership timed out'));
   }
+
+  /** js-sdk gave up keeping our membership (an outage longer than its budgets): join again later. */
+  readonly #onManagerStopped = (error: unknown): void => {
+    const session = this.#session;
+    if (!this.#inCall || !session) return;
+    this.#rejoins++;
+    const delay = backoffDelayMs(this.#rejoins, REJOIN_BACKOFF);
+    this.#options.logger.warn('membership manager stopped; joining the session again', { error: String(error), attempt: this.#rejoins, delayMs: delay });
+    clearTimeout(this.#rejoinTimer);
+    this.#rejoinTimer = setTimeout(() => {
+      // The manager marks itself stopped only after the error callback; by now it has.
+      if (this.#inCall && !session.isJoined()) this.#joinSession(session);
+    }, delay);
+  };
+
+  readonly #onStatusChanged = (): void => {
+    if (this.#session?.membershipStatus === 'Connected' && this.#rejoins > 0) {
+      this.#options.logger.info('call membership restored', { rejoins: this.#rejoins });
+      this.#rejoins = 0;
+    }
+  };
 
   async getOpenIdToken(): Promise<OpenIdToken> {
     return this.client.getOpenIdToken();
@@ -160,6 +214,10 @@ export class WidgetBackend implements CallBackend {
 
   async leaveCall(): Promise<void> {
     const session = this.#session;
+    this.#inCall = false;
+    clearTimeout(this.#rejoinTimer);
+    session?.off(MatrixRTCSessionEvent.MembershipManagerError, this.#onManagerStopped);
+    session?.off(MembershipManagerEvent.StatusChanged, this.#onStatusChanged);
     if (!session?.isJoined()) return;
     await session.leaveRoomSession(5000);
   }
