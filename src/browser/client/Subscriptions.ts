@@ -1,6 +1,8 @@
 // The receiving side of the client: turns consumerCreated notifications (or
 // explicit consume responses) into local mediasoup-client consumers on the
-// receive transport, acknowledges each with resumeConsumer, and measures the
+// receive transport, acknowledges them in batches (resumeConsumers, see
+// ResumeBatcher: one request per burst keeps big rooms under the server's
+// rate limit), and measures the
 // time to its first decoded video frame. Notifications that arrive before the
 // receive transport exists are buffered in order and replayed on attach().
 
@@ -10,11 +12,14 @@ import { FIRST_MEDIA_POLL_MS, MAX_BUFFERED_CONSUMERS } from './constants.ts';
 import { mediaError, type SfuClientError } from './errors.ts';
 import type { SfuClientEvents } from './events.ts';
 import type { Signalling } from './Signalling.ts';
+import { ResumeBatcher } from './ResumeBatcher.ts';
 import type { ClientLogger, EncodedTransforms, RemoteTrack } from './types.ts';
 
 /** What Subscriptions needs from its owner. */
 export interface SubscriptionsOptions {
   readonly signalling: Pick<Signalling, 'request'>;
+  /** How long an acknowledgement waits for others to share its request. Default 10 ms. */
+  readonly resumeBatchDelayMs?: number;
   readonly transforms?: EncodedTransforms;
   readonly firstMediaTimeoutMs: number;
   readonly logger: ClientLogger;
@@ -36,9 +41,11 @@ export class Subscriptions {
   readonly #creating = new Map<string, { cancelled: boolean }>();
   #buffer: Array<{ info: ConsumerInfo; receivedAtMs: number }> = [];
   #transport: Transport | undefined;
+  readonly #acks: ResumeBatcher;
 
   constructor(options: SubscriptionsOptions) {
     this.#options = options;
+    this.#acks = new ResumeBatcher(options.signalling, options.resumeBatchDelayMs);
   }
 
   /** Remote tracks currently received. */
@@ -181,7 +188,8 @@ export class Subscriptions {
     // The acknowledgement: the server created the consumer paused so that this
     // receiver exists before the first packet and key frame; only now may it forward.
     try {
-      await this.#options.signalling.request('resumeConsumer', { consumerId: info.consumerId });
+      // 'gone': the producer left meanwhile; consumerClosed is on its way and removes the track.
+      if ((await this.#acks.resume(info.consumerId)) === 'gone') return remote;
     } catch (error) {
       if (this.#entries.get(info.consumerId) === entry) {
         this.#fail(mediaError(`cannot start ${info.kind} of ${info.participantId}`, error));

@@ -15,6 +15,7 @@ import type { ConferenceId, ParticipantId } from '../../common/lib/ids.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { RouterLease } from '../media/WorkerPool.ts';
 import { withMediaTimeout } from '../media/timeout.ts';
+import { fromMediasoupError } from '../media/errors.ts';
 import type { ActiveSpeakerObserver, Router, RtpCapabilities } from '../media/types.ts';
 import type { ConferenceEvents, ConferenceObserverEvents, ParticipantCloseReason, ParticipantEvents } from './events.ts';
 import { Participant, type Publication } from './Participant.ts';
@@ -28,6 +29,18 @@ export const DEFAULT_MAX_CONSUMERS_PER_PARTICIPANT = 500;
 
 /** Default routers tried when rebuilding after a worker death. */
 export const DEFAULT_MAX_REBUILD_ATTEMPTS = 3;
+
+/**
+ * A worker request bounded in time whose mediasoup errors become SfuErrors
+ * (media/errors.ts), so edges see only our vocabulary; unknown ones pass as is.
+ */
+async function mediaRequest<T>(what: string, request: Promise<T>, timeoutMs: number, onLate?: (value: T) => void): Promise<T> {
+  try {
+    return await withMediaTimeout(what, request, timeoutMs, onLate);
+  } catch (error) {
+    throw fromMediasoupError(error) ?? error;
+  }
+}
 
 /** One call: participants and their media on one router. */
 export class Conference extends TypedEmitter<ConferenceEvents> {
@@ -89,7 +102,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     this.#ctx = {
       options,
       run: (participant, task) => this.#runFor(participant, task),
-      media: (what, request, onLate) => withMediaTimeout(what, request, this.#lease.requestTimeoutMs, onLate),
+      media: (what, request, onLate) => mediaRequest(what, request, this.#lease.requestTimeoutMs, onLate),
       lease: () => this.#lease,
       speaker: () => this.#speaker,
       published: (publisher, publication) => this.#published(publisher, publication),
@@ -316,7 +329,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     }
     let consumer;
     try {
-      consumer = await withMediaTimeout(
+      consumer = await mediaRequest(
         'transport.consume',
         transport.consume({
           producerId: producer.id,
