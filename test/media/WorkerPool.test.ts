@@ -10,6 +10,7 @@ import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { joinAs } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS } from '../fixtures/rtp.ts';
 import { pidAlive, waitForExit } from '../tools/workerPid.ts';
+import { readdirSync, readFileSync } from 'node:fs';
 import { freeMediaBasePort } from '../tools/ports.ts';
 
 const logger = silentLogger();
@@ -112,4 +113,67 @@ describe('WorkerPool', () => {
     registry.close();
     expect(registry.size).toBe(0);
   });
+
+  it('workers that die while starting are counted as deaths (workerDied), each one', async () => {
+    const p = await createPool(1);
+    const deaths: number[] = [];
+    p.observer.on('workerDied', (_slot, pid) => deaths.push(pid));
+    const known = new Set(childPids());
+    const killed: number[] = [p.slots[0]!.worker.pid];
+    process.kill(killed[0]!, 'SIGKILL');
+    // Kill each replacement as soon as it appears, three times: all die during their start.
+    for (let polls = 0; polls < 4000 && killed.length < 4; polls++) {
+      for (const pid of childPids()) {
+        if (!known.has(pid) && killed.length < 4) {
+          known.add(pid);
+          started.push(pid);
+          killed.push(pid);
+          process.kill(pid, 'SIGKILL');
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    expect(killed).toHaveLength(4);
+    await waitFor(() => p.slots.length === 1, { timeoutMs: 15_000, description: 'a replacement that survived' });
+    await waitFor(() => deaths.length >= killed.length, { timeoutMs: 5000, description: 'every death counted' });
+    expect(deaths.length).toBe(killed.length);
+  });
+
+  it('a stopped (hung) worker does not stop conference creation: routers go to the other worker within the deadline', async () => {
+    pool = await WorkerPool.create({
+      numWorkers: 2,
+      listenIp: '127.0.0.1',
+      announcedAddress: '',
+      basePort: await freeMediaBasePort(2),
+      workerLogLevel: 'none',
+      logger,
+      requestTimeoutMs: 500,
+    });
+    const p = pool;
+    started.push(...p.slots.map((slot) => slot.worker.pid));
+    const hung = p.slots[0]!;
+    process.kill(hung.worker.pid, 'SIGSTOP');
+    try {
+      const leases = [];
+      for (let i = 0; i < 4; i++) leases.push(await p.createRouter());
+      expect(leases.map((lease) => lease.slotIndex)).toEqual([1, 1, 1, 1]);
+      expect(p.load(0)).toMatchObject({ suspect: true });
+      expect(p.load(1)).toMatchObject({ routers: 4, suspect: false });
+    } finally {
+      process.kill(hung.worker.pid, 'SIGCONT');
+    }
+  });
 });
+
+/** Pids of this process's children (mediasoup workers are spawned by the test process). */
+function childPids(): number[] {
+  const pids: number[] = [];
+  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
+    try {
+      pids.push(...readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+    } catch {
+      // A thread that ended between readdir and read has no children file.
+    }
+  }
+  return pids;
+}
