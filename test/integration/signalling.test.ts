@@ -8,6 +8,7 @@ import { SfuNode } from '../../src/server/SfuNode.ts';
 import { createLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { CLOSE_CODES } from '../../src/common/protocol/closeCodes.ts';
+import type { ConferenceId } from '../../src/common/lib/ids.ts';
 import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
 import { TestClient } from '../tools/wsClient.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
@@ -119,6 +120,26 @@ describe('signalling over WebSocket', () => {
     b2.close();
     await waitFor(() => a.notifications.filter((n) => n.method === 'peerLeft').length >= 2, { description: 'peerLeft' });
     a.close();
+  });
+
+  it('a conference closed by the server closes its joined sessions with 4010', async () => {
+    const a = await joined('c7', 'alice');
+    node.registry.get('c7' as ConferenceId)!.close();
+    expect(await a.closed()).toBe(CLOSE_CODES.CONFERENCE_CLOSED);
+    expect(a.closeReason).toBe('conference-closed');
+  });
+
+  it('resumeConsumers acknowledges up to 64 consumers in one request, answered per id, without touching the rate limit', async () => {
+    const client = await joined('c8', 'alice');
+    const consumerIds = Array.from({ length: 64 }, (_, i) => `consumer-${i}`);
+    const reply = await client.request('resumeConsumers', { consumerIds });
+    expect(reply.ok).toBe(true);
+    const results = (reply.data as { results: Array<{ consumerId: string; ok: boolean; code?: string }> }).results;
+    expect(results).toHaveLength(64);
+    expect(new Set(results.map((r) => r.code))).toEqual(new Set(['NOT_FOUND']));
+    const tooMany = await client.request('resumeConsumers', { consumerIds: [...consumerIds, 'one-more'] });
+    expect(tooMany.error?.code).toBe('BAD_REQUEST');
+    client.close();
   });
 
   it('no log line carries an SDP body or a JWT', () => {
