@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRequest, peekRequestId } from '../../../../src/server/signalling/parseFrame.ts';
-import { REQUEST_METHODS } from '../../../../src/common/protocol/messages.ts';
+import { MAX_RESUME_BATCH, REQUEST_METHODS } from '../../../../src/common/protocol/messages.ts';
 
 const frame = (value: unknown): string => JSON.stringify(value);
 
@@ -73,6 +73,13 @@ describe('parseRequest()', () => {
     expect(peekRequestId({ id: 4 })).toBe(4);
     expect(peekRequestId({ id: '4' })).toBeNull();
     expect(peekRequestId(null)).toBeNull();
+  });
+
+  it('parses resumeConsumers with up to MAX_RESUME_BATCH ids and refuses a longer list with BAD_REQUEST', () => {
+    const ids = Array.from({ length: MAX_RESUME_BATCH }, (_, i) => `c${i}`);
+    expect(parseRequest(frame({ type: 'request', id: 1, method: 'resumeConsumers', data: { consumerIds: ids } })).request?.data).toEqual({ consumerIds: ids });
+    const tooMany = parseRequest(frame({ type: 'request', id: 2, method: 'resumeConsumers', data: { consumerIds: [...ids, 'x'] } }));
+    expect(tooMany.error?.code).toBe('BAD_REQUEST');
   });
 
   it('every catalogue method has a handler', async () => {
