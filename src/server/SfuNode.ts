@@ -16,6 +16,7 @@ import { SfuError } from '../common/lib/errors.ts';
 import { maxSyncLagMs, startMatrixAdmission, type MatrixAdmissionStack } from './matrix/startMatrixAdmission.ts';
 import { WorkerPool } from './media/WorkerPool.ts';
 import { routeMediasoupLogs } from './media/mediasoupLogs.ts';
+import { watchIoUring } from './media/ioUring.ts';
 import { ConferenceRegistry } from './conference/ConferenceRegistry.ts';
 import { SignallingServer } from './signalling/SignallingServer.ts';
 import { createHttpServer, type RouteHandler, type StaticHeaders } from './http/HttpServer.ts';
@@ -23,6 +24,8 @@ import { CLOSE_CODES } from '../common/protocol/closeCodes.ts';
 import { SfuMetrics } from './metrics/SfuMetrics.ts';
 import { METRICS_PATH, createMetricsRoute } from './metrics/metricsRoute.ts';
 import { widgetResponseHeaders } from './http/widgetCsp.ts';
+import { clientAddress, parseTrustedProxies } from './http/clientAddress.ts';
+import type { IncomingMessage } from 'node:http';
 
 /** Directory of the bundled browser client (built by `npm run build:client`). */
 export const CLIENT_DIST_DIR = fileURLToPath(new URL('../../dist/client/', import.meta.url));
@@ -55,6 +58,8 @@ export class SfuNode {
   readonly #logger: Logger;
   readonly #rootLogger: Logger;
   readonly #routes = new Map<string, RouteHandler>();
+  /** The client's address of a request: the TCP peer, or the forwarded one behind server.trustedProxies. */
+  readonly #clientAddress: (request: IncomingMessage) => string | undefined;
   #admission: Admission | undefined;
   #matrix: MatrixAdmissionStack | undefined;
   #draining = false;
@@ -96,8 +101,11 @@ export class SfuNode {
     this.#logger = options.logger.child({ component: 'node' });
     this.#rootLogger = options.logger;
     this.pool = pool;
+    const trustedProxies = parseTrustedProxies(this.config.server.trustedProxies);
+    this.#clientAddress = (request) => clientAddress(request.socket.remoteAddress, request.headers, trustedProxies);
     this.metrics = options.metrics ?? new SfuMetrics({ logger: options.logger });
     this.metrics.watchWorkerPool(pool);
+    watchIoUring(pool, (slot, status) => this.metrics.setWorkerIoUring(slot, status.enabled), options.logger, this.config.media.requestTimeoutMs);
     this.registry = new ConferenceRegistry({
       pool,
       conference: {
@@ -155,6 +163,7 @@ export class SfuNode {
       settings: this.config.signalling,
       logger: options.logger,
       observer: this.metrics.signallingObserver(),
+      clientAddress: this.#clientAddress,
     });
   }
 
@@ -196,6 +205,7 @@ export class SfuNode {
         publicUrl: this.publicUrl,
         signallingUrl: this.publicUrl.replace(/^http/, 'ws') + '/ws',
         observer: this.metrics.admissionObserver(),
+        clientAddress: this.#clientAddress,
       });
       const account = this.#matrix.account;
       this.metrics.watchMatrixSyncLag(() => account.syncLagSeconds());

@@ -6,6 +6,7 @@
 // fault listed, instead of as a vague BAD_REQUEST from the server.
 
 import { PROTOCOL_NAME, REQUESTS, WIRE_ERROR_CODES } from '../../common/protocol/messages.ts';
+import { jwtSubprotocol } from '../../common/protocol/admission.ts';
 import type {
   NotificationDataMap,
   NotificationName,
@@ -81,7 +82,12 @@ export class Signalling extends Emitter<SignallingEvents> {
   /** Opens the socket; rejects with ConnectionClosedError (code CONNECT_FAILED) if it does not open. */
   static open(options: SignallingOptions): Promise<Signalling> {
     const protocols = [...(options.protocols ?? [PROTOCOL_NAME])];
-    const socket = new WebSocket(options.url, protocols);
+    // The admission JWT travels as an offered subprotocol, not in the URL that proxies log.
+    const url = new URL(options.url);
+    const jwt = url.searchParams.get('jwt');
+    url.searchParams.delete('jwt');
+    const offered = jwt ? [...protocols, jwtSubprotocol(jwt)] : protocols;
+    const socket = new WebSocket(url.toString(), offered);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();

@@ -25,6 +25,12 @@ export interface AdmissionTicket {
   readonly participantId: ParticipantId;
   readonly displayName: string;
   /**
+   * The name to show when the client asks for `requested` in `join`; absent = the client's
+   * name is taken as is (development admission). Matrix admission lets a client only narrow
+   * its Matrix display name (src/server/auth/displayName.ts).
+   */
+  displayNameFor?(requested: string | undefined): string;
+  /**
    * Subscribes to the end of the session's right to stay (membership ended).
    * Returns an unsubscribe function. Absent for admissions that never end.
    */

@@ -28,6 +28,9 @@ export const ADMISSION_REFUSALS = [
   'membership_ended',
   'rate_limited',
   'not_ready',
+  'sync_stale',
+  'homeserver_unavailable',
+  'federation_refused',
 ] as const;
 
 export type AdmissionRefusal = (typeof ADMISSION_REFUSALS)[number];
@@ -36,6 +39,8 @@ interface RefusalRow {
   readonly status: 400 | 401 | 403 | 413 | 429 | 503;
   readonly errcode: string;
   readonly message: string;
+  /** Seconds for a `Retry-After` header (refusals the client should retry). */
+  readonly retryAfterS?: number;
 }
 
 /** HTTP status, Matrix errcode and public message of each refusal. */
@@ -62,8 +67,13 @@ export const REFUSAL_TABLE: Record<AdmissionRefusal, RefusalRow> = {
   jwt_bad_claims: { status: 401, errcode: 'M_UNAUTHORIZED', message: 'Not authorised.' },
   jwt_replayed: { status: 401, errcode: 'M_UNAUTHORIZED', message: 'Not authorised.' },
   membership_ended: { status: 403, errcode: 'M_FORBIDDEN', message: 'You are not in a call in this room on this SFU.' },
-  rate_limited: { status: 429, errcode: 'M_LIMIT_EXCEEDED', message: 'Too many requests.' },
-  not_ready: { status: 503, errcode: 'M_UNKNOWN', message: 'The SFU is not ready; try again shortly.' },
+  rate_limited: { status: 429, errcode: 'M_LIMIT_EXCEEDED', message: 'Too many requests.', retryAfterS: 5 },
+  not_ready: { status: 503, errcode: 'M_UNKNOWN', message: 'The SFU is not ready; try again shortly.', retryAfterS: 5 },
+  sync_stale: { status: 503, errcode: 'M_UNKNOWN', message: 'The SFU cannot reach its homeserver; try again shortly.', retryAfterS: 5 },
+  // Connection refused, timeout, 5xx or 429 from the user's homeserver: not a verdict on the token.
+  homeserver_unavailable: { status: 503, errcode: 'M_UNKNOWN', message: 'Your homeserver could not be reached; try again shortly.', retryAfterS: 5 },
+  // A federation answer we will not use: redirect, oversized, or an address we do not call.
+  federation_refused: { status: 401, errcode: 'M_UNAUTHORIZED', message: 'The OpenID token could not be verified.' },
 };
 
 /** A refused admission with its precise (logged, never sent) reason. */

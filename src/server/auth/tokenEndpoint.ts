@@ -4,7 +4,9 @@
 // for device_id naming this SFU → {url, jwt}. Refusals use the Matrix
 // envelope with a generic message; the precise reason is logged and counted.
 // Concurrency: each request is independent; the only shared state is the
-// per-address rate limiter and the read-only MembershipView.
+// rate limiters (per client address before any work, per user after userinfo)
+// and the read-only MembershipView. The client address comes from the one
+// parser in src/server/http/clientAddress.ts (trusted proxies only).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../common/lib/logger.ts';
@@ -49,9 +51,17 @@ export interface TokenEndpointOptions {
   readonly logger: Logger;
   readonly observer?: TokenEndpointObserver;
   readonly federationDeps?: FederationDeps;
-  /** Whether the Matrix view is usable (initial sync done). */
+  /** Whether the Matrix view is usable (initial sync done, sync fresh). */
   readonly isReady: () => boolean;
+  /** The client's address (behind trusted proxies: the forwarded one). Default: the TCP peer. */
+  readonly clientAddress?: (request: IncomingMessage) => string | undefined;
 }
+
+/** Token-bucket sizes: per client address (before the federation request) and per Matrix user (after). */
+const PER_ADDRESS = { ratePerSecond: 5, burst: 20 } as const;
+const PER_USER = { ratePerSecond: 1, burst: 10 } as const;
+/** Entries per limiter table; past it the table starts over (bounded memory under address spraying). */
+const MAX_LIMITER_ENTRIES = 10_000;
 
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
@@ -60,9 +70,29 @@ const CORS_HEADERS = {
   'access-control-max-age': '86400',
 };
 
-function send(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { ...CORS_HEADERS, 'content-type': 'application/json', 'cache-control': 'no-store' });
+function send(response: ServerResponse, status: number, body: unknown, retryAfterS?: number): void {
+  response.writeHead(status, {
+    ...CORS_HEADERS,
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    ...(retryAfterS !== undefined ? { 'retry-after': String(retryAfterS) } : {}),
+  });
   response.end(JSON.stringify(body));
+}
+
+/** A table of token buckets by key, bounded in size. */
+function limiterTable(ratePerSecond: number, burst: number): (key: string) => boolean {
+  const limiters = new Map<string, RateLimiter>();
+  return (key) => {
+    let limiter = limiters.get(key);
+    if (!limiter) {
+      // Bounded: forget everyone when the table grows past MAX_LIMITER_ENTRIES keys.
+      if (limiters.size >= MAX_LIMITER_ENTRIES) limiters.clear();
+      limiter = new RateLimiter(ratePerSecond, burst);
+      limiters.set(key, limiter);
+    }
+    return !limiter.take();
+  };
 }
 
 async function readBody(request: IncomingMessage, maxBytes: number): Promise<string> {
@@ -81,19 +111,10 @@ async function readBody(request: IncomingMessage, maxBytes: number): Promise<str
 /** Creates the /sfu/get route handler. */
 export function createTokenEndpoint(options: TokenEndpointOptions) {
   const log = options.logger.child({ component: 'auth' });
-  const limiters = new Map<string, RateLimiter>();
   const allowAll = options.allowedServers.includes('*');
-
-  function limited(address: string): boolean {
-    let limiter = limiters.get(address);
-    if (!limiter) {
-      // Bounded: forget everyone when the table grows past 10 000 addresses.
-      if (limiters.size > 10_000) limiters.clear();
-      limiter = new RateLimiter(5, 20);
-      limiters.set(address, limiter);
-    }
-    return !limiter.take();
-  }
+  const addressLimited = limiterTable(PER_ADDRESS.ratePerSecond, PER_ADDRESS.burst);
+  const userLimited = limiterTable(PER_USER.ratePerSecond, PER_USER.burst);
+  const addressOf = options.clientAddress ?? ((request: IncomingMessage) => request.socket.remoteAddress);
 
   return async function handleSfuGet(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (request.method === 'OPTIONS') {
@@ -107,8 +128,8 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
     }
     const started = performance.now();
     try {
-      if (limited(request.socket.remoteAddress ?? '?')) throw new AdmissionError('rate_limited', 'per-address limit');
-      if (!options.isReady()) throw new AdmissionError('not_ready', 'Matrix sync not ready');
+      if (addressLimited(addressOf(request) ?? '?')) throw new AdmissionError('rate_limited', 'per-address limit');
+      if (!options.isReady()) throw new AdmissionError('sync_stale', 'Matrix sync not ready or stale');
       const text = await readBody(request, options.maxBodyBytes);
       let raw: unknown;
       try {
@@ -128,6 +149,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
         timeoutMs: options.federationTimeoutMs,
         ...(options.federationDeps ? { deps: options.federationDeps } : {}),
       });
+      if (userLimited(userId)) throw new AdmissionError('rate_limited', 'per-user limit');
       const check = options.membership.check(body.room, userId, body.device_id);
       if (!check.ok) throw new AdmissionError(check.reason, `membership check failed for ${userId} ${body.device_id}`);
       const { jwt } = await options.tokens.mint({
@@ -146,7 +168,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
       const row = REFUSAL_TABLE[refusal.reason];
       log.info('token refused', { reason: refusal.reason, detail: refusal.message });
       options.observer?.admission('refused', refusal.reason, performance.now() - started);
-      send(response, row.status, { errcode: row.errcode, error: row.message });
+      send(response, row.status, { errcode: row.errcode, error: row.message }, row.retryAfterS);
     }
   };
 }

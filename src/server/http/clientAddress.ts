@@ -15,13 +15,16 @@ interface Cidr {
   readonly prefix: number;
 }
 
-/** Decides whether an address is one of the configured proxies. */
-export interface TrustedProxies {
+/** A set of address ranges (trusted proxies, non-public addresses). */
+export interface AddressRanges {
   /** True if `address` (any textual form, IPv4-mapped IPv6 included) lies in a configured range. */
   has(address: string): boolean;
   /** Number of configured ranges (0 = trust nobody). */
   readonly size: number;
 }
+
+/** Decides whether an address is one of the configured proxies. */
+export type TrustedProxies = AddressRanges;
 
 /** Longest forwarding header we read; a longer one is treated as absent (the peer is the client). */
 const MAX_HEADER_LENGTH = 4096;
@@ -38,9 +41,14 @@ export function trustedProxyFault(entry: string): string | undefined {
 
 /** Builds the matcher of `server.trustedProxies`. @throws TypeError on an invalid entry (config validation refuses those first). */
 export function parseTrustedProxies(entries: readonly string[]): TrustedProxies {
+  return parseAddressRanges(entries);
+}
+
+/** Builds a matcher of address ranges (addresses or CIDRs). @throws TypeError on an invalid entry. */
+export function parseAddressRanges(entries: readonly string[]): AddressRanges {
   const ranges = entries.map((entry) => {
     const cidr = parseCidr(entry);
-    if (!cidr) throw new TypeError(`trusted proxy "${entry}" is not an IP address or CIDR`);
+    if (!cidr) throw new TypeError(`"${entry}" is not an IP address or CIDR`);
     return cidr;
   });
   return {

@@ -7,6 +7,7 @@
 
 import type { EvictionReason } from '../auth/Admission.ts';
 import type { MembershipCheck } from '../auth/types.ts';
+import { cleanDisplayName } from '../auth/displayName.ts';
 import {
   CALL_MEMBER_EVENT_TYPE,
   activeFocus,
@@ -17,9 +18,6 @@ import {
   type CallMembership,
   type CallMembershipEvent,
 } from './callMembership.ts';
-
-/** Longest display name kept (characters); longer ones are cut. */
-export const MAX_DISPLAY_NAME_LENGTH = 128;
 
 /** A user's room membership, who set it (a leave set by someone else is a kick), and their display name. */
 interface RoomMemberState {
@@ -323,12 +321,4 @@ function parseMember(event: Record<string, unknown>, generation: number): RoomMe
     eventId: typeof eventId === 'string' ? eventId : undefined,
     generation,
   };
-}
-
-/** A display name fit for other participants' screens: no control characters, bounded, not blank. */
-export function cleanDisplayName(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  // Control and format characters (bidi overrides included) could disguise a name.
-  const cleaned = value.replace(/[\p{Cc}\p{Cf}]/gu, '').trim().slice(0, MAX_DISPLAY_NAME_LENGTH);
-  return cleaned === '' ? undefined : cleaned;
 }

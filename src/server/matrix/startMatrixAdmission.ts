@@ -1,9 +1,10 @@
-// Assembles Matrix admission for one SFU node: the signing key, the token
-// service, the membership watcher fed by the SFU account's sync, the
-// WebSocket admission and the HTTP routes (/sfu/get, JWKS).
+// Assembles Matrix admission for one SFU node: the signing key, the used-jti
+// store, the token service, the membership watcher fed by the SFU account's
+// sync, the WebSocket admission and the HTTP routes (/sfu/get, JWKS).
 
 import type { Config } from '../config/types.ts';
 import type { Logger } from '../../common/lib/logger.ts';
+import type { IncomingMessage } from 'node:http';
 import type { RouteHandler } from '../http/HttpServer.ts';
 import { sendJson } from '../http/HttpServer.ts';
 import { loadSigningKey, jwks } from '../auth/JwtKeys.ts';
@@ -11,7 +12,8 @@ import { SfuTokenService } from '../auth/SfuToken.ts';
 import { MatrixAdmission } from '../auth/MatrixAdmission.ts';
 import { createTokenEndpoint, type TokenEndpointObserver } from '../auth/tokenEndpoint.ts';
 import type { EvictionReason } from '../auth/Admission.ts';
-import { MembershipWatcher } from './MembershipWatcher.ts';
+import { JtiStore } from '../auth/JtiStore.ts';
+import { MembershipWatcher, type GraceOutcome } from './MembershipWatcher.ts';
 import { SfuAccount } from './SfuAccount.ts';
 import { OUR_FOCUS_TYPE } from './callMembership.ts';
 
@@ -21,6 +23,7 @@ export interface MatrixAdmissionStack {
   readonly watcher: MembershipWatcher;
   readonly account: SfuAccount;
   readonly tokens: SfuTokenService;
+  readonly jtis: JtiStore;
   readonly routes: ReadonlyMap<string, RouteHandler>;
   /** Our transport object, as clients put it in foci_preferred. */
   readonly focus: { type: string; sfu_service_url: string };
@@ -35,7 +38,9 @@ export interface StartMatrixAdmissionOptions {
   readonly publicUrl: string;
   /** ws(s) URL returned by /sfu/get. */
   readonly signallingUrl: string;
-  readonly observer?: TokenEndpointObserver & { eviction?(reason: EvictionReason): void };
+  readonly observer?: TokenEndpointObserver & { eviction?(reason: EvictionReason): void; grace?(outcome: GraceOutcome): void };
+  /** The client's address of an HTTP request (src/server/http/clientAddress.ts); default the TCP peer. */
+  readonly clientAddress?: (request: IncomingMessage) => string | undefined;
 }
 
 /** Largest sync lag that still counts as fresh: one long-poll plus slack. */
@@ -75,10 +80,13 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
   const log = logger.child({ component: 'auth' });
   if (generated) log.warn('generated a development JWT signing key; set auth.jwtPrivateKeyFile in production', { kid: key.kid });
   const tokens = new SfuTokenService({ key, issuer: options.publicUrl, audience: options.publicUrl, lifetimeMs: config.auth.jwtLifetimeMs });
+  const jtis = await JtiStore.open({ dataDir: config.server.dataDir, logger });
   const watcher = new MembershipWatcher({
     focus: { type: OUR_FOCUS_TYPE, serviceUrl: options.publicUrl },
     logger,
+    graceMs: config.matrix.membershipGraceMs,
     ...(options.observer?.eviction ? { onEviction: options.observer.eviction } : {}),
+    ...(options.observer?.grace ? { onGrace: options.observer.grace } : {}),
   });
   if (!config.matrix.homeserverUrl || !config.matrix.userId) {
     throw new Error('auth.mode matrix needs matrix.homeserverUrl and matrix.userId (or the embedded dev homeserver of npm start)');
@@ -90,12 +98,21 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
     accessToken,
     inviteAllowList: config.matrix.inviteAllowList,
     syncTimeoutMs: config.matrix.syncTimeoutMs,
+    reconcileIntervalMs: config.matrix.reconcileIntervalMs,
     watcher,
     logger,
   });
   const admission = new MatrixAdmission({
     tokens,
     membership: watcher,
+    jtis,
+    sync: {
+      isFresh: () => account.isFresh(maxSyncLagMs(config)),
+      get lastSyncAtMs() {
+        return account.lastSyncAtMs;
+      },
+    },
+    staleAdmissionMs: config.matrix.staleAdmissionMs,
     logger,
     ...(options.observer ? { observer: options.observer } : {}),
   });
@@ -110,6 +127,7 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
     logger,
     ...(options.observer ? { observer: options.observer } : {}),
     isReady: () => account.isFresh(maxSyncLagMs(config)),
+    ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
   });
   const routes = new Map<string, RouteHandler>([
     ['/sfu/get', sfuGet],
@@ -120,6 +138,7 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
     watcher,
     account,
     tokens,
+    jtis,
     routes,
     focus: { type: OUR_FOCUS_TYPE, sfu_service_url: options.publicUrl },
     stop() {

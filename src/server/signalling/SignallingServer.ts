@@ -26,6 +26,8 @@ export interface SignallingServerOptions {
   readonly settings: SessionSettings;
   readonly logger: Logger;
   readonly observer?: SessionObserver & { sessionsChanged?(open: number): void };
+  /** The client's address behind trusted proxies (src/server/http/clientAddress.ts); default the TCP peer. */
+  readonly clientAddress?: (request: IncomingMessage) => string | undefined;
 }
 
 /** Owns every signalling session of this node. */
@@ -106,7 +108,7 @@ export class SignallingServer {
     ws.on('pong', () => this.#alive.set(ws, true));
     const session = new Session({
       socket: ws,
-      request: { url, headers: request.headers, remoteAddress: request.socket.remoteAddress },
+      request: { url, headers: request.headers, remoteAddress: this.#options.clientAddress?.(request) ?? request.socket.remoteAddress },
       admission: this.#options.admission,
       registry: this.#options.registry,
       settings: this.#options.settings,

@@ -45,7 +45,7 @@ export const HANDLERS: HandlerTable = {
       ctx.ticket.conferenceId,
       {
         participantId: ctx.ticket.participantId,
-        displayName: data.displayName ?? ctx.ticket.displayName,
+        displayName: ctx.ticket.displayNameFor ? ctx.ticket.displayNameFor(data.displayName) : (data.displayName ?? ctx.ticket.displayName),
         rtpCapabilities: data.rtpCapabilities as RtpCapabilities,
         autoSubscribe: data.autoSubscribe ?? true,
       },
