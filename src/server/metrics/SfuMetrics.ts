@@ -327,6 +327,11 @@ export class SfuMetrics {
     if (!this.#closed) this.#poller.start();
   }
 
+  /** Whether the worker of a pool slot sends through io_uring (src/server/media/ioUring.ts). */
+  setWorkerIoUring(slotIndex: number, enabled: boolean): void {
+    this.#metrics.workerIoUring.set({ slot: String(slotIndex) }, enabled ? 1 : 0);
+  }
+
   /** Runs one stats cycle now (tests and benchmarks; the loop runs on its own). */
   pollStats(): Promise<PollCycleResult> {
     return this.#poller.pollOnce();

@@ -42,6 +42,7 @@ export interface MetricDefinitions {
   readonly workerDeaths: Counter<'slot'>;
   readonly workerCpuSeconds: Counter<'slot' | 'mode'>;
   readonly workerMaxRssBytes: Gauge<'slot'>;
+  readonly workerIoUring: Gauge<'slot'>;
   readonly routers: Gauge;
   readonly transports: Gauge;
   readonly producers: Gauge<'kind'>;
@@ -106,6 +107,12 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     workerMaxRssBytes: new Gauge({
       name: 'sfu_worker_max_rss_bytes',
       help: 'Peak resident set size of the current mediasoup worker of a pool slot (getrusage ru_maxrss).',
+      labelNames: ['slot'],
+      registers,
+    }),
+    workerIoUring: new Gauge({
+      name: 'sfu_worker_io_uring',
+      help: 'Whether the mediasoup worker of this pool slot sends through io_uring (1) or libuv (0); the log says why not.',
       labelNames: ['slot'],
       registers,
     }),
