@@ -164,6 +164,18 @@ export class MatrixTestClient {
     return eventId;
   }
 
+  /** Redacts an event (own events: any member; others' events: the redact power level). */
+  async redact(roomId: RoomId, eventId: string, reason?: string): Promise<string> {
+    this.#txnCounter += 1;
+    const txnId = `r${Date.now()}-${this.#txnCounter}`;
+    const { event_id: redactionId } = await this.request<{ event_id: string }>(
+      'PUT',
+      `/_matrix/client/v3/rooms/${encodePathSegment(roomId)}/redact/${encodePathSegment(eventId)}/${txnId}`,
+      reason !== undefined ? { reason } : {},
+    );
+    return redactionId;
+  }
+
   /** All current state events of a room, in client format. */
   async roomState(roomId: RoomId): Promise<ClientEvent[]> {
     return await this.request<ClientEvent[]>('GET', `/_matrix/client/v3/rooms/${encodePathSegment(roomId)}/state`);
