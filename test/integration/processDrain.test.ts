@@ -4,7 +4,12 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import './synapse/context.ts';
+import { registerUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { CLOSE_CODES } from '../../src/common/protocol/closeCodes.ts';
 import { findFreePort } from '../../src/server/dev/synapse/SynapseProcess.ts';
@@ -16,17 +21,17 @@ const MAIN = fileURLToPath(new URL('../../src/server/main.ts', import.meta.url))
 let child: ChildProcess | undefined;
 let output = '';
 
-async function startProcess(graceMs: number): Promise<{ port: number; exit: Promise<number | null> }> {
+async function startProcess(graceMs: number, extraEnv: Record<string, string> = { SFU_AUTH_MODE: 'none' }): Promise<{ port: number; exit: Promise<number | null> }> {
   const port = await findFreePort();
   output = '';
   child = spawn(process.execPath, [MAIN], {
     env: {
       PATH: process.env['PATH'] ?? '',
-      SFU_AUTH_MODE: 'none',
       SFU_SERVER_PORT: String(port),
       SFU_MEDIA_NUM_WORKERS: '1',
       SFU_MEDIA_BASE_PORT: String(await freeMediaBasePort()),
       SFU_DRAIN_GRACE_PERIOD_MS: String(graceMs),
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -85,4 +90,36 @@ describe('node src/server/main.ts', () => {
     expect(text).toContain('server.port: must be a number');
     expect(text).toContain('environment SFU_TYPO: unknown key');
   }, 20_000);
+
+  it('refuses cross-field faults (wildcard host without publicUrl, matrix mode without allowed servers) with exit code 2', async () => {
+    const bad = spawn(process.execPath, [MAIN], {
+      env: { PATH: process.env['PATH'] ?? '', SFU_SERVER_HOST: '0.0.0.0', SFU_MATRIX_HOMESERVER_URL: 'https://matrix.example.org', SFU_MATRIX_USER_ID: '@sfu:example.org', SFU_MATRIX_ACCESS_TOKEN: 'x' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    bad.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => bad.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(text).toContain('server.publicUrl: must be set when server.host is a wildcard address');
+    expect(text).toContain('auth.allowedServers: must list at least one homeserver');
+  }, 20_000);
+
+  it('serves /demo/dev.json (demo passwords) only with the embedded dev homeserver: 404 with a configured one', async () => {
+    const synapse = inject('synapse');
+    const bot = await registerUser(synapse.baseUrl, synapse.sharedSecret, `sfu${Date.now()}`, 'pw-sfu');
+    const { port } = await startProcess(1000, {
+      SFU_AUTH_MODE: 'matrix',
+      SFU_MATRIX_HOMESERVER_URL: synapse.baseUrl,
+      SFU_MATRIX_USER_ID: bot.userId,
+      SFU_MATRIX_ACCESS_TOKEN: bot.accessToken,
+      SFU_MATRIX_SYNC_TIMEOUT_MS: '5000',
+      SFU_AUTH_ALLOWED_SERVERS: synapse.serverName,
+      SFU_AUTH_SERVER_URL_OVERRIDES: JSON.stringify({ [synapse.serverName]: synapse.baseUrl }),
+      SFU_SERVER_DATA_DIR: mkdtempSync(join(tmpdir(), 'sfu-process-')),
+    });
+    const response = await fetch(`http://127.0.0.1:${port}/demo/dev.json`);
+    expect(response.status).toBe(404);
+    expect(await response.text()).not.toContain('password');
+    expect(output).not.toContain('DEVELOPMENT HOMESERVER');
+  }, 60_000);
 });
