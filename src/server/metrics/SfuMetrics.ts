@@ -95,6 +95,8 @@ export type SignallingMetricsObserver = SessionObserver & { sessionsChanged(open
 export interface AdmissionMetricsObserver {
   admission(outcome: AdmissionOutcome, reason: string, durationMs: number): void;
   eviction(reason: string): void;
+  /** A membership grace ended: the client restored its membership, or the grace ran out. */
+  grace(outcome: 'restored' | 'expired'): void;
 }
 
 /** Every metric of one SFU node, behind domain verbs. */
@@ -196,7 +198,13 @@ export class SfuMetrics {
     return {
       admission: (outcome, reason, durationMs) => this.recordAdmission(outcome, reason, durationMs),
       eviction: (reason) => this.recordEviction(reason),
+      grace: (outcome) => this.recordMembershipGrace(outcome),
     };
+  }
+
+  /** A grace period for an emptied or expired membership ended (closed set: restored, expired). */
+  recordMembershipGrace(outcome: 'restored' | 'expired'): void {
+    this.#metrics.membershipGraces.inc({ outcome: outcome === 'restored' ? 'restored' : 'expired' });
   }
 
   /** A session was evicted because its membership ended; unknown reasons count as 'other'. */

@@ -71,6 +71,7 @@ export interface MetricDefinitions {
   readonly admissions: Counter<'outcome' | 'reason'>;
   readonly admissionDuration: Histogram<'outcome'>;
   readonly evictions: Counter<'reason'>;
+  readonly membershipGraces: Counter<'outcome'>;
   readonly firstMedia: Histogram;
   readonly matrixSyncLag: Gauge;
 }
@@ -263,6 +264,12 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
       labelNames: ['reason'],
       registers,
     }),
+    membershipGraces: new Counter({
+      name: 'sfu_membership_graces_total',
+      help: 'Grace periods of connected sessions whose membership was emptied or expired, by outcome (restored by the client, or expired into an eviction).',
+      labelNames: ['outcome'],
+      registers,
+    }),
 
     // User experience and Matrix.
     firstMedia: new Histogram({
@@ -301,6 +308,7 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     }
   }
   for (const reason of EVICTION_REASONS) definitions.evictions.inc({ reason }, 0);
+  for (const outcome of ['restored', 'expired']) definitions.membershipGraces.inc({ outcome }, 0);
   for (const reason of CONSUMER_REFUSAL_REASONS) definitions.consumerRefusals.inc({ reason }, 0);
   return definitions;
 }
