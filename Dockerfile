@@ -4,8 +4,12 @@
 #           packages, npm dependencies, the mediasoup worker compiled against Debian's
 #           libraries), then prunes node_modules to production dependencies.
 #  runtime: Node 24 from the base image, only the shared libraries the worker links
-#           (native-config/packages/debian-runtime.txt), production node_modules, src/ and
-#           native-config/; runs as the unprivileged `node` user.
+#           (native-config/packages/debian-runtime.txt, liburing2 included), production
+#           node_modules, src/ and native-config/; runs as the unprivileged `node` user.
+# io_uring: the worker sends through io_uring on Linux >= 6 when the container may set up a
+# ring; Docker's default seccomp profile refuses io_uring, so the worker falls back to libuv
+# sends and the SFU logs why (sfu_worker_io_uring 0). A seccomp profile that allows
+# io_uring_setup/io_uring_enter/io_uring_register turns it on.
 # Only named paths are copied, so a host's node_modules/ or .cache/ never enters the image.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
