@@ -1,6 +1,9 @@
 // Mint and verify the SFU's admission JWT (jose). Claims: iss, aud (this SFU),
-// sub (Matrix user), device, room, membership id, jti, iat/nbf/exp with a
-// lifetime of at most 5 minutes. Verification pins the algorithm and the kid,
+// sub (the LiveKit identity `{user}:{device}`), user (Matrix user), device, room,
+// membership id, jti, iat/nbf/exp with a lifetime of at most 5 minutes, and the
+// LiveKit grant `video: {room, roomJoin, canPublish, canSubscribe}` that Element
+// Call reads (it decodes the payload without verifying it). Tokens minted before
+// `user` existed carry the Matrix user in `sub`; verify() reads both. Verification pins the algorithm and the kid,
 // so `alg: none`, HS256-with-our-public-key and foreign keys all fail.
 
 import { randomUUID } from 'node:crypto';
@@ -24,6 +27,18 @@ export interface SfuTokenClaims {
   readonly iat: number;
   readonly nbf: number;
   readonly exp: number;
+  /** LiveKit identity (`{user}:{device}`, the participant id). */
+  readonly identity: string;
+  /** LiveKit grant: may publish (the membership's active focus is this SFU). */
+  readonly canPublish: boolean;
+  /** LiveKit grant: may subscribe. */
+  readonly canSubscribe: boolean;
+}
+
+/** The LiveKit grant of a token (`video` claim). Default: publish and subscribe. */
+export interface LiveKitGrant {
+  readonly canPublish: boolean;
+  readonly canSubscribe: boolean;
 }
 
 /** Options of SfuTokenService. */
@@ -58,9 +73,17 @@ export class SfuTokenService {
   }
 
   /** Signs a token for one device's membership in one room. */
-  async mint(subject: { userId: string; deviceId: string; roomId: string; membershipId: string }): Promise<{ jwt: string; claims: SfuTokenClaims }> {
+  async mint(subject: {
+    userId: string;
+    deviceId: string;
+    roomId: string;
+    membershipId: string;
+    grant?: LiveKitGrant;
+  }): Promise<{ jwt: string; claims: SfuTokenClaims }> {
     const { key, issuer, audience, lifetimeMs } = this.#options;
     const iat = Math.floor(this.#now() / 1000);
+    const grant = subject.grant ?? { canPublish: true, canSubscribe: true };
+    const identity = `${subject.userId}:${subject.deviceId}`;
     const claims: SfuTokenClaims = {
       iss: issuer,
       aud: audience,
@@ -72,12 +95,21 @@ export class SfuTokenService {
       iat,
       nbf: iat,
       exp: iat + Math.floor(lifetimeMs / 1000),
+      identity,
+      canPublish: grant.canPublish,
+      canSubscribe: grant.canSubscribe,
     };
-    const jwt = await new SignJWT({ device: claims.device, room: claims.room, membership: claims.membership })
+    const jwt = await new SignJWT({
+      user: claims.sub,
+      device: claims.device,
+      room: claims.room,
+      membership: claims.membership,
+      video: { room: claims.room, roomJoin: true, canPublish: grant.canPublish, canSubscribe: grant.canSubscribe },
+    })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
       .setIssuer(claims.iss)
       .setAudience(claims.aud)
-      .setSubject(claims.sub)
+      .setSubject(identity)
       .setJti(claims.jti)
       .setIssuedAt(claims.iat)
       .setNotBefore(claims.nbf)
@@ -113,11 +145,20 @@ export class SfuTokenService {
     const iat = payload.iat!;
     const exp = payload.exp!;
     if (exp - iat > 300) throw new AdmissionError('jwt_bad_claims', 'token lifetime above 5 minutes');
+    const device = stringClaim(payload, 'device');
+    const subject = stringClaim(payload, 'sub');
+    const user = payload['user'] === undefined ? subject : stringClaim(payload, 'user');
+    if (payload['user'] !== undefined && subject !== `${user}:${device}`) throw new AdmissionError('jwt_bad_claims', 'sub is not {user}:{device}');
+    const video = payload['video'];
+    const grant = typeof video === 'object' && video !== null ? (video as Record<string, unknown>) : {};
     return {
       iss: stringClaim(payload, 'iss'),
       aud: audience,
-      sub: stringClaim(payload, 'sub'),
-      device: stringClaim(payload, 'device'),
+      sub: user,
+      identity: `${user}:${device}`,
+      canPublish: grant['canPublish'] !== false,
+      canSubscribe: grant['canSubscribe'] !== false,
+      device,
       room: stringClaim(payload, 'room'),
       membership: stringClaim(payload, 'membership'),
       jti: stringClaim(payload, 'jti'),

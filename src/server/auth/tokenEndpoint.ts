@@ -1,4 +1,6 @@
-// POST /sfu/get: lk-jwt-service's request shape, our stricter checks. Steps:
+// POST /sfu/get: lk-jwt-service's request shape, our stricter checks. The steps up to
+// the verified user are createOpenIdRoute(), shared with the livekit edge's /get_token
+// (liveKitToken.ts). Steps:
 // strict body → server allow-list → federation userinfo (sub must belong to
 // matrix_server_name) → sub joined to the room with a live call membership
 // for device_id naming this SFU → {url, jwt}. Refusals use the Matrix
@@ -10,7 +12,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../common/lib/logger.ts';
-import { num, obj, opt, parseWith, str } from '../../common/protocol/schema.ts';
+import { num, obj, opt, parseWith, str, type Schema } from '../../common/protocol/schema.ts';
 import { RateLimiter } from '../signalling/RateLimiter.ts';
 import { AdmissionError, REFUSAL_TABLE, type AdmissionRefusal } from './errors.ts';
 import { verifyOpenIdToken, type FederationDeps } from './openid.ts';
@@ -55,6 +57,11 @@ export interface TokenEndpointOptions {
   readonly isReady: () => boolean;
   /** The client's address (behind trusted proxies: the forwarded one). Default: the TCP peer. */
   readonly clientAddress?: (request: IncomingMessage) => string | undefined;
+  /**
+   * Whether some source of room state sees the room (src/server/matrix/RoomVisibility.ts),
+   * asked before the membership check; false refuses with `room_not_visible`. Absent: every room counts.
+   */
+  readonly roomVisible?: (roomId: string) => Promise<boolean>;
 }
 
 /** Token-bucket sizes: per client address (before the federation request) and per Matrix user (after). */
@@ -108,15 +115,32 @@ async function readBody(request: IncomingMessage, maxBytes: number): Promise<str
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Creates the /sfu/get route handler. */
-export function createTokenEndpoint(options: TokenEndpointOptions) {
+/** What an OpenID-authenticated token route does with a parsed body once its sender is known. */
+export interface OpenIdRouteSpec<B> {
+  /** Strict body schema. */
+  readonly schema: Schema<B>;
+  readonly openIdToken: (body: B) => { access_token: string; matrix_server_name: string };
+  /**
+   * Called with the verified Matrix user id (`sub` of userinfo, on the allow-list, within
+   * the per-user limit). Returns the reply body and fields for the "token issued" log line;
+   * throws AdmissionError to refuse.
+   */
+  readonly issue: (body: B, userId: string) => Promise<{ reply: unknown; log: Record<string, unknown> }>;
+}
+
+/**
+ * An OpenID-authenticated token route: CORS, method, per-address limit, readiness, bounded
+ * strict JSON body, server allow-list, federation userinfo, per-user limit, then `spec.issue`;
+ * refusals in the Matrix envelope from REFUSAL_TABLE. /sfu/get and /get_token are both this.
+ */
+export function createOpenIdRoute<B>(options: Omit<TokenEndpointOptions, 'tokens' | 'membership' | 'signallingUrl'>, spec: OpenIdRouteSpec<B>) {
   const log = options.logger.child({ component: 'auth' });
   const allowAll = options.allowedServers.includes('*');
   const addressLimited = limiterTable(PER_ADDRESS.ratePerSecond, PER_ADDRESS.burst);
   const userLimited = limiterTable(PER_USER.ratePerSecond, PER_USER.burst);
   const addressOf = options.clientAddress ?? ((request: IncomingMessage) => request.socket.remoteAddress);
 
-  return async function handleSfuGet(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  return async function handleTokenRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (request.method === 'OPTIONS') {
       response.writeHead(204, CORS_HEADERS);
       response.end();
@@ -137,31 +161,25 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
       } catch {
         throw new AdmissionError('bad_body', 'body is not JSON');
       }
-      const parsed = parseWith(sfuGetBodySchema, raw, 'body');
+      const parsed = parseWith(spec.schema, raw, 'body');
       if (!parsed.ok) throw new AdmissionError('bad_body', parsed.faults.slice(0, 5).join('; '));
       const body = parsed.value;
-      const serverName = body.openid_token.matrix_server_name;
+      const openIdToken = spec.openIdToken(body);
+      const serverName = openIdToken.matrix_server_name;
       if (!allowAll && !options.allowedServers.includes(serverName)) {
         throw new AdmissionError('server_not_allowed', `server ${serverName} not on the allow-list`);
       }
-      const userId = await verifyOpenIdToken(serverName, body.openid_token.access_token, {
+      const userId = await verifyOpenIdToken(serverName, openIdToken.access_token, {
         overrides: options.serverUrlOverrides,
         timeoutMs: options.federationTimeoutMs,
         ...(options.federationDeps ? { deps: options.federationDeps } : {}),
       });
       if (userLimited(userId)) throw new AdmissionError('rate_limited', 'per-user limit');
-      const check = options.membership.check(body.room, userId, body.device_id);
-      if (!check.ok) throw new AdmissionError(check.reason, `membership check failed for ${userId} ${body.device_id}`);
-      const { jwt } = await options.tokens.mint({
-        userId,
-        deviceId: body.device_id,
-        roomId: body.room,
-        membershipId: check.membershipId,
-      });
+      const { reply, log: fields } = await spec.issue(body, userId);
       const durationMs = performance.now() - started;
-      log.info('token issued', { userId, deviceId: body.device_id, roomId: body.room, durationMs: Math.round(durationMs) });
+      log.info('token issued', { userId, ...fields, durationMs: Math.round(durationMs) });
       options.observer?.admission('granted', 'ok', durationMs);
-      send(response, 200, { url: options.signallingUrl, jwt });
+      send(response, 200, reply);
     } catch (error) {
       const refusal = error instanceof AdmissionError ? error : new AdmissionError('bad_body', 'unexpected', { cause: error });
       if (!(error instanceof AdmissionError)) log.error('token endpoint failed', { error });
@@ -171,4 +189,26 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
       send(response, row.status, { errcode: row.errcode, error: row.message }, row.retryAfterS);
     }
   };
+}
+
+/** Creates the /sfu/get route handler. */
+export function createTokenEndpoint(options: TokenEndpointOptions) {
+  return createOpenIdRoute(options, {
+    schema: sfuGetBodySchema,
+    openIdToken: (body) => body.openid_token,
+    issue: async (body, userId) => {
+      if (options.roomVisible && !(await options.roomVisible(body.room))) {
+        throw new AdmissionError('room_not_visible', `no source of room state sees ${body.room}`);
+      }
+      const check = options.membership.check(body.room, userId, body.device_id);
+      if (!check.ok) throw new AdmissionError(check.reason, `membership check failed for ${userId} ${body.device_id}`);
+      const { jwt } = await options.tokens.mint({
+        userId,
+        deviceId: body.device_id,
+        roomId: body.room,
+        membershipId: check.membershipId,
+      });
+      return { reply: { url: options.signallingUrl, jwt }, log: { deviceId: body.device_id, roomId: body.room } };
+    },
+  });
 }

@@ -24,5 +24,21 @@ export interface MembershipView {
    * Calls `onEnd` once when that membership stops counting (emptied, expired,
    * moved to another SFU, user left / kicked / banned). Returns unsubscribe.
    */
-  watch(roomId: string, userId: string, deviceId: string, membershipId: string, onEnd: (reason: EvictionReason) => void): () => void;
+  watch(
+    roomId: string,
+    userId: string,
+    deviceId: string,
+    membershipId: string,
+    onEnd: (reason: EvictionReason) => void,
+    role?: MembershipRole,
+  ): () => void;
+  /**
+   * Subscribe-only admission (the livekit edge): `userId` is joined with a live call membership
+   * for `deviceId` whatever its focus, while some live member's active focus is this SFU.
+   * Absent in views that know no such role.
+   */
+  checkSubscriber?(roomId: string, userId: string, deviceId: string): MembershipCheck;
 }
+
+/** What a session stands on: a membership whose focus is us (`publisher`), or any live one while someone publishes here (`subscriber`). */
+export type MembershipRole = 'publisher' | 'subscriber';

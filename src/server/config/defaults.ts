@@ -49,8 +49,11 @@ export const DEFAULT_CONFIG: Config = {
     reconcileIntervalMs: 60_000,
     membershipGraceMs: 15_000,
     staleAdmissionMs: 120_000,
+    adminTokenFile: '',
+    adminPollIntervalMs: 1000,
   },
   widget: { homeserverUrls: [] },
+  livekit: { enabled: true, maxFrameBytes: 262_144, pingIntervalS: 5, pingTimeoutS: 15 },
   log: { level: 'info' },
   drain: { gracePeriodMs: 30_000 },
 };

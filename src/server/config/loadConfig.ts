@@ -209,7 +209,11 @@ const RULES: Rule[] = [
   ['matrix.reconcileIntervalMs', (c) => Number.isInteger(c.matrix.reconcileIntervalMs) && (c.matrix.reconcileIntervalMs === 0 || c.matrix.reconcileIntervalMs >= 5000), 'must be 0 (off) or an integer >= 5000'],
   ['matrix.membershipGraceMs', (c) => Number.isInteger(c.matrix.membershipGraceMs) && c.matrix.membershipGraceMs >= 0 && c.matrix.membershipGraceMs <= 120_000, 'must be an integer 0..120000'],
   ['matrix.staleAdmissionMs', (c) => Number.isInteger(c.matrix.staleAdmissionMs) && c.matrix.staleAdmissionMs >= 0 && c.matrix.staleAdmissionMs <= 600_000, 'must be an integer 0..600000'],
+  ['matrix.adminPollIntervalMs', (c) => Number.isInteger(c.matrix.adminPollIntervalMs) && c.matrix.adminPollIntervalMs >= 250 && c.matrix.adminPollIntervalMs <= 60_000, 'must be an integer 250..60000'],
   ['widget.homeserverUrls', (c) => c.widget.homeserverUrls.every((u) => /^https?:\/\/[^\s/]+\/?$/.test(u)), 'entries must be http(s) base URLs without a path'],
+  ['livekit.maxFrameBytes', (c) => Number.isInteger(c.livekit.maxFrameBytes) && c.livekit.maxFrameBytes >= 1024 && c.livekit.maxFrameBytes <= 4_194_304, 'must be an integer 1024..4194304'],
+  ['livekit.pingIntervalS', (c) => Number.isInteger(c.livekit.pingIntervalS) && c.livekit.pingIntervalS >= 1 && c.livekit.pingIntervalS <= 60, 'must be an integer 1..60'],
+  ['livekit.pingTimeoutS', (c) => Number.isInteger(c.livekit.pingTimeoutS) && c.livekit.pingTimeoutS > c.livekit.pingIntervalS && c.livekit.pingTimeoutS <= 120, 'must be an integer above livekit.pingIntervalS, at most 120'],
   ['log.level', (c) => ['debug', 'info', 'warn', 'error'].includes(c.log.level), 'must be debug, info, warn or error'],
   ['drain.gracePeriodMs', (c) => Number.isInteger(c.drain.gracePeriodMs) && c.drain.gracePeriodMs >= 0, 'must be an integer >= 0'],
 ];

@@ -122,6 +122,15 @@ export interface Config {
      * last synced state; after that (and for new sessions at once) admission answers "try again".
      */
     readonly staleAdmissionMs: number;
+    /**
+     * File holding the access token of a homeserver server admin (Synapse). When set, the SFU
+     * reads the state of rooms its account has not joined through the admin API
+     * (`/_synapse/admin/v1/rooms/{id}/state`), so calls work in any room the homeserver is in
+     * without inviting the SFU account. Empty = only rooms the SFU account joined.
+     */
+    readonly adminTokenFile: string;
+    /** Period between admin API reads of a room with live sessions (eviction delay of such rooms). */
+    readonly adminPollIntervalMs: number;
   };
   readonly widget: {
     /**
@@ -130,6 +139,18 @@ export interface Config {
      * user who opens the widget from this node.
      */
     readonly homeserverUrls: readonly string[];
+  };
+  readonly livekit: {
+    /**
+     * Serve as a MatrixRTC `livekit` focus: POST /get_token, the LiveKit signalling edge at
+     * /rtc, and LiveKit transports naming server.publicUrl count as this SFU.
+     */
+    readonly enabled: boolean;
+    /** Largest accepted LiveKit signalling frame (protobuf); larger frames close the socket. */
+    readonly maxFrameBytes: number;
+    /** Ping interval and timeout told to LiveKit clients in the join response (seconds). */
+    readonly pingIntervalS: number;
+    readonly pingTimeoutS: number;
   };
   readonly log: {
     /** Lowest level written. */

@@ -12,6 +12,7 @@ import {
   CALL_MEMBER_EVENT_TYPE,
   activeFocus,
   isLive,
+  namesOurLiveKitFocus,
   namesOurSfu,
   parseCallMembershipEvent,
   withCreatedTs,
@@ -62,6 +63,11 @@ export type EventSource = 'live' | 'snapshot';
 export interface OurFocus {
   readonly type: string;
   readonly serviceUrl: string;
+  /**
+   * Set when this SFU also serves as a MatrixRTC `livekit` focus: a LiveKit transport whose
+   * `livekit_service_url` is this URL names us too (src/server/livekit).
+   */
+  readonly liveKitServiceUrl?: string;
 }
 
 /** Room and call membership state of every room the SFU account is in. */
@@ -193,8 +199,51 @@ export class CallStateIndex {
     if (!own) return { ok: false, reason: 'no_membership' };
     if (!isLive(own, nowMs)) return { ok: false, reason: 'membership_expired' };
     const focus = activeFocus(own, this.liveMemberships(roomId, nowMs));
-    if (!namesOurSfu(focus, this.#focus.type, this.#focus.serviceUrl)) return { ok: false, reason: 'membership_other_sfu' };
+    if (!this.#namesUs(focus)) return { ok: false, reason: 'membership_other_sfu' };
     return { ok: true, membershipId: own.membershipId, ...(member.displayName !== undefined ? { displayName: member.displayName } : {}) };
+  }
+
+  /**
+   * Admission check of a subscribe-only device (a multi-SFU member whose own focus is
+   * elsewhere, connecting here to receive): joined, with a live membership of the room-wide
+   * call whatever its focus, while at least one live member of the call publishes here.
+   */
+  checkSubscriber(roomId: string, userId: string, deviceId: string, nowMs: number): MembershipCheck {
+    const room = this.#rooms.get(roomId);
+    const member = room?.members.get(userId);
+    if (!room || member?.membership !== 'join') return { ok: false, reason: 'not_joined' };
+    const own = this.#deviceMembership(room, userId, deviceId);
+    if (!own) return { ok: false, reason: 'no_membership' };
+    if (!isLive(own, nowMs)) return { ok: false, reason: 'membership_expired' };
+    if (!this.#someonePublishesHere(roomId, nowMs)) return { ok: false, reason: 'membership_other_sfu' };
+    return { ok: true, membershipId: own.membershipId, ...(member.displayName !== undefined ? { displayName: member.displayName } : {}) };
+  }
+
+  /** Why an admitted subscribe-only membership no longer counts (as endReason, but any focus; `moved-sfu` once nobody publishes here). */
+  subscriberEndReason(roomId: string, userId: string, deviceId: string, membershipId: string, nowMs: number): EvictionReason | undefined {
+    const room = this.#rooms.get(roomId);
+    if (!room) return 'left-room';
+    const member = room.members.get(userId);
+    if (member?.membership === 'ban') return 'banned';
+    if (member?.membership !== 'join') return member && member.sender !== userId ? 'kicked' : 'left-room';
+    const own = this.#deviceMembership(room, userId, deviceId);
+    if (!own || own.membershipId !== membershipId) {
+      return this.#redactedSlot(room, userId, deviceId, membershipId) ? 'membership-redacted' : 'membership-ended';
+    }
+    if (!isLive(own, nowMs)) return 'membership-expired';
+    if (!this.#someonePublishesHere(roomId, nowMs)) return 'moved-sfu';
+    return undefined;
+  }
+
+  #someonePublishesHere(roomId: string, nowMs: number): boolean {
+    const live = this.liveMemberships(roomId, nowMs);
+    return live.some((membership) => this.#namesUs(activeFocus(membership, live)));
+  }
+
+  /** Our own transport type, or (when the livekit edge is on) a LiveKit focus with our service URL. */
+  #namesUs(focus: ReturnType<typeof activeFocus>): boolean {
+    if (namesOurSfu(focus, this.#focus.type, this.#focus.serviceUrl)) return true;
+    return this.#focus.liveKitServiceUrl !== undefined && namesOurLiveKitFocus(focus, this.#focus.liveKitServiceUrl);
   }
 
   /** Why an admitted membership no longer counts, or undefined while it still does. */
@@ -210,7 +259,7 @@ export class CallStateIndex {
     }
     if (!isLive(own, nowMs)) return 'membership-expired';
     const focus = activeFocus(own, this.liveMemberships(roomId, nowMs));
-    if (!namesOurSfu(focus, this.#focus.type, this.#focus.serviceUrl)) return 'moved-sfu';
+    if (!this.#namesUs(focus)) return 'moved-sfu';
     return undefined;
   }
 

@@ -6,7 +6,7 @@
 // owned here and cleared in close().
 
 import type { EvictionReason } from '../auth/Admission.ts';
-import type { MembershipCheck, MembershipView } from '../auth/types.ts';
+import type { MembershipCheck, MembershipRole, MembershipView } from '../auth/types.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import { CallStateIndex, type EventSource, type OurFocus } from './CallStateIndex.ts';
 import { CallMembershipParseError } from './errors.ts';
@@ -17,6 +17,7 @@ interface Watch {
   /** The membership the session stands on; replaced when the client restores it in grace. */
   membershipId: string;
   readonly onEnd: (reason: EvictionReason) => void;
+  readonly role: MembershipRole;
   /** Set while in grace: when the grace runs out, and why the membership ended. */
   grace: { readonly untilMs: number; readonly reason: EvictionReason; readonly timer: NodeJS.Timeout } | undefined;
 }
@@ -65,8 +66,19 @@ export class MembershipWatcher implements MembershipView {
     return this.index.check(roomId, userId, deviceId, this.#now());
   }
 
-  watch(roomId: string, userId: string, deviceId: string, membershipId: string, onEnd: (reason: EvictionReason) => void): () => void {
-    const watch: Watch = { userId, deviceId, membershipId, onEnd, grace: undefined };
+  checkSubscriber(roomId: string, userId: string, deviceId: string): MembershipCheck {
+    return this.index.checkSubscriber(roomId, userId, deviceId, this.#now());
+  }
+
+  watch(
+    roomId: string,
+    userId: string,
+    deviceId: string,
+    membershipId: string,
+    onEnd: (reason: EvictionReason) => void,
+    role: MembershipRole = 'publisher',
+  ): () => void {
+    const watch: Watch = { userId, deviceId, membershipId, onEnd, role, grace: undefined };
     const set = this.#watches.get(roomId) ?? new Set<Watch>();
     set.add(watch);
     this.#watches.set(roomId, set);
@@ -127,14 +139,20 @@ export class MembershipWatcher implements MembershipView {
     const now = this.#now();
     const set = this.#watches.get(roomId);
     for (const watch of [...(set ?? [])]) {
-      const reason = this.index.endReason(roomId, watch.userId, watch.deviceId, watch.membershipId, now);
+      const reason =
+        watch.role === 'subscriber'
+          ? this.index.subscriberEndReason(roomId, watch.userId, watch.deviceId, watch.membershipId, now)
+          : this.index.endReason(roomId, watch.userId, watch.deviceId, watch.membershipId, now);
       if (reason === undefined) {
         if (watch.grace) this.#endGrace(roomId, watch, 'restored');
         continue;
       }
       if (GRACE_REASONS.has(reason) && (this.#options.graceMs ?? 0) > 0) {
         // A new live membership of the same user and device naming us: the client restored it.
-        const check = this.index.check(roomId, watch.userId, watch.deviceId, now);
+        const check =
+          watch.role === 'subscriber'
+            ? this.index.checkSubscriber(roomId, watch.userId, watch.deviceId, now)
+            : this.index.check(roomId, watch.userId, watch.deviceId, now);
         if (check.ok) {
           if (check.membershipId !== watch.membershipId) {
             this.#log.info('membership replaced; session kept', { roomId, userId: watch.userId, deviceId: watch.deviceId });

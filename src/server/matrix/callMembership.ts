@@ -319,6 +319,19 @@ export function namesOurSfu(focus: Transport | undefined, ourType: string, ourSe
   return theirs !== undefined && theirs === ours;
 }
 
+/** Transport `type` of a LiveKit focus (MSC4195); this SFU serves one when the livekit edge is on. */
+export const LIVEKIT_FOCUS_TYPE = 'livekit';
+
+/**
+ * True if `focus` is a LiveKit transport whose `livekit_service_url` is `ourServiceUrl`
+ * (same normalisation as namesOurSfu): `{"type": "livekit", "livekit_service_url": "<publicUrl>"}`.
+ */
+export function namesOurLiveKitFocus(focus: Transport | undefined, ourServiceUrl: string): boolean {
+  if (focus === undefined || focus.type !== LIVEKIT_FOCUS_TYPE) return false;
+  const theirs = normaliseServiceUrl(focus['livekit_service_url']);
+  return theirs !== undefined && theirs === normaliseServiceUrl(ourServiceUrl);
+}
+
 /**
  * The state key a device uses for its membership (README.md §1):
  * `_{userId}_{deviceId}_{application}{callId}`, without the leading `_` in

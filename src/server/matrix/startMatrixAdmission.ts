@@ -11,11 +11,15 @@ import { loadSigningKey, jwks } from '../auth/JwtKeys.ts';
 import { SfuTokenService } from '../auth/SfuToken.ts';
 import { MatrixAdmission } from '../auth/MatrixAdmission.ts';
 import { createTokenEndpoint, type TokenEndpointObserver } from '../auth/tokenEndpoint.ts';
+import { createGetTokenEndpoint, type DelayDelegation } from '../auth/liveKitToken.ts';
 import type { EvictionReason } from '../auth/Admission.ts';
 import { JtiStore } from '../auth/JtiStore.ts';
 import { MembershipWatcher, type GraceOutcome } from './MembershipWatcher.ts';
 import { SfuAccount } from './SfuAccount.ts';
 import { OUR_FOCUS_TYPE } from './callMembership.ts';
+import { AdminStateSource } from './AdminStateSource.ts';
+import { roomVisibility } from './RoomVisibility.ts';
+import { readFile } from 'node:fs/promises';
 
 /** Everything Matrix admission consists of, for the node to wire and stop. */
 export interface MatrixAdmissionStack {
@@ -24,6 +28,8 @@ export interface MatrixAdmissionStack {
   readonly account: SfuAccount;
   readonly tokens: SfuTokenService;
   readonly jtis: JtiStore;
+  /** Reads rooms the account did not join through the Synapse admin API (matrix.adminTokenFile), if configured. */
+  readonly adminSource: AdminStateSource | undefined;
   readonly routes: ReadonlyMap<string, RouteHandler>;
   /** Our transport object, as clients put it in foci_preferred. */
   readonly focus: { type: string; sfu_service_url: string };
@@ -41,6 +47,8 @@ export interface StartMatrixAdmissionOptions {
   readonly observer?: TokenEndpointObserver & { eviction?(reason: EvictionReason): void; grace?(outcome: GraceOutcome): void };
   /** The client's address of an HTTP request (src/server/http/clientAddress.ts); default the TCP peer. */
   readonly clientAddress?: (request: IncomingMessage) => string | undefined;
+  /** Receives /get_token delay delegations (the livekit edge), when livekit.enabled. */
+  readonly onDelegation?: (delegation: DelayDelegation) => void;
 }
 
 /** Largest sync lag that still counts as fresh: one long-poll plus slack. */
@@ -69,6 +77,18 @@ async function loginWithPassword(config: Config): Promise<string> {
   return body.access_token;
 }
 
+/** Reads the admin access token file (matrix.adminTokenFile); a clear error if it is unreadable or empty. */
+async function readAdminToken(file: string): Promise<string> {
+  let token: string;
+  try {
+    token = (await readFile(file, 'utf8')).trim();
+  } catch (error) {
+    throw new Error(`matrix.adminTokenFile ${file} cannot be read: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  if (token === '' || /\s/.test(token)) throw new Error(`matrix.adminTokenFile ${file} must hold one access token`);
+  return token;
+}
+
 /** Starts the SFU account's sync and builds the admission stack around it. */
 export async function startMatrixAdmission(options: StartMatrixAdmissionOptions): Promise<MatrixAdmissionStack> {
   const { config, logger } = options;
@@ -82,7 +102,11 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
   const tokens = new SfuTokenService({ key, issuer: options.publicUrl, audience: options.publicUrl, lifetimeMs: config.auth.jwtLifetimeMs });
   const jtis = await JtiStore.open({ dataDir: config.server.dataDir, logger });
   const watcher = new MembershipWatcher({
-    focus: { type: OUR_FOCUS_TYPE, serviceUrl: options.publicUrl },
+    focus: {
+      type: OUR_FOCUS_TYPE,
+      serviceUrl: options.publicUrl,
+      ...(config.livekit.enabled ? { liveKitServiceUrl: options.publicUrl } : {}),
+    },
     logger,
     graceMs: config.matrix.membershipGraceMs,
     ...(options.observer?.eviction ? { onEviction: options.observer.eviction } : {}),
@@ -102,6 +126,21 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
     watcher,
     logger,
   });
+  const joinedBySfu = (roomId: string): boolean => account.client.getRoom(roomId)?.getMyMembership() === 'join';
+  const adminSource = config.matrix.adminTokenFile
+    ? new AdminStateSource({
+        homeserverUrl: config.matrix.homeserverUrl,
+        adminToken: await readAdminToken(config.matrix.adminTokenFile),
+        watcher,
+        joinedBySfu,
+        pollIntervalMs: config.matrix.adminPollIntervalMs,
+        holdMs: config.auth.jwtLifetimeMs,
+        requestTimeoutMs: 10_000,
+        logger,
+      })
+    : undefined;
+  if (adminSource) logger.child({ component: 'matrix' }).info('rooms the SFU account has not joined are read through the homeserver admin API', { pollIntervalMs: config.matrix.adminPollIntervalMs });
+  const roomVisible = roomVisibility({ joinedBySfu, admin: adminSource, sfuUserId: config.matrix.userId, logger });
   const admission = new MatrixAdmission({
     tokens,
     membership: watcher,
@@ -128,20 +167,42 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
     ...(options.observer ? { observer: options.observer } : {}),
     isReady: () => account.isFresh(maxSyncLagMs(config)),
     ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
+    roomVisible,
   });
   const routes = new Map<string, RouteHandler>([
     ['/sfu/get', sfuGet],
     ['/.well-known/jwks.json', (_request, response) => sendJson(response, 200, jwks([key]))],
   ]);
+  if (config.livekit.enabled) {
+    routes.set(
+      '/get_token',
+      createGetTokenEndpoint({
+        tokens,
+        membership: watcher,
+        liveKitUrl: options.publicUrl.replace(/^http/, 'ws'),
+        allowedServers: config.auth.allowedServers,
+        serverUrlOverrides: config.auth.serverUrlOverrides,
+        federationTimeoutMs: config.auth.federationTimeoutMs,
+        maxBodyBytes: config.auth.maxBodyBytes,
+        logger,
+        ...(options.observer ? { observer: options.observer } : {}),
+        isReady: () => account.isFresh(maxSyncLagMs(config)),
+        ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
+        ...(options.onDelegation ? { onDelegation: options.onDelegation } : {}),
+      }),
+    );
+  }
   return {
     admission,
     watcher,
     account,
     tokens,
     jtis,
+    adminSource,
     routes,
     focus: { type: OUR_FOCUS_TYPE, sfu_service_url: options.publicUrl },
     stop() {
+      adminSource?.stop();
       account.stop();
       watcher.close();
     },
