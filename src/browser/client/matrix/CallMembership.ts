@@ -7,7 +7,10 @@
 //   never gives up while the call runs. If the outage outlived the delayed leave, the
 //   homeserver sends that leave when it returns and our membership is emptied; the next
 //   restart then answers 404 M_NOT_FOUND, and we schedule a fresh delayed leave and publish
-//   the membership again (`restored`). After any failed round we also read our own state
+//   the membership again (`restored`). Synapse forgets the delayed event a moment before the
+//   emptied state is stored, so right after a 404 the state can still read live: we read it
+//   back in this round and the next SUSPECT_ROUNDS - 1 rounds, SUSPECT_PERIOD_MS apart, and
+//   publish as soon as it reads empty. After any failed round we also read our own state
 //   event once the homeserver answers, and publish again if it is empty or expired.
 // - Without delayed events (MSC4140) the same read runs every `checkEveryMs`.
 // - `expires` is extended (created_ts kept) before it runs out, as js-sdk does.
@@ -99,6 +102,10 @@ function statePath(roomId: string, stateKey: string): string {
 
 const DELAYED_EVENTS = '/_matrix/client/unstable/org.matrix.msc4140/delayed_events';
 const isNotFound = (error: unknown): boolean => error instanceof MatrixRequestError && error.status === 404 && error.errcode === 'M_NOT_FOUND';
+/** Rounds that read the state back after the delayed leave was found gone. */
+export const SUSPECT_ROUNDS = 4;
+/** Pause between those rounds (or the restart period, if shorter). */
+export const SUSPECT_PERIOD_MS = 1000;
 /** Attempts at scheduling the first delayed leave while rate limited. */
 const JOIN_RATE_LIMIT_ATTEMPTS = 5;
 
@@ -113,6 +120,8 @@ export class CallMembership extends TypedEmitter<CallMembershipEvents> {
   #expiresMs: number;
   /** Set when something may have emptied our membership: read it back (and restore) next round. */
   #check: RestoreReason | undefined;
+  /** Rounds left that read the state back (more than one after the delayed leave was found gone). */
+  #checkRounds = 0;
   #nextCheckAt = 0;
   #failures = 0;
   #restores = 0;
@@ -220,6 +229,7 @@ export class CallMembership extends TypedEmitter<CallMembershipEvents> {
   }
 
   #period(): number {
+    if (this.#checkRounds > 0) return Math.min(SUSPECT_PERIOD_MS, this.#options.restartEveryMs ?? 5000);
     return this.#delayedEvents ? (this.#options.restartEveryMs ?? 5000) : Math.min(this.#options.checkEveryMs ?? 30_000, this.#options.restartEveryMs ?? 30_000);
   }
 
@@ -251,7 +261,10 @@ export class CallMembership extends TypedEmitter<CallMembershipEvents> {
     } catch (error) {
       this.#failures++;
       // Whatever the outage did, look at our state event once the homeserver answers again.
-      this.#check ??= 'emptied';
+      if (!this.#check) {
+        this.#check = 'emptied';
+        this.#checkRounds = 1;
+      }
       const delay = isRateLimited(error) && error.retryAfterMs !== undefined ? error.retryAfterMs : backoffDelayMs(this.#failures, this.#backoff());
       if (this.#failures === 1) {
         this.#log.warn('keeping the call membership alive failed; retrying', { error: String(error), retryInMs: delay });
@@ -276,16 +289,22 @@ export class CallMembership extends TypedEmitter<CallMembershipEvents> {
           this.#log.info('delayed leave gone (sent by the homeserver); restoring the membership', {});
           this.#delayId = undefined;
           this.#check = 'delayed-leave-sent';
+          this.#checkRounds = SUSPECT_ROUNDS;
         }
       }
       if (!this.#delayId && !this.#left) await this.#scheduleDelayedLeave();
-    } else if (Date.now() >= this.#nextCheckAt) {
-      this.#check ??= 'emptied';
+    } else if (Date.now() >= this.#nextCheckAt && !this.#check) {
+      this.#check = 'emptied';
+      this.#checkRounds = 1;
     }
     if (this.#check && !this.#left) {
-      await this.#ensurePublished(this.#check);
-      this.#check = undefined;
-      this.#nextCheckAt = Date.now() + (this.#options.checkEveryMs ?? 30_000);
+      const restored = await this.#ensurePublished(this.#check);
+      this.#checkRounds--;
+      if (restored || this.#checkRounds <= 0) {
+        this.#check = undefined;
+        this.#checkRounds = 0;
+        this.#nextCheckAt = Date.now() + (this.#options.checkEveryMs ?? 30_000);
+      }
     }
     if (!this.#left && Date.now() >= this.#createdTs + this.#expiresMs - Math.min(EXPIRY_HEADROOM_MS, this.#expiresMs / 4)) {
       // Extend, keeping created_ts (js-sdk's way): the membership stays the same one.
@@ -294,8 +313,8 @@ export class CallMembership extends TypedEmitter<CallMembershipEvents> {
     }
   }
 
-  /** Reads our state event back; publishes a fresh membership if it is empty or expired. */
-  async #ensurePublished(suspected: RestoreReason): Promise<void> {
+  /** Reads our state event back; publishes a fresh membership if it is empty or expired. Returns whether it did. */
+  async #ensurePublished(suspected: RestoreReason): Promise<boolean> {
     let content: Record<string, unknown> = {};
     try {
       content = await this.#request<Record<string, unknown>>('read own call membership', 'GET', this.#path);
@@ -306,13 +325,13 @@ export class CallMembership extends TypedEmitter<CallMembershipEvents> {
     const expires = typeof content['expires'] === 'number' ? content['expires'] : undefined;
     const published = content['application'] === 'm.call' && content['device_id'] === this.#options.session.deviceId;
     const expired = published && createdTs !== undefined && expires !== undefined && createdTs + expires <= Date.now();
-    if (published && !expired) return;
-    if (this.#left) return;
+    if ((published && !expired) || this.#left) return false;
     const reason: RestoreReason = expired ? 'expired' : suspected;
     await this.#publish(Date.now(), this.#options.expiresMs ?? MEMBERSHIP_EXPIRES_MS);
     this.#restores++;
     this.#log.info('call membership restored', { reason, restores: this.#restores });
     this.safeEmit('restored', reason);
+    return true;
   }
 
   async #empty(): Promise<void> {

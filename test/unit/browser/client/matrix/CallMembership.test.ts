@@ -79,6 +79,32 @@ describe('CallMembership', () => {
     await membership.leave();
   });
 
+  it('keeps reading its state back after the delayed leave was found gone, and restores once it reads empty', async () => {
+    const membership = await join();
+    const seen = record(membership);
+    hs.down = true;
+    await vi.advanceTimersByTimeAsync(20_000);
+    // Back: the delayed event is gone at once, the emptied state is stored a little later.
+    const storeEmptied = hs.fireDelayed({ lagged: true });
+    hs.down = false;
+    // The first round after the outage: restart → 404, the state still reads live.
+    for (let step = 0; step < 100 && hs.count('GET', stateKey) === 0; step++) await vi.advanceTimersByTimeAsync(100);
+    expect(hs.state.get(stateKey)).toMatchObject({ application: 'm.call' });
+    expect(seen.restored).toEqual([]);
+    const readsBefore = hs.count('GET', stateKey);
+    storeEmptied();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(hs.count('GET', stateKey)).toBe(readsBefore + 1);
+    expect(seen.restored).toEqual(['delayed-leave-sent']);
+    expect(hs.state.get(stateKey)).toMatchObject({ application: 'm.call' });
+    expect(hs.publishes()).toHaveLength(2);
+    // Then back to the normal period, no more reads.
+    const reads = hs.count('GET', stateKey);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(hs.count('GET', stateKey)).toBe(reads);
+    await membership.leave();
+  });
+
   it('after a short outage that the delayed leave outlasted, reads the state back and publishes nothing', async () => {
     const membership = await join();
     const seen = record(membership);

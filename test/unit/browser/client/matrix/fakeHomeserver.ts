@@ -36,12 +36,19 @@ export class FakeHomeserver {
     return this;
   }
 
-  /** The homeserver sends every pending delayed leave (back from an outage). */
-  fireDelayed(): void {
-    for (const [id, stateKey] of this.delayed) {
-      this.state.set(stateKey, {});
-      this.delayed.delete(id);
-    }
+  /**
+   * The homeserver sends every pending delayed leave (back from an outage). Synapse forgets
+   * the delayed event before the emptied state is stored: with `lagged`, the state changes
+   * only when the returned function is called.
+   */
+  fireDelayed(options: { lagged?: boolean } = {}): () => void {
+    const keys = [...this.delayed.values()];
+    this.delayed.clear();
+    const apply = (): void => {
+      for (const stateKey of keys) this.state.set(stateKey, {});
+    };
+    if (!options.lagged) apply();
+    return apply;
   }
 
   /** Membership PUTs that wrote a live membership. */
