@@ -31,12 +31,13 @@ export const ADMISSION_REFUSALS = [
   'sync_stale',
   'homeserver_unavailable',
   'federation_refused',
+  'room_not_visible',
 ] as const;
 
 export type AdmissionRefusal = (typeof ADMISSION_REFUSALS)[number];
 
 interface RefusalRow {
-  readonly status: 400 | 401 | 403 | 413 | 429 | 503;
+  readonly status: 400 | 401 | 403 | 404 | 413 | 429 | 503;
   readonly errcode: string;
   readonly message: string;
   /** Seconds for a `Retry-After` header (refusals the client should retry). */
@@ -74,6 +75,14 @@ export const REFUSAL_TABLE: Record<AdmissionRefusal, RefusalRow> = {
   homeserver_unavailable: { status: 503, errcode: 'M_UNKNOWN', message: 'Your homeserver could not be reached; try again shortly.', retryAfterS: 5 },
   // A federation answer we will not use: redirect, oversized, or an address we do not call.
   federation_refused: { status: 401, errcode: 'M_UNAUTHORIZED', message: 'The OpenID token could not be verified.' },
+  // No source of room state sees the room (the SFU account is not in it, no admin API source
+  // reads it). 404, not 403: clients retry a 403 while the SFU's sync catches up; this will not change.
+  room_not_visible: {
+    status: 404,
+    errcode: 'M_NOT_FOUND',
+    message:
+      "This SFU cannot see this room, so it cannot check your call membership. Invite the SFU's Matrix account to the room, or ask the SFU's operator to let it read rooms through the homeserver's admin API (matrix.adminTokenFile).",
+  },
 };
 
 /** A refused admission with its precise (logged, never sent) reason. */
