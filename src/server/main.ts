@@ -2,10 +2,12 @@
 // logger, then the SFU node; SIGTERM/SIGINT drain gracefully, a second signal
 // exits at once. With auth.mode matrix and no matrix.homeserverUrl, `npm
 // start` runs the embedded development homeserver (loopback Synapse, demo users).
+// Log lines are readable text when stdout is a terminal (log.format auto), JSON lines
+// otherwise. `GET /` leads to the demo in dev mode and is a plain status page otherwise.
 
 import { loadConfig, ConfigError } from './config/loadConfig.ts';
 import type { Config } from './config/types.ts';
-import { createLogger } from '../common/lib/logger.ts';
+import { createLogger, type Logger, type LogFormat } from '../common/lib/logger.ts';
 import { SfuNode } from './SfuNode.ts';
 import { maskConfig } from './config/maskConfig.ts';
 import { sendJson, type RouteHandler } from './http/HttpServer.ts';
@@ -13,6 +15,28 @@ import { sendJson, type RouteHandler } from './http/HttpServer.ts';
 // production node never loads the test harness (test/unit/layout.test.ts checks this).
 import type { DevHomeserver } from './dev/devHomeserver.ts';
 import { existsSync } from 'node:fs';
+import { statusPage } from './statusPage.ts';
+
+/** log.format `auto`: readable lines for a person at a terminal, JSON lines for everything else. */
+function logFormat(config: Config): LogFormat {
+  if (config.log.format === 'auto') return process.stdout.isTTY ? 'pretty' : 'json';
+  return config.log.format;
+}
+
+/** What a person at a terminal needs after start: where to go, and what to fix before production. */
+function explainStart(log: Logger, config: Config, node: SfuNode, dev: DevHomeserver | undefined): void {
+  if (dev) {
+    log.info(`ready: open ${node.publicUrl}/demo/ in two browser tabs (or two browsers) to try a call`);
+    log.info('the demo signs in the demo users of the embedded development homeserver; nothing here is for production', {
+      homeserver: dev.synapse.baseUrl,
+      users: dev.users.map((user) => user.userId),
+    });
+  } else {
+    log.info(`ready: ${node.publicUrl}/ shows this node's status; Matrix clients use ${node.publicUrl}/sfu/get and the widget at ${node.publicUrl}/widget/`);
+  }
+  if (!config.server.publicUrl) log.warn(`server.publicUrl is not set: clients are told ${node.publicUrl}, which only works on this machine`);
+  log.info('stop with Ctrl+C (drains calls first; a second Ctrl+C exits at once)');
+}
 
 function configFrom(overrides?: unknown): Config {
   const file = process.env['SFU_CONFIG'];
@@ -32,7 +56,8 @@ async function main(): Promise<void> {
     console.error(error instanceof ConfigError ? error.message : error);
     process.exit(2);
   }
-  const logger = createLogger({ level: config.log.level });
+  const format = logFormat(config);
+  const logger = createLogger({ level: config.log.level, format });
   const log = logger.child({ component: 'main' });
 
   let dev: DevHomeserver | undefined;
@@ -59,10 +84,26 @@ async function main(): Promise<void> {
     };
     // Demo accounts for the demo page; this route exists only with the dev homeserver.
     routes.set('/demo/dev.json', (_request, response) => sendJson(response, 200, devInfo));
+    routes.set('/', (_request, response) => {
+      response.writeHead(302, { location: '/demo/' });
+      response.end();
+    });
   }
-  log.info('effective configuration', { config: maskConfig(config) });
+  if (format === 'pretty') {
+    // The whole configuration is one very long line; a person gets the summary, debug the rest.
+    log.info('starting', {
+      authMode: config.auth.mode,
+      homeserver: config.matrix.homeserverUrl || undefined,
+      publicUrl: config.server.publicUrl || undefined,
+      workers: config.media.numWorkers,
+    });
+    log.debug('effective configuration', { config: maskConfig(config) });
+  } else {
+    log.info('effective configuration', { config: maskConfig(config) });
+  }
 
-  let node: SfuNode;
+  let node: SfuNode | undefined;
+  if (!routes.has('/')) routes.set('/', statusPage(config, () => node));
   try {
     node = await SfuNode.start({ config, logger, routes });
   } catch (error) {
@@ -70,6 +111,8 @@ async function main(): Promise<void> {
     throw error;
   }
   log.info('listening', { url: node.publicUrl, ws: node.wsUrl, demo: `${node.publicUrl}/demo/` });
+  if (format === 'pretty') explainStart(log, config, node, dev);
+  const started = node;
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -79,7 +122,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     log.info('signal received: draining', { signal });
-    node
+    started
       .drain()
       .then(() => dev?.stop())
       .then(

@@ -1,4 +1,5 @@
-// Structured JSON-lines logger with child bindings and redaction. Every line
+// Structured JSON-lines logger with child bindings and redaction (JSON is the default;
+// `format: 'pretty'` writes one readable line per record for a person at a terminal). Every line
 // carries time, level, component and whatever ids were bound (conferenceId,
 // participantId, workerPid). Secrets never reach a line: keys named in
 // REDACTED_KEYS are masked at any depth, and string values that look like a
@@ -86,8 +87,13 @@ export interface Logger {
   isLevelEnabled(level: LogLevel): boolean;
 }
 
+/** Line format: JSON lines (machines, the default) or readable text (a person at a terminal). */
+export type LogFormat = 'json' | 'pretty';
+
 /** Options of createLogger(). */
 export interface LoggerOptions {
+  /** Line format. Default 'json'. */
+  format?: LogFormat;
   /** Lowest level written. Default 'info'. */
   level?: LogLevel;
   /** Line sink. Default: process.stdout. */
@@ -103,32 +109,67 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const sink: LogSink = options.sink ?? ((line) => process.stdout.write(line + '\n'));
   const now = options.now ?? (() => new Date());
-  return makeLogger(LEVEL_RANK[level], sink, now, options.bindings ?? {});
+  const format = options.format === 'pretty' ? prettyLine : jsonLine;
+  return makeLogger(LEVEL_RANK[level], sink, now, options.bindings ?? {}, format);
 }
+
+type Formatter = (time: Date, level: LogLevel, message: unknown, record: Record<string, unknown>) => string;
+
+const jsonLine: Formatter = (time, level, message, record) => {
+  try {
+    return JSON.stringify({ time: time.toISOString(), level, msg: message, ...record });
+  } catch {
+    return JSON.stringify({ time: time.toISOString(), level, msg: message, unserialisable: true });
+  }
+};
+
+/** Longest rendering of one field value in a pretty line. */
+const MAX_PRETTY_VALUE = 160;
+const PRETTY_LEVEL: Record<LogLevel, string> = { debug: 'debug', info: 'info ', warn: 'WARN ', error: 'ERROR' };
+
+function prettyValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = /[\s"=]/.test(value) || value === '' ? JSON.stringify(value) : value;
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = '[unserialisable]';
+    }
+  }
+  return text.length > MAX_PRETTY_VALUE ? `${text.slice(0, MAX_PRETTY_VALUE - 1)}…` : text;
+}
+
+/** `12:00:00 WARN  [component] message  key=value …` (local time; fields already redacted). */
+const prettyLine: Formatter = (time, level, message, record) => {
+  const { component, ...fields } = record;
+  const clock = time.toTimeString().slice(0, 8);
+  const where = typeof component === 'string' ? ` [${component}]` : '';
+  const rest = Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${prettyValue(value)}`)
+    .join(' ');
+  return `${clock} ${PRETTY_LEVEL[level]}${where} ${String(message)}${rest ? `  ${rest}` : ''}`;
+};
 
 function makeLogger(
   minRank: number,
   sink: LogSink,
   now: () => Date,
   bindings: Record<string, unknown>,
+  format: Formatter,
 ): Logger {
   const write = (level: LogLevel, message: string, fields?: Record<string, unknown>): void => {
     if (LEVEL_RANK[level] < minRank) return;
     const record = redact({ ...bindings, ...fields }) as Record<string, unknown>;
-    let line: string;
-    try {
-      line = JSON.stringify({ time: now().toISOString(), level, msg: redact(message), ...record });
-    } catch {
-      line = JSON.stringify({ time: now().toISOString(), level, msg: redact(message), unserialisable: true });
-    }
-    sink(line);
+    sink(format(now(), level, redact(message), record));
   };
   return {
     debug: (message, fields) => write('debug', message, fields),
     info: (message, fields) => write('info', message, fields),
     warn: (message, fields) => write('warn', message, fields),
     error: (message, fields) => write('error', message, fields),
-    child: (more) => makeLogger(minRank, sink, now, { ...bindings, ...more }),
+    child: (more) => makeLogger(minRank, sink, now, { ...bindings, ...more }, format),
     isLevelEnabled: (level) => LEVEL_RANK[level] >= minRank,
   };
 }

@@ -54,6 +54,6 @@ export const DEFAULT_CONFIG: Config = {
   },
   widget: { homeserverUrls: [] },
   livekit: { enabled: true, maxFrameBytes: 262_144, pingIntervalS: 5, pingTimeoutS: 15 },
-  log: { level: 'info' },
+  log: { level: 'info', format: 'auto' },
   drain: { gracePeriodMs: 30_000 },
 };

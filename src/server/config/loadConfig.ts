@@ -215,6 +215,7 @@ const RULES: Rule[] = [
   ['livekit.pingIntervalS', (c) => Number.isInteger(c.livekit.pingIntervalS) && c.livekit.pingIntervalS >= 1 && c.livekit.pingIntervalS <= 60, 'must be an integer 1..60'],
   ['livekit.pingTimeoutS', (c) => Number.isInteger(c.livekit.pingTimeoutS) && c.livekit.pingTimeoutS > c.livekit.pingIntervalS && c.livekit.pingTimeoutS <= 120, 'must be an integer above livekit.pingIntervalS, at most 120'],
   ['log.level', (c) => ['debug', 'info', 'warn', 'error'].includes(c.log.level), 'must be debug, info, warn or error'],
+  ['log.format', (c) => ['auto', 'json', 'pretty'].includes(c.log.format), 'must be auto, json or pretty'],
   ['drain.gracePeriodMs', (c) => Number.isInteger(c.drain.gracePeriodMs) && c.drain.gracePeriodMs >= 0, 'must be an integer >= 0'],
 ];
 

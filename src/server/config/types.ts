@@ -155,6 +155,11 @@ export interface Config {
   readonly log: {
     /** Lowest level written. */
     readonly level: LogLevel;
+    /**
+     * Line format: `json` (JSON lines), `pretty` (readable text), or `auto`: pretty when
+     * stdout is a terminal, JSON otherwise (services, containers, pipes).
+     */
+    readonly format: 'auto' | 'json' | 'pretty';
   };
   readonly drain: {
     /** Time between SIGTERM and closing remaining sessions. */
