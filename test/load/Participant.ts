@@ -1,0 +1,402 @@
+// One synthetic participant: speaks signalling protocol v1 (LoadSignalling: subprotocol
+// matrix-sfu.v1, dev admission by query string; the browser client's ResumeBatcher),
+// carries real WebRTC transports through node-datachannel (ICE, DTLS-SRTP), publishes
+// VP8 and Opus (rtp.ts) and counts what it receives per consumer: packets, loss by the
+// SFU's sequence numbers, first-packet time, and the publisher's counters it saw.
+// Consumers are acknowledged in resumeConsumers batches once their SSRCs are in the
+// receive PeerConnection's remote description.
+
+import nodeDataChannel, { type PeerConnection, type Track } from 'node-datachannel';
+import { LoadSignalling as Signalling } from './LoadSignalling.ts';
+import { ResumeBatcher } from '../../src/browser/client/ResumeBatcher.ts';
+import type { ConsumerInfo, TransportInfo } from '../../src/common/protocol/messages.ts';
+import type { WireRtpCapabilities } from '../../src/common/protocol/rtp.ts';
+import { asksForKeyFrame, isRtcp, OpusStream, parseRtp, Vp8Stream } from './rtp.ts';
+import { localDtls, remoteDescription, type RemoteSection } from './sdp.ts';
+
+/** What one participant does. */
+export interface ParticipantOptions {
+  readonly wsUrl: string;
+  readonly conference: string;
+  readonly participantId: string;
+  readonly video: boolean;
+  readonly audio: boolean;
+  /** Bits per second of the VP8 stream. */
+  readonly videoBitrate: number;
+  /** Receive everyone else's media (autoSubscribe). */
+  readonly subscribe: boolean;
+  /** Deadline of each signalling request. */
+  readonly requestTimeoutMs?: number;
+}
+
+/** Receive-side counters of one consumer. */
+export interface SubscriptionCounters {
+  readonly kind: 'audio' | 'video';
+  readonly producerId: string;
+  received: number;
+  /** Highest and first extended SFU sequence number seen. */
+  firstSequence: number;
+  maxSequence: number;
+  lastSequence: number;
+  /** Publisher counters (tag) first and last seen: how many the publisher sent meanwhile. */
+  firstCounter: number;
+  lastCounter: number;
+  createdAtMs: number;
+  firstPacketAtMs: number | undefined;
+  /** Sum of one-way delays (receive time − send time, same clock), ms. */
+  delaySumMs: number;
+  delayCount: number;
+}
+
+/** Join timings of one participant, ms since the run's clock origin. */
+export interface JoinTimings {
+  startedMs: number;
+  wsOpenMs: number | undefined;
+  joinedMs: number | undefined;
+  /** Every consumer of the peers present at join delivered its first packet. */
+  allFlowingMs: number | undefined;
+}
+
+const RECV_AUDIO_MID = '0';
+const RECV_VIDEO_MID = '1';
+const SEND_VIDEO_MID = '0';
+const SEND_AUDIO_MID = '1';
+const SEND_VIDEO_PT = 96;
+const SEND_AUDIO_PT = 111;
+
+/** RTP capabilities of a generator participant: Opus and VP8, no RTX, no header extensions. */
+export const GENERATOR_RTP_CAPABILITIES: WireRtpCapabilities = {
+  codecs: [
+    { kind: 'audio', mimeType: 'audio/opus', clockRate: 48_000, channels: 2, preferredPayloadType: 111 },
+    {
+      kind: 'video',
+      mimeType: 'video/VP8',
+      clockRate: 90_000,
+      preferredPayloadType: 96,
+      rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+    },
+  ],
+  headerExtensions: [],
+};
+
+function randomSsrc(): number {
+  return (Math.floor(Math.random() * 0xffff_fff0) + 1) >>> 0;
+}
+
+function waitOpen(track: Track, timeoutMs: number, what: string): Promise<void> {
+  if (track.isOpen()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: track did not open within ${timeoutMs} ms`)), timeoutMs);
+    track.onOpen(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** A synthetic participant. */
+export class Participant {
+  readonly id: string;
+  readonly timings: JoinTimings;
+  readonly subscriptions = new Map<number, SubscriptionCounters>();
+  readonly #options: ParticipantOptions;
+  readonly #now: () => number;
+  #signalling: Signalling | undefined;
+  #batcher: ResumeBatcher | undefined;
+  #sendPc: PeerConnection | undefined;
+  #recvPc: PeerConnection | undefined;
+  #recvInfo: TransportInfo | undefined;
+  #recvVersion = 1;
+  /** Receive tracks by mid: held here, or the garbage collector takes them (and their callbacks). */
+  readonly #recvTracks = new Map<string, Track>();
+  #videoTrack: Track | undefined;
+  #audioTrack: Track | undefined;
+  #video: Vp8Stream | undefined;
+  #audio: OpusStream | undefined;
+  #routerPt = { audio: 100, video: 101 };
+  #expectedAtJoin = 0;
+  #pendingConsumers: ConsumerInfo[] = [];
+  #offerTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  /** Send failures (track refused the packet). */
+  sendFailures = 0;
+  /** Signalling or transport errors after the join, as text. */
+  readonly errors: string[] = [];
+  /** Close code of the signalling socket, once closed. */
+  closeCode: number | undefined;
+  /** This participant's producer ids by kind, once published. */
+  readonly producerIds: { audio?: string; video?: string } = {};
+
+  constructor(options: ParticipantOptions, now: () => number) {
+    this.#options = options;
+    this.#now = now;
+    this.id = options.participantId;
+    this.timings = { startedMs: now(), wsOpenMs: undefined, joinedMs: undefined, allFlowingMs: undefined };
+  }
+
+  /** Packets sent by this participant's streams. */
+  get sent(): { audio: number; video: number; keyFrames: number } {
+    return { audio: this.#audio?.sent ?? 0, video: this.#video?.sent ?? 0, keyFrames: this.#video?.keyFrames ?? 0 };
+  }
+
+  /** Opens signalling, joins, creates transports, publishes. Rejects with the server's error (e.g. RequestError CONFERENCE_FULL). */
+  async start(): Promise<void> {
+    const o = this.#options;
+    const timeoutMs = o.requestTimeoutMs ?? 20_000;
+    const url = `${o.wsUrl}?conference=${encodeURIComponent(o.conference)}&participant=${encodeURIComponent(o.participantId)}`;
+    const signalling = await Signalling.open(url, timeoutMs);
+    this.#signalling = signalling;
+    this.#batcher = new ResumeBatcher(signalling);
+    this.timings.wsOpenMs = this.#now();
+    signalling.onClosed = (code) => {
+      this.closeCode = code;
+    };
+    signalling.onNotification = (notification) => {
+      if (notification.method === 'consumerCreated') this.#onConsumer(notification.data);
+    };
+    const { rtpCapabilities } = await signalling.request('getRouterRtpCapabilities', {});
+    this.#routerPt = routerPayloadTypes(rtpCapabilities);
+    const joined = await signalling.request('join', { rtpCapabilities: GENERATOR_RTP_CAPABILITIES, autoSubscribe: o.subscribe });
+    this.timings.joinedMs = this.#now();
+    if (o.subscribe) {
+      this.#expectedAtJoin = joined.peers.reduce((sum, peer) => sum + peer.publications.length, 0);
+      await this.#createRecvTransport(signalling);
+    }
+    if (this.#expectedAtJoin === 0) this.timings.allFlowingMs = this.#now();
+    if (o.audio || o.video) await this.#publish(signalling, timeoutMs);
+  }
+
+  /** Sends the packets due at this 20 ms tick: Opus every tick, a VP8 frame every second tick (25 fps). */
+  tick(tickIndex: number, nowMs: number): void {
+    if (this.#closed) return;
+    if (this.#audio && this.#audioTrack) this.#send(this.#audioTrack, this.#audio.next(nowMs));
+    if (this.#video && this.#videoTrack && tickIndex % 2 === 0) {
+      for (const packet of this.#video.nextFrame(nowMs, 3600)) this.#send(this.#videoTrack, packet);
+    }
+  }
+
+  /** Leaves (best effort) and closes both PeerConnections. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#offerTimer) clearTimeout(this.#offerTimer);
+    const signalling = this.#signalling;
+    if (signalling && !signalling.closed) {
+      await signalling.request('leave', {}, 2000).catch((error: unknown) => this.errors.push(`leave: ${String(error)}`));
+      signalling.close();
+    }
+    this.#sendPc?.close();
+    this.#recvPc?.close();
+  }
+
+  #send(track: Track, packet: Buffer): void {
+    try {
+      if (!track.sendMessageBinary(packet)) this.sendFailures++;
+    } catch {
+      this.sendFailures++;
+    }
+  }
+
+  async #createRecvTransport(signalling: Signalling): Promise<void> {
+    const info = await signalling.request('createTransport', { direction: 'recv' });
+    this.#recvInfo = info;
+    const pc = new nodeDataChannel.PeerConnection(`${this.id}-recv`, { iceServers: [], bindAddress: '127.0.0.1', disableAutoNegotiation: true });
+    this.#recvPc = pc;
+    pc.onTrack((track) => {
+      this.#recvTracks.set(track.mid(), track);
+      const kind = track.mid() === RECV_AUDIO_MID ? 'audio' : 'video';
+      track.onMessage((message) => this.#onMedia(message, kind));
+    });
+    pc.setRemoteDescription(remoteDescription(info, this.#recvSections(), 'actpass', this.#recvVersion), 'offer');
+    pc.setLocalDescription('answer');
+    const local = pc.localDescription();
+    if (!local) throw new Error('receive PeerConnection produced no answer');
+    const dtls = localDtls(local.sdp);
+    await signalling.request('connectTransport', {
+      transportId: info.transportId,
+      dtlsParameters: { role: dtls.setup === 'active' ? 'client' : 'server', fingerprints: [{ algorithm: dtls.algorithm, value: dtls.value }] },
+    });
+    if (this.#pendingConsumers.length > 0) this.#scheduleOffer();
+  }
+
+  #recvSections(): RemoteSection[] {
+    const audio: Array<{ ssrc: number; cname: string }> = [];
+    const video: Array<{ ssrc: number; cname: string }> = [];
+    for (const [ssrc, counters] of this.subscriptions) (counters.kind === 'audio' ? audio : video).push({ ssrc, cname: `c${ssrc}` });
+    return [
+      { mid: RECV_AUDIO_MID, kind: 'audio', payloadType: this.#routerPt.audio, ssrcs: audio },
+      { mid: RECV_VIDEO_MID, kind: 'video', payloadType: this.#routerPt.video, ssrcs: video },
+    ];
+  }
+
+  #onConsumer(info: ConsumerInfo): void {
+    this.#pendingConsumers.push(info);
+    if (this.#recvPc) this.#scheduleOffer();
+  }
+
+  /** Puts new consumers' SSRCs into a new remote offer (batched), then acknowledges them. */
+  #scheduleOffer(): void {
+    this.#offerTimer ??= setTimeout(() => {
+      this.#offerTimer = undefined;
+      const batch = this.#pendingConsumers;
+      this.#pendingConsumers = [];
+      const pc = this.#recvPc;
+      if (this.#closed || !pc || !this.#recvInfo || batch.length === 0) return;
+      for (const consumer of batch) {
+        const ssrc = consumerSsrc(consumer);
+        if (ssrc === undefined) {
+          this.errors.push(`consumer ${consumer.consumerId} without SSRC`);
+          continue;
+        }
+        this.subscriptions.set(ssrc, {
+          kind: consumer.kind,
+          producerId: consumer.producerId,
+          received: 0,
+          firstSequence: -1,
+          maxSequence: -1,
+          lastSequence: -1,
+          firstCounter: -1,
+          lastCounter: -1,
+          createdAtMs: this.#now(),
+          firstPacketAtMs: undefined,
+          delaySumMs: 0,
+          delayCount: 0,
+        });
+      }
+      try {
+        this.#recvVersion++;
+        pc.setRemoteDescription(remoteDescription(this.#recvInfo, this.#recvSections(), 'actpass', this.#recvVersion), 'offer');
+        pc.setLocalDescription('answer');
+      } catch (error) {
+        this.errors.push(`renegotiation: ${String(error)}`);
+      }
+      for (const consumer of batch) {
+        this.#batcher?.resume(consumer.consumerId).catch((error: unknown) => this.errors.push(`resume: ${String(error)}`));
+      }
+    }, 5);
+  }
+
+  #onMedia(message: Buffer, kind: 'audio' | 'video'): void {
+    if (isRtcp(message)) return;
+    const packet = parseRtp(message, kind);
+    if (!packet) return;
+    const counters = this.subscriptions.get(packet.ssrc);
+    if (!counters) return;
+    const now = this.#now();
+    counters.received++;
+    if (counters.firstSequence < 0) {
+      counters.firstSequence = counters.maxSequence = counters.lastSequence = packet.sequence;
+      counters.firstPacketAtMs = now;
+      this.#checkAllFlowing(now);
+    } else {
+      // Extend the 16-bit sequence number relative to the last one seen.
+      const delta = ((packet.sequence - (counters.lastSequence & 0xffff) + 0x8000) & 0xffff) - 0x8000;
+      counters.lastSequence += delta;
+      if (counters.lastSequence > counters.maxSequence) counters.maxSequence = counters.lastSequence;
+    }
+    if (packet.counter !== undefined) {
+      if (counters.firstCounter < 0) counters.firstCounter = packet.counter;
+      if (packet.counter > counters.lastCounter) counters.lastCounter = packet.counter;
+      if (packet.sentAtMs !== undefined) {
+        counters.delaySumMs += now - packet.sentAtMs;
+        counters.delayCount++;
+      }
+    }
+  }
+
+  #checkAllFlowing(now: number): void {
+    if (this.timings.allFlowingMs !== undefined) return;
+    let flowing = 0;
+    for (const counters of this.subscriptions.values()) if (counters.firstPacketAtMs !== undefined) flowing++;
+    if (flowing >= this.#expectedAtJoin) this.timings.allFlowingMs = now;
+  }
+
+  async #publish(signalling: Signalling, timeoutMs: number): Promise<void> {
+    const o = this.#options;
+    const info = await signalling.request('createTransport', { direction: 'send' });
+    const pc = new nodeDataChannel.PeerConnection(`${this.id}-send`, { iceServers: [], bindAddress: '127.0.0.1', disableAutoNegotiation: true });
+    this.#sendPc = pc;
+    const cname = `g-${this.id}`;
+    const sections: RemoteSection[] = [];
+    if (o.video) {
+      const media = new nodeDataChannel.Video(SEND_VIDEO_MID, 'SendOnly');
+      media.addVP8Codec(SEND_VIDEO_PT);
+      const ssrc = randomSsrc();
+      media.addSSRC(ssrc, cname, 'stream', 'video');
+      this.#videoTrack = pc.addTrack(media);
+      this.#video = new Vp8Stream(ssrc, SEND_VIDEO_PT, o.videoBitrate, 25);
+      this.#videoTrack.onMessage((message) => {
+        if (isRtcp(message) && asksForKeyFrame(message)) this.#video?.requestKeyFrame();
+      });
+      sections.push({ mid: SEND_VIDEO_MID, kind: 'video', payloadType: SEND_VIDEO_PT, ssrcs: [] });
+    }
+    if (o.audio) {
+      const media = new nodeDataChannel.Audio(SEND_AUDIO_MID, 'SendOnly');
+      media.addOpusCodec(SEND_AUDIO_PT);
+      const ssrc = randomSsrc();
+      media.addSSRC(ssrc, cname, 'stream', 'audio');
+      this.#audioTrack = pc.addTrack(media);
+      this.#audio = new OpusStream(ssrc, SEND_AUDIO_PT);
+      sections.push({ mid: SEND_AUDIO_MID, kind: 'audio', payloadType: SEND_AUDIO_PT, ssrcs: [] });
+    }
+    pc.setLocalDescription('offer');
+    const local = pc.localDescription();
+    if (!local) throw new Error('send PeerConnection produced no offer');
+    const dtls = localDtls(local.sdp);
+    pc.setRemoteDescription(remoteDescription(info, sections, 'active', 1), 'answer');
+    await signalling.request('connectTransport', {
+      transportId: info.transportId,
+      dtlsParameters: { role: 'server', fingerprints: [{ algorithm: dtls.algorithm, value: dtls.value }] },
+    });
+    if (this.#video && this.#videoTrack) {
+      const { producerId } = await signalling.request('produce', {
+        transportId: info.transportId,
+        kind: 'video',
+        source: 'camera',
+        rtpParameters: {
+          codecs: [
+            {
+              mimeType: 'video/VP8',
+              payloadType: SEND_VIDEO_PT,
+              clockRate: 90_000,
+              rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+            },
+          ],
+          encodings: [{ ssrc: this.#video.ssrc }],
+          rtcp: { cname, reducedSize: true },
+        },
+      });
+      this.producerIds.video = producerId;
+    }
+    if (this.#audio && this.#audioTrack) {
+      const { producerId } = await signalling.request('produce', {
+        transportId: info.transportId,
+        kind: 'audio',
+        source: 'microphone',
+        rtpParameters: {
+          codecs: [{ mimeType: 'audio/opus', payloadType: SEND_AUDIO_PT, clockRate: 48_000, channels: 2, parameters: { useinbandfec: 1 } }],
+          encodings: [{ ssrc: this.#audio.ssrc }],
+          rtcp: { cname, reducedSize: true },
+        },
+      });
+      this.producerIds.audio = producerId;
+    }
+    const tracks = [this.#videoTrack, this.#audioTrack].filter((t): t is Track => t !== undefined);
+    await Promise.all(tracks.map((track) => waitOpen(track, timeoutMs, `${this.id} send`)));
+  }
+}
+
+/** Payload types the router chose for Opus and VP8 (consumers use them). */
+function routerPayloadTypes(capabilities: unknown): { audio: number; video: number } {
+  const codecs = (capabilities as { codecs?: Array<{ mimeType?: string; preferredPayloadType?: number }> }).codecs ?? [];
+  const audio = codecs.find((c) => c.mimeType?.toLowerCase() === 'audio/opus')?.preferredPayloadType;
+  const video = codecs.find((c) => c.mimeType?.toLowerCase() === 'video/vp8')?.preferredPayloadType;
+  if (audio === undefined || video === undefined) throw new Error('router offers no Opus or no VP8');
+  return { audio, video };
+}
+
+function consumerSsrc(info: ConsumerInfo): number | undefined {
+  const encodings = (info.rtpParameters as { encodings?: Array<{ ssrc?: unknown }> }).encodings;
+  const ssrc = encodings?.[0]?.ssrc;
+  return typeof ssrc === 'number' ? ssrc : undefined;
+}

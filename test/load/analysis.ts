@@ -1,0 +1,130 @@
+// Figures derived from several runs: the A/B ratio of worker CPU per forwarded packet
+// (bare mediasoup ÷ our SFU, so 1.0 = as efficient, ≥ 0.95 the target) with its spread,
+// growth curves with a least-squares line of worker CPU against forwarded packets, and
+// the largest room that held.
+
+import type { LoadRunResult } from './LoadRun.ts';
+
+/** Mean, sample standard deviation, min and max. */
+export interface Spread {
+  readonly mean: number;
+  readonly stdev: number;
+  readonly min: number;
+  readonly max: number;
+  readonly n: number;
+}
+
+export function spread(values: readonly number[]): Spread {
+  const finite = values.filter(Number.isFinite);
+  const n = finite.length;
+  if (n === 0) return { mean: Number.NaN, stdev: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0 };
+  const mean = finite.reduce((a, b) => a + b, 0) / n;
+  const variance = n > 1 ? finite.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) : 0;
+  return { mean, stdev: Math.sqrt(variance), min: Math.min(...finite), max: Math.max(...finite), n };
+}
+
+/** Least-squares line y = intercept + slope·x, with r². */
+export interface LinearFit {
+  readonly slope: number;
+  readonly intercept: number;
+  readonly r2: number;
+  readonly points: number;
+}
+
+export function linearFit(points: ReadonlyArray<readonly [number, number]>): LinearFit {
+  const n = points.length;
+  if (n < 2) return { slope: Number.NaN, intercept: Number.NaN, r2: Number.NaN, points: n };
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  let syy = 0;
+  for (const [x, y] of points) {
+    sxx += (x - mx) ** 2;
+    sxy += (x - mx) * (y - my);
+    syy += (y - my) ** 2;
+  }
+  const slope = sxx > 0 ? sxy / sxx : Number.NaN;
+  const intercept = my - slope * mx;
+  const r2 = sxx > 0 && syy > 0 ? (sxy * sxy) / (sxx * syy) : Number.NaN;
+  return { slope, intercept, r2, points: n };
+}
+
+/** The A/B comparison of alternating runs. */
+export interface Comparison {
+  readonly pairs: Array<{ sfuUsPerPacket: number; baselineUsPerPacket: number; ratio: number }>;
+  /** baseline µs/packet ÷ SFU µs/packet per pair: our efficiency relative to bare mediasoup. */
+  readonly ratio: Spread;
+  readonly sfuUsPerPacket: Spread;
+  readonly baselineUsPerPacket: Spread;
+  /** Our Node process's CPU as a share of worker CPU, SFU runs. */
+  readonly sfuControlPlaneShare: Spread;
+  readonly baselineControlPlaneShare: Spread;
+}
+
+/** Pairs the i-th SFU run with the i-th baseline run. */
+export function compare(runs: readonly LoadRunResult[]): Comparison {
+  const sfu = runs.filter((r) => r.target === 'sfu');
+  const base = runs.filter((r) => r.target === 'baseline');
+  const pairs = sfu.slice(0, base.length).map((run, i) => {
+    const sfuUs = run.window.workerUsPerPacket;
+    const baseUs = base[i]!.window.workerUsPerPacket;
+    return { sfuUsPerPacket: sfuUs, baselineUsPerPacket: baseUs, ratio: baseUs / sfuUs };
+  });
+  return {
+    pairs,
+    ratio: spread(pairs.map((p) => p.ratio)),
+    sfuUsPerPacket: spread(sfu.map((r) => r.window.workerUsPerPacket)),
+    baselineUsPerPacket: spread(base.map((r) => r.window.workerUsPerPacket)),
+    sfuControlPlaneShare: spread(sfu.map((r) => r.window.controlPlaneShare)),
+    baselineControlPlaneShare: spread(base.map((r) => r.window.controlPlaneShare)),
+  };
+}
+
+/** Growth figures over runs of different sizes. */
+export interface Growth {
+  readonly rows: Array<{
+    participants: number;
+    joined: number;
+    joinedP50Ms: number;
+    joinedP95Ms: number;
+    flowingP50Ms: number;
+    flowingP95Ms: number;
+    heapPerParticipantBytes: number;
+    rssPerParticipantBytes: number;
+    forwardedPps: number;
+    workerCpuPercent: number;
+    nodeCpuPercent: number;
+    lossPercent: number;
+  }>;
+  /** Worker CPU (cores) against forwarded packets/s over every steady window: slope = seconds per packet. */
+  readonly workerCpuFit: LinearFit;
+}
+
+export function growth(runs: readonly LoadRunResult[]): Growth {
+  const rows = runs.map((run) => ({
+    participants: run.options.participants,
+    joined: run.joins.joined,
+    joinedP50Ms: run.joins.joinedP50Ms,
+    joinedP95Ms: run.joins.joinedP95Ms,
+    flowingP50Ms: run.joins.flowingP50Ms,
+    flowingP95Ms: run.joins.flowingP95Ms,
+    heapPerParticipantBytes: run.memory.heapPerParticipantBytes,
+    rssPerParticipantBytes: run.memory.rssPerParticipantBytes,
+    forwardedPps: run.window.forwardedPps,
+    workerCpuPercent: (100 * run.window.workerCpuSeconds) / run.window.seconds,
+    nodeCpuPercent: (100 * run.window.nodeCpuSeconds) / run.window.seconds,
+    lossPercent: run.window.lossPercent,
+  }));
+  const points = runs.map((run) => [run.window.forwardedPps, run.window.workerCpuSeconds / run.window.seconds] as const);
+  return { rows, workerCpuFit: linearFit(points) };
+}
+
+/** Whether a run counts as "held": every join succeeded, every subscription delivered, loss < 1 %. */
+export function held(run: LoadRunResult): { ok: boolean; reason: string } {
+  const refused = Object.entries(run.joins.refusals);
+  if (refused.length > 0) return { ok: false, reason: `joins refused or failed: ${refused.map(([code, n]) => `${n}× ${code}`).join(', ')}` };
+  if (run.accounting.silentSubscriptions > 0) return { ok: false, reason: `${run.accounting.silentSubscriptions} subscriptions never received a packet` };
+  if (!(run.window.lossPercent < 1)) return { ok: false, reason: `loss ${run.window.lossPercent.toFixed(2)} % in the steady window` };
+  return { ok: true, reason: 'held' };
+}

@@ -1,0 +1,189 @@
+// Command-line options of `npm run loadtest -- …`, parsed into a typed value or refused
+// with every fault listed.
+
+/** What `npm run loadtest` does. */
+export interface CliOptions {
+  /** single: one run; compare: SFU and baseline alternating; growth: SFU at each --sizes; max: largest room. */
+  readonly mode: 'single' | 'compare' | 'growth' | 'max';
+  readonly target: 'sfu' | 'baseline';
+  readonly participants: number;
+  readonly publishers: number | undefined;
+  readonly subscribers: number | undefined;
+  readonly video: boolean;
+  readonly audio: boolean;
+  readonly videoBitrate: number;
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly rooms: number;
+  readonly rampPerSecond: number;
+  readonly workers: number;
+  readonly alternations: number;
+  readonly sizes: number[];
+  /** Room sizes tried by --max: start, step, limit. */
+  readonly maxStart: number;
+  readonly maxStep: number;
+  readonly maxLimit: number;
+  readonly maxWorkerLoad: number | undefined;
+  readonly out: string;
+  readonly help: boolean;
+}
+
+export const USAGE = `npm run loadtest -- [options]
+
+Modes (default: one run against our SFU):
+  --compare              our SFU and bare mediasoup (baseline.ts) alternating, --alternations times
+  --growth               our SFU at each of --sizes participants in one room
+  --max                  largest all-see-all room with loss < 1 %: --max-start, grow by --max-step up to --max-limit
+Load:
+  --target sfu|baseline  single mode only (default sfu)
+  --participants N       total participants (default 6)
+  --publishers P         publishers per room (default all)
+  --subscribers S        subscribers per room (default all)
+  --media av|video|audio what publishers send (default av: VP8 + Opus)
+  --bitrate BPS          VP8 bits per second per publisher (default 300000)
+  --duration S           measured steady-state seconds (default 10)
+  --warmup S             seconds between the last join and the window (default 2)
+  --rooms R              rooms the participants spread over (default 1)
+  --ramp J               joins started per second, 0 = one after another (default 0)
+  --workers W            mediasoup workers of our SFU (default 1)
+  --alternations K       A/B pairs in --compare (default 3)
+  --sizes a,b,c          participant counts of --growth (default 10,25,50)
+  --max-start N --max-step N --max-limit N   sizes of --max (default 10, 5, 60)
+  --max-worker-load F    media.maxWorkerLoad of our SFU (admission control; default its config default)
+  --out DIR              report folder (default .cache/loadtest/<time>)
+`;
+
+function positive(name: string, value: string | undefined, faults: string[], allowZero = false): number {
+  const number = Number(value);
+  if (value === undefined || !Number.isFinite(number) || number < 0 || (!allowZero && number === 0)) {
+    faults.push(`${name} needs a ${allowZero ? 'non-negative' : 'positive'} number`);
+    return 1;
+  }
+  return number;
+}
+
+/** Parses argv (without node and script); throws an Error listing every fault. */
+export function parseCliOptions(argv: readonly string[], nowIso = new Date().toISOString()): CliOptions {
+  const faults: string[] = [];
+  const o = {
+    mode: 'single' as CliOptions['mode'],
+    target: 'sfu' as CliOptions['target'],
+    participants: 6,
+    publishers: undefined as number | undefined,
+    subscribers: undefined as number | undefined,
+    video: true,
+    audio: true,
+    videoBitrate: 300_000,
+    durationS: 10,
+    warmupS: 2,
+    rooms: 1,
+    rampPerSecond: 0,
+    workers: 1,
+    alternations: 3,
+    sizes: [10, 25, 50],
+    maxStart: 10,
+    maxStep: 5,
+    maxLimit: 60,
+    maxWorkerLoad: undefined as number | undefined,
+    out: `.cache/loadtest/${nowIso.replace(/[:.]/g, '-')}`,
+    help: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = argv[i + 1];
+    const take = (): string | undefined => {
+      i++;
+      return value;
+    };
+    switch (arg) {
+      case '--help':
+      case '-h':
+        o.help = true;
+        break;
+      case '--compare':
+        o.mode = 'compare';
+        break;
+      case '--growth':
+        o.mode = 'growth';
+        break;
+      case '--max':
+        o.mode = 'max';
+        break;
+      case '--target': {
+        const target = take();
+        if (target === 'sfu' || target === 'baseline') o.target = target;
+        else faults.push('--target is sfu or baseline');
+        break;
+      }
+      case '--media': {
+        const media = take();
+        if (media === 'av' || media === 'video' || media === 'audio') {
+          o.video = media !== 'audio';
+          o.audio = media !== 'video';
+        } else faults.push('--media is av, video or audio');
+        break;
+      }
+      case '--participants':
+        o.participants = Math.round(positive(arg, take(), faults));
+        break;
+      case '--publishers':
+        o.publishers = Math.round(positive(arg, take(), faults, true));
+        break;
+      case '--subscribers':
+        o.subscribers = Math.round(positive(arg, take(), faults, true));
+        break;
+      case '--bitrate':
+        o.videoBitrate = positive(arg, take(), faults);
+        break;
+      case '--duration':
+        o.durationS = positive(arg, take(), faults);
+        break;
+      case '--warmup':
+        o.warmupS = positive(arg, take(), faults, true);
+        break;
+      case '--rooms':
+        o.rooms = Math.round(positive(arg, take(), faults));
+        break;
+      case '--ramp':
+        o.rampPerSecond = positive(arg, take(), faults, true);
+        break;
+      case '--workers':
+        o.workers = Math.round(positive(arg, take(), faults));
+        break;
+      case '--alternations':
+        o.alternations = Math.round(positive(arg, take(), faults));
+        break;
+      case '--sizes': {
+        const sizes = (take() ?? '').split(',').map(Number);
+        if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 2)) faults.push('--sizes is a comma-separated list of integers >= 2');
+        else o.sizes = sizes;
+        break;
+      }
+      case '--max-start':
+        o.maxStart = Math.round(positive(arg, take(), faults));
+        break;
+      case '--max-step':
+        o.maxStep = Math.round(positive(arg, take(), faults));
+        break;
+      case '--max-limit':
+        o.maxLimit = Math.round(positive(arg, take(), faults));
+        break;
+      case '--max-worker-load':
+        o.maxWorkerLoad = positive(arg, take(), faults, true);
+        break;
+      case '--out': {
+        const out = take();
+        if (out) o.out = out;
+        else faults.push('--out needs a folder');
+        break;
+      }
+      default:
+        faults.push(`unknown option ${arg}`);
+    }
+  }
+  if (o.participants > 500) faults.push('--participants is at most 500');
+  if (o.durationS > 600) faults.push('--duration is at most 600 s');
+  if (o.maxLimit > 500) faults.push('--max-limit is at most 500');
+  if (faults.length > 0) throw new Error(`invalid options:\n  ${faults.join('\n  ')}\n\n${USAGE}`);
+  return o;
+}

@@ -1,0 +1,162 @@
+// Reports of load runs: a summary table for the terminal, the JSON report (schema
+// `matrix-sfu.loadtest.v1`, checked by the short load test) and an SVG plot of one run
+// (packets per second, CPU and loss over time, three panels on one time axis), written
+// by hand: no plotting dependency.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LoadRunResult, LoadSample } from './LoadRun.ts';
+
+/** Schema name of the JSON report. */
+export const REPORT_SCHEMA = 'matrix-sfu.loadtest.v1';
+
+/** The JSON report: machine, runs, and the derived comparisons. */
+export interface LoadReport {
+  readonly schema: typeof REPORT_SCHEMA;
+  readonly createdAt: string;
+  readonly machine: { cpus: number; cpuModel: string; totalMemoryBytes: number; node: string; platform: string };
+  readonly command: string[];
+  readonly runs: LoadRunResult[];
+  /** A/B comparison, when the run alternated targets. */
+  readonly comparison?: unknown;
+  /** Growth curves, when the run swept participant counts. */
+  readonly growth?: unknown;
+}
+
+function fmt(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '-';
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(2);
+}
+
+/** A fixed-width summary table, one row per run. */
+export function summaryTable(runs: readonly LoadRunResult[]): string {
+  const header = [
+    'run'.padEnd(18),
+    'N'.padStart(4),
+    'joined'.padStart(6),
+    'fwd pps'.padStart(8),
+    'loss %'.padStart(7),
+    'us/pkt'.padStart(7),
+    'worker %'.padStart(9),
+    'node/wkr'.padStart(9),
+    'join p50'.padStart(9),
+    'join p95'.padStart(9),
+    'flow p95'.padStart(9),
+    'heap/p KiB'.padStart(11),
+  ].join(' ');
+  const rows = runs.map((run) =>
+    [
+      run.label.slice(0, 18).padEnd(18),
+      String(run.options.participants).padStart(4),
+      String(run.joins.joined).padStart(6),
+      fmt(run.window.forwardedPps, 0).padStart(8),
+      fmt(run.window.lossPercent, 2).padStart(7),
+      fmt(run.window.workerUsPerPacket, 2).padStart(7),
+      fmt((100 * run.window.workerCpuSeconds) / run.window.seconds, 0).padStart(9),
+      fmt(100 * run.window.controlPlaneShare, 1).padStart(8) + '%',
+      fmt(run.joins.joinedP50Ms, 0).padStart(9),
+      fmt(run.joins.joinedP95Ms, 0).padStart(9),
+      fmt(run.joins.flowingP95Ms, 0).padStart(9),
+      fmt(run.memory.heapPerParticipantBytes / 1024, 1).padStart(11),
+    ].join(' '),
+  );
+  return [header, ...rows].join('\n');
+}
+
+/** One line on the accounting of a run. */
+export function accountingLine(run: LoadRunResult): string {
+  const a = run.accounting;
+  return (
+    `[${run.label}] sent ${a.sent}, expected at subscribers ${a.expected} = received ${a.received} + lost after SFU ${a.lostAfterSfu} + not forwarded ${a.notForwarded} ` +
+    `(loss ${fmt(a.lossPercent, 3)} %, ${a.silentSubscriptions}/${a.subscriptions} silent subscriptions)` +
+    (Object.keys(run.joins.refusals).length > 0 ? `; refused joins ${JSON.stringify(run.joins.refusals)}` : '')
+  );
+}
+
+interface Series {
+  readonly name: string;
+  readonly color: string;
+  readonly values: readonly number[];
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function niceMax(value: number): number {
+  if (!(value > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
+  return 10 * power;
+}
+
+function panel(title: string, unit: string, times: readonly number[], series: readonly Series[], top: number, width: number, height: number): string {
+  const left = 70;
+  const right = width - 150;
+  const bottom = top + height;
+  const tMax = Math.max(1, ...times);
+  const yMax = niceMax(Math.max(0, ...series.flatMap((s) => s.values.filter(Number.isFinite))));
+  const x = (t: number): number => left + ((right - left) * t) / tMax;
+  const y = (v: number): number => bottom - (height * Math.min(v, yMax)) / yMax;
+  const parts = [
+    `<text x="${left}" y="${top - 8}" font-size="13" font-weight="bold">${escape(title)}</text>`,
+    `<rect x="${left}" y="${top}" width="${right - left}" height="${height}" fill="none" stroke="#999"/>`,
+  ];
+  for (let i = 0; i <= 4; i++) {
+    const value = (yMax * i) / 4;
+    const yy = y(value);
+    parts.push(`<line x1="${left}" y1="${yy}" x2="${right}" y2="${yy}" stroke="#eee"/>`);
+    parts.push(`<text x="${left - 6}" y="${yy + 4}" font-size="10" text-anchor="end">${fmt(value, value < 10 ? 1 : 0)}</text>`);
+  }
+  parts.push(`<text x="12" y="${top + height / 2}" font-size="10" transform="rotate(-90 12 ${top + height / 2})" text-anchor="middle">${escape(unit)}</text>`);
+  series.forEach((s, index) => {
+    const points = s.values.map((v, i) => `${x(times[i]!).toFixed(1)},${y(Number.isFinite(v) ? v : 0).toFixed(1)}`).join(' ');
+    parts.push(`<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`);
+    parts.push(`<rect x="${right + 12}" y="${top + 4 + index * 16}" width="10" height="10" fill="${s.color}"/>`);
+    parts.push(`<text x="${right + 28}" y="${top + 13 + index * 16}" font-size="11">${escape(s.name)}</text>`);
+  });
+  return parts.join('\n');
+}
+
+/** An SVG plot of one run's samples: pps, CPU, loss over time. */
+export function runSvg(run: LoadRunResult): string {
+  const width = 900;
+  const panelHeight = 150;
+  const samples: readonly LoadSample[] = run.samples;
+  const times = samples.map((s) => s.t);
+  const pick = (f: (s: LoadSample) => number): number[] => samples.map(f);
+  const title = `${run.label}: ${run.options.participants} participants, ${run.options.rooms} room(s), mediasoup ${run.mediasoupVersion}`;
+  const body = [
+    `<text x="70" y="24" font-size="15" font-weight="bold">${escape(title)}</text>`,
+    panel('packets per second', 'pps', times, [
+      { name: 'sent', color: '#1f77b4', values: pick((s) => s.sentPps) },
+      { name: 'forwarded', color: '#2ca02c', values: pick((s) => s.forwardedPps) },
+      { name: 'received', color: '#ff7f0e', values: pick((s) => s.receivedPps) },
+    ], 60, width, panelHeight),
+    panel('CPU (percent of one core)', '%', times, [
+      { name: 'worker', color: '#d62728', values: pick((s) => s.workerCpuPercent) },
+      { name: 'SFU Node', color: '#9467bd', values: pick((s) => s.nodeCpuPercent) },
+      { name: 'generator', color: '#8c564b', values: pick((s) => s.generatorCpuPercent) },
+    ], 60 + panelHeight + 50, width, panelHeight),
+    panel('loss (percent of expected packets)', '%', times, [{ name: 'loss', color: '#e377c2', values: pick((s) => s.lossPercent) }], 60 + 2 * (panelHeight + 50), width, panelHeight),
+    `<text x="${width / 2}" y="${60 + 3 * panelHeight + 2 * 50 + 30}" font-size="11" text-anchor="middle">seconds since start</text>`,
+  ];
+  const height = 60 + 3 * panelHeight + 2 * 50 + 45;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${body.join('\n')}\n</svg>\n`;
+}
+
+/** Writes report.json and one SVG per run into `dir`; returns the written paths. */
+export function writeReport(dir: string, report: LoadReport): string[] {
+  mkdirSync(dir, { recursive: true });
+  const paths = [join(dir, 'report.json')];
+  writeFileSync(paths[0]!, JSON.stringify(report, null, 2) + '\n');
+  report.runs.forEach((run, index) => {
+    const path = join(dir, `${String(index + 1).padStart(2, '0')}-${run.label.replace(/[^A-Za-z0-9_.-]+/g, '_')}.svg`);
+    writeFileSync(path, runSvg(run));
+    paths.push(path);
+  });
+  return paths;
+}

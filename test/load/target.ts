@@ -1,0 +1,96 @@
+// The system under load, run as its own Node process (forked with an IPC channel) so its
+// CPU is measured apart from the generator: `sfu` starts a real SfuNode (auth.mode none,
+// port 0, workers from --workers) and `baseline` starts the bare-mediasoup server of
+// baseline.ts. Sends one `ready` message with the WebSocket URL, its own pid and its
+// worker pids; answers `memory` with process.memoryUsage() after a GC (the parent runs it
+// with --expose-gc); stops when the channel closes or on SIGTERM. Logs warnings and errors
+// to stderr.
+//
+// Usage (by LoadRun): fork test/load/target.ts sfu|baseline --workers N --base-port P [--max-worker-load F]
+
+import { createLogger } from '../../src/common/lib/logger.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { startBaseline } from './baseline.ts';
+import mediasoup from 'mediasoup';
+
+/** First line a target prints once it accepts sessions. */
+export interface TargetReady {
+  readonly ready: true;
+  readonly kind: 'sfu' | 'baseline';
+  readonly wsUrl: string;
+  readonly pid: number;
+  readonly workerPids: number[];
+  readonly mediasoupVersion: string;
+}
+
+function arg(name: string, fallback: number): number {
+  const index = process.argv.indexOf(name);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
+  if (!Number.isFinite(value)) throw new Error(`${name} needs a number`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const kind = process.argv[2];
+  const workers = arg('--workers', 1);
+  const basePort = arg('--base-port', 0);
+  const mediasoupVersion = mediasoup.version;
+  const logger = createLogger({ level: 'warn', sink: (line) => process.stderr.write(line + '\n') });
+  let stop: () => Promise<void>;
+  let ready: TargetReady;
+  if (kind === 'sfu') {
+    const maxWorkerLoad = arg('--max-worker-load', -1);
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        server: { port: 0 },
+        auth: { mode: 'none' },
+        media: { numWorkers: workers, basePort, ...(maxWorkerLoad >= 0 ? { maxWorkerLoad } : {}) },
+        conference: { maxParticipants: 1000, maxConsumersPerParticipant: 2000 },
+        signalling: { ratePerSecond: 1000, rateBurst: 2000, joinTimeoutMs: 60_000 },
+      },
+    });
+    const node = await SfuNode.start({ config, logger });
+    ready = {
+      ready: true,
+      kind,
+      wsUrl: node.wsUrl,
+      pid: process.pid,
+      workerPids: node.pool.slots.map((slot) => slot.worker.pid),
+      mediasoupVersion,
+    };
+    stop = () => node.stop();
+  } else if (kind === 'baseline') {
+    const baseline = await startBaseline({ basePort, logger });
+    ready = { ready: true, kind, wsUrl: baseline.wsUrl, pid: process.pid, workerPids: [baseline.workerPid], mediasoupVersion };
+    stop = () => baseline.stop();
+  } else {
+    throw new Error(`unknown target ${String(kind)} (sfu or baseline)`);
+  }
+  process.on('message', (message) => {
+    if (message !== 'memory') return;
+    (globalThis as { gc?: () => void }).gc?.();
+    process.send?.({ memory: process.memoryUsage() });
+  });
+  process.send?.(ready);
+  let stopping = false;
+  const shutdown = (): void => {
+    if (stopping) return;
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`stop failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('disconnect', shutdown);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`target failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
