@@ -168,4 +168,24 @@ describe('rooms the SFU account never joined (Synapse admin API)', () => {
     expect(logged().slice(again).filter((line) => line.msg === 'token refused' || line.msg.startsWith('a call was refused'))).toHaveLength(1);
     expect(node.matrix!.adminSource!.trackedRoomIds()).not.toContain(missing);
   });
+
+  it('/get_token (the LiveKit edge) answers the same 404 room_not_visible for a room the homeserver is not in', async () => {
+    const alice = users[0]!;
+    const missing = `!nosuchroom${Date.now()}:${synapse.serverName}`;
+    const openid = await alice.client.getOpenIdToken();
+    const response = await fetch(`${node.publicUrl}/get_token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        room_id: missing,
+        slot_id: 'm.call#ROOM',
+        openid_token: openid,
+        member: { id: 'member-1', claimed_user_id: alice.user.userId, claimed_device_id: alice.user.deviceId },
+      }),
+    });
+    expect(response.status).toBe(404);
+    const body = (await response.json()) as { errcode: string; error: string };
+    expect(body.errcode).toBe('M_NOT_FOUND');
+    expect(body.error).toContain('cannot see this room');
+  });
 });

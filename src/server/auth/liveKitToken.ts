@@ -87,6 +87,9 @@ export function createGetTokenEndpoint(options: GetTokenEndpointOptions) {
       if (body.member.claimed_user_id !== userId) throw new AdmissionError('openid_invalid', 'claimed_user_id is not the OpenID user');
       if (body.slot_id !== ROOM_CALL_SLOT) throw new AdmissionError('no_membership', `slot ${body.slot_id} is not served`);
       const deviceId = body.member.claimed_device_id;
+      if (options.roomVisible && !(await options.roomVisible(body.room_id))) {
+        throw new AdmissionError('room_not_visible', `no source of room state sees ${body.room_id}`);
+      }
       const { grant, membershipId } = liveKitGrantFor(options.membership, body.room_id, userId, deviceId);
       const { jwt } = await options.tokens.mint({ userId, deviceId, roomId: body.room_id, membershipId, grant });
       if (body.delay_id !== undefined && body.delay_timeout !== undefined && body.delay_cs_api_url !== undefined) {

@@ -189,6 +189,7 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
         isReady: () => account.isFresh(maxSyncLagMs(config)),
         ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
         ...(options.onDelegation ? { onDelegation: options.onDelegation } : {}),
+        roomVisible,
       }),
     );
   }
