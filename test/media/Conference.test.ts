@@ -106,9 +106,8 @@ describe('Conference', () => {
     expect(created).toMatchObject({ producerId, participantId: 'alice', kind: 'video', source: 'camera', type: 'simulcast' });
     const participant = conference.dump().participants.find((p) => p.id === 'bob')!;
     expect(participant.consumers).toEqual([created.consumerId]);
-    // mediasoup 3.12 dumps maps as plain objects.
-    const routerDump = (await conference.router.dump()) as { mapProducerIdConsumerIds: Record<string, string[]> };
-    expect(routerDump.mapProducerIdConsumerIds).toEqual({ [producerId]: [created.consumerId] });
+    const routerDump = await conference.router.dump();
+    expect(routerDump.mapProducerIdConsumerIds).toEqual([{ key: producerId, values: [created.consumerId] }]);
     // Paused until the client acknowledges.
     await bob.handle.resumeConsumer(created.consumerId);
   });
@@ -220,11 +219,11 @@ describe('Conference', () => {
 
     await bob.handle.leave();
     expect(empty).toBe(true);
-    const dump = (await conference.router.dump()) as Record<string, unknown>;
-    expect(dump['transportIds']).toEqual([]);
-    expect(dump['mapProducerIdConsumerIds']).toEqual({});
-    expect(dump['mapConsumerIdProducerId']).toEqual({});
-    expect(dump['mapProducerIdObserverIds']).toEqual({});
+    const dump = await conference.router.dump();
+    expect(dump.transportIds).toEqual([]);
+    expect(dump.mapProducerIdConsumerIds).toEqual([]);
+    expect(dump.mapConsumerIdProducerId).toEqual([]);
+    expect(dump.mapProducerIdObserverIds).toEqual([]);
     // Leaving twice is harmless.
     await bob.handle.leave();
     expect(bob.handle.closeReason).toBe('left');

@@ -335,13 +335,13 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     });
     let webRtcServer: WebRtcServer;
     try {
-      const announcedIp = this.#options.announcedAddress || undefined;
+      const announcedAddress = this.#options.announcedAddress || undefined;
       webRtcServer = await withMediaTimeout(
         'worker.createWebRtcServer',
         worker.createWebRtcServer({
           listenInfos: [
-            { protocol: 'udp', ip: this.#options.listenIp, port, ...(announcedIp ? { announcedIp } : {}) },
-            { protocol: 'tcp', ip: this.#options.listenIp, port, ...(announcedIp ? { announcedIp } : {}) },
+            { protocol: 'udp', ip: this.#options.listenIp, port, ...(announcedAddress ? { announcedAddress } : {}) },
+            { protocol: 'tcp', ip: this.#options.listenIp, port, ...(announcedAddress ? { announcedAddress } : {}) },
           ],
         }),
         this.#requestTimeoutMs,

@@ -1,15 +1,15 @@
 // Maps mediasoup's errors onto our vocabulary, so the edges never need to know
-// mediasoup. mediasoup 3.12.16 throws three kinds (node/lib/errors.js and
+// mediasoup. mediasoup 3.19 throws three kinds (node/lib/errors.js and
 // Channel.js): its own UnsupportedError and InvalidStateError (the Node layer:
-// closed channel or object), TypeError (parameters refused by ortc.ts or by
+// closed channel or object; told by name, as 3.19 does not export the classes),
+// TypeError (parameters refused by ortc.ts or by
 // the worker's MS_THROW_TYPE_ERROR), and plain Error for every other worker
 // refusal (MS_THROW_ERROR), told apart only by message. The worker messages we
 // map by text are listed in WORKER_REFUSALS below (sources: RtpListener.cpp,
-// WebRtcTransport.cpp, Worker.cpp of 3.12.16) and each is exercised with a
+// WebRtcTransport.cpp, Worker.cpp of 3.19.22) and each is exercised with a
 // real worker in test/media/mediaErrors.test.ts, so a mediasoup upgrade that
 // rewords one fails a test instead of turning a client mistake into INTERNAL.
 
-import mediasoup from 'mediasoup';
 import { InvalidStateError, ProtocolError, SfuError, UnsupportedError } from '../../common/lib/errors.ts';
 
 /** A worker refusal recognised by its message, and what it means for the client. */
@@ -44,10 +44,10 @@ const WORKER_REFUSALS: readonly WorkerRefusal[] = [
 /** Our error for a mediasoup error, or undefined when it is none we know (the edge answers INTERNAL). */
 export function fromMediasoupError(error: unknown): SfuError | undefined {
   if (error instanceof SfuError) return error;
-  if (error instanceof mediasoup.types.UnsupportedError) {
+  if (error instanceof Error && error.name === 'UnsupportedError') {
     return new UnsupportedError('not supported by the media server', { cause: error });
   }
-  if (error instanceof mediasoup.types.InvalidStateError) {
+  if (error instanceof Error && error.name === 'InvalidStateError') {
     return new InvalidStateError('media object is closed', 'INVALID_STATE', { cause: error });
   }
   if (error instanceof TypeError) {

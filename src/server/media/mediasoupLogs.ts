@@ -1,11 +1,9 @@
 // Routes mediasoup's own log lines (its Node library and, through the library, its
 // worker processes) into our JSON logger, and rate-limits repeated lines.
 //
-// mediasoup >= 3.14.12 reports every log line through setLogEventListeners(), whether or
-// not its `debug` namespaces are enabled, so we listen there and leave `debug` off (no
-// plain-text stderr copy). mediasoup 3.12 has no such API and points each of its `debug`
-// instances at console.*; for it we hook debug's formatArgs, which every enabled instance
-// calls right before it reads its `log` function, and point that instance at our sink.
+// mediasoup (>= 3.14.12) reports every log line through setLogEventListeners(), whether or
+// not its `debug` namespaces are enabled; we listen there and leave `debug` off, so no
+// plain-text copy reaches stderr.
 //
 // Hostile datagrams on the media port make the worker warn once per datagram ("ignoring
 // received STUN packet with unknown remote ICE usernameFragment"). RepeatedLineLimiter
@@ -13,7 +11,6 @@
 // worker pid masked) through per window and counts the rest; when the window ends, one
 // line per kind reports how many similar lines were suppressed.
 
-import debugModule from 'debug';
 import mediasoup from 'mediasoup';
 import type { Logger, LogLevel } from '../../common/lib/logger.ts';
 
@@ -142,26 +139,6 @@ export class RepeatedLineLimiter {
   }
 }
 
-// The API mediasoup >= 3.14.12 exports; absent from 3.12's typings, hence this shape.
-interface LogEventListeners {
-  ondebug?: (namespace: string, log: string) => void;
-  onwarn?: (namespace: string, log: string) => void;
-  onerror?: (namespace: string, log: string, error?: Error) => void;
-}
-type SetLogEventListeners = (listeners?: LogEventListeners) => void;
-
-function findSetLogEventListeners(): SetLogEventListeners | undefined {
-  const candidate: unknown = (mediasoup as unknown as Record<string, unknown>)['setLogEventListeners'];
-  return typeof candidate === 'function' ? (candidate as SetLogEventListeners) : undefined;
-}
-
-/** mediasoup's level for a namespace of its `debug` instances. */
-function levelOfNamespace(namespace: string): LogLevel {
-  if (namespace.includes(':ERROR')) return 'error';
-  if (namespace.includes(':WARN')) return 'warn';
-  return 'debug';
-}
-
 /**
  * Sends mediasoup's log lines to `logger` (component mediasoup) at or above `level`
  * (debug, warn or error), through a RepeatedLineLimiter. Call once per process; a second
@@ -192,25 +169,18 @@ export function routeMediasoupLogs(
     if (wanted(lineLevel)) limiter.push({ level: lineLevel, namespace, text });
   };
 
-  let restore: () => void;
-  const setLogEventListeners = findSetLogEventListeners();
-  if (setLogEventListeners) {
-    setLogEventListeners({
-      ...(level === 'debug' ? { ondebug: (namespace: string, text: string) => push('debug', namespace, text) } : {}),
-      onwarn: (namespace, text) => push('warn', namespace, text),
-      onerror: (namespace, text, error) => push('error', namespace, error ? `${text}: ${String(error)}` : text),
-    });
-    restore = () => setLogEventListeners(undefined);
-  } else {
-    restore = routeThroughDebug(level, push);
-  }
+  mediasoup.setLogEventListeners({
+    ...(level === 'debug' ? { ondebug: (namespace: string, text: string) => push('debug', namespace, text) } : {}),
+    onwarn: (namespace, text) => push('warn', namespace, text),
+    onerror: (namespace, text, error) => push('error', namespace, error ? `${text}: ${String(error)}` : text),
+  });
 
   const route: MediasoupLogRoute = {
     flush: () => limiter.flush(),
     close: () => {
       if (activeRoute !== route) return;
       activeRoute = undefined;
-      restore();
+      mediasoup.setLogEventListeners(undefined);
       limiter.close();
     },
   };
@@ -219,30 +189,3 @@ export function routeMediasoupLogs(
 }
 
 let activeRoute: MediasoupLogRoute | undefined;
-
-/**
- * mediasoup 3.12: enables its namespaces at `level` and redirects each enabled mediasoup
- * `debug` instance to `push` the first time it logs. Returns the undo function.
- */
-function routeThroughDebug(level: LogLevel, push: (level: LogLevel, namespace: string, text: string) => void): () => void {
-  const namespaces =
-    level === 'debug' ? 'mediasoup*' : level === 'error' ? 'mediasoup:ERROR*' : 'mediasoup:WARN*,mediasoup:ERROR*';
-  const originalFormatArgs = debugModule.formatArgs;
-  const previousNamespaces = debugModule.disable();
-  debugModule.formatArgs = function formatArgs(this: debugModule.Debugger, args: unknown[]): void {
-    if (!this.namespace.startsWith('mediasoup')) {
-      originalFormatArgs.call(this, args);
-      return;
-    }
-    const namespace = this.namespace;
-    // debug reads `this.log` right after formatArgs returns; args are already substituted.
-    this.log = (...parts: unknown[]) =>
-      push(levelOfNamespace(namespace), namespace, parts.map((part) => (typeof part === 'string' ? part : String(part))).join(' '));
-  };
-  debugModule.enable(previousNamespaces ? `${previousNamespaces},${namespaces}` : namespaces);
-  return () => {
-    debugModule.formatArgs = originalFormatArgs;
-    debugModule.disable();
-    if (previousNamespaces) debugModule.enable(previousNamespaces);
-  };
-}

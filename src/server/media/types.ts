@@ -14,6 +14,8 @@ export type RtpCapabilities = ms.RtpCapabilities;
 export type RtpParameters = ms.RtpParameters;
 export type DtlsParameters = ms.DtlsParameters;
 export type RtpCodecCapability = ms.RtpCodecCapability;
+/** A router's media codec: mediasoup picks the payload type (3.19 types it apart from RtpCodecCapability). */
+export type RouterRtpCodecCapability = ms.RouterRtpCodecCapability;
 export type MediaKind = ms.MediaKind;
 export type IceParameters = ms.IceParameters;
 export type IceCandidate = ms.IceCandidate;

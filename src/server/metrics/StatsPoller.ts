@@ -278,7 +278,7 @@ export class StatsPoller {
     metrics.workerMaxRssBytes.set(labels, maxRssKiB * 1024);
   }
 
-  #applyTransport(transport: StatsSource, stats: readonly object[]): void {
+  #applyTransport(transport: StatsSource, stats: readonly unknown[]): void {
     // An answer arriving after close must not recreate the dropped baseline.
     if (transport.closed) return;
     const id = transport.id;
@@ -291,7 +291,7 @@ export class StatsPoller {
     this.#transportBytes.set(id, { in: Math.max(entry.bytesReceived, last.in), out: Math.max(entry.bytesSent, last.out) });
   }
 
-  #applyRtp(object: WatchedRtpObject, direction: MediaDirection, stats: readonly object[]): void {
+  #applyRtp(object: WatchedRtpObject, direction: MediaDirection, stats: readonly unknown[]): void {
     if (object.closed) return;
     // Producers report one 'inbound-rtp' entry per received stream (simulcast
     // layer); consumers an 'outbound-rtp' entry plus their producer's entries.

@@ -12,7 +12,7 @@ interface CloseObserver {
 export interface StatsSource {
   readonly id: string;
   readonly closed: boolean;
-  getStats(): Promise<readonly object[]>;
+  getStats(): Promise<readonly unknown[]>;
 }
 
 /** What StatsPoller needs of a producer or consumer. */
