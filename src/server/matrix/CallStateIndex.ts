@@ -47,10 +47,25 @@ interface RoomState {
   readonly calls: Map<string, CallSlot>;
   /** Counts writes to this room's state (see RoomMemberState.generation). */
   generation: number;
+  /**
+   * Ids of state events a newer event replaced (insertion order, at most
+   * MAX_SUPERSEDED_PER_ROOM): delivered live again, they are stale, not news.
+   */
+  readonly superseded: Set<string>;
 }
 
+/**
+ * Superseded event ids remembered per room. A sync can hand an already replaced state event
+ * over again (seen after a homeserver outage: the `state` block of a later incremental sync
+ * carried a device's old "membership emptied" event right after the device had published
+ * its membership again, and applying it evicted a healthy session). A state key's state
+ * never legitimately returns to an event it already left except through state resolution,
+ * and the `/state` reconciliation (a snapshot, not subject to this rule) corrects that case.
+ */
+export const MAX_SUPERSEDED_PER_ROOM = 1024;
+
 /** Result of ingesting one event. */
-export type IngestResult = 'member' | 'call' | 'redaction' | 'ignored' | 'invalid';
+export type IngestResult = 'member' | 'call' | 'redaction' | 'ignored' | 'stale' | 'invalid';
 
 /**
  * Where an event comes from. `live`: the sync delivered it as new (the SFU sees the
@@ -103,10 +118,14 @@ export class CallStateIndex {
     const event = raw as Record<string, unknown>;
     if (event['type'] === 'm.room.redaction') return this.#redact(roomId, event) ? 'redaction' : 'ignored';
     const room = this.#room(roomId);
+    const eventId = typeof event['event_id'] === 'string' ? event['event_id'] : undefined;
+    if (source === 'live' && eventId !== undefined && room.superseded.has(eventId)) return 'stale';
     if (event['type'] === 'm.room.member') {
       const member = parseMember(event, ++room.generation);
       if (!member) return 'ignored';
-      room.members.set(event['state_key'] as string, member);
+      const userId = event['state_key'] as string;
+      this.#supersede(room, room.members.get(userId)?.eventId, eventId);
+      room.members.set(userId, member);
       return 'member';
     }
     if (event['type'] === CALL_MEMBER_EVENT_TYPE) {
@@ -114,6 +133,7 @@ export class CallStateIndex {
       if (typeof stateKey !== 'string') return 'ignored';
       const previous = room.calls.get(stateKey);
       if (source === 'snapshot' && previous?.latest.eventId === event['event_id'] && !isRedacted(event)) return 'call';
+      this.#supersede(room, previous?.latest.eventId, eventId);
       const generation = ++room.generation;
       let parsed: CallMembershipEvent;
       try {
@@ -322,10 +342,20 @@ export class CallStateIndex {
     return undefined;
   }
 
+  /** Remembers that `previousId` was replaced by the different event `nextId` (bounded). */
+  #supersede(room: RoomState, previousId: string | undefined, nextId: string | undefined): void {
+    if (previousId === undefined || previousId === nextId) return;
+    room.superseded.delete(nextId ?? '');
+    room.superseded.add(previousId);
+    if (room.superseded.size > MAX_SUPERSEDED_PER_ROOM) {
+      room.superseded.delete(room.superseded.values().next().value as string);
+    }
+  }
+
   #room(roomId: string): RoomState {
     let room = this.#rooms.get(roomId);
     if (!room) {
-      room = { members: new Map(), calls: new Map(), generation: 0 };
+      room = { members: new Map(), calls: new Map(), generation: 0, superseded: new Set() };
       this.#rooms.set(roomId, room);
     }
     return room;

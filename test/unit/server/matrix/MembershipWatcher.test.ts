@@ -351,6 +351,33 @@ describe('grace after membership-ended / membership-expired (homeserver outage)'
     expect(banned).toEqual(['banned']);
   });
 
+  it('ignores a superseded state event the sync delivers again after the restore (seen after a real outage)', () => {
+    const ended = watched();
+    const emptied = left(ALICE, 'DEV');
+    graceful.ingest(ROOM, [emptied]);
+    graceful.ingest(ROOM, [call(ALICE, 'DEV', { membershipID: 'restored' })]);
+    expect(graces).toEqual(['restored']);
+    // The old "emptied" event again, e.g. in the state block of a later incremental sync.
+    graceful.ingest(ROOM, [emptied]);
+    vi.advanceTimersByTime(GRACE_MS * 2);
+    expect(ended).toEqual([]);
+    expect(graceful.check(ROOM, ALICE, 'DEV').ok).toBe(true);
+  });
+
+  it('ignores a superseded m.room.member event delivered again, but a /state snapshot still applies it', () => {
+    const ended = watched();
+    const leaveEvent = member(ALICE, 'leave');
+    graceful.ingest(ROOM, [leaveEvent]);
+    expect(ended).toEqual(['left-room']);
+    graceful.ingest(ROOM, [member(ALICE, 'join'), call(ALICE, 'DEV')]);
+    const again = watched();
+    graceful.ingest(ROOM, [leaveEvent]);
+    expect(again).toEqual([]);
+    // The homeserver's own answer is authoritative (state resolution may go back to an old event).
+    graceful.applySnapshot(ROOM, [leaveEvent], graceful.index.generation(ROOM));
+    expect(again).toEqual(['left-room']);
+  });
+
   it('a restored membership naming another SFU does not end the grace', () => {
     const ended = watched();
     graceful.ingest(ROOM, [left(ALICE, 'DEV')]);
