@@ -27,14 +27,14 @@ function logFormat(config: Config): LogFormat {
 function explainStart(log: Logger, config: Config, node: SfuNode, dev: DevHomeserver | undefined): void {
   if (dev) {
     log.info(`ready: open ${node.publicUrl}/demo/ in two browser tabs (or two browsers) to try a call`);
-    log.info('the demo signs in the demo users of the embedded development homeserver; nothing here is for production', {
+    log.info('sign in as one demo user per tab (the demo page shows the password); this embedded homeserver is for development only', {
       homeserver: dev.synapse.baseUrl,
       users: dev.users.map((user) => user.userId),
     });
   } else {
     log.info(`ready: ${node.publicUrl}/ shows this node's status; Matrix clients use ${node.publicUrl}/sfu/get and the widget at ${node.publicUrl}/widget/`);
   }
-  if (!config.server.publicUrl) log.warn(`server.publicUrl is not set: clients are told ${node.publicUrl}, which only works on this machine`);
+  if (!dev && !config.server.publicUrl) log.warn(`server.publicUrl is not set: clients are told ${node.publicUrl}, which only works on this machine`);
   log.info('stop with Ctrl+C (drains calls first; a second Ctrl+C exits at once)');
 }
 

@@ -1,6 +1,8 @@
 // Adapts matrix-js-sdk's Logger interface to our structured logger: warn and
 // error pass through (redacted like every line), trace/debug/info only at our
-// debug level, so the SDK's chatty sync logs stay out of production logs.
+// debug level, so the SDK's chatty sync logs stay out of production logs. Warnings the SDK
+// gives about its own housekeeping on every start (default push rules it adds) go to debug:
+// they are not an operator's problem.
 
 import { logger as sdkGlobalLogger, type Logger as SdkLogger } from 'matrix-js-sdk/lib/logger.js';
 import type { Logger } from '../../common/lib/logger.ts';
@@ -20,6 +22,9 @@ function safeJson(value: unknown): string {
   }
 }
 
+/** SDK warnings that describe its own routine housekeeping, not a fault. */
+const ROUTINE_SDK_WARNINGS = [/^Adding default global (override|underride) push rule /];
+
 /** A matrix-js-sdk logger writing into `logger` under component `matrix-sdk`. */
 export function sdkLoggerFor(logger: Logger, namespace = 'matrix-sdk'): SdkLogger {
   const log = logger.child({ component: namespace });
@@ -28,7 +33,11 @@ export function sdkLoggerFor(logger: Logger, namespace = 'matrix-sdk'): SdkLogge
     trace: (...msg: unknown[]) => (verbose ? log.debug(text(msg)) : undefined),
     debug: (...msg: unknown[]) => (verbose ? log.debug(text(msg)) : undefined),
     info: (...msg: unknown[]) => (verbose ? log.debug(text(msg)) : undefined),
-    warn: (...msg: unknown[]) => log.warn(text(msg)),
+    warn: (...msg: unknown[]) => {
+      const line = text(msg);
+      if (ROUTINE_SDK_WARNINGS.some((pattern) => pattern.test(line))) log.debug(line);
+      else log.warn(line);
+    },
     error: (...msg: unknown[]) => log.error(text(msg)),
     getChild: (child: string) => sdkLoggerFor(logger, `${namespace}:${child}`),
   };
