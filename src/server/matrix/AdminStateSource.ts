@@ -5,7 +5,8 @@
 // while it has watched sessions or a token was issued for it within `holdMs`; a failing
 // room backs off (doubling up to MAX_BACKOFF_MS) and keeps its last state, like the sync.
 // Reads run at most MAX_PARALLEL_READS at a time; one pass at a time; rooms that need no
-// more reads are forgotten (their state leaves the index). Design and costs: README.md
+// more reads are forgotten (their state leaves the index), and at most MAX_TRACKED_ROOMS
+// are tracked. Design and costs: README.md
 // in this folder, section 12.
 
 import type { Logger } from '../../common/lib/logger.ts';
@@ -14,6 +15,12 @@ import { CALL_MEMBER_EVENT_TYPE } from './callMembership.ts';
 
 /** Longest pause between reads of a room whose reads fail. */
 export const MAX_BACKOFF_MS = 30_000;
+/**
+ * Rooms tracked at once. Past it a new room first displaces the room held longest ago that
+ * has no session; if every tracked room has sessions, the new one is refused (`unavailable`).
+ * Bounds memory against users asking for tokens to many rooms.
+ */
+export const MAX_TRACKED_ROOMS = 2000;
 /** Admin API reads in flight at once. */
 const MAX_PARALLEL_READS = 4;
 /** State event types the membership index reads (the rest of the room state is skipped). */
@@ -98,6 +105,10 @@ export class AdminStateSource {
     if (this.#stopped) return 'unavailable';
     let room = this.#rooms.get(roomId);
     if (!room) {
+      if (this.#rooms.size >= MAX_TRACKED_ROOMS && !this.#displaceOne()) {
+        this.#log.warn('admin API source tracks its maximum of rooms with sessions; refusing another', { roomId, max: MAX_TRACKED_ROOMS });
+        return 'unavailable';
+      }
       room = { holdUntilMs: 0, dueAtMs: 0, failures: 0, known: false, reading: undefined };
       this.#rooms.set(roomId, room);
     }
@@ -163,6 +174,19 @@ export class AdminStateSource {
       );
     }, this.#options.pollIntervalMs);
     this.#timer.unref();
+  }
+
+  /** Forgets the tracked room without sessions whose hold began longest ago; false if all have sessions. */
+  #displaceOne(): boolean {
+    const watched = new Set(this.#options.watcher.watchedRoomIds());
+    let oldest: [string, number] | undefined;
+    for (const [roomId, room] of this.#rooms) {
+      if (watched.has(roomId)) continue;
+      if (!oldest || room.holdUntilMs < oldest[1]) oldest = [roomId, room.holdUntilMs];
+    }
+    if (!oldest) return false;
+    this.#forget(oldest[0]);
+    return true;
   }
 
   #forget(roomId: string): void {

@@ -3,7 +3,7 @@
 // and ends sessions of a room the homeserver left. roomVisibility() on top of it.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AdminStateSource, MAX_BACKOFF_MS } from '../../../../src/server/matrix/AdminStateSource.ts';
+import { AdminStateSource, MAX_BACKOFF_MS, MAX_TRACKED_ROOMS } from '../../../../src/server/matrix/AdminStateSource.ts';
 import { roomVisibility } from '../../../../src/server/matrix/RoomVisibility.ts';
 import { MembershipWatcher } from '../../../../src/server/matrix/MembershipWatcher.ts';
 import { OUR_FOCUS_TYPE } from '../../../../src/server/matrix/callMembership.ts';
@@ -140,6 +140,22 @@ describe('AdminStateSource', () => {
     await vi.advanceTimersByTimeAsync(2001);
     expect(ended).toEqual(['left-room']);
     expect(source!.trackedRoomIds()).toEqual([]);
+  });
+});
+
+describe('AdminStateSource bounds', () => {
+  it(`tracks at most MAX_TRACKED_ROOMS (${MAX_TRACKED_ROOMS}) rooms: a new one displaces the oldest without sessions, and is refused when all have sessions`, async () => {
+    start();
+    for (let i = 0; i < MAX_TRACKED_ROOMS; i++) expect(await source!.refresh(`!r${i}:example.org`)).toBe('visible');
+    watcher.watch('!r0:example.org', ALICE, 'DEV', `${ALICE}:DEV`, () => undefined);
+    expect(await source!.refresh('!new:example.org')).toBe('visible');
+    const tracked = source!.trackedRoomIds();
+    expect(tracked).toHaveLength(MAX_TRACKED_ROOMS);
+    expect(tracked).toContain('!r0:example.org');
+    expect(tracked).not.toContain('!r1:example.org');
+    expect(watcher.index.roomIds).not.toContain('!r1:example.org');
+    for (const roomId of source!.trackedRoomIds()) watcher.watch(roomId, ALICE, 'DEV', `${ALICE}:DEV`, () => undefined);
+    expect(await source!.refresh('!one-too-many:example.org')).toBe('unavailable');
   });
 });
 
