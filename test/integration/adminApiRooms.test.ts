@@ -156,7 +156,7 @@ describe('rooms the SFU account never joined (Synapse admin API)', () => {
     const before = logLines.length;
     const answer = await requestSfuToken(node.publicUrl, alice, missing);
     expect(answer.status).toBe(404);
-    expect(answer.body['errcode']).toBe('M_NOT_FOUND');
+    expect(answer.body['errcode']).toBe('ORG.MATRIX_SFU.ROOM_NOT_VISIBLE');
     expect(String(answer.body['error'])).toContain('cannot see this room');
     expect(String(answer.body['error'])).not.toContain('You are not in a call');
     const lines = logged().slice(before);
@@ -185,7 +185,7 @@ describe('rooms the SFU account never joined (Synapse admin API)', () => {
     });
     expect(response.status).toBe(404);
     const body = (await response.json()) as { errcode: string; error: string };
-    expect(body.errcode).toBe('M_NOT_FOUND');
+    expect(body.errcode).toBe('ORG.MATRIX_SFU.ROOM_NOT_VISIBLE');
     expect(body.error).toContain('cannot see this room');
   });
 });

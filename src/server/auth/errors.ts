@@ -79,7 +79,9 @@ export const REFUSAL_TABLE: Record<AdmissionRefusal, RefusalRow> = {
   // reads it). 404, not 403: clients retry a 403 while the SFU's sync catches up; this will not change.
   room_not_visible: {
     status: 404,
-    errcode: 'M_NOT_FOUND',
+    // Our own errcode (Java package naming, as the spec asks of non-M_ codes): a client must tell
+    // it apart from the M_NOT_FOUND of a wrong URL.
+    errcode: 'ORG.MATRIX_SFU.ROOM_NOT_VISIBLE',
     message:
       "This SFU cannot see this room, so it cannot check your call membership. Invite the SFU's Matrix account to the room, or ask the SFU's operator to let it read rooms through the homeserver's admin API (matrix.adminTokenFile).",
   },
