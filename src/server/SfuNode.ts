@@ -17,6 +17,7 @@ import { maxSyncLagMs, startMatrixAdmission, type MatrixAdmissionStack } from '.
 import { WorkerPool } from './media/WorkerPool.ts';
 import { routeMediasoupLogs } from './media/mediasoupLogs.ts';
 import { watchIoUring } from './media/ioUring.ts';
+import { WorkerLoadMonitor } from './media/WorkerLoadMonitor.ts';
 import { ConferenceRegistry } from './conference/ConferenceRegistry.ts';
 import { SignallingServer } from './signalling/SignallingServer.ts';
 import { createHttpServer, type RouteHandler, type StaticHeaders } from './http/HttpServer.ts';
@@ -55,6 +56,8 @@ export class SfuNode {
   readonly signalling: SignallingServer;
   readonly server: Server;
   readonly metrics: SfuMetrics;
+  /** Worker CPU load for admission control (media.maxWorkerLoad). */
+  readonly workerLoad: WorkerLoadMonitor;
   readonly #logger: Logger;
   readonly #rootLogger: Logger;
   readonly #routes = new Map<string, RouteHandler>();
@@ -106,6 +109,15 @@ export class SfuNode {
     this.metrics = options.metrics ?? new SfuMetrics({ logger: options.logger });
     this.metrics.watchWorkerPool(pool);
     watchIoUring(pool, (slot, status) => this.metrics.setWorkerIoUring(slot, status.enabled), options.logger, this.config.media.requestTimeoutMs);
+    this.workerLoad = new WorkerLoadMonitor({
+      pool,
+      maxLoad: this.config.media.maxWorkerLoad,
+      intervalMs: this.config.media.workerLoadIntervalMs,
+      logger: options.logger,
+      onSample: (loads) => {
+        for (const [slot, load] of loads) this.metrics.setWorkerLoad(slot, load);
+      },
+    });
     this.registry = new ConferenceRegistry({
       pool,
       conference: {
@@ -118,8 +130,11 @@ export class SfuNode {
         activeSpeakerIntervalMs: this.config.media.activeSpeakerIntervalMs,
       },
       logger: options.logger,
+      load: this.workerLoad,
     });
     this.metrics.watchConferences(this.registry);
+    this.registry.observer.on('joinRefused', (reason) => this.metrics.recordJoinRefused(reason));
+    this.workerLoad.start();
     const staticDirs: Array<readonly [string, string, StaticHeaders?]> = [];
     if (existsSync(CLIENT_DIST_DIR)) staticDirs.push(['/demo/', CLIENT_DIST_DIR]);
     for (const [prefix, dir] of options.staticDirs ?? []) staticDirs.push([prefix, dir]);
@@ -252,6 +267,7 @@ export class SfuNode {
     this.#stopped = true;
     this.signalling.close(code, reason);
     this.#matrix?.stop();
+    this.workerLoad.stop();
     this.registry.close();
     this.pool.close();
     this.metrics.close();

@@ -36,6 +36,7 @@ export const SIGNALLING_MESSAGES: Readonly<Record<ClientErrorCode, MessageKey>> 
   FORBIDDEN: 'err.forbidden',
   UNAUTHORIZED: 'err.unauthorized',
   CONFERENCE_FULL: 'err.full',
+  OVERLOADED: 'err.server',
   DRAINING: 'err.draining',
   INTERNAL: 'err.server',
   CONNECT_FAILED: 'err.connect',

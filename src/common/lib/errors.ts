@@ -19,6 +19,7 @@ export type SfuErrorCode =
   | 'FORBIDDEN'
   | 'UNAUTHORIZED'
   | 'CONFERENCE_FULL'
+  | 'OVERLOADED'
   | 'DRAINING'
   | 'INTERNAL';
 

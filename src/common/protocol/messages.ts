@@ -195,6 +195,8 @@ export const WIRE_ERROR_CODES = [
   'FORBIDDEN',
   'UNAUTHORIZED',
   'CONFERENCE_FULL',
+  /** The join was refused because the media worker is at capacity (media.maxWorkerLoad); try again later or elsewhere. */
+  'OVERLOADED',
   'DRAINING',
   'INTERNAL',
 ] as const;

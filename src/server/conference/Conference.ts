@@ -122,6 +122,16 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     return this.#participants.size;
   }
 
+  /** Pool slot of the worker holding this conference's router (admission control reads its load). */
+  get slotIndex(): number {
+    return this.#lease.slotIndex;
+  }
+
+  /** Whether a participant with this id is in the conference (a new session of it replaces the old one). */
+  has(participantId: string): boolean {
+    return this.#participants.has(participantId);
+  }
+
   /** The router currently hosting the conference (changes after a worker restart). */
   get router(): Router {
     return this.#lease.router;

@@ -1,11 +1,13 @@
 // The registry of live conferences: serialised get-or-create (two first
 // joiners cannot create two conferences), join with one retry when the
 // conference closed under the joiner (its last participant left meanwhile),
-// and closing a conference when it becomes empty or idle.
+// closing a conference when it becomes empty or idle, and admission control by worker
+// load: a join is refused with OVERLOADED when the worker holding the conference (or,
+// for a new conference, every worker) is at or above media.maxWorkerLoad.
 
 import { AsyncQueue } from '../../common/lib/AsyncQueue.ts';
 import { TypedEmitter } from '../../common/lib/TypedEmitter.ts';
-import { InvalidStateError } from '../../common/lib/errors.ts';
+import { InvalidStateError, SfuError } from '../../common/lib/errors.ts';
 import type { ConferenceId } from '../../common/lib/ids.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { WorkerPool } from '../media/WorkerPool.ts';
@@ -20,11 +22,21 @@ export interface ConferenceRegistryOptions {
   /** A conference nobody joined is closed after this long. Default 30 000 ms. */
   readonly idleCloseMs?: number;
   readonly logger: Logger;
+  /** Worker load for admission control (WorkerLoadMonitor); absent = no load check. */
+  readonly load?: JoinLoadGate;
+}
+
+/** What admission control asks about worker load. */
+export interface JoinLoadGate {
+  overloaded(slotIndex: number): boolean;
+  allOverloaded(): boolean;
 }
 
 export type ConferenceRegistryObserverEvents = {
   conferenceCreated: [conference: Conference];
   conferenceClosed: [conference: Conference];
+  /** A join was refused before reaching a conference: its worker (or every worker) is overloaded. */
+  joinRefused: [reason: 'worker-overloaded'];
 };
 
 /** Owns every Conference of this node. */
@@ -89,6 +101,7 @@ export class ConferenceRegistry {
    */
   async join(id: ConferenceId, input: JoinInput, attach?: (handle: ParticipantHandle) => void): Promise<ParticipantHandle> {
     for (let attempt = 1; ; attempt++) {
+      this.#admitByLoad(id, input.participantId);
       const conference = await this.getOrCreate(id);
       try {
         return await conference.join(input, attach);
@@ -97,6 +110,22 @@ export class ConferenceRegistry {
         this.#logger.debug('conference closed under a joiner; joining a fresh one', { conferenceId: id });
       }
     }
+  }
+
+  /**
+   * Refuses a join (OVERLOADED) when the worker of the live conference `id` is overloaded,
+   * or, when `id` has no live conference yet, when every worker is. A participant already
+   * in the conference (a new session replacing its old one) is always let through.
+   */
+  #admitByLoad(id: ConferenceId, participantId: string): void {
+    const gate = this.#options.load;
+    if (!gate) return;
+    const existing = this.#conferences.get(id);
+    const refuse = existing && !existing.closed ? !existing.has(participantId) && gate.overloaded(existing.slotIndex) : gate.allOverloaded();
+    if (!refuse) return;
+    this.observer.safeEmit('joinRefused', 'worker-overloaded');
+    this.#logger.debug('join refused: media worker overloaded', { conferenceId: id });
+    throw new SfuError('OVERLOADED', 'media worker overloaded');
   }
 
   /** Closes every conference (their participants' handles close with `conference-closed`). */

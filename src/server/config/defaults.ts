@@ -16,6 +16,8 @@ export const DEFAULT_CONFIG: Config = {
     activeSpeakerIntervalMs: 300,
     requestTimeoutMs: 5000,
     maxConsumersPerWorker: 5000,
+    maxWorkerLoad: 0.85,
+    workerLoadIntervalMs: 1000,
   },
   conference: { maxParticipants: 100, maxProducersPerParticipant: 4, maxConsumersPerParticipant: 500, maxRebuildAttempts: 3 },
   signalling: {

@@ -188,6 +188,8 @@ const RULES: Rule[] = [
   ['conference.maxRebuildAttempts', (c) => isPositiveInt(c.conference.maxRebuildAttempts) && c.conference.maxRebuildAttempts <= 10, 'must be an integer 1..10'],
   ['media.requestTimeoutMs', (c) => Number.isInteger(c.media.requestTimeoutMs) && c.media.requestTimeoutMs >= 100, 'must be an integer >= 100'],
   ['media.maxConsumersPerWorker', (c) => Number.isInteger(c.media.maxConsumersPerWorker) && c.media.maxConsumersPerWorker >= 0, 'must be an integer >= 0 (0 = unlimited)'],
+  ['media.maxWorkerLoad', (c) => typeof c.media.maxWorkerLoad === 'number' && c.media.maxWorkerLoad >= 0 && c.media.maxWorkerLoad <= 1, 'must be a number 0..1 (0 = off)'],
+  ['media.workerLoadIntervalMs', (c) => Number.isInteger(c.media.workerLoadIntervalMs) && c.media.workerLoadIntervalMs >= 100 && c.media.workerLoadIntervalMs <= 60_000, 'must be an integer 100..60000'],
   ['signalling.faultDecayMs', (c) => Number.isInteger(c.signalling.faultDecayMs) && c.signalling.faultDecayMs >= 100, 'must be an integer >= 100'],
   ['signalling.maxPendingFrames', (c) => isPositiveInt(c.signalling.maxPendingFrames), 'must be a positive integer'],
   ['signalling.maxPendingBytes', (c) => Number.isInteger(c.signalling.maxPendingBytes) && c.signalling.maxPendingBytes >= 1024, 'must be an integer >= 1024'],

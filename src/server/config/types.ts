@@ -44,6 +44,10 @@ export interface Config {
     readonly requestTimeoutMs: number;
     /** Consumers one worker may carry (more are refused with LIMIT_EXCEEDED); 0 = unlimited. */
     readonly maxConsumersPerWorker: number;
+    /** Admission control: CPU load of a worker (share of one core, 0-1) at or above which joins on it are refused with OVERLOADED; 0 = off. */
+    readonly maxWorkerLoad: number;
+    /** How often worker CPU load is sampled (from /proc/PID/stat) for admission control and sfu_worker_load_ratio. */
+    readonly workerLoadIntervalMs: number;
   };
   readonly conference: {
     /** Participants allowed in one conference. */

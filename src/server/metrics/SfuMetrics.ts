@@ -239,6 +239,17 @@ export class SfuMetrics {
     this.#metrics.consumerRefusals.inc({ reason: reason === 'participant-limit' ? 'participant_limit' : 'worker_limit' });
   }
 
+  /** A join was refused by admission control (the worker was overloaded). */
+  recordJoinRefused(reason: 'worker-overloaded'): void {
+    const labels: Record<typeof reason, 'worker_overloaded'> = { 'worker-overloaded': 'worker_overloaded' };
+    this.#metrics.joinRefusals.inc({ reason: labels[reason] });
+  }
+
+  /** Smoothed CPU load (share of one core) of a pool slot's worker, from WorkerLoadMonitor. */
+  setWorkerLoad(slotIndex: number, load: number): void {
+    this.#metrics.workerLoad.set({ slot: String(slotIndex) }, load);
+  }
+
   /** A participant joined a conference. */
   recordParticipantJoined(): void {
     this.#metrics.participantJoins.inc();

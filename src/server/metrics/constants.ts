@@ -63,6 +63,10 @@ export const CLOSE_CODE_LABELS: readonly string[] = [...Object.values(CLOSE_CODE
 export const CONSUMER_REFUSAL_REASONS = ['participant_limit', 'worker_limit'] as const;
 export type ConsumerRefusalLabel = (typeof CONSUMER_REFUSAL_REASONS)[number];
 
+/** `reason` label of sfu_join_refusals_total: why admission control refused a join. */
+export const JOIN_REFUSAL_REASONS = ['worker_overloaded'] as const;
+export type JoinRefusalLabel = (typeof JOIN_REFUSAL_REASONS)[number];
+
 /** `kind` label of media metrics. */
 export const MEDIA_KINDS = ['audio', 'video'] as const;
 export type MediaKindLabel = (typeof MEDIA_KINDS)[number];

@@ -11,6 +11,7 @@ import {
   ADMISSION_REASONS,
   CONSUMER_REFUSAL_REASONS,
   EVICTION_REASONS,
+  JOIN_REFUSAL_REASONS,
   MEDIA_DIRECTIONS,
   MEDIA_KINDS,
 } from './constants.ts';
@@ -43,6 +44,8 @@ export interface MetricDefinitions {
   readonly workerCpuSeconds: Counter<'slot' | 'mode'>;
   readonly workerMaxRssBytes: Gauge<'slot'>;
   readonly workerIoUring: Gauge<'slot'>;
+  readonly workerLoad: Gauge<'slot'>;
+  readonly joinRefusals: Counter<'reason'>;
   readonly routers: Gauge;
   readonly transports: Gauge;
   readonly producers: Gauge<'kind'>;
@@ -109,6 +112,18 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
       name: 'sfu_worker_max_rss_bytes',
       help: 'Peak resident set size of the current mediasoup worker of a pool slot (getrusage ru_maxrss).',
       labelNames: ['slot'],
+      registers,
+    }),
+    workerLoad: new Gauge({
+      name: 'sfu_worker_load_ratio',
+      help: 'CPU load of the current mediasoup worker of a pool slot as a share of one core (0-1), smoothed over a few seconds; admission control refuses joins on a worker at or above media.maxWorkerLoad.',
+      labelNames: ['slot'],
+      registers,
+    }),
+    joinRefusals: new Counter({
+      name: 'sfu_join_refusals_total',
+      help: 'Joins refused by admission control (OVERLOADED), by reason: worker_overloaded (the conference\'s worker, or every worker for a new conference, at or above media.maxWorkerLoad).',
+      labelNames: ['reason'],
       registers,
     }),
     workerIoUring: new Gauge({
@@ -310,5 +325,6 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
   for (const reason of EVICTION_REASONS) definitions.evictions.inc({ reason }, 0);
   for (const outcome of ['restored', 'expired']) definitions.membershipGraces.inc({ outcome }, 0);
   for (const reason of CONSUMER_REFUSAL_REASONS) definitions.consumerRefusals.inc({ reason }, 0);
+  for (const reason of JOIN_REFUSAL_REASONS) definitions.joinRefusals.inc({ reason }, 0);
   return definitions;
 }

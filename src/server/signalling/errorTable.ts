@@ -31,6 +31,8 @@ export const ERROR_TABLE: Record<SfuErrorCode, ErrorRow> = {
   FORBIDDEN: { message: 'not allowed', fault: false, closeCode: CLOSE_CODES.UNAUTHORIZED },
   UNAUTHORIZED: { message: 'not authorised', fault: false, closeCode: CLOSE_CODES.UNAUTHORIZED },
   CONFERENCE_FULL: { message: 'the call is full', fault: false, closeCode: CLOSE_CODES.CONFERENCE_FULL },
+  // Admission control by worker load: the join is refused, the session stays open (the client may retry later).
+  OVERLOADED: { message: 'server at capacity, try again later', fault: false },
   DRAINING: { message: 'server is draining, reconnect elsewhere', fault: false, closeCode: CLOSE_CODES.DRAINING },
   INTERNAL: { message: 'internal error', fault: false, closeCode: CLOSE_CODES.INTERNAL_ERROR },
 };
