@@ -28,6 +28,8 @@ import { widgetResponseHeaders } from './http/widgetCsp.ts';
 import { clientAddress, parseTrustedProxies } from './http/clientAddress.ts';
 import type { IncomingMessage } from 'node:http';
 
+import { LiveKitServer } from './livekit/LiveKitServer.ts';
+import { DevLiveKitAdmission, MatrixLiveKitAdmission, type LiveKitAdmission } from './livekit/LiveKitAdmission.ts';
 /** Directory of the bundled browser client (built by `npm run build:client`). */
 export const CLIENT_DIST_DIR = fileURLToPath(new URL('../../dist/client/', import.meta.url));
 
@@ -47,6 +49,8 @@ export interface SfuNodeOptions {
   /** Metrics (e.g. built early by main.ts); default a new SfuMetrics. stop() closes it either way. */
   readonly metrics?: SfuMetrics;
 }
+  /** Admission of the livekit edge (tests); default by auth.mode (with an `admission` override: none, answered 503). */
+  readonly liveKitAdmission?: LiveKitAdmission;
 
 /** A running SFU node. */
 export class SfuNode {
@@ -55,6 +59,8 @@ export class SfuNode {
   readonly registry: ConferenceRegistry;
   readonly signalling: SignallingServer;
   readonly server: Server;
+  /** The livekit edge (livekit.enabled). */
+  readonly liveKit: LiveKitServer | undefined;
   readonly metrics: SfuMetrics;
   /** Worker CPU load for admission control (media.maxWorkerLoad). */
   readonly workerLoad: WorkerLoadMonitor;
@@ -65,6 +71,7 @@ export class SfuNode {
   readonly #clientAddress: (request: IncomingMessage) => string | undefined;
   #admission: Admission | undefined;
   #matrix: MatrixAdmissionStack | undefined;
+  #liveKitAdmission: LiveKitAdmission | undefined;
   #draining = false;
   #stopped = false;
 
@@ -191,7 +198,25 @@ export class SfuNode {
   get publicUrl(): string {
     if (this.config.server.publicUrl) return this.config.server.publicUrl.replace(/\/$/, '');
     const address = this.server.address() as AddressInfo;
+      ...(this.config.livekit.enabled ? { otherEdgePath: (path: string) => LiveKitServer.ownsUpgradePath(path) } : {}),
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.liveKit = this.config.livekit.enabled
+      ? new LiveKitServer({
+          server: this.server,
+          registry: this.registry,
+          admission: () => this.#liveKitAdmission,
+          settings: {
+            maxFrameBytes: this.config.livekit.maxFrameBytes,
+            pingIntervalS: this.config.livekit.pingIntervalS,
+            pingTimeoutS: this.config.livekit.pingTimeoutS,
+            maxFaults: this.config.signalling.maxProtocolFaults,
+            refreshIntervalMs: Math.floor(this.config.auth.jwtLifetimeMs / 2),
+          },
+          logger: options.logger,
+          isDraining: () => this.#draining,
+        })
+      : undefined;
+    for (const [path, handler] of this.liveKit?.routes() ?? []) this.#routes.set(path, handler);
     return `http://${host}:${address.port}`;
   }
 
@@ -218,9 +243,11 @@ export class SfuNode {
         config: this.config,
         logger: this.#rootLogger,
         publicUrl: this.publicUrl,
+    if (options.liveKitAdmission) this.#liveKitAdmission = options.liveKitAdmission;
         signallingUrl: this.publicUrl.replace(/^http/, 'ws') + '/ws',
         observer: this.metrics.admissionObserver(),
         clientAddress: this.#clientAddress,
+      this.#liveKitAdmission ??= new DevLiveKitAdmission();
       });
       const account = this.#matrix.account;
       this.metrics.watchMatrixSyncLag(() => account.syncLagSeconds());
@@ -238,6 +265,13 @@ export class SfuNode {
   get wsUrl(): string {
     const address = this.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      this.#liveKitAdmission ??= new MatrixLiveKitAdmission({
+        tokens: this.#matrix.tokens,
+        membership: this.#matrix.watcher,
+        jtis: this.#matrix.jtis,
+        logger: this.#rootLogger,
+        observer: this.metrics.admissionObserver(),
+      });
     return `ws://${host}:${address.port}/ws`;
   }
 
@@ -278,3 +312,4 @@ export class SfuNode {
     this.#logger.info('stopped');
   }
 }
+    this.liveKit?.close();

@@ -105,6 +105,7 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
           preferUdp: !options.preferTcp,
           preferTcp: options.preferTcp === true,
           initialAvailableOutgoingBitrate: this.#ctx.options.initialAvailableOutgoingBitrate,
+          ...(options.enableSctp ? { enableSctp: true, numSctpStreams: { OS: 1024, MIS: 1024 }, maxSctpMessageSize: 262_144 } : {}),
           appData: { participantId: participant.id, direction: options.direction },
         }),
         (late) => late.close(),
@@ -135,6 +136,7 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
         iceParameters: transport.iceParameters,
         iceCandidates: transport.iceCandidates,
         dtlsParameters: transport.dtlsParameters,
+        ...(transport.sctpParameters ? { sctpParameters: { port: transport.sctpParameters.port, maxMessageSize: transport.sctpParameters.maxMessageSize } } : {}),
       };
     });
   }

@@ -47,6 +47,8 @@ export interface TransportInfo {
   iceParameters: IceParameters;
   iceCandidates: IceCandidate[];
   dtlsParameters: DtlsParameters;
+  /** Set when the transport was created with enableSctp. */
+  sctpParameters?: { port: number; maxMessageSize: number };
 }
 
 /** Everything a client needs to create a consumer locally. */
@@ -75,6 +77,8 @@ export interface TransportOptions {
   readonly direction: 'send' | 'recv';
   /** Put ICE-TCP candidates first (clients behind UDP-blocking firewalls). */
   readonly preferTcp?: boolean;
+  /** Open an SCTP association on the transport (data channels; the livekit edge's publisher PC carries one). */
+  readonly enableSctp?: boolean;
 }
 
 /** Input of handle.produce(). */

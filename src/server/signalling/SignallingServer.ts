@@ -28,6 +28,8 @@ export interface SignallingServerOptions {
   readonly observer?: SessionObserver & { sessionsChanged?(open: number): void };
   /** The client's address behind trusted proxies (src/server/http/clientAddress.ts); default the TCP peer. */
   readonly clientAddress?: (request: IncomingMessage) => string | undefined;
+  /** Upgrade paths another edge on the same server answers (left untouched here), e.g. the livekit edge's /rtc. */
+  readonly otherEdgePath?: (path: string) => boolean;
 }
 
 /** Owns every signalling session of this node. */
@@ -56,6 +58,7 @@ export class SignallingServer {
     this.#onUpgrade = (request, socket, head) => {
       const url = new URL(request.url ?? '/', 'http://localhost');
       if (url.pathname !== path) {
+        if (options.otherEdgePath?.(url.pathname)) return;
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }

@@ -1,0 +1,177 @@
+// The livekit edge's HTTP surface on the node's shared server:
+// - WebSocket upgrades at /rtc (two-PeerConnection mode), admitted before the
+//   upgrade completes: a refused token gets an HTTP 401 (livekit-client then asks
+//   /rtc/validate for the reason), an unready node 503;
+// - /rtc/validate: the same checks without spending the token (200 or 401, CORS);
+// - /rtc/v1 and /rtc/v1/validate: 404 with CORS headers, which is what makes
+//   livekit-client 2.x fall back from single-PeerConnection mode to /rtc (without
+//   the CORS headers the browser reports "Failed to fetch" and the client gives up).
+// Frames are bounded by ws maxPayload before any decoding.
+
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../../common/lib/logger.ts';
+import { errorMessage } from '../../common/lib/errors.ts';
+import type { ConferenceRegistry } from '../conference/ConferenceRegistry.ts';
+import type { RouteHandler } from '../http/HttpServer.ts';
+import { AdmissionError, REFUSAL_TABLE } from '../auth/errors.ts';
+import { DisconnectReason } from '@livekit/protocol';
+import type { LiveKitAdmission } from './LiveKitAdmission.ts';
+import { LiveKitSession, type LiveKitSessionSettings } from './LiveKitSession.ts';
+import { TrackDirectory } from './TrackDirectory.ts';
+
+/** Paths of the livekit edge. */
+export const LIVEKIT_PATHS = { rtc: '/rtc', validate: '/rtc/validate', v1: '/rtc/v1', v1Validate: '/rtc/v1/validate' } as const;
+
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, OPTIONS',
+  'access-control-allow-headers': 'authorization, content-type',
+};
+
+/** Options of the LiveKitServer. */
+export interface LiveKitServerOptions {
+  readonly server: Server;
+  readonly registry: ConferenceRegistry;
+  /** The current admission (undefined until admission started: answered 503). */
+  readonly admission: () => LiveKitAdmission | undefined;
+  readonly settings: LiveKitSessionSettings;
+  readonly logger: Logger;
+  /** Whether the node refuses new sessions (draining). */
+  readonly isDraining?: () => boolean;
+  readonly observer?: { sessionsChanged?(open: number): void };
+}
+
+function tokenOf(request: IncomingMessage): string | null {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const header = request.headers['authorization'];
+  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7);
+  return url.searchParams.get('access_token');
+}
+
+function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  const body = Buffer.from(text);
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Service Unavailable'}\r\n` +
+      `Access-Control-Allow-Origin: *\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${text}`,
+  );
+}
+
+/** Owns every LiveKit session of this node. */
+export class LiveKitServer {
+  readonly directory = new TrackDirectory();
+  readonly #options: LiveKitServerOptions;
+  readonly #log: Logger;
+  readonly #wss: WebSocketServer;
+  readonly #sessions = new Set<LiveKitSession>();
+  readonly #onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+  constructor(options: LiveKitServerOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ component: 'livekit' });
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.settings.maxFrameBytes, perMessageDeflate: false });
+    this.#onUpgrade = (request, socket, head) => {
+      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+      if (path === LIVEKIT_PATHS.v1) {
+        refuseUpgrade(socket, 404, 'single peer connection mode is not supported; use /rtc');
+        return;
+      }
+      if (path !== LIVEKIT_PATHS.rtc) return;
+      socket.on('error', (error) => this.#log.debug('upgrade socket error', { error }));
+      this.#upgrade(request, socket, head).catch((error: unknown) => {
+        this.#log.warn('livekit upgrade failed', { error: errorMessage(error) });
+        socket.destroy();
+      });
+    };
+    options.server.on('upgrade', this.#onUpgrade);
+  }
+
+  /** Whether `path` is an upgrade path of this edge (the native edge leaves it alone). */
+  static ownsUpgradePath(path: string): boolean {
+    return path === LIVEKIT_PATHS.rtc || path === LIVEKIT_PATHS.v1;
+  }
+
+  /** Open sessions. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** HTTP routes: validate (both paths). */
+  routes(): Map<string, RouteHandler> {
+    const notFound: RouteHandler = (request, response) => {
+      if (request.method === 'OPTIONS') return this.#send(response, 204, '');
+      this.#send(response, 404, 'single peer connection mode is not supported; use /rtc');
+    };
+    const validate: RouteHandler = async (request, response) => {
+      if (request.method === 'OPTIONS') return this.#send(response, 204, '');
+      const admission = this.#options.admission();
+      if (!admission) return this.#send(response, 503, 'not ready');
+      try {
+        await admission.validate(tokenOf(request));
+        this.#send(response, 200, 'success');
+      } catch (error) {
+        const refusal = error instanceof AdmissionError ? error : new AdmissionError('jwt_malformed', 'unexpected', { cause: error });
+        const status = REFUSAL_TABLE[refusal.reason].status === 503 ? 503 : 401;
+        this.#log.debug('livekit validate refused', { reason: refusal.reason });
+        this.#send(response, status, REFUSAL_TABLE[refusal.reason].message);
+      }
+    };
+    return new Map([
+      [LIVEKIT_PATHS.validate, validate],
+      [LIVEKIT_PATHS.v1Validate, notFound],
+      [LIVEKIT_PATHS.v1, notFound],
+    ]);
+  }
+
+  /** Closes every session (LeaveRequest first) and stops accepting. */
+  close(): void {
+    this.#options.server.off('upgrade', this.#onUpgrade);
+    for (const session of [...this.#sessions]) session.end(DisconnectReason.SERVER_SHUTDOWN);
+    for (const ws of this.#wss.clients) ws.terminate();
+    this.#wss.close();
+  }
+
+  #send(response: ServerResponse, status: number, text: string): void {
+    response.writeHead(status, { ...CORS, 'content-type': 'text/plain', 'cache-control': 'no-store' });
+    response.end(text);
+  }
+
+  async #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const admission = this.#options.admission();
+    if (!admission || this.#options.isDraining?.()) {
+      refuseUpgrade(socket, 503, 'not ready');
+      return;
+    }
+    let ticket;
+    try {
+      ticket = await admission.admit(tokenOf(request));
+    } catch (error) {
+      const refusal = error instanceof AdmissionError ? error : undefined;
+      if (!refusal) this.#log.warn('livekit admission failed', { error: errorMessage(error) });
+      const status = refusal && REFUSAL_TABLE[refusal.reason].status === 503 ? 503 : 401;
+      refuseUpgrade(socket, status, refusal ? REFUSAL_TABLE[refusal.reason].message : 'not authorised');
+      return;
+    }
+    if (socket.destroyed) {
+      ticket.closed(false);
+      return;
+    }
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      const session = new LiveKitSession({
+        socket: ws,
+        ticket,
+        registry: this.#options.registry,
+        directory: this.directory,
+        settings: this.#options.settings,
+        logger: this.#options.logger,
+        onClosed: (closed) => {
+          this.#sessions.delete(closed);
+          this.#options.observer?.sessionsChanged?.(this.#sessions.size);
+        },
+      });
+      this.#sessions.add(session);
+      this.#options.observer?.sessionsChanged?.(this.#sessions.size);
+    });
+  }
+}

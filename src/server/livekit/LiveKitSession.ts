@@ -1,0 +1,551 @@
+// One LiveKit signalling connection (/rtc, two PeerConnections) driving one
+// ParticipantHandle. Every frame is decoded (wire.ts) or counted as a fault;
+// every request and every handle event runs in this session's queue, so SDP
+// negotiation never interleaves. The publisher PC is primary: the client offers
+// (data channels first, then each track after AddTrack → TrackPublished) and we
+// answer on a send transport; the subscriber PC gets our offers
+// (SubscriberLink). Remote participants reach the client as ParticipantUpdates
+// before their tracks' offers, so livekit-client knows the owner of every track.
+// Nothing here throws into ws; the node never crashes on a client's input.
+
+import type { WebSocket } from 'ws';
+import { AsyncQueue } from '../../common/lib/AsyncQueue.ts';
+import { errorMessage } from '../../common/lib/errors.ts';
+import type { Logger } from '../../common/lib/logger.ts';
+import type { ConferenceRegistry } from '../conference/ConferenceRegistry.ts';
+import type { ParticipantHandle } from '../conference/ParticipantHandle.ts';
+import type { ParticipantCloseReason } from '../conference/events.ts';
+import type { ConsumerInfo, PeerInfo, TransportInfo } from '../conference/types.ts';
+import type { RtpCapabilities } from '../media/types.ts';
+import {
+  AddTrackRequest,
+  DisconnectReason,
+  ICEServer,
+  JoinResponse,
+  LeaveRequest,
+  LeaveRequest_Action,
+  ParticipantUpdate,
+  Pong,
+  Room,
+  ServerInfo,
+  ServerInfo_Edition,
+  SessionDescription,
+  SpeakerInfo,
+  SpeakersChanged,
+  TrackPublishedResponse,
+  UpdateTrackSettings,
+  VideoQuality,
+} from '@livekit/protocol';
+import type { LiveKitTicket } from './LiveKitAdmission.ts';
+import { buildPublisherAnswer, parsePublisherOffer, SdpError } from './sdp.ts';
+import { SubscriberLink } from './SubscriberLink.ts';
+import type { TrackDirectory } from './TrackDirectory.ts';
+import {
+  ParticipantInfo_State,
+  SERVER_PROTOCOL,
+  SERVER_VERSION,
+  TrackInfo,
+  TrackType,
+  decodeRequest,
+  encodeResponse,
+  mediaSourceOf,
+  newTrackSid,
+  participantInfo,
+  participantSid,
+  roomSid,
+  type ParticipantView,
+  type Request,
+} from './wire.ts';
+import type { SignalResponse } from '@livekit/protocol';
+
+/** Settings of a LiveKit session (config.livekit). */
+export interface LiveKitSessionSettings {
+  readonly maxFrameBytes: number;
+  readonly pingIntervalS: number;
+  readonly pingTimeoutS: number;
+  /** Faults tolerated before the session is closed. */
+  readonly maxFaults: number;
+  /** How often a fresh token is sent (`refreshToken`); 0 = never. */
+  readonly refreshIntervalMs: number;
+}
+
+/** Options of a LiveKitSession. */
+export interface LiveKitSessionOptions {
+  readonly socket: WebSocket;
+  readonly ticket: LiveKitTicket;
+  readonly registry: ConferenceRegistry;
+  readonly directory: TrackDirectory;
+  readonly settings: LiveKitSessionSettings;
+  readonly logger: Logger;
+  readonly onClosed: (session: LiveKitSession) => void;
+}
+
+/** Most AddTrack requests waiting for their m-section. */
+const MAX_PENDING_TRACKS = 8;
+
+/** Why a handle close ends the LiveKit session, as a LeaveRequest. */
+const LEAVE_FOR: Record<ParticipantCloseReason, { reason: DisconnectReason; action: LeaveRequest_Action }> = {
+  left: { reason: DisconnectReason.CLIENT_INITIATED, action: LeaveRequest_Action.DISCONNECT },
+  disconnected: { reason: DisconnectReason.SIGNAL_CLOSE, action: LeaveRequest_Action.DISCONNECT },
+  evicted: { reason: DisconnectReason.PARTICIPANT_REMOVED, action: LeaveRequest_Action.DISCONNECT },
+  replaced: { reason: DisconnectReason.DUPLICATE_IDENTITY, action: LeaveRequest_Action.DISCONNECT },
+  'conference-closed': { reason: DisconnectReason.ROOM_CLOSED, action: LeaveRequest_Action.DISCONNECT },
+  'router-lost': { reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.RECONNECT },
+};
+
+interface Published {
+  readonly producerId: string;
+  readonly info: TrackInfo;
+}
+
+/** One LiveKit client connection. */
+export class LiveKitSession {
+  readonly ticket: LiveKitTicket;
+  readonly #options: LiveKitSessionOptions;
+  readonly #socket: WebSocket;
+  readonly #log: Logger;
+  readonly #queue = new AsyncQueue('livekit-session');
+  /** Filled from the router's capabilities inside the join task (the core reads it only when consuming). */
+  readonly #capabilities: RtpCapabilities = { codecs: [], headerExtensions: [] };
+  readonly #remote = new Map<string, ParticipantView>();
+  readonly #pending = new Map<string, TrackInfo>();
+  readonly #publishedByMid = new Map<string, Published>();
+  #self: ParticipantView | undefined;
+  #handle: ParticipantHandle | undefined;
+  #subscriber: SubscriberLink | undefined;
+  #send: TransportInfo | undefined;
+  #sendIceUfrag: string | undefined;
+  #answerVersion = 0;
+  #faults = 0;
+  #closed = false;
+  #speaker: string | undefined;
+  #lastPingMs = Date.now();
+  #timers: NodeJS.Timeout[] = [];
+  #unwatch: (() => void) | undefined;
+
+  constructor(options: LiveKitSessionOptions) {
+    this.#options = options;
+    this.ticket = options.ticket;
+    this.#socket = options.socket;
+    this.#log = options.logger.child({ component: 'livekit', participantId: options.ticket.participantId });
+    this.#socket.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
+    this.#socket.on('close', () => this.#onSocketClosed());
+    this.#socket.on('error', (error) => this.#log.debug('livekit socket error', { error }));
+    this.#queue.push(() => this.#start()).catch((error: unknown) => {
+      this.#log.warn('livekit join failed', { error: errorMessage(error) });
+      this.#leave({ reason: DisconnectReason.JOIN_FAILURE, action: LeaveRequest_Action.DISCONNECT }, 'join failed');
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Ends the session from outside (eviction, shutdown): LeaveRequest, then close. */
+  end(reason: DisconnectReason, action: LeaveRequest_Action = LeaveRequest_Action.DISCONNECT, closeReason = 'ended'): void {
+    this.#leave({ reason, action }, closeReason);
+  }
+
+  async #start(): Promise<void> {
+    const { ticket, registry, settings } = this.#options;
+    const handle = await registry.join(
+      ticket.conferenceId,
+      { participantId: ticket.participantId, displayName: ticket.name, rtpCapabilities: this.#capabilities, autoSubscribe: true },
+      (h) => {
+        Object.assign(this.#capabilities, structuredClone(h.rtpCapabilities()));
+        this.#listen(h);
+      },
+    );
+    if (this.#closed) {
+      handle.close('disconnected');
+      return;
+    }
+    this.#handle = handle;
+    this.#self = {
+      sid: participantSid(ticket.conferenceId, ticket.participantId),
+      identity: ticket.identity,
+      name: ticket.name,
+      joinedAtMs: Date.now(),
+      version: 1,
+      state: ParticipantInfo_State.ACTIVE,
+      tracks: new Map(),
+      canPublish: ticket.canPublish,
+    };
+    for (const peer of handle.peers) this.#viewOf(peer);
+    this.#respond({
+      case: 'join',
+      value: new JoinResponse({
+        room: new Room({ sid: roomSid(ticket.conferenceId), name: ticket.roomName, numParticipants: handle.peers.length + 1 }),
+        participant: participantInfo(this.#self),
+        otherParticipants: [...this.#remote.values()].map(participantInfo),
+        serverVersion: SERVER_VERSION,
+        serverInfo: new ServerInfo({ edition: ServerInfo_Edition.Standard, version: SERVER_VERSION, protocol: SERVER_PROTOCOL, nodeId: 'matrix-sfu' }),
+        iceServers: [] as ICEServer[],
+        subscriberPrimary: false,
+        pingInterval: settings.pingIntervalS,
+        pingTimeout: settings.pingTimeoutS,
+      }),
+    });
+    if (ticket.watch) {
+      this.#unwatch = ticket.watch((reason) => {
+        this.#log.info('livekit session evicted', { reason });
+        this.#leave({ reason: DisconnectReason.PARTICIPANT_REMOVED, action: LeaveRequest_Action.DISCONNECT }, `evicted: ${reason}`, true);
+      });
+    }
+    this.#subscriber = new SubscriberLink(
+      handle,
+      ({ sdp, id, midToTrackId }) => this.#respond({ case: 'offer', value: new SessionDescription({ type: 'offer', sdp, id, midToTrackId }) }),
+      this.#log,
+    );
+    this.#subscriber.attach(await handle.createTransport({ direction: 'recv' }));
+    this.#startTimers();
+  }
+
+  #startTimers(): void {
+    const { settings, ticket } = this.#options;
+    const ping = setInterval(() => {
+      if (Date.now() - this.#lastPingMs > settings.pingTimeoutS * 1000) {
+        this.#log.info('livekit client stopped pinging');
+        this.#socket.terminate();
+      }
+    }, settings.pingIntervalS * 1000);
+    ping.unref();
+    this.#timers.push(ping);
+    if (ticket.refresh && settings.refreshIntervalMs > 0) {
+      const refresh = () =>
+        ticket
+          .refresh?.()
+          .then((token) => this.#respond({ case: 'refreshToken', value: token }))
+          .catch((error: unknown) => this.#log.warn('token refresh failed', { error: errorMessage(error) }));
+      void refresh();
+      const timer = setInterval(refresh, settings.refreshIntervalMs);
+      timer.unref();
+      this.#timers.push(timer);
+    }
+  }
+
+  #listen(handle: ParticipantHandle): void {
+    handle.on('peerJoined', (peer) => this.#task('peerJoined', () => this.#update(this.#viewOf(peer))));
+    handle.on('peerLeft', (participantId) =>
+      this.#task('peerLeft', () => {
+        const view = this.#remote.get(participantId);
+        if (!view) return;
+        this.#remote.delete(participantId);
+        view.state = ParticipantInfo_State.DISCONNECTED;
+        view.tracks.clear();
+        this.#update(view);
+      }),
+    );
+    handle.on('consumerCreated', (consumer) => this.#task('consumerCreated', () => this.#consumerCreated(consumer)));
+    handle.on('consumerClosed', (consumerId) =>
+      this.#task('consumerClosed', () => {
+        const consumer = this.#subscriber?.remove(consumerId);
+        if (!consumer) return;
+        this.#options.directory.forget(consumer.producerId);
+        const view = this.#remote.get(consumer.participantId);
+        if (view?.tracks.delete(consumer.producerId)) this.#update(view);
+      }),
+    );
+    handle.on('consumerPaused', (consumerId) => this.#task('consumerPaused', () => this.#producerMuted(consumerId, true)));
+    handle.on('consumerResumed', (consumerId) => this.#task('consumerResumed', () => this.#producerMuted(consumerId, false)));
+    handle.on('activeSpeaker', (participantId) => this.#task('activeSpeaker', () => this.#activeSpeaker(participantId)));
+    handle.on('mediaReset', () =>
+      this.#leave({ reason: DisconnectReason.MIGRATION, action: LeaveRequest_Action.RECONNECT }, 'media reset: reconnect'),
+    );
+    handle.on('close', (reason) => {
+      if (reason === 'left' || reason === 'disconnected' || reason === 'evicted') return;
+      this.#leave(LEAVE_FOR[reason], reason);
+    });
+  }
+
+  /** The view of a remote participant, created from what the core said about it. */
+  #viewOf(peer: PeerInfo): ParticipantView {
+    let view = this.#remote.get(peer.participantId);
+    if (!view) {
+      view = {
+        sid: participantSid(this.ticket.conferenceId, peer.participantId),
+        identity: peer.participantId,
+        name: peer.displayName,
+        joinedAtMs: Date.now(),
+        version: 1,
+        state: ParticipantInfo_State.ACTIVE,
+        tracks: new Map(),
+        canPublish: true,
+      };
+      this.#remote.set(peer.participantId, view);
+    }
+    for (const publication of peer.publications) view.tracks.set(publication.producerId, this.#options.directory.infoFor(publication));
+    return view;
+  }
+
+  #consumerCreated(consumer: ConsumerInfo): void {
+    const view = this.#viewOf({ participantId: consumer.participantId, displayName: consumer.participantId, publications: [] });
+    const info = this.#options.directory.infoFor({ producerId: consumer.producerId, kind: consumer.kind, source: consumer.source, paused: consumer.producerPaused });
+    info.muted = consumer.producerPaused;
+    view.tracks.set(consumer.producerId, info);
+    this.#update(view);
+    this.#subscriber?.add(consumer, `${view.sid}|${info.sid}`, info.sid);
+  }
+
+  #producerMuted(consumerId: string, muted: boolean): void {
+    for (const view of this.#remote.values()) {
+      for (const [producerId, info] of view.tracks) {
+        if (this.#subscriber?.consumerOfTrack(info.sid)?.consumerId !== consumerId) continue;
+        this.#options.directory.setMuted(producerId, muted);
+        info.muted = muted;
+        this.#update(view);
+        return;
+      }
+    }
+  }
+
+  #activeSpeaker(participantId: string | null): void {
+    const speakers: SpeakerInfo[] = [];
+    const sidOf = (id: string) => (id === this.ticket.participantId ? this.#self?.sid : this.#remote.get(id)?.sid);
+    if (this.#speaker && this.#speaker !== participantId) {
+      const sid = sidOf(this.#speaker);
+      if (sid) speakers.push(new SpeakerInfo({ sid, level: 0, active: false }));
+    }
+    const sid = participantId ? sidOf(participantId) : undefined;
+    if (sid) speakers.push(new SpeakerInfo({ sid, level: 1, active: true }));
+    this.#speaker = participantId ?? undefined;
+    if (speakers.length > 0) this.#respond({ case: 'speakersChanged', value: new SpeakersChanged({ speakers }) });
+  }
+
+  #update(view: ParticipantView): void {
+    view.version++;
+    this.#respond({ case: 'update', value: new ParticipantUpdate({ participants: [participantInfo(view)] }) });
+  }
+
+  #onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.#closed) return;
+    let request: Request;
+    try {
+      request = decodeRequest(data, isBinary, this.#options.settings.maxFrameBytes);
+    } catch (error) {
+      this.#fault('frame refused', error);
+      return;
+    }
+    if (request.case === 'ping' || request.case === 'pingReq') {
+      // Answered at once, outside the queue: a long negotiation must not look like a dead link.
+      this.#lastPingMs = Date.now();
+      if (request.case === 'ping') this.#respond({ case: 'pong', value: request.value });
+      else this.#respond({ case: 'pongResp', value: new Pong({ lastPingTimestamp: request.value.timestamp, timestamp: BigInt(Date.now()) }) });
+      return;
+    }
+    this.#task(request.case, () => this.#handle_(request));
+  }
+
+  async #handle_(request: Request): Promise<void> {
+    const handle = this.#handle;
+    if (!handle) return;
+    switch (request.case) {
+      case 'offer':
+        return this.#publisherOffer(handle, request.value);
+      case 'answer':
+        return this.#subscriber?.answered(request.value.sdp, request.value.id);
+      case 'trickle':
+        // ICE-lite: our candidates are in our SDP; the client's are found by connectivity checks.
+        return;
+      case 'addTrack':
+        return this.#addTrack(request.value);
+      case 'mute': {
+        const published = [...this.#publishedByMid.values()].find((p) => p.info.sid === request.value.sid);
+        if (published) {
+          await (request.value.muted ? handle.pauseProducer(published.producerId) : handle.resumeProducer(published.producerId));
+          published.info.muted = request.value.muted;
+          this.#options.directory.setMuted(published.producerId, request.value.muted);
+        } else {
+          const pending = [...this.#pending.values()].find((info) => info.sid === request.value.sid);
+          if (pending) pending.muted = request.value.muted;
+        }
+        return;
+      }
+      case 'trackSetting':
+        return this.#trackSettings(handle, request.value);
+      case 'subscription':
+        for (const trackSid of request.value.trackSids) {
+          const consumer = this.#subscriber?.consumerOfTrack(trackSid);
+          if (consumer) await (request.value.subscribe ? handle.resumeConsumer(consumer.consumerId) : handle.pauseConsumer(consumer.consumerId));
+        }
+        return;
+      case 'leave':
+        await handle.leave();
+        this.#close(1000, 'client left');
+        return;
+      default:
+        this.#log.debug('livekit request ignored', { request: request.case });
+    }
+  }
+
+  #addTrack(request: AddTrackRequest): void {
+    if (!this.ticket.canPublish) {
+      this.#fault('AddTrack without publish rights', undefined);
+      return;
+    }
+    if (this.#pending.size >= MAX_PENDING_TRACKS || this.#pending.has(request.cid) || request.cid.length === 0 || request.cid.length > 255) {
+      this.#fault('AddTrack refused (duplicate, unnamed or too many pending)', undefined);
+      return;
+    }
+    if (request.type !== TrackType.AUDIO && request.type !== TrackType.VIDEO) {
+      this.#fault('AddTrack of a data track', undefined);
+      return;
+    }
+    const info = new TrackInfo({
+      sid: newTrackSid(),
+      type: request.type,
+      name: request.name.slice(0, 128),
+      muted: request.muted,
+      width: request.width,
+      height: request.height,
+      simulcast: request.layers.length > 1,
+      source: request.source,
+      layers: request.layers.slice(0, 3),
+      disableDtx: request.disableDtx,
+      stereo: request.stereo,
+      encryption: request.encryption,
+      stream: request.stream.slice(0, 128),
+    });
+    this.#pending.set(request.cid, info);
+    this.#respond({ case: 'trackPublished', value: new TrackPublishedResponse({ cid: request.cid, track: info }) });
+  }
+
+  async #publisherOffer(handle: ParticipantHandle, description: SessionDescription): Promise<void> {
+    let offer;
+    try {
+      offer = parsePublisherOffer(description.sdp, handle.rtpCapabilities());
+    } catch (error) {
+      if (error instanceof SdpError) {
+        this.#fault('publisher offer refused', error);
+        return;
+      }
+      throw error;
+    }
+    if (!this.#send) {
+      // No SCTP association (yet): the data section is answered so the PC connects, and the
+      // client's data channels stay unopened (data packets are not relayed). Opening one made
+      // the mediasoup 3.19 worker of this build crash in libssl (README.md, "Not supported").
+      this.#send = await handle.createTransport({ direction: 'send' });
+      await handle.connectTransport(this.#send.transportId, offer.dtlsParameters);
+    } else if (this.#sendIceUfrag !== undefined && this.#sendIceUfrag !== offer.iceUfrag) {
+      // The client restarted ICE: answer with fresh credentials.
+      this.#send = { ...this.#send, iceParameters: await handle.restartIce(this.#send.transportId) };
+    }
+    this.#sendIceUfrag = offer.iceUfrag;
+    const produced = new Set<string>();
+    for (const section of offer.sections) {
+      if (section.verdict !== 'produce') continue;
+      if (this.#publishedByMid.has(section.mid)) {
+        produced.add(section.mid);
+        continue;
+      }
+      const cid = section.track.trackId !== undefined && this.#pending.has(section.track.trackId) ? section.track.trackId : this.#pendingOfKind(section.track.kind);
+      const info = cid === undefined ? undefined : this.#pending.get(cid);
+      if (!this.ticket.canPublish || cid === undefined || !info) {
+        this.#log.debug('sending m-section without AddTrack rejected', { mid: section.mid });
+        continue;
+      }
+      const source = mediaSourceOf(info.source, info.type);
+      if (!source) continue;
+      try {
+        const { producerId } = await handle.produce({
+          transportId: this.#send.transportId,
+          kind: section.track.kind,
+          rtpParameters: section.track.rtpParameters,
+          source,
+          paused: info.muted,
+        });
+        this.#pending.delete(cid);
+        info.mid = section.mid;
+        info.mimeType = section.track.rtpParameters.codecs[0]!.mimeType;
+        this.#publishedByMid.set(section.mid, { producerId, info });
+        this.#options.directory.publish(producerId, info);
+        this.#self!.tracks.set(producerId, info);
+        produced.add(section.mid);
+      } catch (error) {
+        this.#log.warn('produce refused', { mid: section.mid, error: errorMessage(error) });
+      }
+    }
+    for (const [mid, published] of [...this.#publishedByMid]) {
+      if (produced.has(mid)) continue;
+      this.#publishedByMid.delete(mid);
+      this.#self!.tracks.delete(published.producerId);
+      this.#options.directory.forget(published.producerId);
+      await handle.closeProducer(published.producerId).catch((error: unknown) => this.#log.debug('closeProducer failed', { error: errorMessage(error) }));
+    }
+    const sdp = buildPublisherAnswer(offer, this.#send, produced, ++this.#answerVersion);
+    this.#respond({ case: 'answer', value: new SessionDescription({ type: 'answer', sdp, id: description.id }) });
+  }
+
+  #pendingOfKind(kind: 'audio' | 'video'): string | undefined {
+    const type = kind === 'audio' ? TrackType.AUDIO : TrackType.VIDEO;
+    for (const [cid, info] of this.#pending) if (info.type === type) return cid;
+    return undefined;
+  }
+
+  async #trackSettings(handle: ParticipantHandle, settings: UpdateTrackSettings): Promise<void> {
+    for (const trackSid of settings.trackSids.slice(0, 64)) {
+      const consumer = this.#subscriber?.consumerOfTrack(trackSid);
+      if (!consumer) continue;
+      if (settings.disabled) {
+        await handle.pauseConsumer(consumer.consumerId);
+        continue;
+      }
+      await handle.resumeConsumer(consumer.consumerId);
+      if (consumer.type === 'simulcast') {
+        const layers = consumer.rtpParameters.encodings?.[0] ? Math.max(1, (this.#options.directory.infoFor({ ...consumer, paused: false }).layers.length || 3)) : 1;
+        const quality = settings.quality === VideoQuality.OFF ? VideoQuality.LOW : settings.quality;
+        await handle.setConsumerPreferredLayers(consumer.consumerId, { spatialLayer: Math.min(quality, layers - 1) });
+      }
+    }
+  }
+
+  #task(what: string, task: () => Promise<void> | void): void {
+    if (this.#closed) return;
+    this.#queue.push(task).catch((error: unknown) => {
+      if (this.#closed) return;
+      this.#fault(`${what} failed`, error);
+    });
+  }
+
+  #fault(what: string, error: unknown): void {
+    this.#faults++;
+    this.#log.info('livekit client fault', { what, error: error === undefined ? undefined : errorMessage(error), faults: this.#faults });
+    if (this.#faults > this.#options.settings.maxFaults) {
+      this.#leave({ reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.DISCONNECT }, 'too many protocol faults');
+    }
+  }
+
+  #respond(message: SignalResponse['message']): void {
+    if (this.#closed || this.#socket.readyState !== this.#socket.OPEN) return;
+    this.#socket.send(encodeResponse(message), { binary: true }, (error) => {
+      if (error) this.#log.debug('livekit send failed', { error });
+    });
+  }
+
+  #leave(leave: { reason: DisconnectReason; action: LeaveRequest_Action }, closeReason: string, evicted = false): void {
+    if (this.#closed) return;
+    this.#respond({ case: 'leave', value: new LeaveRequest({ canReconnect: leave.action !== LeaveRequest_Action.DISCONNECT, reason: leave.reason, action: leave.action }) });
+    this.#close(1000, closeReason, evicted);
+  }
+
+  #close(code: number, reason: string, evicted = false): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#unwatch?.();
+    this.#handle?.close(evicted ? 'evicted' : 'disconnected');
+    this.ticket.closed(evicted);
+    this.#queue.close();
+    try {
+      this.#socket.close(code, reason.slice(0, 120));
+    } catch (error) {
+      this.#log.debug('socket close failed', { error });
+    }
+    this.#options.onClosed(this);
+  }
+
+  #onSocketClosed(): void {
+    this.#close(1000, 'socket closed');
+  }
+}

@@ -1,0 +1,69 @@
+// Track sids and TrackInfos of every producer the livekit edge has seen, shared
+// by its sessions. A LiveKit publisher's track gets its sid at AddTrack, before
+// the producer exists, and its TrackInfo (name, dimensions, layers) from the
+// AddTrack request; a producer of the native edge gets a sid and a TrackInfo
+// built from what the core tells (kind, source, paused) the first time a
+// LiveKit subscriber sees it. Bounded by the producers alive: entries go when
+// their producer closes (forget()).
+
+import { TrackInfo, TrackSource, TrackType, newTrackSid, trackSourceOf } from './wire.ts';
+import type { MediaSource } from '../conference/types.ts';
+
+/** Summary of a producer the core hands to subscribers. */
+export interface ProducerSummary {
+  readonly producerId: string;
+  readonly kind: 'audio' | 'video';
+  readonly source: MediaSource;
+  readonly paused: boolean;
+}
+
+/** Producer id ↔ LiveKit track. */
+export class TrackDirectory {
+  readonly #byProducer = new Map<string, TrackInfo>();
+  readonly #producerBySid = new Map<string, string>();
+
+  /** Records a LiveKit publisher's track once its producer exists. */
+  publish(producerId: string, info: TrackInfo): void {
+    this.#byProducer.set(producerId, info);
+    this.#producerBySid.set(info.sid, producerId);
+  }
+
+  /** The TrackInfo of a producer (built for producers of the native edge). */
+  infoFor(summary: ProducerSummary): TrackInfo {
+    let info = this.#byProducer.get(summary.producerId);
+    if (!info) {
+      info = new TrackInfo({
+        sid: newTrackSid(),
+        type: summary.kind === 'audio' ? TrackType.AUDIO : TrackType.VIDEO,
+        source: summary.source ? trackSourceOf(summary.source) : TrackSource.UNKNOWN,
+        name: summary.source,
+        muted: summary.paused,
+      });
+      this.publish(summary.producerId, info);
+    }
+    return info;
+  }
+
+  /** The producer of a track sid. */
+  producerOf(trackSid: string): string | undefined {
+    return this.#producerBySid.get(trackSid);
+  }
+
+  /** Marks a producer's track muted or not. */
+  setMuted(producerId: string, muted: boolean): void {
+    const info = this.#byProducer.get(producerId);
+    if (info) info.muted = muted;
+  }
+
+  /** Drops a closed producer. */
+  forget(producerId: string): void {
+    const info = this.#byProducer.get(producerId);
+    if (!info) return;
+    this.#byProducer.delete(producerId);
+    this.#producerBySid.delete(info.sid);
+  }
+
+  get size(): number {
+    return this.#byProducer.size;
+  }
+}

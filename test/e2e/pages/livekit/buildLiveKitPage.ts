@@ -1,0 +1,37 @@
+// Bundles the livekit-client test page (liveKitPage.ts → lk.js + lk.html) into the test
+// page directory (dist/test-page), which the e2e harness already serves at /test-page/.
+
+import { build } from 'esbuild';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TEST_PAGE_DIR, TEST_PAGE_PREFIX } from '../buildTestPage.ts';
+
+/** Where the page is built: beside the native test page. */
+export const LIVEKIT_PAGE_DIR = TEST_PAGE_DIR;
+
+/** URL of the page relative to the node: TEST_PAGE_PREFIX + this. */
+export const LIVEKIT_PAGE_PATH = `${TEST_PAGE_PREFIX}lk.html`;
+
+const HTML = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>livekit-client test page</title></head>
+<body><script type="module" src="lk.js"></script></body>
+</html>
+`;
+
+/** Builds the page; resolves with its directory. */
+export async function buildLiveKitPage(): Promise<string> {
+  await mkdir(LIVEKIT_PAGE_DIR, { recursive: true });
+  await build({
+    bundle: true,
+    platform: 'browser',
+    target: ['chrome111'],
+    format: 'esm',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+    entryPoints: [join(import.meta.dirname, 'liveKitPage.ts')],
+    outfile: join(LIVEKIT_PAGE_DIR, 'lk.js'),
+  });
+  await writeFile(join(LIVEKIT_PAGE_DIR, 'lk.html'), HTML);
+  return LIVEKIT_PAGE_DIR;
+}

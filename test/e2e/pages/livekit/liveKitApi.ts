@@ -1,0 +1,36 @@
+// The `window.lkTest` API of the livekit-client test page (liveKitPage.ts), shared with
+// the Node side (test/e2e/livekit*.test.ts) so both agree on shapes.
+
+/** Options of connect(). */
+export interface LiveKitConnectOptions {
+  readonly url: string;
+  readonly token: string;
+  readonly camera: boolean;
+  readonly microphone: boolean;
+  /** Publish the camera with simulcast layers (livekit-client default true). */
+  readonly simulcast?: boolean;
+}
+
+/** What one remote track shows in the receiver's stats. */
+export interface LiveKitRemoteTrackStat {
+  readonly identity: string;
+  readonly kind: 'audio' | 'video';
+  readonly trackSid: string;
+  readonly muted: boolean;
+  readonly subscribed: boolean;
+  readonly framesDecoded: number;
+  readonly bytesReceived: number;
+  readonly frameWidth: number;
+}
+
+/** The page's global API. */
+export interface LiveKitTestApi {
+  connect(options: LiveKitConnectOptions): Promise<{ identity: string; sid: string; connectMs: number }>;
+  remoteTracks(): Promise<LiveKitRemoteTrackStat[]>;
+  remoteIdentities(): string[];
+  setMuted(kind: 'audio' | 'video', muted: boolean): Promise<void>;
+  /** Milliseconds from connect() start to the first decoded frame of each remote video identity. */
+  firstFrames(): Record<string, number>;
+  events(): string[];
+  disconnect(): Promise<void>;
+}

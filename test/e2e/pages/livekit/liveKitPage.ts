@@ -1,0 +1,96 @@
+// Test page running the real livekit-client (the version Element Call ships) against the
+// SFU's livekit edge. Exposes `window.lkTest` (liveKitApi.ts); remote video is attached to
+// <video> elements so Chromium decodes it, and getStats() of each receiver is reported.
+
+import { Room, RoomEvent, Track, type RemoteTrackPublication } from 'livekit-client';
+import type { LiveKitConnectOptions, LiveKitRemoteTrackStat, LiveKitTestApi } from './liveKitApi.ts';
+
+let room: Room | undefined;
+let connectStarted = 0;
+const firstFrames: Record<string, number> = {};
+const events: string[] = [];
+
+async function inboundStats(publication: RemoteTrackPublication): Promise<{ framesDecoded: number; bytesReceived: number; frameWidth: number }> {
+  const receiver = publication.track?.receiver;
+  if (!receiver) return { framesDecoded: 0, bytesReceived: 0, frameWidth: 0 };
+  const report = await receiver.getStats();
+  let framesDecoded = 0;
+  let bytesReceived = 0;
+  let frameWidth = 0;
+  report.forEach((stat: Record<string, unknown>) => {
+    if (stat['type'] !== 'inbound-rtp') return;
+    framesDecoded += Number(stat['framesDecoded'] ?? 0);
+    bytesReceived += Number(stat['bytesReceived'] ?? 0);
+    frameWidth = Math.max(frameWidth, Number(stat['frameWidth'] ?? 0));
+  });
+  return { framesDecoded, bytesReceived, frameWidth };
+}
+
+async function watchFirstFrame(identity: string, publication: RemoteTrackPublication): Promise<void> {
+  for (let i = 0; i < 600 && firstFrames[identity] === undefined; i++) {
+    const { framesDecoded } = await inboundStats(publication);
+    if (framesDecoded > 0) {
+      firstFrames[identity] = Math.round(performance.now() - connectStarted);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const api: LiveKitTestApi = {
+  async connect(options: LiveKitConnectOptions) {
+    room = new Room({ adaptiveStream: false, dynacast: false, publishDefaults: { simulcast: options.simulcast ?? true } });
+    room.on(RoomEvent.TrackSubscribed, (track, publication, participant) => {
+      events.push(`subscribed ${participant.identity} ${track.kind}`);
+      const element = track.attach();
+      element.muted = true;
+      document.body.appendChild(element);
+      if (track.kind === Track.Kind.Video) void watchFirstFrame(participant.identity, publication as RemoteTrackPublication);
+    });
+    room.on(RoomEvent.TrackMuted, (publication, participant) => events.push(`muted ${participant.identity} ${publication.kind}`));
+    room.on(RoomEvent.TrackUnmuted, (publication, participant) => events.push(`unmuted ${participant.identity} ${publication.kind}`));
+    room.on(RoomEvent.ParticipantConnected, (participant) => events.push(`joined ${participant.identity}`));
+    room.on(RoomEvent.ParticipantDisconnected, (participant) => events.push(`left ${participant.identity}`));
+    room.on(RoomEvent.Disconnected, (reason) => events.push(`disconnected ${String(reason)}`));
+    room.on(RoomEvent.Reconnecting, () => events.push('reconnecting'));
+    room.on(RoomEvent.Reconnected, () => events.push('reconnected'));
+    connectStarted = performance.now();
+    await room.connect(options.url, options.token, { autoSubscribe: true });
+    const connectMs = Math.round(performance.now() - connectStarted);
+    if (options.camera) await room.localParticipant.setCameraEnabled(true, { resolution: { width: 640, height: 360, frameRate: 30 } });
+    if (options.microphone) await room.localParticipant.setMicrophoneEnabled(true);
+    return { identity: room.localParticipant.identity, sid: room.localParticipant.sid, connectMs };
+  },
+  async remoteTracks() {
+    const stats: LiveKitRemoteTrackStat[] = [];
+    for (const participant of room?.remoteParticipants.values() ?? []) {
+      for (const publication of participant.trackPublications.values()) {
+        const inbound = await inboundStats(publication);
+        stats.push({
+          identity: participant.identity,
+          kind: publication.kind === Track.Kind.Audio ? 'audio' : 'video',
+          trackSid: publication.trackSid,
+          muted: publication.isMuted,
+          subscribed: publication.isSubscribed,
+          ...inbound,
+        });
+      }
+    }
+    return stats;
+  },
+  remoteIdentities() {
+    return [...(room?.remoteParticipants.values() ?? [])].map((p) => p.identity);
+  },
+  async setMuted(kind, muted) {
+    if (!room) return;
+    if (kind === 'video') await room.localParticipant.setCameraEnabled(!muted);
+    else await room.localParticipant.setMicrophoneEnabled(!muted);
+  },
+  firstFrames: () => ({ ...firstFrames }),
+  events: () => [...events],
+  async disconnect() {
+    await room?.disconnect();
+  },
+};
+
+(globalThis as unknown as { lkTest: LiveKitTestApi }).lkTest = api;
