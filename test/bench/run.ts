@@ -9,6 +9,8 @@ const BENCHES: ReadonlyArray<readonly [string, string[]]> = [
   ['e2eeFrame.ts', ['2000']],
   ['metricsScrape.ts', ['100']],
   ['admission.ts', ['120']],
+  // Worker CPU per forwarded packet; also compares .cache/ms3.12 when that scratch copy exists.
+  ['workerCpu.ts', ['--seconds', '5']],
 ];
 
 let failed = 0;

@@ -18,6 +18,7 @@ import type { Logger } from '../../common/lib/logger.ts';
 import { MEDIA_CODECS } from './codecs.ts';
 import { DEFAULT_MEDIA_REQUEST_TIMEOUT_MS, MediaTimeoutError, withMediaTimeout } from './timeout.ts';
 import type { Router, WebRtcServer, Worker } from './types.ts';
+import { keepWorkerThroughSignals } from './workerSignals.ts';
 
 /** Options of WorkerPool.create(). */
 export interface WorkerPoolOptions {
@@ -316,6 +317,8 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       this.observer.safeEmit('workerDied', index, pid ? Number(pid) : 0);
       throw new Error(`mediasoup worker ${index} failed to start`, { cause: error });
     }
+    // The pool closes its workers itself, after a drain (see workerSignals.ts).
+    keepWorkerThroughSignals(worker);
     const log = this.#logger.child({ workerPid: worker.pid, slot: index });
     // From here every death of this process is seen, the start included.
     let started = false;
