@@ -88,5 +88,9 @@ describe('the console of node src/server/main.ts', () => {
     const response = await fetch(`http://127.0.0.1:${port}/`, { redirect: 'manual' });
     expect(response.status).toBe(302);
     expect(response.headers.get('location')).toBe('/demo/');
+    // The widget's sign-in with a user id finds the dev homeserver, which its CSP allows.
+    const dev = (await (await fetch(`http://127.0.0.1:${port}/demo/dev.json`)).json()) as { homeserverUrl: string };
+    const discovered = await fetch(`http://127.0.0.1:${port}/widget/homeserver?server=${encodeURIComponent('@alice:synapse.test')}`);
+    expect(await discovered.json()).toEqual({ base_url: dev.homeserverUrl, allowed: true, discovered: false });
   }, 90_000);
 });
