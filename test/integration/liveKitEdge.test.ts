@@ -1,0 +1,164 @@
+// The livekit edge's signalling on a real Synapse with real matrix-js-sdk MatrixRTC sessions
+// and a protobuf WebSocket client (no media): a /get_token token opens /rtc (JoinResponse,
+// refreshToken), validate never spends it, a subscribe-only member joins without publish
+// rights, a forged token is refused at the upgrade and by /rtc/validate, hostile frames are
+// counted faults, and ending the membership evicts with a LeaveRequest and a close within
+// 2 s (latency printed), after which the token is dead.
+
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import './synapse/context.ts';
+import { DisconnectReason, LeaveRequest_Action, Ping } from '@livekit/protocol';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { createLogger } from '../../src/common/lib/logger.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
+import { registerUser, type RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
+import { joinCall, joinedRoom, startSdkClient, type SdkUser } from '../tools/matrixCall.ts';
+import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
+import { LiveKitWsClient } from '../tools/liveKitWsClient.ts';
+
+const synapse = inject('synapse');
+const logLines: string[] = [];
+let node: SfuNode;
+let aliceHttp: MatrixTestClient;
+let roomId: string;
+const users: SdkUser[] = [];
+let counter = 0;
+
+async function user(localpart: string): Promise<RegisteredUser> {
+  return registerUser(synapse.baseUrl, synapse.sharedSecret, `${localpart}${Date.now()}${counter++}`, 'pw-' + localpart);
+}
+
+async function sdkUserInRoom(localpart: string): Promise<SdkUser> {
+  const registered = await user(localpart);
+  await aliceHttp.invite(roomId as never, registered.userId);
+  const sdk = await startSdkClient(synapse.baseUrl, registered);
+  users.push(sdk);
+  await sdk.client.joinRoom(roomId);
+  await joinedRoom(sdk, roomId);
+  return sdk;
+}
+
+async function getToken(sdk: SdkUser): Promise<string> {
+  const openid = await sdk.client.getOpenIdToken();
+  const response = await fetch(`${node.publicUrl}/get_token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      room_id: roomId,
+      slot_id: 'm.call#ROOM',
+      openid_token: openid,
+      member: { id: `${sdk.user.userId}:${sdk.user.deviceId}`, claimed_user_id: sdk.user.userId, claimed_device_id: sdk.user.deviceId },
+    }),
+  });
+  const body = (await response.json()) as { jwt?: string };
+  expect(response.status, JSON.stringify(body)).toBe(200);
+  return body.jwt!;
+}
+
+async function connect(token: string): Promise<LiveKitWsClient> {
+  const result = await LiveKitWsClient.connect(node.publicUrl, token);
+  if (!result.ok) throw new Error(`upgrade refused: ${result.status} ${result.body}`);
+  return result.client;
+}
+
+async function validate(token: string): Promise<number> {
+  return (await fetch(`${node.publicUrl}/rtc/validate?access_token=${encodeURIComponent(token)}`)).status;
+}
+
+beforeAll(async () => {
+  const bot = await user('sfu');
+  const aliceUser = await user('alice');
+  aliceHttp = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...aliceUser });
+  roomId = await aliceHttp.createRoom({ invite: [bot.userId], powerLevelContentOverride: { events: { 'org.matrix.msc3401.call.member': 0 } } });
+  const matrixOverrides = loopbackMatrixOverrides(synapse, bot, 5000) as { matrix: Record<string, unknown> };
+  const config = loadConfig({
+    overrides: {
+      server: { port: 0, dataDir: `${process.env['TMPDIR'] ?? '/tmp'}/sfu-lk-edge-test-${process.pid}` },
+      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
+      ...matrixOverrides,
+      matrix: { ...matrixOverrides.matrix, membershipGraceMs: 0 },
+    },
+  });
+  node = await SfuNode.start({ config, logger: createLogger({ level: 'debug', sink: (line) => logLines.push(line) }) });
+  await waitFor(
+    async () =>
+      (await aliceHttp.roomState(roomId as never)).some(
+        (e) => e.type === 'm.room.member' && e.state_key === bot.userId && (e.content as { membership?: string }).membership === 'join',
+      ),
+    { timeoutMs: 15_000, description: 'SFU account joined the room' },
+  );
+  users.push(await startSdkClient(synapse.baseUrl, aliceUser));
+  await joinedRoom(users[0]!, roomId);
+}, 120_000);
+
+afterAll(async () => {
+  for (const sdk of users) sdk.client.stopClient();
+  await node?.stop();
+});
+
+describe('the livekit edge on a real Synapse', () => {
+  it('admits /get_token tokens at /rtc, keeps them for validate and resume, refuses forged ones, and evicts on membership end with a LeaveRequest and a close (latency printed)', async () => {
+    const alice = users[0]!;
+    const bob = await sdkUserInRoom('bob');
+    const aliceSession = joinCall(alice, alice.client.getRoom(roomId)!, { type: 'livekit', livekit_service_url: node.publicUrl });
+    await waitFor(() => node.matrix!.watcher.check(roomId, alice.user.userId, alice.user.deviceId).ok || undefined, { timeoutMs: 15_000, description: 'SFU sees alice' });
+    const bobSession = joinCall(bob, bob.client.getRoom(roomId)!, { type: 'livekit', livekit_service_url: 'https://lk-jwt.other-agency.example' });
+    await waitFor(() => node.matrix!.watcher.checkSubscriber(roomId, bob.user.userId, bob.user.deviceId).ok || undefined, { timeoutMs: 15_000, description: 'SFU sees bob' });
+
+    const aliceToken = await getToken(alice);
+    // livekit-client asks validate after a failed upgrade: that must not spend the token.
+    expect(await validate(aliceToken)).toBe(200);
+    const aliceWs = await connect(aliceToken);
+    const joined = await aliceWs.next('join');
+    expect(joined.participant).toMatchObject({ identity: `${alice.user.userId}:${alice.user.deviceId}`, permission: { canPublish: true } });
+    expect(joined.serverVersion).not.toBe('');
+    expect(joined.pingInterval).toBeGreaterThan(0);
+    expect(await aliceWs.next('refreshToken')).toMatch(/^ey/);
+    // The same token again (resume after a dropped socket) is the same session, not a replay.
+    expect(await validate(aliceToken)).toBe(200);
+
+    const bobToken = await getToken(bob);
+    const bobWs = await connect(bobToken);
+    const bobJoined = await bobWs.next('join');
+    expect(bobJoined.participant?.permission?.canPublish).toBe(false);
+    expect(bobJoined.otherParticipants.map((p) => p.identity)).toEqual([`${alice.user.userId}:${alice.user.deviceId}`]);
+    await waitFor(() => aliceWs.messages.some((m) => m.message.case === 'update' && m.message.value.participants.some((p) => p.identity.startsWith(bob.user.userId))) || undefined, {
+      description: 'alice told about bob',
+    });
+
+    // Pings are answered; hostile frames are faults, not crashes.
+    aliceWs.send({ case: 'pingReq', value: new Ping({ timestamp: 7n }) });
+    expect((await aliceWs.next('pongResp')).lastPingTimestamp).toBe(7n);
+    aliceWs.sendRaw('{"not":"protobuf"}');
+    aliceWs.sendRaw(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+    aliceWs.send({ case: 'offer', value: { type: 'offer', sdp: 'garbage', id: 1 } as never });
+    await waitFor(() => logLines.filter((l) => l.includes('livekit client fault')).length >= 3 || undefined, { description: 'three faults logged' });
+    expect(aliceWs.closeCode).toBeUndefined();
+
+    // A forged token: refused at the upgrade and by validate.
+    const forged = aliceToken.slice(0, -6) + 'AAAAAA';
+    const refused = await LiveKitWsClient.connect(node.publicUrl, forged);
+    expect(refused).toMatchObject({ ok: false, status: 401 });
+    expect(await validate(forged)).toBe(401);
+
+    // Bob's membership ends: LeaveRequest, then close, within 2 s; his token is dead.
+    const started = performance.now();
+    await bobSession.leaveRoomSession(5000);
+    await bobWs.closed(10_000);
+    const elapsedMs = performance.now() - started;
+    console.log(`[integration] livekit eviction after leaveRoomSession: ${elapsedMs.toFixed(0)} ms`);
+    const leave = await bobWs.next('leave', 0);
+    expect(leave).toMatchObject({ reason: DisconnectReason.PARTICIPANT_REMOVED, action: LeaveRequest_Action.DISCONNECT, canReconnect: false });
+    expect(await validate(bobToken)).toBe(401);
+    await waitFor(() => aliceWs.messages.some((m) => m.message.case === 'update' && m.message.value.participants.some((p) => p.identity.startsWith(bob.user.userId) && p.state === 3)) || undefined, {
+      description: 'alice told bob left',
+    });
+
+    aliceWs.send({ case: 'leave', value: { canReconnect: false, reason: DisconnectReason.CLIENT_INITIATED } as never });
+    await aliceWs.closed(5000);
+    await aliceSession.leaveRoomSession(5000);
+  }, 90_000);
+});
