@@ -46,6 +46,8 @@ export interface LoadRunOptions {
   readonly targetLogFile?: string;
   /** Label of this run in reports. */
   readonly label?: string;
+  /** Another installed mediasoup package (…/node_modules/mediasoup) for the target to use instead of ours. */
+  readonly mediasoupDir?: string;
 }
 
 /** One sample of the run (rates over the last sampling interval). */
@@ -175,7 +177,15 @@ class TargetProcess {
     const script = fileURLToPath(new URL('./target.ts', import.meta.url));
     const args = [options.target, '--workers', String(options.workers), '--base-port', String(basePort)];
     if (options.maxWorkerLoad !== undefined) args.push('--max-worker-load', String(options.maxWorkerLoad));
-    this.child = fork(script, args, { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const env = { ...process.env };
+    const execArgv = ['--expose-gc'];
+    delete env['LOADTEST_MEDIASOUP_DIR'];
+    if (options.mediasoupDir) {
+      env['LOADTEST_MEDIASOUP_DIR'] = options.mediasoupDir;
+      delete env['MEDIASOUP_WORKER_BIN']; // that package's own worker
+      execArgv.push('--import', fileURLToPath(new URL('./mediasoupHook.ts', import.meta.url)));
+    }
+    this.child = fork(script, args, { execArgv, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     const log = options.targetLogFile ? createWriteStream(options.targetLogFile, { flags: 'a' }) : undefined;
     this.child.stderr?.on('data', (chunk: Buffer) => {
       log?.write(chunk);

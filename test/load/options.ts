@@ -1,6 +1,8 @@
 // Command-line options of `npm run loadtest -- …`, parsed into a typed value or refused
 // with every fault listed.
 
+import { resolve } from 'node:path';
+
 /** What `npm run loadtest` does. */
 export interface CliOptions {
   /** single: one run; compare: SFU and baseline alternating; growth: SFU at each --sizes; max: largest room. */
@@ -25,6 +27,8 @@ export interface CliOptions {
   readonly maxLimit: number;
   readonly maxWorkerLoad: number | undefined;
   readonly out: string;
+  /** Another installed mediasoup package for the target (the SFU code and the baseline run against it). */
+  readonly mediasoupDir: string | undefined;
   readonly help: boolean;
 }
 
@@ -51,6 +55,7 @@ Load:
   --max-start N --max-step N --max-limit N   sizes of --max (default 10, 5, 60)
   --max-worker-load F    media.maxWorkerLoad of our SFU (admission control; default its config default)
   --out DIR              report folder (default .cache/loadtest/<time>)
+  --mediasoup DIR        run the target against another installed mediasoup package (DIR = …/node_modules/mediasoup)
 `;
 
 function positive(name: string, value: string | undefined, faults: string[], allowZero = false): number {
@@ -86,6 +91,7 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
     maxLimit: 60,
     maxWorkerLoad: undefined as number | undefined,
     out: `.cache/loadtest/${nowIso.replace(/[:.]/g, '-')}`,
+    mediasoupDir: undefined as string | undefined,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -175,6 +181,12 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
         const out = take();
         if (out) o.out = out;
         else faults.push('--out needs a folder');
+        break;
+      }
+      case '--mediasoup': {
+        const dir = take();
+        if (dir) o.mediasoupDir = resolve(dir);
+        else faults.push('--mediasoup needs a folder');
         break;
       }
       default:

@@ -29,6 +29,7 @@ function base(options: CliOptions, overrides: Partial<LoadRunOptions>): LoadRunO
     rampPerSecond: options.rampPerSecond,
     workers: options.workers,
     ...(options.maxWorkerLoad !== undefined ? { maxWorkerLoad: options.maxWorkerLoad } : {}),
+    ...(options.mediasoupDir ? { mediasoupDir: options.mediasoupDir } : {}),
     progress,
     targetLogFile: join(options.out, 'target.log'),
     ...overrides,
