@@ -5,6 +5,9 @@
 import WebSocket from 'ws';
 import { SignalRequest, SignalResponse } from '@livekit/protocol';
 
+/** The value of a SignalResponse case. */
+type ResponseOf<K> = Extract<SignalResponse['message'], { case: K }> extends { value: infer V } ? V : never;
+
 /** Outcome of an upgrade attempt. */
 export type UpgradeResult = { ok: true; client: LiveKitWsClient } | { ok: false; status: number; body: string };
 
@@ -48,14 +51,11 @@ export class LiveKitWsClient {
   }
 
   /** The first message of `kind` (waits up to `timeoutMs`). */
-  async next<K extends NonNullable<SignalResponse['message']['case']>>(
-    kind: K,
-    timeoutMs = 10_000,
-  ): Promise<Extract<SignalResponse['message'], { case: K }>['value']> {
+  async next<K extends NonNullable<SignalResponse['message']['case']>>(kind: K, timeoutMs = 10_000): Promise<ResponseOf<K>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.messages.find((m) => m.message.case === kind);
-      if (found) return found.message.value as Extract<SignalResponse['message'], { case: K }>['value'];
+      if (found) return found.message.value as unknown as ResponseOf<K>;
       if (Date.now() > deadline) throw new Error(`no ${kind} within ${timeoutMs} ms (got ${this.messages.map((m) => m.message.case).join(', ')})`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
