@@ -7,8 +7,10 @@
 // each on its own PlainTransport with SRTP (AES_CM_128_HMAC_SHA1_80) sending to one Node
 // sink socket. So every forwarded packet goes through the worker's SRTP encryption (our
 // libsrtp 3 shim on 3.19) and its UDP send path (io_uring or libuv). Worker CPU is read from
-// /proc/<pid>/stat (utime + stime) over the measured seconds; packets are the ones the sink
-// received. Reports, never asserts: the machine is shared and the numbers are noisy.
+// /proc/<pid>/stat (utime + stime) over the measured seconds; forwarded packets are the
+// consumers' outbound-rtp packetCount (what the worker sent; the Node sink may drop some on
+// a busy machine, its count is shown too). Reports, never asserts: the machine is shared
+// and the numbers are noisy.
 //
 // Usage: node test/bench/workerCpu.ts [--seconds 8] [--pps 2000] [--consumers 10] [--repeat 1]
 //        [--mediasoup DIR]...   (default: node_modules/mediasoup and .cache/ms3.12/node_modules/mediasoup)
@@ -40,6 +42,7 @@ interface Result {
   seconds: number;
   packetsIn: number;
   packetsOut: number;
+  packetsAtSink: number;
   cpuSeconds: number;
   cpuUsPerPacket: number;
   cpuPercent: number;
@@ -102,8 +105,11 @@ function rtpPacket(seq: number, timestamp: number, ssrc: number, payload: Buffer
 interface MsTransport {
   tuple: { localPort: number };
   produce(options: unknown): Promise<{ id: string }>;
-  consume(options: unknown): Promise<unknown>;
+  consume(options: unknown): Promise<MsConsumer>;
   connect(options: unknown): Promise<void>;
+}
+interface MsConsumer {
+  getStats(): Promise<Array<{ type?: string; packetCount?: number }>>;
 }
 interface MsRouter {
   rtpCapabilities: unknown;
@@ -147,6 +153,14 @@ async function runChild(dir: string, liburing: string, options: Options): Promis
     sink.on('message', () => received++);
     await new Promise<void>((done) => sink.bind(0, '127.0.0.1', done));
     const sinkPort = sink.address().port;
+    const consumers: MsConsumer[] = [];
+    const sentByConsumers = async (): Promise<number> => {
+      let total = 0;
+      for (const consumer of consumers) {
+        for (const stat of await consumer.getStats()) if (stat.type === 'outbound-rtp') total += stat.packetCount ?? 0;
+      }
+      return total;
+    };
     for (let i = 0; i < options.consumers; i++) {
       const outbound = await router.createPlainTransport({
         ...listen,
@@ -160,7 +174,7 @@ async function runChild(dir: string, liburing: string, options: Options): Promis
         port: sinkPort,
         srtpParameters: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80', keyBase64: randomBytes(30).toString('base64') },
       });
-      await outbound.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
+      consumers.push(await outbound.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities }));
     }
 
     const payload = randomBytes(1000);
@@ -180,12 +194,14 @@ async function runChild(dir: string, liburing: string, options: Options): Promis
       const receivedBefore = received;
       const sentBefore = sent;
       const sqeBefore = (await worker.dump()).liburing?.sqeProcessCount;
+      const forwardedBefore = await sentByConsumers();
       const started = process.hrtime.bigint();
       await new Promise((done) => setTimeout(done, options.seconds * 1000));
       const cpuAfter = cpuSecondsOf(worker.pid, ticksPerSecond);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const dump = await worker.dump();
-      const packetsOut = received - receivedBefore;
+      const packetsOut = (await sentByConsumers()) - forwardedBefore;
+      const packetsAtSink = received - receivedBefore;
       const cpuSeconds = cpuAfter - cpuBefore;
       return {
         version: ms.version,
@@ -198,6 +214,7 @@ async function runChild(dir: string, liburing: string, options: Options): Promis
         seconds,
         packetsIn: sent - sentBefore,
         packetsOut,
+        packetsAtSink,
         cpuSeconds,
         cpuUsPerPacket: packetsOut > 0 ? (cpuSeconds * 1e6) / packetsOut : Number.NaN,
         cpuPercent: (cpuSeconds / seconds) * 100,
@@ -241,7 +258,7 @@ function runParent(options: Options): void {
       }
     }
   }
-  console.log('version   io_uring  active  sqe/s     in pps  out pps  worker CPU %  CPU us/packet');
+  console.log('version   io_uring  active  sqe/s     in pps  out pps  at sink  worker CPU %  CPU us/packet');
   for (const r of results) {
     console.log(
       [
@@ -251,6 +268,7 @@ function runParent(options: Options): void {
         (r.sqeProcessed === undefined ? '-' : (r.sqeProcessed / r.seconds).toFixed(0)).padEnd(9),
         (r.packetsIn / r.seconds).toFixed(0).padStart(6),
         (r.packetsOut / r.seconds).toFixed(0).padStart(8),
+        (r.packetsAtSink / r.seconds).toFixed(0).padStart(8),
         r.cpuPercent.toFixed(1).padStart(13),
         r.cpuUsPerPacket.toFixed(2).padStart(14),
       ].join(' '),
