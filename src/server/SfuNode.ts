@@ -27,9 +27,10 @@ import { METRICS_PATH, createMetricsRoute } from './metrics/metricsRoute.ts';
 import { widgetResponseHeaders } from './http/widgetCsp.ts';
 import { clientAddress, parseTrustedProxies } from './http/clientAddress.ts';
 import type { IncomingMessage } from 'node:http';
-
 import { LiveKitServer } from './livekit/LiveKitServer.ts';
 import { DevLiveKitAdmission, MatrixLiveKitAdmission, type LiveKitAdmission } from './livekit/LiveKitAdmission.ts';
+import { DelayedLeaveKeeper } from './livekit/DelayedLeaveKeeper.ts';
+
 /** Directory of the bundled browser client (built by `npm run build:client`). */
 export const CLIENT_DIST_DIR = fileURLToPath(new URL('../../dist/client/', import.meta.url));
 
@@ -48,9 +49,9 @@ export interface SfuNodeOptions {
   readonly staticDirs?: ReadonlyArray<readonly [prefix: string, dir: string]>;
   /** Metrics (e.g. built early by main.ts); default a new SfuMetrics. stop() closes it either way. */
   readonly metrics?: SfuMetrics;
-}
   /** Admission of the livekit edge (tests); default by auth.mode (with an `admission` override: none, answered 503). */
   readonly liveKitAdmission?: LiveKitAdmission;
+}
 
 /** A running SFU node. */
 export class SfuNode {
@@ -58,9 +59,9 @@ export class SfuNode {
   readonly pool: WorkerPool;
   readonly registry: ConferenceRegistry;
   readonly signalling: SignallingServer;
-  readonly server: Server;
   /** The livekit edge (livekit.enabled). */
   readonly liveKit: LiveKitServer | undefined;
+  readonly server: Server;
   readonly metrics: SfuMetrics;
   /** Worker CPU load for admission control (media.maxWorkerLoad). */
   readonly workerLoad: WorkerLoadMonitor;
@@ -70,8 +71,8 @@ export class SfuNode {
   /** The client's address of a request: the TCP peer, or the forwarded one behind server.trustedProxies. */
   readonly #clientAddress: (request: IncomingMessage) => string | undefined;
   #admission: Admission | undefined;
-  #matrix: MatrixAdmissionStack | undefined;
   #liveKitAdmission: LiveKitAdmission | undefined;
+  #matrix: MatrixAdmissionStack | undefined;
   #draining = false;
   #stopped = false;
 
@@ -186,20 +187,8 @@ export class SfuNode {
       logger: options.logger,
       observer: this.metrics.signallingObserver(),
       clientAddress: this.#clientAddress,
-    });
-  }
-
-  /** Matrix admission (auth.mode matrix), once started. */
-  get matrix(): MatrixAdmissionStack | undefined {
-    return this.#matrix;
-  }
-
-  /** Base URL clients use: server.publicUrl, or the bound address. */
-  get publicUrl(): string {
-    if (this.config.server.publicUrl) return this.config.server.publicUrl.replace(/\/$/, '');
-    const address = this.server.address() as AddressInfo;
       ...(this.config.livekit.enabled ? { otherEdgePath: (path: string) => LiveKitServer.ownsUpgradePath(path) } : {}),
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    });
     this.liveKit = this.config.livekit.enabled
       ? new LiveKitServer({
           server: this.server,
@@ -214,9 +203,26 @@ export class SfuNode {
           },
           logger: options.logger,
           isDraining: () => this.#draining,
+          keeper: new DelayedLeaveKeeper({
+            overrides: this.config.auth.serverUrlOverrides,
+            timeoutMs: this.config.auth.federationTimeoutMs,
+            logger: options.logger,
+          }),
         })
       : undefined;
     for (const [path, handler] of this.liveKit?.routes() ?? []) this.#routes.set(path, handler);
+  }
+
+  /** Matrix admission (auth.mode matrix), once started. */
+  get matrix(): MatrixAdmissionStack | undefined {
+    return this.#matrix;
+  }
+
+  /** Base URL clients use: server.publicUrl, or the bound address. */
+  get publicUrl(): string {
+    if (this.config.server.publicUrl) return this.config.server.publicUrl.replace(/\/$/, '');
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return `http://${host}:${address.port}`;
   }
 
@@ -231,9 +237,11 @@ export class SfuNode {
   }
 
   async #startAdmission(options: SfuNodeOptions): Promise<void> {
+    if (options.liveKitAdmission) this.#liveKitAdmission = options.liveKitAdmission;
     if (options.admission) {
       this.#admission = options.admission;
     } else if (this.config.auth.mode === 'none') {
+      this.#liveKitAdmission ??= new DevLiveKitAdmission();
       this.#logger.warn(
         'AUTH DISABLED: auth.mode is "none"; anyone who can reach this server may join any conference. Development only.',
       );
@@ -243,16 +251,22 @@ export class SfuNode {
         config: this.config,
         logger: this.#rootLogger,
         publicUrl: this.publicUrl,
-    if (options.liveKitAdmission) this.#liveKitAdmission = options.liveKitAdmission;
         signallingUrl: this.publicUrl.replace(/^http/, 'ws') + '/ws',
         observer: this.metrics.admissionObserver(),
         clientAddress: this.#clientAddress,
-      this.#liveKitAdmission ??= new DevLiveKitAdmission();
+        ...(this.liveKit ? { onDelegation: (delegation) => void this.liveKit?.keeper?.offer(delegation) } : {}),
       });
       const account = this.#matrix.account;
       this.metrics.watchMatrixSyncLag(() => account.syncLagSeconds());
       for (const [path, handler] of this.#matrix.routes) this.#routes.set(path, handler);
       this.#admission = this.#matrix.admission;
+      this.#liveKitAdmission ??= new MatrixLiveKitAdmission({
+        tokens: this.#matrix.tokens,
+        membership: this.#matrix.watcher,
+        jtis: this.#matrix.jtis,
+        logger: this.#rootLogger,
+        observer: this.metrics.admissionObserver(),
+      });
     }
   }
 
@@ -265,13 +279,6 @@ export class SfuNode {
   get wsUrl(): string {
     const address = this.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      this.#liveKitAdmission ??= new MatrixLiveKitAdmission({
-        tokens: this.#matrix.tokens,
-        membership: this.#matrix.watcher,
-        jtis: this.#matrix.jtis,
-        logger: this.#rootLogger,
-        observer: this.metrics.admissionObserver(),
-      });
     return `ws://${host}:${address.port}/ws`;
   }
 
@@ -300,6 +307,7 @@ export class SfuNode {
     if (this.#stopped) return;
     this.#stopped = true;
     this.signalling.close(code, reason);
+    this.liveKit?.close();
     this.#matrix?.stop();
     this.workerLoad.stop();
     this.registry.close();
@@ -312,4 +320,3 @@ export class SfuNode {
     this.#logger.info('stopped');
   }
 }
-    this.liveKit?.close();

@@ -20,6 +20,7 @@ import { DisconnectReason } from '@livekit/protocol';
 import type { LiveKitAdmission } from './LiveKitAdmission.ts';
 import { LiveKitSession, type LiveKitSessionSettings } from './LiveKitSession.ts';
 import { TrackDirectory } from './TrackDirectory.ts';
+import type { DelayedLeaveKeeper } from './DelayedLeaveKeeper.ts';
 
 /** Paths of the livekit edge. */
 export const LIVEKIT_PATHS = { rtc: '/rtc', validate: '/rtc/validate', v1: '/rtc/v1', v1Validate: '/rtc/v1/validate' } as const;
@@ -41,6 +42,8 @@ export interface LiveKitServerOptions {
   /** Whether the node refuses new sessions (draining). */
   readonly isDraining?: () => boolean;
   readonly observer?: { sessionsChanged?(open: number): void };
+  /** Keeps delegated delayed leaves alive while their member is connected. */
+  readonly keeper?: DelayedLeaveKeeper;
 }
 
 function tokenOf(request: IncomingMessage): string | null {
@@ -67,8 +70,12 @@ export class LiveKitServer {
   readonly #sessions = new Set<LiveKitSession>();
   readonly #onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
+  /** Delegated delayed leaves (from /get_token). */
+  readonly keeper: DelayedLeaveKeeper | undefined;
+
   constructor(options: LiveKitServerOptions) {
     this.#options = options;
+    this.keeper = options.keeper;
     this.#log = options.logger.child({ component: 'livekit' });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.settings.maxFrameBytes, perMessageDeflate: false });
     this.#onUpgrade = (request, socket, head) => {
@@ -128,6 +135,7 @@ export class LiveKitServer {
   close(): void {
     this.#options.server.off('upgrade', this.#onUpgrade);
     for (const session of [...this.#sessions]) session.end(DisconnectReason.SERVER_SHUTDOWN);
+    this.#options.keeper?.close();
     for (const ws of this.#wss.clients) ws.terminate();
     this.#wss.close();
   }
@@ -158,6 +166,7 @@ export class LiveKitServer {
       return;
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      const stopKeeping = this.#options.keeper?.connected(ticket.conferenceId, ticket.identity);
       const session = new LiveKitSession({
         socket: ws,
         ticket,
@@ -166,6 +175,7 @@ export class LiveKitServer {
         settings: this.#options.settings,
         logger: this.#options.logger,
         onClosed: (closed) => {
+          stopKeeping?.();
           this.#sessions.delete(closed);
           this.#options.observer?.sessionsChanged?.(this.#sessions.size);
         },
