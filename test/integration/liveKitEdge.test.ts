@@ -7,7 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import './synapse/context.ts';
-import { DisconnectReason, LeaveRequest_Action, Ping } from '@livekit/protocol';
+import { ClientConfigSetting, DisconnectReason, LeaveRequest_Action, Ping } from '@livekit/protocol';
 import { loadConfig } from '../../src/server/config/loadConfig.ts';
 import { SfuNode } from '../../src/server/SfuNode.ts';
 import { createLogger } from '../../src/common/lib/logger.ts';
@@ -121,6 +121,13 @@ describe('the livekit edge on a real Synapse', () => {
     expect(await aliceWs.next('refreshToken')).toMatch(/^ey/);
     // The same token again (resume after a dropped socket) is the same session, not a replay.
     expect(await validate(aliceToken)).toBe(200);
+    // Resume is not offered: the join says so, and a resume attempt is told to reconnect fully.
+    expect(joined.clientConfiguration?.resumeConnection).toBe(ClientConfigSetting.DISABLED);
+    const resume = await LiveKitWsClient.connect(node.publicUrl, aliceToken, { reconnect: '1', sid: joined.participant!.sid });
+    if (!resume.ok) throw new Error(`resume upgrade refused: ${resume.status}`);
+    expect(await resume.client.next('leave')).toMatchObject({ action: LeaveRequest_Action.RECONNECT, canReconnect: true });
+    await resume.client.closed(5000);
+    expect(aliceWs.closeCode).toBeUndefined();
 
     const bobToken = await getToken(bob);
     const bobWs = await connect(bobToken);

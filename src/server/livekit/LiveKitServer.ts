@@ -16,7 +16,8 @@ import { errorMessage } from '../../common/lib/errors.ts';
 import type { ConferenceRegistry } from '../conference/ConferenceRegistry.ts';
 import type { RouteHandler } from '../http/HttpServer.ts';
 import { AdmissionError, REFUSAL_TABLE } from '../auth/errors.ts';
-import { DisconnectReason } from '@livekit/protocol';
+import { DisconnectReason, LeaveRequest, LeaveRequest_Action } from '@livekit/protocol';
+import { encodeResponse } from './wire.ts';
 import type { LiveKitAdmission } from './LiveKitAdmission.ts';
 import { LiveKitSession, type LiveKitSessionSettings } from './LiveKitSession.ts';
 import { TrackDirectory } from './TrackDirectory.ts';
@@ -163,6 +164,16 @@ export class LiveKitServer {
     }
     if (socket.destroyed) {
       ticket.closed(false);
+      return;
+    }
+    if (new URL(request.url ?? '/', 'http://localhost').searchParams.get('reconnect') === '1') {
+      // A resume: this edge keeps no session across a dropped socket, so it tells the client to
+      // reconnect fully (a new join with the same token, which LiveKitAdmission allows).
+      this.#wss.handleUpgrade(request, socket, head, (ws) => {
+        ws.send(encodeResponse({ case: 'leave', value: new LeaveRequest({ canReconnect: true, reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.RECONNECT }) }));
+        ws.close(1000, 'resume not supported: reconnect');
+        ticket.closed(false);
+      });
       return;
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => {

@@ -19,6 +19,8 @@ import type { ConsumerInfo, PeerInfo, TransportInfo } from '../conference/types.
 import type { RtpCapabilities } from '../media/types.ts';
 import {
   AddTrackRequest,
+  ClientConfigSetting,
+  ClientConfiguration,
   DisconnectReason,
   ICEServer,
   JoinResponse,
@@ -182,6 +184,8 @@ export class LiveKitSession {
         serverInfo: new ServerInfo({ edition: ServerInfo_Edition.Standard, version: SERVER_VERSION, protocol: SERVER_PROTOCOL, nodeId: 'matrix-sfu' }),
         iceServers: [] as ICEServer[],
         subscriberPrimary: false,
+        // No resume of a dropped signalling socket: clients reconnect fully (new join, re-publish).
+        clientConfiguration: new ClientConfiguration({ resumeConnection: ClientConfigSetting.DISABLED }),
         pingInterval: settings.pingIntervalS,
         pingTimeout: settings.pingTimeoutS,
       }),
