@@ -41,15 +41,15 @@ export interface BrowserHandle {
   close(): Promise<void>;
 }
 
-/** Launches Chromium with CHROMIUM_ARGS in a fresh temporary profile. */
-export async function launchBrowser(): Promise<BrowserHandle> {
+/** Launches Chromium with CHROMIUM_ARGS (plus `extraArgs`) in a fresh temporary profile. */
+export async function launchBrowser(extraArgs: readonly string[] = []): Promise<BrowserHandle> {
   const profileDir = await mkdtemp(join(tmpdir(), 'sfu-e2e-chromium-'));
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: [...CHROMIUM_ARGS],
+      args: [...CHROMIUM_ARGS, ...extraArgs],
     });
   } catch (error) {
     await rm(profileDir, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import type { ParticipantHandle } from '../conference/ParticipantHandle.ts';
 import type { ConsumerInfo, TransportInfo } from '../conference/types.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import { MAX_RESUME_BATCH } from '../conference/ParticipantHandle.ts';
-import { buildSubscriberOffer, parseSubscriberAnswer, type SubscriberSection } from './sdp.ts';
+import { SdpError, buildSubscriberOffer, parseSubscriberAnswer, type SubscriberSection } from './sdp.ts';
 
 /** A consumer placed in the subscriber SDP. */
 interface Placed {
@@ -86,8 +86,23 @@ export class SubscriberLink {
       this.#log.debug('stale subscriber answer ignored', { id });
       return;
     }
-    const { dtlsParameters } = parseSubscriberAnswer(sdp);
+    let dtlsParameters;
+    try {
+      ({ dtlsParameters } = parseSubscriberAnswer(sdp));
+    } catch (error) {
+      // A bad answer must not wedge negotiation: offer again if anything changed meanwhile.
+      this.#inFlight = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.#offer();
+      }
+      throw error;
+    }
     if (!this.#connected) {
+      if (!dtlsParameters) {
+        this.#inFlight = undefined;
+        throw new SdpError('first subscriber answer without DTLS parameters');
+      }
       await this.#handle.connectTransport(this.#transport!.transportId, dtlsParameters);
       this.#connected = true;
     }

@@ -86,8 +86,9 @@ function parse(sdp: string): SessionDescription {
   return parsed;
 }
 
-function fingerprintsOf(parsed: SessionDescription, media: MediaDescription): Fingerprint[] {
-  const fingerprint = media.fingerprint ?? parsed.fingerprint;
+/** The DTLS fingerprint of a bundle: session level, or of the first m-section that has one (rejected sections may carry none). */
+function fingerprintsOf(parsed: SessionDescription): Fingerprint[] {
+  const fingerprint = parsed.fingerprint ?? parsed.media.find((m) => m.port !== 0 && m.fingerprint)?.fingerprint ?? parsed.media.find((m) => m.fingerprint)?.fingerprint;
   if (!fingerprint) throw new SdpError('SDP has no DTLS fingerprint');
   const algorithm = fingerprint.type.toLowerCase();
   if (!['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512'].includes(algorithm)) throw new SdpError(`fingerprint algorithm ${algorithm} unknown`);
@@ -172,7 +173,7 @@ function encodingsOf(media: MediaDescription): Encoding[] {
 /** Parses a publisher offer and decides, per m-section, what to do with it. */
 export function parsePublisherOffer(sdp: string, router: RtpCapabilities): ParsedOffer {
   const parsed = parse(sdp);
-  const first = parsed.media[0]!;
+  const first = parsed.media.find((m) => m.port !== 0 && m.iceUfrag) ?? parsed.media[0]!;
   const iceUfrag = first.iceUfrag ?? parsed.iceUfrag;
   const icePwd = first.icePwd ?? parsed.icePwd;
   if (!iceUfrag || !icePwd) throw new SdpError('offer has no ICE credentials');
@@ -224,7 +225,7 @@ export function parsePublisherOffer(sdp: string, router: RtpCapabilities): Parse
       },
     });
   }
-  return { iceUfrag, icePwd, dtlsParameters: { role: 'client', fingerprints: fingerprintsOf(parsed, first) }, sections, raw: parsed };
+  return { iceUfrag, icePwd, dtlsParameters: { role: 'client', fingerprints: fingerprintsOf(parsed) }, sections, raw: parsed };
 }
 
 function transportAttributes(transport: TransportInfo, setup: 'passive' | 'actpass'): Partial<MediaAttributes> & { candidates: NonNullable<MediaAttributes['candidates']> } {
@@ -398,13 +399,19 @@ export function buildSubscriberOffer(transport: TransportInfo, sections: readonl
   return sdpTransform.write(sessionSkeleton(sessionVersion, bundled, media));
 }
 
-/** The client's answer to our subscriber offer: its DTLS parameters and the mids it rejected. */
-export function parseSubscriberAnswer(sdp: string): { dtlsParameters: DtlsParameters; rejectedMids: string[] } {
+/**
+ * The client's answer to our subscriber offer: its DTLS parameters and the mids it rejected.
+ * An answer whose sections are all retired (port 0) carries no DTLS parameters at all.
+ */
+export function parseSubscriberAnswer(sdp: string): { dtlsParameters: DtlsParameters | undefined; rejectedMids: string[] } {
   const parsed = parse(sdp);
-  const first = parsed.media[0]!;
-  const setup = first.setup ?? parsed.setup ?? 'active';
+  const rejectedMids = parsed.media.filter((m) => m.port === 0 && m.mid !== undefined).map((m) => String(m.mid));
+  if (rejectedMids.length === parsed.media.length && !parsed.fingerprint && !parsed.media.some((m) => m.fingerprint)) {
+    return { dtlsParameters: undefined, rejectedMids };
+  }
+  const accepted = parsed.media.find((m) => m.port !== 0) ?? parsed.media[0]!;
+  const setup = accepted.setup ?? parsed.setup ?? 'active';
   // Our offer says actpass; the answerer picks. Its role is what transport.connect() wants.
   const role = setup === 'passive' ? 'server' : 'client';
-  const rejectedMids = parsed.media.filter((m) => m.port === 0 && m.mid !== undefined).map((m) => String(m.mid));
-  return { dtlsParameters: { role, fingerprints: fingerprintsOf(parsed, first) }, rejectedMids };
+  return { dtlsParameters: { role, fingerprints: fingerprintsOf(parsed) }, rejectedMids };
 }

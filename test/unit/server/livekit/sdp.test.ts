@@ -112,10 +112,27 @@ describe('buildSubscriberOffer() and parseSubscriberAnswer()', () => {
     expect(retired).toMatchObject({ port: 0, direction: 'inactive' });
   });
 
+  it('takes the DTLS parameters from the first accepted section when the first one is rejected without a fingerprint', () => {
+    const [head, firstSection, rest] = [
+      SUBSCRIBER_ANSWER.slice(0, SUBSCRIBER_ANSWER.indexOf('m=audio')),
+      SUBSCRIBER_ANSWER.slice(SUBSCRIBER_ANSWER.indexOf('m=audio'), SUBSCRIBER_ANSWER.indexOf('m=video')),
+      SUBSCRIBER_ANSWER.slice(SUBSCRIBER_ANSWER.indexOf('m=video')),
+    ];
+    const rejected = firstSection.replace('m=audio 9', 'm=audio 0').replace(/a=(fingerprint|setup|ice-ufrag|ice-pwd):.*\r\n/g, '');
+    const answer = parseSubscriberAnswer(head + rejected + rest);
+    expect(answer.dtlsParameters?.role).toBe('client');
+    expect(answer.rejectedMids).toEqual(['0']);
+  });
+
+  it('reads an answer whose sections are all retired (the last publisher left) as one without DTLS parameters', () => {
+    const allRetired = SUBSCRIBER_ANSWER.replace('m=audio 9', 'm=audio 0').replace('m=video 9', 'm=video 0').replace(/a=(fingerprint|setup|ice-ufrag|ice-pwd):.*\r\n/g, '');
+    expect(parseSubscriberAnswer(allRetired)).toEqual({ dtlsParameters: undefined, rejectedMids: ['0', '1'] });
+  });
+
   it('reads Chromium\'s answer to our offer: it takes the DTLS client role, rejects nothing', () => {
     const answer = parseSubscriberAnswer(SUBSCRIBER_ANSWER);
-    expect(answer.dtlsParameters.role).toBe('client');
-    expect(answer.dtlsParameters.fingerprints[0]!.value).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    expect(answer.dtlsParameters?.role).toBe('client');
+    expect(answer.dtlsParameters?.fingerprints[0]!.value).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     expect(answer.rejectedMids).toEqual([]);
   });
 });
