@@ -46,6 +46,10 @@ export interface LoadRunOptions {
   readonly targetLogFile?: string;
   /** Label of this run in reports. */
   readonly label?: string;
+  /** Scrape the SFU target's /metrics at the end of the window into the result (sfu target only). */
+  readonly scrapeMetrics?: boolean;
+  /** Stats polling interval of the SFU target's metrics (experiments); undefined = the SFU's default. */
+  readonly sfuStatsIntervalMs?: number;
   /** Another installed mediasoup package (…/node_modules/mediasoup) for the target to use instead of ours. */
   readonly mediasoupDir?: string;
 }
@@ -144,6 +148,8 @@ export interface LoadRunResult {
   readonly memory: LoadMemory;
   /** Generator-side errors (signalling, renegotiation, resume), first 20. */
   readonly errors: string[];
+  /** The SFU's /metrics text at the end of the window, with scrapeMetrics. */
+  readonly metricsText?: string;
 }
 
 const TICK_MS = 20;
@@ -177,6 +183,7 @@ class TargetProcess {
     const script = fileURLToPath(new URL('./target.ts', import.meta.url));
     const args = [options.target, '--workers', String(options.workers), '--base-port', String(basePort)];
     if (options.maxWorkerLoad !== undefined) args.push('--max-worker-load', String(options.maxWorkerLoad));
+    if (options.sfuStatsIntervalMs !== undefined) args.push('--stats-interval-ms', String(options.sfuStatsIntervalMs));
     const env = { ...process.env };
     const execArgv = ['--expose-gc'];
     delete env['LOADTEST_MEDIASOUP_DIR'];
@@ -398,6 +405,13 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
     const b = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), node: nodeCpu(), generator: generatorCpu() };
     const memoryAfter = await target.memory();
     const rssAfter = rssBytes(ready.pid) ?? 0;
+    let metricsText: string | undefined;
+    if (options.scrapeMetrics && options.target === 'sfu') {
+      const url = new URL(ready.wsUrl);
+      url.protocol = 'http:';
+      url.pathname = '/metrics';
+      metricsText = await fetch(url, { signal: AbortSignal.timeout(5000) }).then((response) => response.text());
+    }
 
     clearInterval(ticker);
     ticker = undefined;
@@ -452,6 +466,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       accounting,
       memory,
       errors,
+      ...(metricsText !== undefined ? { metricsText } : {}),
     };
   } finally {
     if (ticker) clearInterval(ticker);

@@ -266,7 +266,9 @@ export class Participant {
       try {
         this.#recvVersion++;
         pc.setRemoteDescription(remoteDescription(this.#recvInfo, this.#recvSections(), 'actpass', this.#recvVersion), 'offer');
-        pc.setLocalDescription('answer');
+        // libdatachannel aborts the process (an uncaught C++ exception) on an answer in the wrong state.
+        if (pc.signalingState() === 'have-remote-offer') pc.setLocalDescription('answer');
+        else this.errors.push(`renegotiation: signalling state ${pc.signalingState()} after the offer`);
       } catch (error) {
         this.errors.push(`renegotiation: ${String(error)}`);
       }

@@ -29,6 +29,8 @@ export interface CliOptions {
   readonly out: string;
   /** Another installed mediasoup package for the target (the SFU code and the baseline run against it). */
   readonly mediasoupDir: string | undefined;
+  /** Stats polling interval of the SFU target (experiments). */
+  readonly sfuStatsIntervalMs: number | undefined;
   readonly help: boolean;
 }
 
@@ -55,6 +57,7 @@ Load:
   --max-start N --max-step N --max-limit N   sizes of --max (default 10, 5, 60)
   --max-worker-load F    media.maxWorkerLoad of our SFU (admission control; default its config default)
   --out DIR              report folder (default .cache/loadtest/<time>)
+  --sfu-stats-interval MS  stats polling interval of our SFU (experiment knob; default the SFU's 5000)
   --mediasoup DIR        run the target against another installed mediasoup package (DIR = …/node_modules/mediasoup)
 `;
 
@@ -92,6 +95,7 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
     maxWorkerLoad: undefined as number | undefined,
     out: `.cache/loadtest/${nowIso.replace(/[:.]/g, '-')}`,
     mediasoupDir: undefined as string | undefined,
+    sfuStatsIntervalMs: undefined as number | undefined,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -183,6 +187,9 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
         else faults.push('--out needs a folder');
         break;
       }
+      case '--sfu-stats-interval':
+        o.sfuStatsIntervalMs = Math.round(positive(arg, take(), faults));
+        break;
       case '--mediasoup': {
         const dir = take();
         if (dir) o.mediasoupDir = resolve(dir);

@@ -109,7 +109,11 @@ function panel(title: string, unit: string, times: readonly number[], series: re
     const value = (yMax * i) / 4;
     const yy = y(value);
     parts.push(`<line x1="${left}" y1="${yy}" x2="${right}" y2="${yy}" stroke="#eee"/>`);
-    parts.push(`<text x="${left - 6}" y="${yy + 4}" font-size="10" text-anchor="end">${fmt(value, value < 10 ? 1 : 0)}</text>`);
+    parts.push(`<text x="${left - 6}" y="${yy + 4}" font-size="10" text-anchor="end">${fmt(value, Number.isInteger(value) ? 0 : 1)}</text>`);
+  }
+  const tStep = niceMax(tMax / 8);
+  for (let t = 0; t <= tMax + 1e-9; t += tStep) {
+    parts.push(`<text x="${x(t).toFixed(1)}" y="${bottom + 13}" font-size="10" text-anchor="middle">${fmt(t, Number.isInteger(t) ? 0 : 1)}</text>`);
   }
   parts.push(`<text x="12" y="${top + height / 2}" font-size="10" transform="rotate(-90 12 ${top + height / 2})" text-anchor="middle">${escape(unit)}</text>`);
   series.forEach((s, index) => {

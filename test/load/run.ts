@@ -30,6 +30,7 @@ function base(options: CliOptions, overrides: Partial<LoadRunOptions>): LoadRunO
     workers: options.workers,
     ...(options.maxWorkerLoad !== undefined ? { maxWorkerLoad: options.maxWorkerLoad } : {}),
     ...(options.mediasoupDir ? { mediasoupDir: options.mediasoupDir } : {}),
+    ...(options.sfuStatsIntervalMs !== undefined ? { sfuStatsIntervalMs: options.sfuStatsIntervalMs } : {}),
     progress,
     targetLogFile: join(options.out, 'target.log'),
     ...overrides,

@@ -6,11 +6,12 @@
 // with --expose-gc); stops when the channel closes or on SIGTERM. Logs warnings and errors
 // to stderr.
 //
-// Usage (by LoadRun): fork test/load/target.ts sfu|baseline --workers N --base-port P [--max-worker-load F]
+// Usage (by LoadRun): fork test/load/target.ts sfu|baseline --workers N --base-port P [--max-worker-load F] [--stats-interval-ms MS]
 
 import { createLogger } from '../../src/common/lib/logger.ts';
 import { loadConfig } from '../../src/server/config/loadConfig.ts';
 import { SfuNode } from '../../src/server/SfuNode.ts';
+import { SfuMetrics } from '../../src/server/metrics/SfuMetrics.ts';
 import { startBaseline } from './baseline.ts';
 import mediasoup from 'mediasoup';
 
@@ -51,7 +52,9 @@ async function main(): Promise<void> {
         signalling: { ratePerSecond: 1000, rateBurst: 2000, joinTimeoutMs: 60_000 },
       },
     });
-    const node = await SfuNode.start({ config, logger });
+    const statsIntervalMs = arg('--stats-interval-ms', -1);
+    const metrics = statsIntervalMs > 0 ? new SfuMetrics({ logger, stats: { intervalMs: statsIntervalMs } }) : undefined;
+    const node = await SfuNode.start({ config, logger, ...(metrics ? { metrics } : {}) });
     ready = {
       ready: true,
       kind,

@@ -1,0 +1,98 @@
+// The short load run of `npm test`: the load generator (test/load) against a real SFU
+// node in a child process, with real WebRTC transports. It checks the generator's own
+// accounting (what publishers sent after each subscriber's first packet = received + lost
+// after the SFU + never forwarded, the last two near zero on a small run), the report
+// file's schema, and that admission control refuses joins with OVERLOADED (and counts them
+// in sfu_join_refusals_total) once the worker is over media.maxWorkerLoad. Timings and CPU
+// figures are printed, never asserted.
+
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runLoad, type LoadRunResult } from '../load/LoadRun.ts';
+import { REPORT_SCHEMA, accountingLine, summaryTable, writeReport, type LoadReport } from '../load/report.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'loadtest-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const base = {
+  target: 'sfu' as const,
+  video: true,
+  audio: true,
+  videoBitrate: 200_000,
+  rooms: 1,
+  workers: 1,
+  targetLogFile: join(dir, 'target.log'),
+};
+
+function isNumber(value: unknown): boolean {
+  return typeof value === 'number' && !Number.isNaN(value);
+}
+
+describe('load generator against our SFU', () => {
+  let run: LoadRunResult | undefined;
+
+  it('accounts for every packet: sent after first packet = received + lost after SFU + not forwarded, with both losses near zero', async () => {
+    run = await runLoad({ ...base, participants: 4, durationS: 4, warmupS: 1, rampPerSecond: 0, label: 'short' });
+    console.log(`${accountingLine(run)}\n${summaryTable([run])}`);
+    const a = run.accounting;
+    expect(run.joins.joined).toBe(4);
+    expect(a.subscriptions).toBe(4 * 3 * 2);
+    expect(a.silentSubscriptions).toBe(0);
+    expect(a.expected).toBe(a.received + a.lostAfterSfu + a.notForwarded);
+    expect(a.expected).toBeGreaterThan(1000);
+    expect(Math.abs(a.notForwarded)).toBeLessThanOrEqual(Math.ceil(a.expected * 0.02));
+    expect(a.lostAfterSfu).toBeLessThanOrEqual(Math.ceil(a.forwarded * 0.02));
+    expect(run.window.forwardedPackets).toBeGreaterThan(0);
+    expect(run.window.workerCpuSeconds).toBeGreaterThanOrEqual(0);
+  }, 50_000);
+
+  it('writes a report with the documented schema and an SVG plot per run', () => {
+    expect(run).toBeDefined();
+    const report: LoadReport = {
+      schema: REPORT_SCHEMA,
+      createdAt: new Date().toISOString(),
+      machine: { cpus: 2, cpuModel: 'test', totalMemoryBytes: 1, node: process.version, platform: process.platform },
+      command: [],
+      runs: [run!],
+    };
+    const paths = writeReport(join(dir, 'report'), report);
+    const parsed = JSON.parse(readFileSync(paths[0]!, 'utf8')) as LoadReport;
+    expect(parsed.schema).toBe('matrix-sfu.loadtest.v1');
+    const r = parsed.runs[0]!;
+    expect(r).toMatchObject({ label: 'short', target: 'sfu', workers: 1 });
+    expect(typeof r.mediasoupVersion).toBe('string');
+    for (const key of ['seconds', 'forwardedPackets', 'receivedPackets', 'lossPercent', 'workerCpuSeconds', 'nodeCpuSeconds', 'workerUsPerPacket', 'controlPlaneShare', 'forwardedPps'] as const) {
+      expect(isNumber(r.window[key]), `window.${key}`).toBe(true);
+    }
+    for (const key of ['sent', 'expected', 'forwarded', 'received', 'lostAfterSfu', 'notForwarded', 'lossPercent', 'subscriptions', 'silentSubscriptions'] as const) {
+      expect(isNumber(r.accounting[key]), `accounting.${key}`).toBe(true);
+    }
+    for (const key of ['attempted', 'joined', 'joinedP50Ms', 'joinedP95Ms', 'flowingP50Ms', 'flowingP95Ms', 'neverFlowing'] as const) {
+      expect(isNumber(r.joins[key]), `joins.${key}`).toBe(true);
+    }
+    expect(isNumber(r.memory.heapPerParticipantBytes)).toBe(true);
+    expect(r.samples.length).toBeGreaterThan(3);
+    for (const key of ['t', 'joined', 'sentPps', 'forwardedPps', 'receivedPps', 'lossPercent', 'workerCpuPercent', 'nodeCpuPercent', 'generatorCpuPercent', 'nodeRssBytes'] as const) {
+      expect(isNumber(r.samples[0]![key]), `samples[].${key}`).toBe(true);
+    }
+    const svgs = readdirSync(join(dir, 'report')).filter((name) => name.endsWith('.svg'));
+    expect(svgs).toHaveLength(1);
+    const svg = readFileSync(join(dir, 'report', svgs[0]!), 'utf8');
+    expect(svg).toMatch(/^<\?xml[^>]*>\s*<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(svg.match(/<polyline /g)).toHaveLength(7);
+  });
+
+  it('refuses joins with OVERLOADED once the worker is over media.maxWorkerLoad, and counts them', async () => {
+    // A tiny limit: the worker is "overloaded" as soon as forwarding media costs any CPU.
+    const overloaded = await runLoad({ ...base, participants: 6, durationS: 1, warmupS: 0, rampPerSecond: 1.5, maxWorkerLoad: 0.001, scrapeMetrics: true, label: 'overload' });
+    console.log(accountingLine(overloaded));
+    expect(overloaded.joins.joined).toBeGreaterThanOrEqual(1);
+    expect(overloaded.joins.refusals['OVERLOADED'] ?? 0).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(overloaded.joins.refusals)).toEqual(['OVERLOADED']);
+    const refused = /^sfu_join_refusals_total\{reason="worker_overloaded"\} (\d+)/m.exec(overloaded.metricsText ?? '')?.[1];
+    expect(Number(refused)).toBe(overloaded.joins.refusals['OVERLOADED']);
+    expect(overloaded.metricsText).toMatch(/^sfu_worker_load_ratio\{slot="0"\} [0-9.e-]+$/m);
+  }, 50_000);
+});
