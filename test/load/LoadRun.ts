@@ -186,6 +186,9 @@ class TargetProcess {
     if (options.sfuStatsIntervalMs !== undefined) args.push('--stats-interval-ms', String(options.sfuStatsIntervalMs));
     const env = { ...process.env };
     const execArgv = ['--expose-gc'];
+    // LOADTEST_TARGET_CPU_PROF=DIR: V8 CPU profile of the target process (where its control-plane time goes).
+    const profileDir = process.env['LOADTEST_TARGET_CPU_PROF'];
+    if (profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
     delete env['LOADTEST_MEDIASOUP_DIR'];
     if (options.mediasoupDir) {
       env['LOADTEST_MEDIASOUP_DIR'] = options.mediasoupDir;

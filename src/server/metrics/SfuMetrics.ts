@@ -43,6 +43,7 @@ export interface SfuMetricsOptions {
     readonly intervalMs?: number;
     readonly concurrency?: number;
     readonly budgetMs?: number;
+    readonly maxRequestsPerCycle?: number;
   };
 }
 

@@ -3,7 +3,10 @@
 // (getResourceUsage), transports, producers and consumers (getStats) for
 // their totals, at most `concurrency` requests at a time and only within a
 // per-cycle time budget; objects not reached in time are polled first in the
-// next cycle. Counters grow by the difference from the last value seen for
+// next cycle, and so are objects beyond `maxRequestsPerCycle` (the control
+// plane's cost stays bounded when consumers grow with the square of a room's
+// size; totals stay exact because mediasoup's counters are cumulative, only
+// fresher or staler). Counters grow by the difference from the last value seen for
 // the same object (and RTP stream), and that baseline is dropped when the
 // object closes. The loop owns its timer and clears it in close().
 //
@@ -21,6 +24,7 @@ export const STATS_POLLER_DEFAULTS = {
   intervalMs: 5000,
   concurrency: 8,
   maxBudgetMs: 2000,
+  maxRequestsPerCycle: 500,
 } as const;
 
 /** The live objects of one cycle. */
@@ -40,6 +44,11 @@ export interface StatsPollerOptions {
   readonly intervalMs?: number;
   /** Stats requests in flight at once. Default 8; more finishes sooner but bursts the worker channel. */
   readonly concurrency?: number;
+  /**
+   * Most stats requests one cycle makes (the rest go first in the next cycle). Default 500:
+   * about 100 requests/s at the default interval, whatever the number of consumers.
+   */
+  readonly maxRequestsPerCycle?: number;
   /**
    * Time budget of one cycle; requests not started by then wait for the next
    * cycle, and answers arriving after it are ignored (the next cycle's
@@ -99,6 +108,7 @@ export class StatsPoller {
   readonly #intervalMs: number;
   readonly #concurrency: number;
   readonly #budgetMs: number;
+  readonly #maxRequests: number;
   readonly #logger: Logger;
   /** Object id → RTP stream ssrc → last totals. */
   readonly #rtp = new Map<string, Map<number, RtpTotals>>();
@@ -118,8 +128,16 @@ export class StatsPoller {
     this.#intervalMs = options.intervalMs ?? STATS_POLLER_DEFAULTS.intervalMs;
     this.#concurrency = options.concurrency ?? STATS_POLLER_DEFAULTS.concurrency;
     this.#budgetMs = options.budgetMs ?? Math.min(STATS_POLLER_DEFAULTS.maxBudgetMs, this.#intervalMs / 2);
-    if (!(this.#intervalMs > 0) || !Number.isInteger(this.#concurrency) || this.#concurrency < 1 || !(this.#budgetMs > 0)) {
-      throw new TypeError('StatsPoller needs intervalMs > 0, an integer concurrency >= 1 and budgetMs > 0');
+    this.#maxRequests = options.maxRequestsPerCycle ?? STATS_POLLER_DEFAULTS.maxRequestsPerCycle;
+    if (
+      !(this.#intervalMs > 0) ||
+      !Number.isInteger(this.#concurrency) ||
+      this.#concurrency < 1 ||
+      !(this.#budgetMs > 0) ||
+      !Number.isInteger(this.#maxRequests) ||
+      this.#maxRequests < 1
+    ) {
+      throw new TypeError('StatsPoller needs intervalMs > 0, an integer concurrency >= 1, budgetMs > 0 and an integer maxRequestsPerCycle >= 1');
     }
     this.#logger = options.logger.child({ component: 'metrics' });
   }
@@ -171,10 +189,13 @@ export class StatsPoller {
   async #cycle(): Promise<PollCycleResult> {
     const started = performance.now();
     const deadline = started + this.#budgetMs;
-    const tasks = this.#tasks();
-    // Rotate so that objects cut off by the budget last time go first.
+    const all = this.#tasks();
+    // Workers (one request each) every cycle; the media objects rotate so that those cut off
+    // by the budget or by the per-cycle cap last time go first.
+    const workers = all.filter((task) => task.key.startsWith('worker:'));
+    const tasks = all.filter((task) => !task.key.startsWith('worker:'));
     const offset = tasks.length === 0 ? 0 : this.#cursor % tasks.length;
-    const ordered = [...tasks.slice(offset), ...tasks.slice(0, offset)];
+    const ordered = [...workers, ...tasks.slice(offset), ...tasks.slice(0, offset)].slice(0, workers.length + this.#maxRequests);
     let next = 0;
     let polled = 0;
     let skipped = 0;
@@ -211,8 +232,8 @@ export class StatsPoller {
     await Promise.race([Promise.all(runners), budget]);
     clearTimeout(budgetTimer);
     open = false;
-    skipped += ordered.length - Math.min(next, ordered.length);
-    this.#cursor = offset + next;
+    skipped += all.length - Math.min(next, ordered.length);
+    this.#cursor = offset + Math.max(0, next - workers.length);
     const durationMs = performance.now() - started;
     const { metrics } = this.#options;
     metrics.statsPollDuration.observe(durationMs / 1000);

@@ -19,7 +19,7 @@ interface Setup {
 
 const pollers: StatsPoller[] = [];
 
-function setup(options: Partial<Pick<StatsPollerOptions, 'intervalMs' | 'concurrency' | 'budgetMs'>> = {}): Setup {
+function setup(options: Partial<Pick<StatsPollerOptions, 'intervalMs' | 'concurrency' | 'budgetMs' | 'maxRequestsPerCycle'>> = {}): Setup {
   const registry = new Registry();
   const targets: Setup['targets'] = { workers: [], transports: [], producers: [], consumers: [] };
   const poller = new StatsPoller({
@@ -135,6 +135,30 @@ describe('StatsPoller', () => {
     expect(s.get('sfu_consumer_score_count{kind="video"}')).toBe(2);
     expect(s.get('sfu_consumer_score_sum{kind="video"}')).toBe(10);
     expect(s.get('sfu_consumer_score_bucket{le="3",kind="video"}')).toBe(1);
+  });
+
+  it('makes at most maxRequestsPerCycle media requests per cycle, polls workers every cycle, and reaches every object in turn with exact totals', async () => {
+    const { poller, targets, samples } = setup({ maxRequestsPerCycle: 4 });
+    const worker = new FakeWorker(201);
+    targets.workers.push({ slot: 0, worker });
+    worker.usage = { ru_utime: 0, ru_stime: 0, ru_maxrss: 1 };
+    let workerCalls = 0;
+    const usage = worker.getResourceUsage.bind(worker);
+    worker.getResourceUsage = () => {
+      workerCalls++;
+      return usage();
+    };
+    const consumers = Array.from({ length: 10 }, () => new FakeRtpObject('audio'));
+    targets.consumers.push(...consumers);
+    for (const consumer of consumers) consumer.stats = [rtpStat('outbound-rtp', 1, { packetCount: 10 })];
+    const first = await poller.pollOnce();
+    expect(first).toMatchObject({ polled: 5, skipped: 6 });
+    expect(consumers.map((c) => c.calls)).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
+    await poller.pollOnce();
+    await poller.pollOnce();
+    expect(consumers.map((c) => c.calls)).toEqual([2, 2, 1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(workerCalls).toBe(3);
+    expect((await samples()).get('sfu_rtp_packets_total{direction="out",kind="audio"}')).toBe(100);
   });
 
   it('keeps at most `concurrency` stats requests in flight', async () => {
