@@ -25,6 +25,7 @@ import { CLOSE_CODES } from '../common/protocol/closeCodes.ts';
 import { SfuMetrics } from './metrics/SfuMetrics.ts';
 import { METRICS_PATH, createMetricsRoute } from './metrics/metricsRoute.ts';
 import { widgetResponseHeaders } from './http/widgetCsp.ts';
+import { createHomeserverDiscoveryRoute } from './matrix/homeserverDiscovery.ts';
 import { clientAddress, parseTrustedProxies } from './http/clientAddress.ts';
 import type { IncomingMessage } from 'node:http';
 import { LiveKitServer } from './livekit/LiveKitServer.ts';
@@ -154,6 +155,17 @@ export class SfuNode {
         ...this.config.widget.homeserverUrls,
       ];
       staticDirs.push(['/widget/', WIDGET_DIST_DIR, (file) => widgetResponseHeaders(file, { publicUrl: this.publicUrl, homeserverUrls })]);
+      // The widget's sign-in: which homeserver a server name or user id means, and whether the CSP above allows it.
+      this.#routes.set(
+        '/widget/homeserver',
+        createHomeserverDiscoveryRoute({
+          allowedUrls: homeserverUrls,
+          serverUrlOverrides: this.config.auth.serverUrlOverrides,
+          timeoutMs: this.config.auth.federationTimeoutMs,
+          logger: options.logger,
+          clientAddress: this.#clientAddress,
+        }),
+      );
     }
     this.#routes.set(METRICS_PATH, createMetricsRoute(this.metrics));
     for (const [path, handler] of options.routes ?? []) this.#routes.set(path, handler);

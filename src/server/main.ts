@@ -16,8 +16,6 @@ import { sendJson, type RouteHandler } from './http/HttpServer.ts';
 import type { DevHomeserver } from './dev/devHomeserver.ts';
 import { existsSync } from 'node:fs';
 import { statusPage } from './statusPage.ts';
-import { createHomeserverDiscoveryRoute, widgetHomeserverUrls } from './matrix/homeserverDiscovery.ts';
-import { clientAddress, parseTrustedProxies } from './http/clientAddress.ts';
 
 /** log.format `auto`: readable lines for a person at a terminal, JSON lines for everything else. */
 function logFormat(config: Config): LogFormat {
@@ -106,18 +104,6 @@ async function main(): Promise<void> {
 
   let node: SfuNode | undefined;
   if (!routes.has('/')) routes.set('/', statusPage(config, () => node));
-  // The widget's sign-in: which homeserver a server name or user id means, and whether its CSP allows it.
-  const trustedProxies = parseTrustedProxies(config.server.trustedProxies);
-  routes.set(
-    '/widget/homeserver',
-    createHomeserverDiscoveryRoute({
-      allowedUrls: widgetHomeserverUrls(config),
-      serverUrlOverrides: config.auth.serverUrlOverrides,
-      timeoutMs: config.auth.federationTimeoutMs,
-      logger,
-      clientAddress: (request) => clientAddress(request.socket.remoteAddress, request.headers, trustedProxies),
-    }),
-  );
   try {
     node = await SfuNode.start({ config, logger, routes });
   } catch (error) {

@@ -14,12 +14,6 @@ import { sendJson, type RouteHandler } from '../http/HttpServer.ts';
 import { RateLimiter } from '../signalling/RateLimiter.ts';
 import { federationGet } from '../auth/federationFetch.ts';
 import { parseMatrixUserId, parseServerName, serverNameOf } from './types.ts';
-import type { Config } from '../config/types.ts';
-
-/** The homeservers the widget's CSP allows, as SfuNode lists them for widgetResponseHeaders(). */
-export function widgetHomeserverUrls(config: Config): string[] {
-  return [config.matrix.homeserverUrl, ...Object.values(config.auth.serverUrlOverrides), ...config.widget.homeserverUrls];
-}
 
 /** Cached answers (server name → base URL) and how long they stay. */
 const MAX_CACHED = 1000;
