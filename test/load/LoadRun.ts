@@ -148,6 +148,8 @@ export interface LoadRunResult {
   readonly memory: LoadMemory;
   /** Generator-side errors (signalling, renegotiation, resume), first 20. */
   readonly errors: string[];
+  /** Signalling notifications the participants received during the steady window, by method. */
+  readonly windowNotifications: Record<string, number>;
   /** The SFU's /metrics text at the end of the window, with scrapeMetrics. */
   readonly metricsText?: string;
 }
@@ -403,8 +405,16 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
     while (now() < settleUntil && active.some((p) => p.timings.allFlowingMs === undefined)) await sleep(100);
     await sleep(options.warmupS * 1000);
 
+    const countNotifications = (): Map<string, number> => {
+      const counts = new Map<string, number>();
+      for (const participant of participants) for (const [method, n] of participant.notifications) counts.set(method, (counts.get(method) ?? 0) + n);
+      return counts;
+    };
+    const notificationsBefore = countNotifications();
     const a = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), node: nodeCpu(), generator: generatorCpu() };
     await sleep(options.durationS * 1000);
+    const windowNotifications: Record<string, number> = {};
+    for (const [method, n] of countNotifications()) if (n - (notificationsBefore.get(method) ?? 0) > 0) windowNotifications[method] = n - (notificationsBefore.get(method) ?? 0);
     const b = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), node: nodeCpu(), generator: generatorCpu() };
     const memoryAfter = await target.memory();
     const rssAfter = rssBytes(ready.pid) ?? 0;
@@ -469,6 +479,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       accounting,
       memory,
       errors,
+      windowNotifications,
       ...(metricsText !== undefined ? { metricsText } : {}),
     };
   } finally {

@@ -124,6 +124,8 @@ export class Participant {
   readonly errors: string[] = [];
   /** Close code of the signalling socket, once closed. */
   closeCode: number | undefined;
+  /** Notifications received, by method (what the signalling edge costs the clients). */
+  readonly notifications = new Map<string, number>();
   /** This participant's producer ids by kind, once published. */
   readonly producerIds: { audio?: string; video?: string } = {};
 
@@ -152,6 +154,7 @@ export class Participant {
       this.closeCode = code;
     };
     signalling.onNotification = (notification) => {
+      this.notifications.set(notification.method, (this.notifications.get(notification.method) ?? 0) + 1);
       if (notification.method === 'consumerCreated') this.#onConsumer(notification.data);
     };
     const { rtpCapabilities } = await signalling.request('getRouterRtpCapabilities', {});

@@ -26,6 +26,9 @@ import { MediaTracker } from './MediaTracker.ts';
 import { StatsPoller, type PollCycleResult } from './StatsPoller.ts';
 import type { WatchedWorker } from './types.ts';
 
+/** Resolution of the event-loop delay histogram behind sfu_nodejs_eventloop_lag_*_seconds. */
+export const EVENT_LOOP_MONITORING_PRECISION_MS = 100;
+
 /** prom-client default metrics left out of our registry (see the constructor). */
 const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
@@ -114,7 +117,9 @@ export class SfuMetrics {
   constructor(options: SfuMetricsOptions) {
     this.#metrics = createMetricDefinitions(this.registry);
     if (options.collectDefaultMetrics ?? true) {
-      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+      // Event-loop delay sampled every 100 ms, not prom-client's 10 ms: the 100 Hz timer was most
+      // of an idle node's CPU (0.4 % of a core of 0.46 %, measured with the load generator).
+      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_PRECISION_MS });
       // These gauges end in `_total`, which Prometheus reserves for counters
       // (promtool lint fails on them); each is the sum of its labelled twin
       // without the suffix (e.g. sfu_nodejs_active_handles{type}).
