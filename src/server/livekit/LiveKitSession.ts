@@ -52,6 +52,7 @@ import {
   encodeResponse,
   mediaSourceOf,
   newTrackSid,
+  nextParticipantVersion,
   participantInfo,
   participantSid,
   roomSid,
@@ -168,7 +169,7 @@ export class LiveKitSession {
       identity: ticket.identity,
       name: ticket.name,
       joinedAtMs: Date.now(),
-      version: 1,
+      version: nextParticipantVersion(),
       state: ParticipantInfo_State.ACTIVE,
       tracks: new Map(),
       canPublish: ticket.canPublish,
@@ -271,7 +272,7 @@ export class LiveKitSession {
         identity: peer.participantId,
         name: peer.displayName,
         joinedAtMs: Date.now(),
-        version: 1,
+        version: nextParticipantVersion(),
         state: ParticipantInfo_State.ACTIVE,
         tracks: new Map(),
         canPublish: true,
@@ -317,7 +318,7 @@ export class LiveKitSession {
   }
 
   #update(view: ParticipantView): void {
-    view.version++;
+    view.version = nextParticipantVersion();
     this.#respond({ case: 'update', value: new ParticipantUpdate({ participants: [participantInfo(view)] }) });
   }
 
@@ -411,6 +412,7 @@ export class LiveKitSession {
       stream: request.stream.slice(0, 128),
     });
     this.#pending.set(request.cid, info);
+    this.#log.debug('livekit track announced', { trackSid: info.sid, type: info.type, source: info.source });
     this.#respond({ case: 'trackPublished', value: new TrackPublishedResponse({ cid: request.cid, track: info }) });
   }
 
@@ -466,6 +468,13 @@ export class LiveKitSession {
         this.#options.directory.publish(producerId, info);
         this.#self!.tracks.set(producerId, info);
         produced.add(section.mid);
+        this.#log.debug('livekit track produced', {
+          trackSid: info.sid,
+          producerId,
+          mid: section.mid,
+          encodings: section.track.rtpParameters.encodings?.map((e) => e.rid ?? e.ssrc),
+          extensions: section.track.rtpParameters.headerExtensions?.map((h) => h.id),
+        });
       } catch (error) {
         this.#log.warn('produce refused', { mid: section.mid, error: errorMessage(error) });
       }

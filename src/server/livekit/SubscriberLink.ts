@@ -82,6 +82,7 @@ export class SubscriberLink {
   /** The client answered offer `id`. */
   async answered(sdp: string, id: number): Promise<void> {
     const inFlight = this.#inFlight;
+    this.#log.debug('subscriber answer received', { id, inFlight: inFlight?.id });
     if (!inFlight || (id !== 0 && id !== inFlight.id)) {
       this.#log.debug('stale subscriber answer ignored', { id });
       return;
@@ -134,6 +135,7 @@ export class SubscriberLink {
     const placed = [...this.#byConsumer.values()];
     for (const entry of placed) midToTrackId[entry.section.mid] = entry.trackSid;
     this.#inFlight = { id, placed };
+    this.#log.debug('subscriber offer sent', { id, sections: this.#sections.length, live: placed.length });
     this.#send({ sdp, id, midToTrackId });
   }
 }

@@ -108,13 +108,28 @@ export function trackSourceOf(source: MediaSource): TrackSource {
   return { camera: TrackSource.CAMERA, microphone: TrackSource.MICROPHONE, screen: TrackSource.SCREEN_SHARE, 'screen-audio': TrackSource.SCREEN_SHARE_AUDIO }[source];
 }
 
+/** 2025-01-01T00:00:00Z: the origin of participant info versions. */
+const VERSION_EPOCH_MS = 1_735_689_600_000;
+let lastVersion = 0;
+
+/**
+ * The next ParticipantInfo version: livekit-client ignores an info whose version is below the
+ * one it holds, and a client that reconnects fully keeps what it held about its peers, so
+ * versions must grow across sessions and node restarts: tenths of a second since 2025
+ * (a uint32 until 2038), bumped by one when two changes fall in the same tenth.
+ */
+export function nextParticipantVersion(now = Date.now()): number {
+  lastVersion = Math.max(lastVersion + 1, Math.floor((now - VERSION_EPOCH_MS) / 100));
+  return lastVersion;
+}
+
 /** What a ParticipantInfo is made of. */
 export interface ParticipantView {
   readonly sid: string;
   readonly identity: string;
   readonly name: string;
   readonly joinedAtMs: number;
-  /** Raised on every change: clients ignore infos older than the one they hold. */
+  /** Raised on every change (nextParticipantVersion): clients ignore infos older than the one they hold. */
   version: number;
   state: ParticipantInfo_State;
   readonly tracks: Map<string, TrackInfo>;

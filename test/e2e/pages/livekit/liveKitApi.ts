@@ -28,6 +28,8 @@ export interface LiveKitTestApi {
   connect(options: LiveKitConnectOptions): Promise<{ identity: string; sid: string; connectMs: number }>;
   remoteTracks(): Promise<LiveKitRemoteTrackStat[]>;
   remoteIdentities(): string[];
+  /** Bytes sent per local track kind (outbound-rtp, all layers). */
+  localSent(): Promise<Record<string, number>>;
   setMuted(kind: 'audio' | 'video', muted: boolean): Promise<void>;
   /** Milliseconds from connect() start to the first decoded frame of each remote video identity. */
   firstFrames(): Record<string, number>;

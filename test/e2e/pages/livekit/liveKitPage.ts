@@ -78,6 +78,18 @@ const api: LiveKitTestApi = {
     }
     return stats;
   },
+  async localSent() {
+    const sent: Record<string, number> = {};
+    for (const publication of room?.localParticipant.trackPublications.values() ?? []) {
+      const sender = publication.track?.sender;
+      if (!sender) continue;
+      const report = await sender.getStats();
+      report.forEach((stat: Record<string, unknown>) => {
+        if (stat['type'] === 'outbound-rtp') sent[String(publication.kind)] = (sent[String(publication.kind)] ?? 0) + Number(stat['bytesSent'] ?? 0);
+      });
+    }
+    return sent;
+  },
   remoteIdentities() {
     return [...(room?.remoteParticipants.values() ?? [])].map((p) => p.identity);
   },

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { JoinResponse, Ping, SignalRequest, SignalResponse, StoreDataBlobRequest, TrickleRequest } from '@livekit/protocol';
-import { WireError, decodeRequest, encodeResponse, participantSid } from '../../../../src/server/livekit/wire.ts';
+import { WireError, decodeRequest, encodeResponse, nextParticipantVersion, participantSid } from '../../../../src/server/livekit/wire.ts';
 
 const frame = (request: SignalRequest) => Buffer.from(request.toBinary());
 
@@ -39,5 +39,16 @@ describe('participantSid()', () => {
     expect(participantSid('!room:x', '@a:x:D')).toBe(participantSid('!room:x', '@a:x:D'));
     expect(participantSid('!room:x', '@a:x:D')).not.toBe(participantSid('!other:x', '@a:x:D'));
     expect(participantSid('!room:x', '@a:x:D')).toMatch(/^PA_[A-Za-z0-9_-]{16}$/);
+  });
+});
+
+describe('nextParticipantVersion()', () => {
+  it('grows across calls and with time, so a reconnected client never sees an older version', () => {
+    const a = nextParticipantVersion(1_800_000_000_000);
+    const b = nextParticipantVersion(1_800_000_000_000);
+    const c = nextParticipantVersion(1_800_000_060_000);
+    expect(b).toBeGreaterThan(a);
+    expect(c).toBeGreaterThan(b);
+    expect(c).toBeLessThan(2 ** 32);
   });
 });
