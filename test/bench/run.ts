@@ -11,6 +11,8 @@ const BENCHES: ReadonlyArray<readonly [string, string[]]> = [
   ['admission.ts', ['120']],
   // Worker CPU per forwarded packet; also compares .cache/ms3.12 when that scratch copy exists.
   ['workerCpu.ts', ['--seconds', '5']],
+  // Join → first remote frame, livekit-client through the livekit edge vs our own client.
+  ['liveKitJoin.ts', ['20']],
 ];
 
 let failed = 0;
