@@ -123,6 +123,25 @@ describe('livekit-client 2.22.3 through the livekit edge', () => {
     });
   });
 
+  it('speaker changes reach the clients (SpeakersChanged)', async () => {
+    const [alice] = opened;
+    await waitFor(
+      async () => (await alice!.page.evaluate(() => (globalThis as unknown as PageGlobal).lkTest.events())).some((e) => /^speakers \S/.test(e)) || undefined,
+      { timeoutMs: MEDIA_TIMEOUT_MS, description: 'alice told who speaks' },
+    );
+  });
+
+  it('a subscriber asking for low quality gets the lowest simulcast layer', async () => {
+    const [, bob] = opened;
+    const widthOfAlice = async () => (await bob!.tracks()).find((t) => t.identity === 'alice' && t.kind === 'video')?.frameWidth ?? 0;
+    await waitFor(async () => (await widthOfAlice()) > 320 || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'bob receives a layer wider than 320' });
+    const before = await widthOfAlice();
+    await bob!.page.evaluate(() => (globalThis as unknown as PageGlobal).lkTest.setVideoQuality('alice', 'low'));
+    await waitFor(async () => (await widthOfAlice()) <= 320 || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'bob receives the lowest layer' });
+    console.log(`[e2e] livekit setVideoQuality(LOW): frame width ${before} → ${await widthOfAlice()}`);
+    await bob!.page.evaluate(() => (globalThis as unknown as PageGlobal).lkTest.setVideoQuality('alice', 'high'));
+  });
+
   it('mute and unmute of the camera are visible to the other participant', async () => {
     const [alice, bob] = opened;
     const videoOfAlice = async () => (await bob!.tracks()).find((t) => t.identity === 'alice' && t.kind === 'video');

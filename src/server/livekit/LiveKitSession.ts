@@ -83,6 +83,31 @@ export interface LiveKitSessionOptions {
   readonly onClosed: (session: LiveKitSession) => void;
 }
 
+/** Spatial layers of a consumer from its scalability mode (`L3T3` → 3); 1 when absent. */
+export function spatialLayerCount(scalabilityMode: string | undefined): number {
+  const match = /^L(\d+)/.exec(scalabilityMode ?? '');
+  return match ? Math.max(1, Math.min(3, Number(match[1]))) : 1;
+}
+
+/** The spatial layer for an UpdateTrackSettings: by requested width when given, else by quality. */
+export function preferredSpatialLayer(settings: Pick<UpdateTrackSettings, 'width' | 'height' | 'quality'>, info: Pick<TrackInfo, 'layers'>, spatialLayers: number): number {
+  const top = spatialLayers - 1;
+  if (settings.width > 0 && info.layers.length > 0) {
+    const widths = info.layers.map((layer) => layer.width).sort((a, b) => a - b);
+    const index = widths.findIndex((width) => width >= settings.width);
+    return Math.min(top, index === -1 ? widths.length - 1 : index);
+  }
+  switch (settings.quality) {
+    case VideoQuality.LOW:
+    case VideoQuality.OFF:
+      return 0;
+    case VideoQuality.MEDIUM:
+      return Math.min(1, top);
+    default:
+      return top;
+  }
+}
+
 /** Most AddTrack requests waiting for their m-section. */
 const MAX_PENDING_TRACKS = 8;
 
@@ -496,6 +521,12 @@ export class LiveKitSession {
     return undefined;
   }
 
+  /**
+   * UpdateTrackSettings (adaptive stream, setVideoQuality): `disabled` pauses the consumer;
+   * otherwise it resumes, and a simulcast consumer gets the preferred spatial layer for the
+   * requested size (the smallest layer at least as wide as the element, from the publisher's
+   * announced layers) or for `quality` (LOW = lowest, MEDIUM = middle, HIGH = highest).
+   */
   async #trackSettings(handle: ParticipantHandle, settings: UpdateTrackSettings): Promise<void> {
     for (const trackSid of settings.trackSids.slice(0, 64)) {
       const consumer = this.#subscriber?.consumerOfTrack(trackSid);
@@ -505,11 +536,10 @@ export class LiveKitSession {
         continue;
       }
       await handle.resumeConsumer(consumer.consumerId);
-      if (consumer.type === 'simulcast') {
-        const layers = consumer.rtpParameters.encodings?.[0] ? Math.max(1, (this.#options.directory.infoFor({ ...consumer, paused: false }).layers.length || 3)) : 1;
-        const quality = settings.quality === VideoQuality.OFF ? VideoQuality.LOW : settings.quality;
-        await handle.setConsumerPreferredLayers(consumer.consumerId, { spatialLayer: Math.min(quality, layers - 1) });
-      }
+      if (consumer.type !== 'simulcast') continue;
+      const spatialLayers = spatialLayerCount(consumer.rtpParameters.encodings?.[0]?.scalabilityMode);
+      const info = this.#options.directory.infoFor({ producerId: consumer.producerId, kind: consumer.kind, source: consumer.source, paused: false });
+      await handle.setConsumerPreferredLayers(consumer.consumerId, { spatialLayer: preferredSpatialLayer(settings, info, spatialLayers) });
     }
   }
 

@@ -28,6 +28,8 @@ export interface LiveKitTestApi {
   connect(options: LiveKitConnectOptions): Promise<{ identity: string; sid: string; connectMs: number }>;
   remoteTracks(): Promise<LiveKitRemoteTrackStat[]>;
   remoteIdentities(): string[];
+  /** RemoteTrackPublication.setVideoQuality() on `identity`'s camera (UpdateTrackSettings). */
+  setVideoQuality(identity: string, quality: 'low' | 'medium' | 'high'): void;
   /** Bytes sent per local track kind (outbound-rtp, all layers). */
   localSent(): Promise<Record<string, number>>;
   setMuted(kind: 'audio' | 'video', muted: boolean): Promise<void>;

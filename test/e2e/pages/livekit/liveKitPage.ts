@@ -2,7 +2,7 @@
 // SFU's livekit edge. Exposes `window.lkTest` (liveKitApi.ts); remote video is attached to
 // <video> elements so Chromium decodes it, and getStats() of each receiver is reported.
 
-import { Room, RoomEvent, Track, type RemoteTrackPublication } from 'livekit-client';
+import { Room, RoomEvent, Track, VideoQuality, type RemoteTrackPublication } from 'livekit-client';
 import type { LiveKitConnectOptions, LiveKitRemoteTrackStat, LiveKitTestApi } from './liveKitApi.ts';
 
 let room: Room | undefined;
@@ -54,6 +54,7 @@ const api: LiveKitTestApi = {
     room.on(RoomEvent.Disconnected, (reason) => events.push(`disconnected ${String(reason)}`));
     room.on(RoomEvent.Reconnecting, () => events.push('reconnecting'));
     room.on(RoomEvent.Reconnected, () => events.push('reconnected'));
+    room.on(RoomEvent.ActiveSpeakersChanged, (speakers) => events.push(`speakers ${speakers.map((s) => s.identity).join(',')}`));
     connectStarted = performance.now();
     await room.connect(options.url, options.token, { autoSubscribe: true });
     const connectMs = Math.round(performance.now() - connectStarted);
@@ -89,6 +90,11 @@ const api: LiveKitTestApi = {
       });
     }
     return sent;
+  },
+  setVideoQuality(identity, quality) {
+    const participant = [...(room?.remoteParticipants.values() ?? [])].find((p) => p.identity === identity);
+    const publication = participant?.getTrackPublication(Track.Source.Camera);
+    publication?.setVideoQuality({ low: VideoQuality.LOW, medium: VideoQuality.MEDIUM, high: VideoQuality.HIGH }[quality]);
   },
   remoteIdentities() {
     return [...(room?.remoteParticipants.values() ?? [])].map((p) => p.identity);
