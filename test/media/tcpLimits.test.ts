@@ -4,16 +4,15 @@
 // timeout, while a connection that completed an ICE check (STUN Binding with USE-CANDIDATE,
 // RFC 4571 framing) stays open past it and carries the transport's ICE tuple.
 
-import { createHmac, randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WorkerPool } from '../../src/server/media/WorkerPool.ts';
 import { MEDIA_CODECS } from '../../src/server/media/codecs.ts';
-import type { WebRtcTransport } from '../../src/server/media/types.ts';
 import { silentLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
+import { framed, stunBindingRequest } from '../tools/stun.ts';
 import { waitForExit } from '../tools/workerPid.ts';
 
 const UNUSED_TIMEOUT_MS = 1500;
@@ -83,55 +82,6 @@ function openConnection(port: number): Promise<{ socket: Socket; closed: () => b
   });
 }
 
-// --- a minimal ICE agent: STUN Binding Request over RFC 4571 framing ----------------------
-
-function attribute(type: number, value: Buffer): Buffer {
-  const out = Buffer.alloc(4 + Math.ceil(value.length / 4) * 4);
-  out.writeUInt16BE(type, 0);
-  out.writeUInt16BE(value.length, 2);
-  value.copy(out, 4);
-  return out;
-}
-
-const crcTable = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(bytes: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = crcTable[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-/** A Binding Request the transport accepts: USERNAME, PRIORITY, ICE-CONTROLLING, USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT. */
-function bindingRequest(transport: WebRtcTransport): Buffer {
-  const { usernameFragment, password } = transport.iceParameters;
-  const priority = Buffer.alloc(4);
-  priority.writeUInt32BE(0x6e0001ff, 0);
-  const body = Buffer.concat([
-    attribute(0x0006, Buffer.from(`${usernameFragment}:client`)),
-    attribute(0x0024, priority),
-    attribute(0x802a, randomBytes(8)),
-    attribute(0x0025, Buffer.alloc(0)),
-  ]);
-  const header = Buffer.alloc(20);
-  header.writeUInt16BE(0x0001, 0);
-  header.writeUInt32BE(0x2112a442, 4);
-  randomBytes(12).copy(header, 8);
-  // MESSAGE-INTEGRITY covers the message with the length field counting up to itself.
-  header.writeUInt16BE(body.length + 24, 2);
-  const integrity = createHmac('sha1', password).update(Buffer.concat([header, body])).digest();
-  const withIntegrity = Buffer.concat([body, attribute(0x0008, integrity)]);
-  header.writeUInt16BE(withIntegrity.length + 8, 2);
-  const fingerprint = Buffer.alloc(4);
-  fingerprint.writeUInt32BE((crc32(Buffer.concat([header, withIntegrity])) ^ 0x5354554e) >>> 0, 0);
-  const message = Buffer.concat([header, withIntegrity, attribute(0x8028, fingerprint)]);
-  const frame = Buffer.alloc(2);
-  frame.writeUInt16BE(message.length, 0);
-  return Buffer.concat([frame, message]);
-}
-
 describe('WebRtcServer TCP limits', () => {
   it('idle TCP connections to the media port are capped and closed after the unused timeout', async () => {
     const p = await startPool();
@@ -170,7 +120,7 @@ describe('WebRtcServer TCP limits', () => {
 
     const ice = await openConnection(port);
     const idle = await openConnection(port);
-    ice.socket.write(bindingRequest(transport));
+    ice.socket.write(framed(stunBindingRequest(transport.iceParameters)));
     await waitFor(() => transport.iceSelectedTuple?.protocol === 'tcp', {
       timeoutMs: 3000,
       description: 'the ICE-TCP tuple to be selected',
