@@ -170,3 +170,34 @@ describe('one conference, two edges', () => {
     }
   });
 });
+
+describe('worker restart', () => {
+  it('after a SIGKILL of the worker, livekit clients reconnect fully and decode each other again', async () => {
+    const gina = await openLiveKit('gina');
+    const hank = await openLiveKit('hank');
+    try {
+      // Tracks the page captured itself: on a full reconnect livekit-client restarts tracks it
+      // captured (getUserMedia again), and a restarted fake camera in headless Chromium sends
+      // no video (bytesSent stays 0, also before any SFU is involved); its own tracks it re-publishes as they are.
+      await gina.connect('lk-restart', { ownTracks: true });
+      await hank.connect('lk-restart', { ownTracks: true });
+      await waitFor(() => decodes(gina, 'hank'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'gina to decode hank' });
+      await waitFor(() => decodes(hank, 'gina'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'hank to decode gina' });
+      const before = new Set([...(await gina.tracks()), ...(await hank.tracks())].map((t) => t.trackSid));
+      const pid = node!.pool.slots[0]!.worker.pid;
+      const killedAt = performance.now();
+      process.kill(pid, 'SIGKILL');
+      for (const [receiver, publisher] of [[gina, 'hank'], [hank, 'gina']] as const) {
+        await waitFor(
+          async () => (await receiver.tracks()).some((t) => t.identity === publisher && t.kind === 'video' && !before.has(t.trackSid) && t.framesDecoded > 0) || undefined,
+          { timeoutMs: MEDIA_TIMEOUT_MS, description: `${receiver.name} to decode ${publisher}'s re-published camera` },
+        );
+        console.log(`[e2e] livekit worker restart: ${receiver.name} decodes ${publisher} again ${Math.round(performance.now() - killedAt)} ms after the kill`);
+      }
+      expect(node!.pool.slots[0]!.worker.pid).not.toBe(pid);
+    } finally {
+      await gina.disconnect();
+      await hank.disconnect();
+    }
+  });
+});

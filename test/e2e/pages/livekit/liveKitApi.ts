@@ -9,6 +9,11 @@ export interface LiveKitConnectOptions {
   readonly microphone: boolean;
   /** Publish the camera with simulcast layers (livekit-client default true). */
   readonly simulcast?: boolean;
+  /**
+   * Publish camera and microphone tracks the page captured itself (livekit-client then does
+   * not restart them when it re-publishes after a full reconnect). Default false.
+   */
+  readonly ownTracks?: boolean;
 }
 
 /** What one remote track shows in the receiver's stats. */

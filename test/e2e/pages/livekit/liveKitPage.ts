@@ -2,7 +2,7 @@
 // SFU's livekit edge. Exposes `window.lkTest` (liveKitApi.ts); remote video is attached to
 // <video> elements so Chromium decodes it, and getStats() of each receiver is reported.
 
-import { Room, RoomEvent, Track, VideoQuality, type RemoteTrackPublication } from 'livekit-client';
+import { LocalAudioTrack, LocalVideoTrack, Room, RoomEvent, Track, VideoQuality, type RemoteTrackPublication } from 'livekit-client';
 import type { LiveKitConnectOptions, LiveKitRemoteTrackStat, LiveKitTestApi } from './liveKitApi.ts';
 
 let room: Room | undefined;
@@ -58,8 +58,14 @@ const api: LiveKitTestApi = {
     connectStarted = performance.now();
     await room.connect(options.url, options.token, { autoSubscribe: true });
     const connectMs = Math.round(performance.now() - connectStarted);
-    if (options.camera) await room.localParticipant.setCameraEnabled(true, { resolution: { width: 640, height: 360, frameRate: 30 } });
-    if (options.microphone) await room.localParticipant.setMicrophoneEnabled(true);
+    if (options.ownTracks) {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: options.camera ? { width: 640, height: 360, frameRate: 30 } : false, audio: options.microphone });
+      for (const track of stream.getVideoTracks()) await room.localParticipant.publishTrack(new LocalVideoTrack(track, undefined, true), { source: Track.Source.Camera });
+      for (const track of stream.getAudioTracks()) await room.localParticipant.publishTrack(new LocalAudioTrack(track, undefined, true), { source: Track.Source.Microphone });
+    } else {
+      if (options.camera) await room.localParticipant.setCameraEnabled(true, { resolution: { width: 640, height: 360, frameRate: 30 } });
+      if (options.microphone) await room.localParticipant.setMicrophoneEnabled(true);
+    }
     return { identity: room.localParticipant.identity, sid: room.localParticipant.sid, connectMs };
   },
   async remoteTracks() {
@@ -83,6 +89,8 @@ const api: LiveKitTestApi = {
     const sent: Record<string, number> = {};
     for (const publication of room?.localParticipant.trackPublications.values() ?? []) {
       const sender = publication.track?.sender;
+      const media = publication.track?.mediaStreamTrack;
+      sent[`${String(publication.kind)}State`] = media ? (media.readyState === 'live' ? 1 : 0) + (media.enabled ? 2 : 0) + (media.muted ? 4 : 0) : -1;
       if (!sender) continue;
       const report = await sender.getStats();
       report.forEach((stat: Record<string, unknown>) => {
