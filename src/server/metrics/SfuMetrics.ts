@@ -47,6 +47,7 @@ export interface SfuMetricsOptions {
     readonly concurrency?: number;
     readonly budgetMs?: number;
     readonly maxRequestsPerCycle?: number;
+    readonly maxConsumerRequestsPerCycle?: number;
   };
 }
 

@@ -3,9 +3,10 @@
 // (getResourceUsage), transports, producers and consumers (getStats) for
 // their totals, at most `concurrency` requests at a time and only within a
 // per-cycle time budget; objects not reached in time are polled first in the
-// next cycle, and so are objects beyond `maxRequestsPerCycle` (the control
-// plane's cost stays bounded when consumers grow with the square of a room's
-// size; totals stay exact because mediasoup's counters are cumulative, only
+// next cycle, and so are objects beyond the per-cycle caps: `maxRequestsPerCycle`
+// for transports and producers, `maxConsumerRequestsPerCycle` for consumers, whose
+// number grows with the square of a room's size (the control plane's cost stays
+// bounded; totals stay exact because mediasoup's counters are cumulative, only
 // fresher or staler). Counters grow by the difference from the last value seen for
 // the same object (and RTP stream), and that baseline is dropped when the
 // object closes. The loop owns its timer and clears it in close().
@@ -25,6 +26,7 @@ export const STATS_POLLER_DEFAULTS = {
   concurrency: 8,
   maxBudgetMs: 2000,
   maxRequestsPerCycle: 500,
+  maxConsumerRequestsPerCycle: 100,
 } as const;
 
 /** The live objects of one cycle. */
@@ -45,10 +47,16 @@ export interface StatsPollerOptions {
   /** Stats requests in flight at once. Default 8; more finishes sooner but bursts the worker channel. */
   readonly concurrency?: number;
   /**
-   * Most stats requests one cycle makes (the rest go first in the next cycle). Default 500:
-   * about 100 requests/s at the default interval, whatever the number of consumers.
+   * Most transport and producer stats requests one cycle makes (the rest go first in the
+   * next cycle). Default 500.
    */
   readonly maxRequestsPerCycle?: number;
+  /**
+   * Most consumer stats requests one cycle makes, rotating over every consumer. Default 100
+   * (20 requests/s at the default interval): with stats polling off, our SFU's worker cost
+   * per forwarded packet matched bare mediasoup's, and consumer getStats was most of the rest.
+   */
+  readonly maxConsumerRequestsPerCycle?: number;
   /**
    * Time budget of one cycle; requests not started by then wait for the next
    * cycle, and answers arriving after it are ignored (the next cycle's
@@ -98,6 +106,8 @@ const RTP_FIELDS = ['byteCount', 'packetCount', 'packetsLost', 'nackCount', 'pli
 interface Task {
   /** Identity of the polled object, for the in-flight guard. */
   readonly key: string;
+  /** Which rotation it belongs to: workers every cycle, transports and producers, consumers. */
+  readonly group: 'worker' | 'object' | 'consumer';
   /** Makes the request; resolves to the function applying its answer. */
   readonly fetch: () => Promise<() => void>;
 }
@@ -109,6 +119,7 @@ export class StatsPoller {
   readonly #concurrency: number;
   readonly #budgetMs: number;
   readonly #maxRequests: number;
+  readonly #maxConsumerRequests: number;
   readonly #logger: Logger;
   /** Object id → RTP stream ssrc → last totals. */
   readonly #rtp = new Map<string, Map<number, RtpTotals>>();
@@ -120,6 +131,7 @@ export class StatsPoller {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<PollCycleResult> | undefined;
   #cursor = 0;
+  #consumerCursor = 0;
   #started = false;
   #closed = false;
 
@@ -129,15 +141,20 @@ export class StatsPoller {
     this.#concurrency = options.concurrency ?? STATS_POLLER_DEFAULTS.concurrency;
     this.#budgetMs = options.budgetMs ?? Math.min(STATS_POLLER_DEFAULTS.maxBudgetMs, this.#intervalMs / 2);
     this.#maxRequests = options.maxRequestsPerCycle ?? STATS_POLLER_DEFAULTS.maxRequestsPerCycle;
+    this.#maxConsumerRequests = options.maxConsumerRequestsPerCycle ?? STATS_POLLER_DEFAULTS.maxConsumerRequestsPerCycle;
     if (
       !(this.#intervalMs > 0) ||
       !Number.isInteger(this.#concurrency) ||
       this.#concurrency < 1 ||
       !(this.#budgetMs > 0) ||
       !Number.isInteger(this.#maxRequests) ||
-      this.#maxRequests < 1
+      this.#maxRequests < 1 ||
+      !Number.isInteger(this.#maxConsumerRequests) ||
+      this.#maxConsumerRequests < 1
     ) {
-      throw new TypeError('StatsPoller needs intervalMs > 0, an integer concurrency >= 1, budgetMs > 0 and an integer maxRequestsPerCycle >= 1');
+      throw new TypeError(
+        'StatsPoller needs intervalMs > 0, an integer concurrency >= 1, budgetMs > 0 and integer maxRequestsPerCycle and maxConsumerRequestsPerCycle >= 1',
+      );
     }
     this.#logger = options.logger.child({ component: 'metrics' });
   }
@@ -190,12 +207,18 @@ export class StatsPoller {
     const started = performance.now();
     const deadline = started + this.#budgetMs;
     const all = this.#tasks();
-    // Workers (one request each) every cycle; the media objects rotate so that those cut off
-    // by the budget or by the per-cycle cap last time go first.
-    const workers = all.filter((task) => task.key.startsWith('worker:'));
-    const tasks = all.filter((task) => !task.key.startsWith('worker:'));
-    const offset = tasks.length === 0 ? 0 : this.#cursor % tasks.length;
-    const ordered = [...workers, ...tasks.slice(offset), ...tasks.slice(0, offset)].slice(0, workers.length + this.#maxRequests);
+    // Workers (one request each) every cycle; transports and producers, then consumers, each
+    // rotating so that those cut off by the budget or a per-cycle cap last time go first.
+    const rotate = (group: Task['group'], cursor: number, cap: number): Task[] => {
+      const list = all.filter((task) => task.group === group);
+      const offset = list.length === 0 ? 0 : cursor % list.length;
+      return [...list.slice(offset), ...list.slice(0, offset)].slice(0, cap);
+    };
+    const ordered = [
+      ...all.filter((task) => task.group === 'worker'),
+      ...rotate('object', this.#cursor, this.#maxRequests),
+      ...rotate('consumer', this.#consumerCursor, this.#maxConsumerRequests),
+    ];
     let next = 0;
     let polled = 0;
     let skipped = 0;
@@ -233,7 +256,9 @@ export class StatsPoller {
     clearTimeout(budgetTimer);
     open = false;
     skipped += all.length - Math.min(next, ordered.length);
-    this.#cursor = offset + Math.max(0, next - workers.length);
+    const reached = ordered.slice(0, next);
+    this.#cursor += reached.filter((task) => task.group === 'object').length;
+    this.#consumerCursor += reached.filter((task) => task.group === 'consumer').length;
     const durationMs = performance.now() - started;
     const { metrics } = this.#options;
     metrics.statsPollDuration.observe(durationMs / 1000);
@@ -253,6 +278,7 @@ export class StatsPoller {
       livePids.add(worker.pid);
       tasks.push({
         key: `worker:${worker.pid}`,
+        group: 'worker',
         fetch: async () => {
           const usage = await worker.getResourceUsage();
           return () => this.#applyUsage(slot, worker.pid, usage.ru_utime, usage.ru_stime, usage.ru_maxrss);
@@ -264,6 +290,7 @@ export class StatsPoller {
       if (transport.closed) continue;
       tasks.push({
         key: transport.id,
+        group: 'object',
         fetch: async () => {
           const stats = await transport.getStats();
           return () => this.#applyTransport(transport, stats);
@@ -278,6 +305,7 @@ export class StatsPoller {
         if (object.closed) continue;
         tasks.push({
           key: object.id,
+          group: direction === 'in' ? 'object' : 'consumer',
           fetch: async () => {
             const stats = await object.getStats();
             return () => this.#applyRtp(object, direction, stats);

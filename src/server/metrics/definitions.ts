@@ -233,7 +233,7 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     }),
     statsPollSkipped: new Counter({
       name: 'sfu_stats_poll_skipped_total',
-      help: 'Stats requests not made in a cycle because its time budget or its request cap (maxRequestsPerCycle) ran out, or a previous request was still pending; they go first in the next cycle.',
+      help: 'Stats requests not made in a cycle because its time budget or its request caps (500 transports and producers, 100 consumers per cycle) ran out, or a previous request was still pending; they go first in the next cycle.',
       registers,
     }),
 

@@ -19,7 +19,7 @@ interface Setup {
 
 const pollers: StatsPoller[] = [];
 
-function setup(options: Partial<Pick<StatsPollerOptions, 'intervalMs' | 'concurrency' | 'budgetMs' | 'maxRequestsPerCycle'>> = {}): Setup {
+function setup(options: Partial<Pick<StatsPollerOptions, 'intervalMs' | 'concurrency' | 'budgetMs' | 'maxRequestsPerCycle' | 'maxConsumerRequestsPerCycle'>> = {}): Setup {
   const registry = new Registry();
   const targets: Setup['targets'] = { workers: [], transports: [], producers: [], consumers: [] };
   const poller = new StatsPoller({
@@ -137,8 +137,10 @@ describe('StatsPoller', () => {
     expect(s.get('sfu_consumer_score_bucket{le="3",kind="video"}')).toBe(1);
   });
 
-  it('makes at most maxRequestsPerCycle media requests per cycle, polls workers every cycle, and reaches every object in turn with exact totals', async () => {
-    const { poller, targets, samples } = setup({ maxRequestsPerCycle: 4 });
+  it('caps transport/producer and consumer requests per cycle apart, polls workers every cycle, and reaches every object in turn with exact totals', async () => {
+    const { poller, targets, samples } = setup({ maxRequestsPerCycle: 2, maxConsumerRequestsPerCycle: 4 });
+    const producers = Array.from({ length: 3 }, () => new FakeRtpObject('video'));
+    targets.producers.push(...producers);
     const worker = new FakeWorker(201);
     targets.workers.push({ slot: 0, worker });
     worker.usage = { ru_utime: 0, ru_stime: 0, ru_maxrss: 1 };
@@ -152,12 +154,13 @@ describe('StatsPoller', () => {
     targets.consumers.push(...consumers);
     for (const consumer of consumers) consumer.stats = [rtpStat('outbound-rtp', 1, { packetCount: 10 })];
     const first = await poller.pollOnce();
-    expect(first).toMatchObject({ polled: 5, skipped: 6 });
+    expect(first).toMatchObject({ polled: 7, skipped: 7 });
     expect(consumers.map((c) => c.calls)).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
     await poller.pollOnce();
     await poller.pollOnce();
     expect(consumers.map((c) => c.calls)).toEqual([2, 2, 1, 1, 1, 1, 1, 1, 1, 1]);
     expect(workerCalls).toBe(3);
+    expect(producers.map((p) => p.calls)).toEqual([2, 2, 2]);
     expect((await samples()).get('sfu_rtp_packets_total{direction="out",kind="audio"}')).toBe(100);
   });
 
