@@ -211,6 +211,8 @@ export class SfuNode {
             pingIntervalS: this.config.livekit.pingIntervalS,
             pingTimeoutS: this.config.livekit.pingTimeoutS,
             maxFaults: this.config.signalling.maxProtocolFaults,
+            ratePerSecond: this.config.signalling.ratePerSecond,
+            rateBurst: this.config.signalling.rateBurst,
             refreshIntervalMs: Math.floor(this.config.auth.jwtLifetimeMs / 2),
           },
           logger: options.logger,

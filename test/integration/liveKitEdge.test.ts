@@ -207,4 +207,25 @@ describe('the livekit edge on a real Synapse', () => {
     await waitFor(async () => !(await live()) || undefined, { timeoutMs: 20_000, intervalMs: 200, description: 'the delayed leave fired' });
     console.log(`[integration] delayed leave fired ${(performance.now() - droppedAt).toFixed(0)} ms after the LiveKit socket closed (delay ${delayMs} ms)`);
   }, 60_000);
+
+  it('a request storm is dropped (queue bound, rate limit) and ends only the storming session', async () => {
+    const frank = await sdkUserInRoom('frank');
+    const gwen = await sdkUserInRoom('gwen');
+    for (const sdk of [frank, gwen]) {
+      joinCall(sdk, sdk.client.getRoom(roomId)!, { type: 'livekit', livekit_service_url: node.publicUrl });
+      await waitFor(() => node.matrix!.watcher.check(roomId, sdk.user.userId, sdk.user.deviceId).ok || undefined, { timeoutMs: 15_000, description: `SFU sees ${sdk.user.userId}` });
+    }
+    const calm = await connect(await getToken(gwen));
+    await calm.next('join');
+    const storm = await connect(await getToken(frank));
+    await storm.next('join');
+    for (let i = 0; i < 400; i++) storm.send({ case: 'mute', value: { sid: `TR_unknown${i}`, muted: true } as never });
+    await storm.closed(10_000);
+    expect(await storm.next('leave', 0)).toMatchObject({ reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.DISCONNECT });
+    expect(logLines.some((l) => l.includes('livekit client fault') && l.includes('dropped'))).toBe(true);
+    calm.send({ case: 'pingReq', value: new Ping({ timestamp: 9n }) });
+    await waitFor(() => calm.messages.some((m) => m.message.case === 'pongResp' && m.message.value.lastPingTimestamp === 9n) || undefined, { description: 'the calm session still answered' });
+    expect(calm.closeCode).toBeUndefined();
+    calm.close();
+  }, 60_000);
 });

@@ -60,6 +60,7 @@ import {
   type Request,
 } from './wire.ts';
 import type { SignalResponse } from '@livekit/protocol';
+import { RateLimiter } from '../signalling/RateLimiter.ts';
 
 /** Settings of a LiveKit session (config.livekit). */
 export interface LiveKitSessionSettings {
@@ -70,7 +71,13 @@ export interface LiveKitSessionSettings {
   readonly maxFaults: number;
   /** How often a fresh token is sent (`refreshToken`); 0 = never. */
   readonly refreshIntervalMs: number;
+  /** Requests per second sustained and burst (pings excluded); more are faults and dropped. */
+  readonly ratePerSecond: number;
+  readonly rateBurst: number;
 }
+
+/** Most requests waiting in a session's queue; more are faults and dropped (a renegotiation storm). */
+export const MAX_QUEUED_REQUESTS = 32;
 
 /** Options of a LiveKitSession. */
 export interface LiveKitSessionOptions {
@@ -150,12 +157,14 @@ export class LiveKitSession {
   #lastPingMs = Date.now();
   #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
+  readonly #rate: RateLimiter;
 
   constructor(options: LiveKitSessionOptions) {
     this.#options = options;
     this.ticket = options.ticket;
     this.#socket = options.socket;
     this.#log = options.logger.child({ component: 'livekit', participantId: options.ticket.participantId });
+    this.#rate = new RateLimiter(options.settings.ratePerSecond, options.settings.rateBurst);
     this.#socket.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
     this.#socket.on('close', () => this.#onSocketClosed());
     this.#socket.on('error', (error) => this.#log.debug('livekit socket error', { error }));
@@ -361,6 +370,14 @@ export class LiveKitSession {
       this.#lastPingMs = Date.now();
       if (request.case === 'ping') this.#respond({ case: 'pong', value: request.value });
       else this.#respond({ case: 'pongResp', value: new Pong({ lastPingTimestamp: request.value.timestamp, timestamp: BigInt(Date.now()) }) });
+      return;
+    }
+    if (!this.#rate.take()) {
+      this.#fault('request over the rate limit, dropped', undefined);
+      return;
+    }
+    if (this.#queue.pending >= MAX_QUEUED_REQUESTS) {
+      this.#fault('too many queued requests, dropped', undefined);
       return;
     }
     this.#task(request.case, () => this.#handle_(request));
