@@ -11,7 +11,7 @@ import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
 import { dumpLogsOnFailure, startDevNode, tearDown } from '../tools/e2eHarness.ts';
 import { openParticipant, receivesFrom } from '../tools/callPage.ts';
-import { buildLiveKitPage, LIVEKIT_PAGE_PATH } from './pages/livekit/buildLiveKitPage.ts';
+import { buildLiveKitPage, LIVEKIT_LATEST_PAGE_PATH, LIVEKIT_PAGE_PATH } from './pages/livekit/buildLiveKitPage.ts';
 import type { LiveKitConnectOptions, LiveKitRemoteTrackStat, LiveKitTestApi } from './pages/livekit/liveKitApi.ts';
 
 const MEDIA_TIMEOUT_MS = 45_000;
@@ -41,9 +41,9 @@ interface LiveKitParticipant {
   disconnect(): Promise<void>;
 }
 
-async function openLiveKit(name: string): Promise<LiveKitParticipant> {
+async function openLiveKit(name: string, newest = false): Promise<LiveKitParticipant> {
   const page = await browser!.newPage(name);
-  await page.goto(liveKitPageUrl);
+  await page.goto(newest ? `http://127.0.0.1:${node!.port}${LIVEKIT_LATEST_PAGE_PATH}` : liveKitPageUrl);
   await page.waitForFunction(() => 'lkTest' in globalThis, undefined, { timeout: 10_000 });
   return {
     name,
@@ -151,6 +151,26 @@ describe('livekit-client 2.22.3 through the livekit edge', () => {
     await waitFor(async () => (await videoOfAlice())?.muted === false || undefined, { description: 'bob sees alice unmuted' });
     const before = await framesFrom(bob!, 'alice');
     await waitFor(async () => (await framesFrom(bob!, 'alice')) > before + 10 || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'bob decodes alice again' });
+  });
+});
+
+describe('the newest livekit-client', () => {
+  it('a newest-version participant and a 2.22.3 participant decode each other', async () => {
+    const ivy = await openLiveKit('ivy', true);
+    const jon = await openLiveKit('jon');
+    try {
+      const versions = await Promise.all([ivy, jon].map((p) => p.page.evaluate(() => (globalThis as unknown as PageGlobal).lkTest.version())));
+      console.log(`[e2e] livekit-client versions: ${versions.join(' and ')}`);
+      expect(versions[1]).toBe('2.22.3');
+      expect(versions[0]).not.toBe('2.22.3');
+      await ivy.connect('lk-versions');
+      await jon.connect('lk-versions');
+      await waitFor(() => decodes(ivy, 'jon'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'ivy (newest) to decode jon (2.22.3)' });
+      await waitFor(() => decodes(jon, 'ivy'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'jon (2.22.3) to decode ivy (newest)' });
+    } finally {
+      await ivy.disconnect();
+      await jon.disconnect();
+    }
   });
 });
 

@@ -12,26 +12,33 @@ export const LIVEKIT_PAGE_DIR = TEST_PAGE_DIR;
 /** URL of the page relative to the node: TEST_PAGE_PREFIX + this. */
 export const LIVEKIT_PAGE_PATH = `${TEST_PAGE_PREFIX}lk.html`;
 
-const HTML = `<!doctype html>
+/** The same page bundled with the newest livekit-client (npm alias `livekit-client-latest`). */
+export const LIVEKIT_LATEST_PAGE_PATH = `${TEST_PAGE_PREFIX}lk-latest.html`;
+
+const html = (script: string) => `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>livekit-client test page</title></head>
-<body><script type="module" src="lk.js"></script></body>
+<body><script type="module" src="${script}"></script></body>
 </html>
 `;
 
 /** Builds the page; resolves with its directory. */
 export async function buildLiveKitPage(): Promise<string> {
   await mkdir(LIVEKIT_PAGE_DIR, { recursive: true });
-  await build({
+  const common = {
     bundle: true,
-    platform: 'browser',
+    platform: 'browser' as const,
     target: ['chrome111'],
-    format: 'esm',
-    sourcemap: 'linked',
-    logLevel: 'warning',
+    format: 'esm' as const,
+    sourcemap: 'linked' as const,
+    logLevel: 'warning' as const,
     entryPoints: [join(import.meta.dirname, 'liveKitPage.ts')],
-    outfile: join(LIVEKIT_PAGE_DIR, 'lk.js'),
-  });
-  await writeFile(join(LIVEKIT_PAGE_DIR, 'lk.html'), HTML);
+  };
+  await Promise.all([
+    build({ ...common, outfile: join(LIVEKIT_PAGE_DIR, 'lk.js') }),
+    build({ ...common, outfile: join(LIVEKIT_PAGE_DIR, 'lk-latest.js'), alias: { 'livekit-client': 'livekit-client-latest' } }),
+  ]);
+  await writeFile(join(LIVEKIT_PAGE_DIR, 'lk.html'), html('lk.js'));
+  await writeFile(join(LIVEKIT_PAGE_DIR, 'lk-latest.html'), html('lk-latest.js'));
   return LIVEKIT_PAGE_DIR;
 }

@@ -41,5 +41,7 @@ export interface LiveKitTestApi {
   /** Milliseconds from connect() start to the first decoded frame of each remote video identity. */
   firstFrames(): Record<string, number>;
   events(): string[];
+  /** The bundled livekit-client version. */
+  version(): string;
   disconnect(): Promise<void>;
 }

@@ -2,7 +2,7 @@
 // SFU's livekit edge. Exposes `window.lkTest` (liveKitApi.ts); remote video is attached to
 // <video> elements so Chromium decodes it, and getStats() of each receiver is reported.
 
-import { LocalAudioTrack, LocalVideoTrack, Room, RoomEvent, Track, VideoQuality, type RemoteTrackPublication } from 'livekit-client';
+import { LocalAudioTrack, LocalVideoTrack, Room, RoomEvent, Track, VideoQuality, version, type RemoteTrackPublication } from 'livekit-client';
 import type { LiveKitConnectOptions, LiveKitRemoteTrackStat, LiveKitTestApi } from './liveKitApi.ts';
 
 let room: Room | undefined;
@@ -114,6 +114,7 @@ const api: LiveKitTestApi = {
   },
   firstFrames: () => ({ ...firstFrames }),
   events: () => [...events],
+  version: () => version,
   async disconnect() {
     await room?.disconnect();
   },
