@@ -329,6 +329,9 @@ export class Participant {
       const ssrc = randomSsrc();
       media.addSSRC(ssrc, cname, 'stream', 'video');
       this.#videoTrack = pc.addTrack(media);
+      // Answers the SFU's NACKs from the packets it sent (as browsers do), so one lost packet
+      // of a key frame does not leave subscribers waiting for the next key-frame request.
+      this.#videoTrack.setMediaHandler(new nodeDataChannel.RtcpNackResponder(512));
       this.#video = new Vp8Stream(ssrc, SEND_VIDEO_PT, o.videoBitrate, 25);
       this.#videoTrack.onMessage((message) => {
         if (isRtcp(message) && asksForKeyFrame(message)) this.#video?.requestKeyFrame();
