@@ -154,6 +154,33 @@ describe('livekit-client 2.22.3 through the livekit edge', () => {
   });
 });
 
+describe('livekit-client E2EE', () => {
+  it('participants with the shared key decode each other through the SFU; one without it decodes nothing', async () => {
+    const key = 'shared-e2ee-test-key-0123456789';
+    const kim = await openLiveKit('kim');
+    const lou = await openLiveKit('lou');
+    const max = await openLiveKit('max');
+    try {
+      await kim.connect('lk-e2ee', { e2eeKey: key });
+      await lou.connect('lk-e2ee', { e2eeKey: key });
+      await waitFor(() => decodes(kim, 'lou'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'kim to decode lou (E2EE)' });
+      await waitFor(() => decodes(lou, 'kim'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'lou to decode kim (E2EE)' });
+      // Without the key the frames arrive (the SFU forwards them) but do not decode.
+      await max.connect('lk-e2ee', { e2eeKey: 'another-key-that-does-not-match', camera: false, microphone: false });
+      await waitFor(async () => (await max.tracks()).some((t) => t.identity === 'kim' && t.kind === 'video' && t.bytesReceived > 10_000) || undefined, {
+        timeoutMs: MEDIA_TIMEOUT_MS,
+        description: 'max receives kim\'s encrypted video',
+      });
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect(await framesFrom(max, 'kim')).toBe(0);
+    } finally {
+      await kim.disconnect();
+      await lou.disconnect();
+      await max.disconnect();
+    }
+  });
+});
+
 describe('the newest livekit-client', () => {
   it('a newest-version participant and a 2.22.3 participant decode each other', async () => {
     const ivy = await openLiveKit('ivy', true);

@@ -319,7 +319,13 @@ export class LiveKitSession {
 
   #consumerCreated(consumer: ConsumerInfo): void {
     const view = this.#viewOf({ participantId: consumer.participantId, displayName: consumer.participantId, publications: [] });
-    const info = this.#options.directory.infoFor({ producerId: consumer.producerId, kind: consumer.kind, source: consumer.source, paused: consumer.producerPaused });
+    const info = this.#options.directory.infoFor({
+      producerId: consumer.producerId,
+      participantId: consumer.participantId,
+      kind: consumer.kind,
+      source: consumer.source,
+      paused: consumer.producerPaused,
+    });
     info.muted = consumer.producerPaused;
     view.tracks.set(consumer.producerId, info);
     this.#update(view);
@@ -495,6 +501,9 @@ export class LiveKitSession {
       }
       const source = mediaSourceOf(info.source, info.type);
       if (!source) continue;
+      info.mid = section.mid;
+      info.mimeType = section.track.rtpParameters.codecs[0]!.mimeType;
+      this.#options.directory.announce(this.ticket.participantId, source, info);
       try {
         const { producerId } = await handle.produce({
           transportId: this.#send.transportId,
@@ -504,8 +513,6 @@ export class LiveKitSession {
           paused: info.muted,
         });
         this.#pending.delete(cid);
-        info.mid = section.mid;
-        info.mimeType = section.track.rtpParameters.codecs[0]!.mimeType;
         this.#publishedByMid.set(section.mid, { producerId, info });
         this.#options.directory.publish(producerId, info);
         this.#self!.tracks.set(producerId, info);
@@ -519,6 +526,8 @@ export class LiveKitSession {
         });
       } catch (error) {
         this.#log.warn('produce refused', { mid: section.mid, error: errorMessage(error) });
+      } finally {
+        this.#options.directory.settle(this.ticket.participantId, source);
       }
     }
     for (const [mid, published] of [...this.#publishedByMid]) {

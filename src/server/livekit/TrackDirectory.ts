@@ -21,6 +21,18 @@ export interface ProducerSummary {
 export class TrackDirectory {
   readonly #byProducer = new Map<string, TrackInfo>();
   readonly #producerBySid = new Map<string, string>();
+  /** Tracks being produced right now, by `{participantId}\0{source}`: subscribers may hear of the producer before produce() returns. */
+  readonly #announced = new Map<string, TrackInfo>();
+
+  /** A LiveKit publisher is about to produce `info`: subscribers told of the producer meanwhile get this info. */
+  announce(participantId: string, source: MediaSource, info: TrackInfo): void {
+    this.#announced.set(`${participantId}\u0000${source}`, info);
+  }
+
+  /** The produce() of an announced track ended (done or failed). */
+  settle(participantId: string, source: MediaSource): void {
+    this.#announced.delete(`${participantId}\u0000${source}`);
+  }
 
   /** Records a LiveKit publisher's track once its producer exists. */
   publish(producerId: string, info: TrackInfo): void {
@@ -28,9 +40,14 @@ export class TrackDirectory {
     this.#producerBySid.set(info.sid, producerId);
   }
 
-  /** The TrackInfo of a producer (built for producers of the native edge). */
-  infoFor(summary: ProducerSummary): TrackInfo {
+  /** The TrackInfo of a producer (an announced one, or built for producers of the native edge). */
+  infoFor(summary: ProducerSummary & { readonly participantId?: string }): TrackInfo {
     let info = this.#byProducer.get(summary.producerId);
+    const announced = summary.participantId === undefined ? undefined : this.#announced.get(`${summary.participantId}\u0000${summary.source}`);
+    if (!info && announced) {
+      info = announced;
+      this.publish(summary.producerId, info);
+    }
     if (!info) {
       info = new TrackInfo({
         sid: newTrackSid(),

@@ -2,8 +2,9 @@
 // page directory (dist/test-page), which the e2e harness already serves at /test-page/.
 
 import { build } from 'esbuild';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { TEST_PAGE_DIR, TEST_PAGE_PREFIX } from '../buildTestPage.ts';
 
 /** Where the page is built: beside the native test page. */
@@ -38,6 +39,10 @@ export async function buildLiveKitPage(): Promise<string> {
     build({ ...common, outfile: join(LIVEKIT_PAGE_DIR, 'lk.js') }),
     build({ ...common, outfile: join(LIVEKIT_PAGE_DIR, 'lk-latest.js'), alias: { 'livekit-client': 'livekit-client-latest' } }),
   ]);
+  // livekit-client's E2EE worker (2.22.3), loaded by the page as a module worker.
+  const require = createRequire(import.meta.url);
+  const worker = join(dirname(require.resolve('livekit-client')), 'livekit-client.e2ee.worker.mjs');
+  await copyFile(worker, join(LIVEKIT_PAGE_DIR, 'lk-e2ee-worker.js'));
   await writeFile(join(LIVEKIT_PAGE_DIR, 'lk.html'), html('lk.js'));
   await writeFile(join(LIVEKIT_PAGE_DIR, 'lk-latest.html'), html('lk-latest.js'));
   return LIVEKIT_PAGE_DIR;

@@ -14,6 +14,8 @@ export interface LiveKitConnectOptions {
    * not restart them when it re-publishes after a full reconnect). Default false.
    */
   readonly ownTracks?: boolean;
+  /** Encrypt and decrypt with livekit-client's E2EE (insertable streams) under this shared key. */
+  readonly e2eeKey?: string;
 }
 
 /** What one remote track shows in the receiver's stats. */

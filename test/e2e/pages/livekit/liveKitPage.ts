@@ -2,7 +2,17 @@
 // SFU's livekit edge. Exposes `window.lkTest` (liveKitApi.ts); remote video is attached to
 // <video> elements so Chromium decodes it, and getStats() of each receiver is reported.
 
-import { LocalAudioTrack, LocalVideoTrack, Room, RoomEvent, Track, VideoQuality, version, type RemoteTrackPublication } from 'livekit-client';
+import {
+  ExternalE2EEKeyProvider,
+  LocalAudioTrack,
+  LocalVideoTrack,
+  Room,
+  RoomEvent,
+  Track,
+  VideoQuality,
+  version,
+  type RemoteTrackPublication,
+} from 'livekit-client';
 import type { LiveKitConnectOptions, LiveKitRemoteTrackStat, LiveKitTestApi } from './liveKitApi.ts';
 
 let room: Room | undefined;
@@ -39,7 +49,16 @@ async function watchFirstFrame(identity: string, publication: RemoteTrackPublica
 
 const api: LiveKitTestApi = {
   async connect(options: LiveKitConnectOptions) {
-    room = new Room({ adaptiveStream: false, dynacast: false, publishDefaults: { simulcast: options.simulcast ?? true } });
+    let e2ee: { keyProvider: ExternalE2EEKeyProvider; worker: Worker } | undefined;
+    if (options.e2eeKey) {
+      const keyProvider = new ExternalE2EEKeyProvider();
+      await keyProvider.setKey(options.e2eeKey);
+      // livekit-client's own E2EE worker, copied beside this page by buildLiveKitPage().
+      e2ee = { keyProvider, worker: new Worker(new URL('lk-e2ee-worker.js', import.meta.url), { type: 'module' }) };
+    }
+    room = new Room({ adaptiveStream: false, dynacast: false, publishDefaults: { simulcast: options.simulcast ?? true }, ...(e2ee ? { e2ee } : {}) });
+    room.on(RoomEvent.EncryptionError, (error) => events.push(`encryption-error ${String(error)}`));
+    if (e2ee) await room.setE2EEEnabled(true);
     room.on(RoomEvent.TrackSubscribed, (track, publication, participant) => {
       events.push(`subscribed ${participant.identity} ${track.kind}`);
       const element = track.attach();

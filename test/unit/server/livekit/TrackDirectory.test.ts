@@ -1,0 +1,31 @@
+// Track sids across sessions: a subscriber told of a producer while its LiveKit publisher is
+// still inside produce() gets the announced TrackInfo (same sid, mime type), never a second
+// one; native producers get a built info once; closed producers are forgotten.
+
+import { describe, expect, it } from 'vitest';
+import { TrackDirectory } from '../../../../src/server/livekit/TrackDirectory.ts';
+import { TrackInfo, TrackSource, TrackType } from '../../../../src/server/livekit/wire.ts';
+
+describe('TrackDirectory', () => {
+  it('hands an announced track to subscribers told before produce() returned', () => {
+    const directory = new TrackDirectory();
+    const announced = new TrackInfo({ sid: 'TR_announced', type: TrackType.VIDEO, source: TrackSource.CAMERA, mimeType: 'video/VP8' });
+    directory.announce('@a:x:D', 'camera', announced);
+    const seen = directory.infoFor({ producerId: 'p1', participantId: '@a:x:D', kind: 'video', source: 'camera', paused: false });
+    expect(seen).toBe(announced);
+    directory.publish('p1', announced);
+    directory.settle('@a:x:D', 'camera');
+    expect(directory.infoFor({ producerId: 'p1', kind: 'video', source: 'camera', paused: false }).sid).toBe('TR_announced');
+    expect(directory.producerOf('TR_announced')).toBe('p1');
+  });
+
+  it('builds one info for a native producer and forgets it when it closes', () => {
+    const directory = new TrackDirectory();
+    const first = directory.infoFor({ producerId: 'n1', participantId: 'native', kind: 'audio', source: 'microphone', paused: true });
+    expect(first).toMatchObject({ type: TrackType.AUDIO, source: TrackSource.MICROPHONE, muted: true });
+    expect(directory.infoFor({ producerId: 'n1', kind: 'audio', source: 'microphone', paused: true })).toBe(first);
+    directory.forget('n1');
+    expect(directory.size).toBe(0);
+    expect(directory.producerOf(first.sid)).toBeUndefined();
+  });
+});
