@@ -123,12 +123,14 @@ describe('livekit-client 2.22.3 through the livekit edge', () => {
     });
   });
 
-  it('speaker changes reach the clients (SpeakersChanged)', async () => {
+  it('speaker changes and the remote connection quality reach the clients (SpeakersChanged, ConnectionQualityUpdate)', async () => {
     const [alice] = opened;
-    await waitFor(
-      async () => (await alice!.page.evaluate(() => (globalThis as unknown as PageGlobal).lkTest.events())).some((e) => /^speakers \S/.test(e)) || undefined,
-      { timeoutMs: MEDIA_TIMEOUT_MS, description: 'alice told who speaks' },
-    );
+    const events = () => alice!.page.evaluate(() => (globalThis as unknown as PageGlobal).lkTest.events());
+    await waitFor(async () => (await events()).some((e) => /^speakers \S/.test(e)) || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'alice told who speaks' });
+    await waitFor(async () => (await events()).some((e) => /^quality bob (excellent|good|poor)$/.test(e)) || undefined, {
+      timeoutMs: MEDIA_TIMEOUT_MS,
+      description: 'alice told bob\'s connection quality',
+    });
   });
 
   it('a subscriber asking for low quality gets the lowest simulcast layer', async () => {

@@ -21,6 +21,9 @@ import {
   AddTrackRequest,
   ClientConfigSetting,
   ClientConfiguration,
+  ConnectionQuality,
+  ConnectionQualityInfo,
+  ConnectionQualityUpdate,
   DisconnectReason,
   ICEServer,
   JoinResponse,
@@ -158,6 +161,8 @@ export class LiveKitSession {
   #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
   readonly #rate: RateLimiter;
+  /** Last connection quality told per remote participant id (updates only on change). */
+  readonly #quality = new Map<string, ConnectionQuality>();
 
   constructor(options: LiveKitSessionOptions) {
     this.#options = options;
@@ -270,6 +275,7 @@ export class LiveKitSession {
         const view = this.#remote.get(participantId);
         if (!view) return;
         this.#remote.delete(participantId);
+        this.#quality.delete(participantId);
         view.state = ParticipantInfo_State.DISCONNECTED;
         view.tracks.clear();
         this.#update(view);
@@ -288,6 +294,7 @@ export class LiveKitSession {
     handle.on('consumerPaused', (consumerId) => this.#task('consumerPaused', () => this.#producerMuted(consumerId, true)));
     handle.on('consumerResumed', (consumerId) => this.#task('consumerResumed', () => this.#producerMuted(consumerId, false)));
     handle.on('activeSpeaker', (participantId) => this.#task('activeSpeaker', () => this.#activeSpeaker(participantId)));
+    handle.on('consumerScore', (consumerId, _score, producerScore) => this.#task('consumerScore', () => this.#connectionQuality(consumerId, producerScore)));
     handle.on('mediaReset', () =>
       this.#leave({ reason: DisconnectReason.MIGRATION, action: LeaveRequest_Action.RECONNECT }, 'media reset: reconnect'),
     );
@@ -339,6 +346,26 @@ export class LiveKitSession {
         this.#options.directory.setMuted(producerId, muted);
         info.muted = muted;
         this.#update(view);
+        return;
+      }
+    }
+  }
+
+  /**
+   * ConnectionQuality of a remote participant from its producers' scores (mediasoup 0-10: how
+   * well its uplink reaches us): 8+ EXCELLENT, 5+ GOOD, else POOR; sent when the bucket changes.
+   */
+  #connectionQuality(consumerId: string, producerScore: number): void {
+    for (const view of this.#remote.values()) {
+      for (const info of view.tracks.values()) {
+        if (this.#subscriber?.consumerOfTrack(info.sid)?.consumerId !== consumerId) continue;
+        const quality = producerScore >= 8 ? ConnectionQuality.EXCELLENT : producerScore >= 5 ? ConnectionQuality.GOOD : ConnectionQuality.POOR;
+        if (this.#quality.get(view.identity) === quality) return;
+        this.#quality.set(view.identity, quality);
+        this.#respond({
+          case: 'connectionQuality',
+          value: new ConnectionQualityUpdate({ updates: [new ConnectionQualityInfo({ participantSid: view.sid, quality, score: producerScore / 2 })] }),
+        });
         return;
       }
     }

@@ -74,6 +74,7 @@ const api: LiveKitTestApi = {
     room.on(RoomEvent.Reconnecting, () => events.push('reconnecting'));
     room.on(RoomEvent.Reconnected, () => events.push('reconnected'));
     room.on(RoomEvent.ActiveSpeakersChanged, (speakers) => events.push(`speakers ${speakers.map((s) => s.identity).join(',')}`));
+    room.on(RoomEvent.ConnectionQualityChanged, (quality, participant) => events.push(`quality ${participant.identity} ${quality}`));
     connectStarted = performance.now();
     await room.connect(options.url, options.token, { autoSubscribe: true });
     const connectMs = Math.round(performance.now() - connectStarted);
