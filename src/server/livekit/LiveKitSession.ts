@@ -14,7 +14,6 @@ import { errorMessage } from '../../common/lib/errors.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { ConferenceRegistry } from '../conference/ConferenceRegistry.ts';
 import type { ParticipantHandle } from '../conference/ParticipantHandle.ts';
-import type { ParticipantCloseReason } from '../conference/events.ts';
 import type { ConsumerInfo, PeerInfo, TransportInfo } from '../conference/types.ts';
 import type { RtpCapabilities } from '../media/types.ts';
 import {
@@ -39,11 +38,11 @@ import {
   SpeakersChanged,
   TrackPublishedResponse,
   UpdateTrackSettings,
-  VideoQuality,
 } from '@livekit/protocol';
 import type { LiveKitTicket } from './LiveKitAdmission.ts';
 import { buildPublisherAnswer, parsePublisherOffer, SdpError } from './sdp.ts';
 import { SubscriberLink } from './SubscriberLink.ts';
+import { LEAVE_FOR, connectionQualityOf, preferredSpatialLayer, spatialLayerCount } from './policy.ts';
 import type { TrackDirectory } from './TrackDirectory.ts';
 import {
   ParticipantInfo_State,
@@ -54,8 +53,8 @@ import {
   decodeRequest,
   encodeResponse,
   mediaSourceOf,
-  newTrackSid,
   nextParticipantVersion,
+  trackInfoOfAddTrack,
   participantInfo,
   participantSid,
   roomSid,
@@ -93,43 +92,9 @@ export interface LiveKitSessionOptions {
   readonly onClosed: (session: LiveKitSession) => void;
 }
 
-/** Spatial layers of a consumer from its scalability mode (`L3T3` → 3); 1 when absent. */
-export function spatialLayerCount(scalabilityMode: string | undefined): number {
-  const match = /^L(\d+)/.exec(scalabilityMode ?? '');
-  return match ? Math.max(1, Math.min(3, Number(match[1]))) : 1;
-}
-
-/** The spatial layer for an UpdateTrackSettings: by requested width when given, else by quality. */
-export function preferredSpatialLayer(settings: Pick<UpdateTrackSettings, 'width' | 'height' | 'quality'>, info: Pick<TrackInfo, 'layers'>, spatialLayers: number): number {
-  const top = spatialLayers - 1;
-  if (settings.width > 0 && info.layers.length > 0) {
-    const widths = info.layers.map((layer) => layer.width).sort((a, b) => a - b);
-    const index = widths.findIndex((width) => width >= settings.width);
-    return Math.min(top, index === -1 ? widths.length - 1 : index);
-  }
-  switch (settings.quality) {
-    case VideoQuality.LOW:
-    case VideoQuality.OFF:
-      return 0;
-    case VideoQuality.MEDIUM:
-      return Math.min(1, top);
-    default:
-      return top;
-  }
-}
-
 /** Most AddTrack requests waiting for their m-section. */
 const MAX_PENDING_TRACKS = 8;
 
-/** Why a handle close ends the LiveKit session, as a LeaveRequest. */
-const LEAVE_FOR: Record<ParticipantCloseReason, { reason: DisconnectReason; action: LeaveRequest_Action }> = {
-  left: { reason: DisconnectReason.CLIENT_INITIATED, action: LeaveRequest_Action.DISCONNECT },
-  disconnected: { reason: DisconnectReason.SIGNAL_CLOSE, action: LeaveRequest_Action.DISCONNECT },
-  evicted: { reason: DisconnectReason.PARTICIPANT_REMOVED, action: LeaveRequest_Action.DISCONNECT },
-  replaced: { reason: DisconnectReason.DUPLICATE_IDENTITY, action: LeaveRequest_Action.DISCONNECT },
-  'conference-closed': { reason: DisconnectReason.ROOM_CLOSED, action: LeaveRequest_Action.DISCONNECT },
-  'router-lost': { reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.RECONNECT },
-};
 
 interface Published {
   readonly producerId: string;
@@ -359,7 +324,7 @@ export class LiveKitSession {
     for (const view of this.#remote.values()) {
       for (const info of view.tracks.values()) {
         if (this.#subscriber?.consumerOfTrack(info.sid)?.consumerId !== consumerId) continue;
-        const quality = producerScore >= 8 ? ConnectionQuality.EXCELLENT : producerScore >= 5 ? ConnectionQuality.GOOD : ConnectionQuality.POOR;
+        const quality = connectionQualityOf(producerScore);
         if (this.#quality.get(view.identity) === quality) return;
         this.#quality.set(view.identity, quality);
         this.#respond({
@@ -471,21 +436,7 @@ export class LiveKitSession {
       this.#fault('AddTrack of a data track', undefined);
       return;
     }
-    const info = new TrackInfo({
-      sid: newTrackSid(),
-      type: request.type,
-      name: request.name.slice(0, 128),
-      muted: request.muted,
-      width: request.width,
-      height: request.height,
-      simulcast: request.layers.length > 1,
-      source: request.source,
-      layers: request.layers.slice(0, 3),
-      disableDtx: request.disableDtx,
-      stereo: request.stereo,
-      encryption: request.encryption,
-      stream: request.stream.slice(0, 128),
-    });
+    const info = trackInfoOfAddTrack(request);
     this.#pending.set(request.cid, info);
     this.#log.debug('livekit track announced', { trackSid: info.sid, type: info.type, source: info.source });
     this.#respond({ case: 'trackPublished', value: new TrackPublishedResponse({ cid: request.cid, track: info }) });

@@ -6,6 +6,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  type AddTrackRequest,
   ParticipantInfo,
   ParticipantInfo_State,
   ParticipantPermission,
@@ -154,6 +155,25 @@ export function participantInfo(view: ParticipantView): ParticipantInfo {
       canPublishData: view.canPublish,
       canUpdateMetadata: false,
     }),
+  });
+}
+
+/** The TrackInfo announced for an AddTrack (a new sid; names and layers bounded). */
+export function trackInfoOfAddTrack(request: AddTrackRequest): TrackInfo {
+  return new TrackInfo({
+    sid: newTrackSid(),
+    type: request.type,
+    name: request.name.slice(0, 128),
+    muted: request.muted,
+    width: request.width,
+    height: request.height,
+    simulcast: request.layers.length > 1,
+    source: request.source,
+    layers: request.layers.slice(0, 3),
+    disableDtx: request.disableDtx,
+    stereo: request.stereo,
+    encryption: request.encryption,
+    stream: request.stream.slice(0, 128),
   });
 }
 

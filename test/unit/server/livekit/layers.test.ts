@@ -2,8 +2,8 @@
 // publisher's announced layers, else by quality; bounded by the consumer's layers.
 
 import { describe, expect, it } from 'vitest';
-import { VideoLayer, VideoQuality } from '@livekit/protocol';
-import { preferredSpatialLayer, spatialLayerCount } from '../../../../src/server/livekit/LiveKitSession.ts';
+import { ConnectionQuality, VideoLayer, VideoQuality } from '@livekit/protocol';
+import { connectionQualityOf, preferredSpatialLayer, spatialLayerCount } from '../../../../src/server/livekit/policy.ts';
 
 const layers = [
   new VideoLayer({ quality: VideoQuality.LOW, width: 320, height: 180 }),
@@ -31,5 +31,18 @@ describe('preferredSpatialLayer()', () => {
     expect(preferredSpatialLayer({ width: 0, height: 0, quality: VideoQuality.LOW }, { layers }, 3)).toBe(0);
     expect(preferredSpatialLayer({ width: 0, height: 0, quality: VideoQuality.MEDIUM }, { layers: [] }, 3)).toBe(1);
     expect(preferredSpatialLayer({ width: 0, height: 0, quality: VideoQuality.HIGH }, { layers: [] }, 2)).toBe(1);
+  });
+});
+
+describe('connectionQualityOf()', () => {
+  it('maps mediasoup scores to LiveKit qualities', () => {
+    expect([10, 8, 7, 5, 4, 0].map(connectionQualityOf)).toEqual([
+      ConnectionQuality.EXCELLENT,
+      ConnectionQuality.EXCELLENT,
+      ConnectionQuality.GOOD,
+      ConnectionQuality.GOOD,
+      ConnectionQuality.POOR,
+      ConnectionQuality.POOR,
+    ]);
   });
 });

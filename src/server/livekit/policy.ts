@@ -1,0 +1,46 @@
+// Small policies of the livekit edge, kept apart from the session so each is unit-tested
+// alone: which LeaveRequest ends a session for each handle close reason, the simulcast layer
+// an UpdateTrackSettings asks for, and the connection quality a producer score means.
+
+import { ConnectionQuality, DisconnectReason, LeaveRequest_Action, VideoQuality, type TrackInfo, type UpdateTrackSettings } from '@livekit/protocol';
+import type { ParticipantCloseReason } from '../conference/events.ts';
+
+/** Why a handle close ends the LiveKit session, as a LeaveRequest. */
+export const LEAVE_FOR: Record<ParticipantCloseReason, { reason: DisconnectReason; action: LeaveRequest_Action }> = {
+  left: { reason: DisconnectReason.CLIENT_INITIATED, action: LeaveRequest_Action.DISCONNECT },
+  disconnected: { reason: DisconnectReason.SIGNAL_CLOSE, action: LeaveRequest_Action.DISCONNECT },
+  evicted: { reason: DisconnectReason.PARTICIPANT_REMOVED, action: LeaveRequest_Action.DISCONNECT },
+  replaced: { reason: DisconnectReason.DUPLICATE_IDENTITY, action: LeaveRequest_Action.DISCONNECT },
+  'conference-closed': { reason: DisconnectReason.ROOM_CLOSED, action: LeaveRequest_Action.DISCONNECT },
+  'router-lost': { reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.RECONNECT },
+};
+
+/** Spatial layers of a consumer from its scalability mode (`L3T3` → 3); 1 when absent. */
+export function spatialLayerCount(scalabilityMode: string | undefined): number {
+  const match = /^L(\d+)/.exec(scalabilityMode ?? '');
+  return match ? Math.max(1, Math.min(3, Number(match[1]))) : 1;
+}
+
+/** The spatial layer for an UpdateTrackSettings: by requested width when given, else by quality. */
+export function preferredSpatialLayer(settings: Pick<UpdateTrackSettings, 'width' | 'height' | 'quality'>, info: Pick<TrackInfo, 'layers'>, spatialLayers: number): number {
+  const top = spatialLayers - 1;
+  if (settings.width > 0 && info.layers.length > 0) {
+    const widths = info.layers.map((layer) => layer.width).sort((a, b) => a - b);
+    const index = widths.findIndex((width) => width >= settings.width);
+    return Math.min(top, index === -1 ? widths.length - 1 : index);
+  }
+  switch (settings.quality) {
+    case VideoQuality.LOW:
+    case VideoQuality.OFF:
+      return 0;
+    case VideoQuality.MEDIUM:
+      return Math.min(1, top);
+    default:
+      return top;
+  }
+}
+
+/** Connection quality of a mediasoup score (0-10): 8+ EXCELLENT, 5+ GOOD, else POOR. */
+export function connectionQualityOf(score: number): ConnectionQuality {
+  return score >= 8 ? ConnectionQuality.EXCELLENT : score >= 5 ? ConnectionQuality.GOOD : ConnectionQuality.POOR;
+}
