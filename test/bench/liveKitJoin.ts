@@ -35,8 +35,7 @@ function devToken(room: string, identity: string): string {
 const log: string[] = [];
 const { node, workerPids, pageUrl } = await startDevNode(log, {}, 'warn');
 await buildLiveKitPage();
-// Chromium's post-quantum DTLS ClientHello crashes the mediasoup 3.19 worker of this tree (libssl).
-const browser = await launchBrowser(['--force-fieldtrials=WebRTC-EnableDtlsPqc/Disabled/']);
+const browser = await launchBrowser();
 const liveKitUrl = `http://127.0.0.1:${node.port}${LIVEKIT_PAGE_PATH}`;
 const signalUrl = `ws://127.0.0.1:${node.port}`;
 try {

@@ -83,10 +83,7 @@ beforeAll(async () => {
   ({ node, workerPids, pageUrl } = await startDevNode(serverLog, {}, 'debug'));
   await buildLiveKitPage();
   liveKitPageUrl = `http://127.0.0.1:${node.port}${LIVEKIT_PAGE_PATH}`;
-  // Chromium 156 offers a post-quantum (ML-KEM) DTLS key share; its large ClientHello makes
-  // the mediasoup 3.19 worker of this tree (system OpenSSL 3.0.19) crash in libssl, for the
-  // native client too. Until the worker is fixed, these tests turn that field trial off.
-  browser = await launchBrowser(['--force-fieldtrials=WebRTC-EnableDtlsPqc/Disabled/']);
+  browser = await launchBrowser();
 }, 120_000);
 
 afterAll(() => tearDown(browser, node, workerPids, serverLog));
