@@ -285,7 +285,12 @@ export class LiveKitSession {
       };
       this.#remote.set(peer.participantId, view);
     }
-    for (const publication of peer.publications) view.tracks.set(publication.producerId, this.#options.directory.infoFor(publication));
+    // With the publisher's id, a track still being produced resolves to its announced
+    // TrackInfo (mime type, encryption); without it the directory would invent a bare one,
+    // and livekit-client cannot set up its E2EE cryptor for a track without a mime type.
+    for (const publication of peer.publications) {
+      view.tracks.set(publication.producerId, this.#options.directory.infoFor({ ...publication, participantId: peer.participantId }));
+    }
     return view;
   }
 
@@ -542,7 +547,13 @@ export class LiveKitSession {
       await handle.resumeConsumer(consumer.consumerId);
       if (consumer.type !== 'simulcast') continue;
       const spatialLayers = spatialLayerCount(consumer.rtpParameters.encodings?.[0]?.scalabilityMode);
-      const info = this.#options.directory.infoFor({ producerId: consumer.producerId, kind: consumer.kind, source: consumer.source, paused: false });
+      const info = this.#options.directory.infoFor({
+        producerId: consumer.producerId,
+        participantId: consumer.participantId,
+        kind: consumer.kind,
+        source: consumer.source,
+        paused: false,
+      });
       await handle.setConsumerPreferredLayers(consumer.consumerId, { spatialLayer: preferredSpatialLayer(settings, info, spatialLayers) });
     }
   }
