@@ -92,6 +92,8 @@ export const ADMISSION_MESSAGES: Readonly<Record<string, MessageKey>> = Object.f
   M_TOO_LARGE: 'err.protocol',
   M_NOT_FOUND: 'err.config.sfu',
   M_UNKNOWN: 'err.admission.unavailable',
+  // The SFU cannot read the room's state (its account is not in the room, no admin API source).
+  'ORG.MATRIX_SFU.ROOM_NOT_VISIBLE': 'err.admission.roomNotVisible',
 });
 
 /** errcodes of password or token login (and whoami). */
@@ -101,6 +103,9 @@ export const LOGIN_MESSAGES: Readonly<Record<string, MessageKey>> = Object.freez
   M_UNKNOWN_TOKEN: 'err.login.token',
   M_MISSING_TOKEN: 'err.login.token',
   M_LIMIT_EXCEEDED: 'err.rateLimited',
+  // matrix/discovery.ts: the widget's CSP does not allow the homeserver; the typed server is none.
+  'ORG.MATRIX_SFU.HOMESERVER_NOT_ALLOWED': 'err.login.blocked',
+  M_INVALID_PARAM: 'err.login.address',
 });
 
 /** errcodes of publishing the call membership. */
@@ -181,7 +186,7 @@ function explainMatrix(step: WidgetErrorCode, table: Readonly<Record<string, Mes
   if (isUnreachable(error.cause)) key = unreachableKey;
   else if (errcode && Object.hasOwn(table, errcode)) key = table[errcode] as MessageKey;
   else if (step === 'ADMISSION_FAILED' && status === 404) key = 'err.config.sfu';
-  const retry = key !== 'err.admission.forbidden' && key !== 'err.membership.forbidden' && key !== 'err.login.deactivated' && key !== 'err.config.sfu';
+  const retry = key !== 'err.admission.forbidden' && key !== 'err.membership.forbidden' && key !== 'err.login.deactivated' && key !== 'err.config.sfu' && key !== 'err.admission.roomNotVisible' && key !== 'err.login.blocked';
   const detail = errcode ?? (status !== undefined ? `HTTP ${status}` : isUnreachable(error.cause) ? 'unreachable' : '');
   return { key, category: key === unreachableKey ? 'NETWORK_CONNECTIVITY' : error.category, supportCode: `${step}${detail ? ` ${detail}` : ''}`, retry };
 }

@@ -1,7 +1,10 @@
 // Standalone mode: for people without a Matrix client (e.g. another agency's staff with an
 // account on a federated homeserver). Sign in with a password or an access token, pick a
 // joined room (or go straight to `roomId`), and join its call through the fetch-based
-// membership flow. A password login creates a device, which "Sign out" deletes again.
+// membership flow. The homeserver may be typed as a URL, a bare server name, or left out
+// when the user name is a full user id (the SFU node looks it up: matrix/discovery.ts). A
+// password login reuses this browser's last device for that account (matrix/deviceMemory.ts);
+// "Sign out" deletes the device again.
 
 import type { ClientLogger } from '../client/types.ts';
 import { loginWithPassword, type MatrixSession } from '../client/matrix/matrixCall.ts';
@@ -9,6 +12,8 @@ import { unencryptedStatus } from './call/unencrypted.ts';
 import { WidgetError } from './errors.ts';
 import type { StandaloneLaunch } from './launch.ts';
 import { listRooms, logout, sessionFromToken, type RoomSummary } from './matrix/homeserver.ts';
+import { resolveHomeserver } from './matrix/discovery.ts';
+import { forgetDevice, rememberDevice, rememberedDevice } from './matrix/deviceMemory.ts';
 import { StandaloneBackend } from './matrix/StandaloneBackend.ts';
 import { runCall, type RunningCall } from './runCall.ts';
 import type { AppShell } from './ui/screens.ts';
@@ -26,10 +31,14 @@ function normaliseUser(user: string): string {
   return user.trim();
 }
 
-async function signIn(request: LoginRequest): Promise<MatrixSession> {
+async function signIn(request: LoginRequest, sfuServiceUrl: string): Promise<MatrixSession> {
   try {
-    if (request.kind === 'token') return await sessionFromToken(request.homeserverUrl, request.accessToken);
-    return await loginWithPassword(request.homeserverUrl.replace(/\/+$/, ''), normaliseUser(request.user), request.password);
+    const homeserverUrl = await resolveHomeserver(sfuServiceUrl, request.homeserverUrl, request.kind === 'password' ? request.user : '');
+    if (request.kind === 'token') return await sessionFromToken(homeserverUrl, request.accessToken);
+    const user = normaliseUser(request.user);
+    const session = await loginWithPassword(homeserverUrl, user, request.password, rememberedDevice(homeserverUrl, user));
+    rememberDevice(homeserverUrl, session.userId, session.deviceId);
+    return session;
   } catch (error) {
     throw new WidgetError('LOGIN_FAILED', 'sign-in failed', { cause: error });
   }
@@ -44,7 +53,7 @@ export function startStandaloneMode(options: StandaloneModeOptions): void {
 
   const showLogin = (): void => {
     app.show(loginView(app.t, { homeserverUrl: launch.homeserverUrl, user: launch.user }, async (request) => {
-      session = await signIn(request);
+      session = await signIn(request, launch.sfuServiceUrl);
       passwordLogin = request.kind === 'password';
       await showRooms(launch.roomId);
     }));
@@ -54,7 +63,10 @@ export function startStandaloneMode(options: StandaloneModeOptions): void {
     const ending = session;
     session = undefined;
     // Only a device we created is ours to delete; a pasted token belongs to another client.
-    if (ending && passwordLogin) void logout(ending).catch((error: unknown) => logger.warn('logout failed', { error: String(error) }));
+    if (ending && passwordLogin) {
+      forgetDevice(ending.homeserverUrl, ending.userId);
+      void logout(ending).catch((error: unknown) => logger.warn('logout failed', { error: String(error) }));
+    }
     showLogin();
   };
 

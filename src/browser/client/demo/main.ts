@@ -121,6 +121,11 @@ function showWidgetLauncher(info: DevInfo): void {
     item.append(link);
     list.append(item);
   }
+  const note = document.createElement('li');
+  note.textContent =
+    'Calls signed in here are not end-to-end encrypted (every tile says so): a sign-in page has no Olm keys to share media keys with. ' +
+    'For an encrypted call, add /widget/ to a room in Element Web with perParticipantE2EE=true (README, "The call widget").';
+  list.append(note);
   grid.replaceChildren(list);
 }
 

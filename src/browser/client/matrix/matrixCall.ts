@@ -19,8 +19,11 @@ export {
   type SfuFocus,
 } from './CallMembership.ts';
 
-/** Password login; returns the new device's session. */
-export async function loginWithPassword(homeserverUrl: string, user: string, password: string): Promise<MatrixSession> {
+/**
+ * Password login; returns the device's session. With `deviceId` (a device this browser used
+ * before) the homeserver reuses that device instead of creating another one.
+ */
+export async function loginWithPassword(homeserverUrl: string, user: string, password: string, deviceId?: string): Promise<MatrixSession> {
   const result = await matrixRequest<{ user_id: string; device_id: string; access_token: string }>({
     homeserverUrl,
     what: 'login',
@@ -31,6 +34,7 @@ export async function loginWithPassword(homeserverUrl: string, user: string, pas
       identifier: { type: 'm.id.user', user },
       password,
       initial_device_display_name: 'SFU call',
+      ...(deviceId ? { device_id: deviceId } : {}),
     },
   });
   return { homeserverUrl, userId: result.user_id, deviceId: result.device_id, accessToken: result.access_token };

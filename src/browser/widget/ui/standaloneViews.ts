@@ -6,6 +6,7 @@ import { explain } from '../explain.ts';
 import type { Translator } from '../i18n/index.ts';
 import type { RoomSummary } from '../matrix/homeserver.ts';
 import { h } from './dom.ts';
+import { isFullUserId } from '../matrix/discovery.ts';
 
 /** What the login form submits. */
 export type LoginRequest =
@@ -60,7 +61,8 @@ export function loginView(t: Translator, defaults: LoginDefaults, submit: (reque
     const request: LoginRequest = useToken
       ? { kind: 'token', homeserverUrl: homeserver.value.trim(), accessToken: token.value.trim() }
       : { kind: 'password', homeserverUrl: homeserver.value.trim(), user: user.value.trim(), password: password.value };
-    const empty = request.kind === 'token' ? !request.homeserverUrl || !request.accessToken : !request.homeserverUrl || !request.user || !request.password;
+    // The server may stay empty when the user name is a full @name:server (it is looked up).
+    const empty = request.kind === 'token' ? !request.homeserverUrl || !request.accessToken : (!request.homeserverUrl && !isFullUserId(request.user)) || !request.user || !request.password;
     if (empty) {
       problem.textContent = t.t('login.missing');
       problem.hidden = false;
