@@ -12,9 +12,8 @@ import { loadConfig } from '../../src/server/config/loadConfig.ts';
 import { SfuNode } from '../../src/server/SfuNode.ts';
 import { createLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
-import { registerUser, type RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
-import { joinCall, joinedRoom, startSdkClient, type SdkUser } from '../tools/matrixCall.ts';
+import { joinCall, joinedRoom, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
 import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { LiveKitWsClient } from '../tools/liveKitWsClient.ts';
@@ -25,22 +24,7 @@ const logLines: string[] = [];
 let node: SfuNode;
 let aliceHttp: MatrixTestClient;
 let roomId: string;
-const users: SdkUser[] = [];
-let counter = 0;
-
-async function user(localpart: string): Promise<RegisteredUser> {
-  return registerUser(synapse.baseUrl, synapse.sharedSecret, `${localpart}${Date.now()}${counter++}`, 'pw-' + localpart);
-}
-
-async function sdkUserInRoom(localpart: string): Promise<SdkUser> {
-  const registered = await user(localpart);
-  await aliceHttp.invite(roomId as never, registered.userId);
-  const sdk = await startSdkClient(synapse.baseUrl, registered);
-  users.push(sdk);
-  await sdk.client.joinRoom(roomId);
-  await joinedRoom(sdk, roomId);
-  return sdk;
-}
+const { user, sdkUserInRoom, sdkUsers: users } = testRoomUsers({ synapse, room: () => ({ inviter: aliceHttp, roomId }) });
 
 async function getToken(sdk: SdkUser, extra: Record<string, unknown> = {}): Promise<string> {
   const openid = await sdk.client.getOpenIdToken();

@@ -11,9 +11,8 @@ import { loadConfig } from '../../src/server/config/loadConfig.ts';
 import { SfuNode } from '../../src/server/SfuNode.ts';
 import { createLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
-import { registerUser, type RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
-import { joinCall, joinedRoom, startSdkClient, type SdkUser } from '../tools/matrixCall.ts';
+import { joinCall, joinedRoom, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
 import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 
@@ -21,22 +20,7 @@ const synapse = inject('synapse');
 let node: SfuNode;
 let aliceHttp: MatrixTestClient;
 let roomId: string;
-const users: SdkUser[] = [];
-let counter = 0;
-
-async function user(localpart: string): Promise<RegisteredUser> {
-  return registerUser(synapse.baseUrl, synapse.sharedSecret, `${localpart}${Date.now()}${counter++}`, 'pw-' + localpart);
-}
-
-async function sdkUserInRoom(localpart: string): Promise<SdkUser> {
-  const registered = await user(localpart);
-  await aliceHttp.invite(roomId as never, registered.userId);
-  const sdk = await startSdkClient(synapse.baseUrl, registered);
-  users.push(sdk);
-  await sdk.client.joinRoom(roomId);
-  await joinedRoom(sdk, roomId);
-  return sdk;
-}
+const { user, sdkUserInRoom, sdkUsers: users } = testRoomUsers({ synapse, room: () => ({ inviter: aliceHttp, roomId }) });
 
 function ourLiveKitFocus() {
   return { type: 'livekit', livekit_service_url: node.publicUrl };

@@ -11,11 +11,10 @@ import { SfuNode } from '../../src/server/SfuNode.ts';
 import { createLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { CLOSE_CODES } from '../../src/common/protocol/closeCodes.ts';
-import { registerUser, type RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
 import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
 import { TestClient } from '../tools/wsClient.ts';
-import { joinCall, joinedRoom, requestSfuToken, startSdkClient, type SdkUser } from '../tools/matrixCall.ts';
+import { joinCall, joinedRoom, requestSfuToken, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
 import { membershipStateKey } from '../../src/server/matrix/callMembership.ts';
 import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { loadSigningKey } from '../../src/server/auth/JwtKeys.ts';
@@ -30,22 +29,7 @@ let sfuBase: string;
 let alice: SdkUser;
 let aliceHttp: MatrixTestClient;
 let roomId: string;
-const users: SdkUser[] = [];
-let counter = 0;
-
-async function user(localpart: string): Promise<RegisteredUser> {
-  return registerUser(synapse.baseUrl, synapse.sharedSecret, `${localpart}${Date.now()}${counter++}`, 'pw-' + localpart);
-}
-
-async function sdkUserInRoom(localpart: string): Promise<SdkUser> {
-  const registered = await user(localpart);
-  await aliceHttp.invite(roomId as never, registered.userId);
-  const sdk = await startSdkClient(synapse.baseUrl, registered);
-  users.push(sdk);
-  await sdk.client.joinRoom(roomId);
-  await joinedRoom(sdk, roomId);
-  return sdk;
-}
+const { user, sdkUserInRoom, sdkUsers: users } = testRoomUsers({ synapse, room: () => ({ inviter: aliceHttp, roomId }) });
 
 function focus() {
   return node.matrix!.focus;

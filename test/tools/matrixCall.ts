@@ -6,7 +6,8 @@ import { ClientEvent, createClient, type MatrixClient, type Room } from 'matrix-
 import type { MatrixRTCSession } from 'matrix-js-sdk/lib/matrixrtc/MatrixRTCSession.js';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { silentLogger } from '../../src/common/lib/logger.ts';
-import type { RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import { registerUser, type RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import type { MatrixTestClient } from './synapse/MatrixTestClient.ts';
 import { quietSdkGlobalLogger, sdkLoggerFor } from '../../src/server/matrix/sdkLogger.ts';
 
 quietSdkGlobalLogger();
@@ -75,4 +76,43 @@ export async function requestSfuToken(
     body: JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** Where the users of a test room come from: the homeserver, who invites, and the room. */
+export interface TestRoomSource {
+  readonly synapse: { readonly baseUrl: string; readonly sharedSecret: string };
+  /** Read when a user is added (the room is usually created in beforeAll). */
+  readonly room: () => { readonly inviter: Pick<MatrixTestClient, 'invite'>; readonly roomId: string };
+}
+
+/** Registers users with unique names, and js-sdk users invited into and joined to the test room. */
+export interface TestRoomUsers {
+  /** Registers `${localpart}${unique}` with a password. */
+  user(localpart: string): Promise<RegisteredUser>;
+  /** Registers a user, invites it, starts its js-sdk client and joins the room; kept in `sdkUsers`. */
+  sdkUserInRoom(localpart: string): Promise<SdkUser>;
+  /** Every js-sdk user started here (and any the test pushes), for teardown. */
+  readonly sdkUsers: SdkUser[];
+}
+
+/** The user factory the Matrix integration files share. */
+export function testRoomUsers(source: TestRoomSource): TestRoomUsers {
+  const sdkUsers: SdkUser[] = [];
+  let counter = 0;
+  const user = (localpart: string): Promise<RegisteredUser> =>
+    registerUser(source.synapse.baseUrl, source.synapse.sharedSecret, `${localpart}${Date.now()}${counter++}`, 'pw-' + localpart);
+  return {
+    user,
+    sdkUsers,
+    async sdkUserInRoom(localpart) {
+      const registered = await user(localpart);
+      const { inviter, roomId } = source.room();
+      await inviter.invite(roomId as never, registered.userId);
+      const sdk = await startSdkClient(source.synapse.baseUrl, registered);
+      sdkUsers.push(sdk);
+      await sdk.client.joinRoom(roomId);
+      await joinedRoom(sdk, roomId);
+      return sdk;
+    },
+  };
 }
