@@ -19,7 +19,8 @@ import { AdmissionError, REFUSAL_TABLE } from '../auth/errors.ts';
 import { DisconnectReason, LeaveRequest, LeaveRequest_Action } from '@livekit/protocol';
 import { encodeResponse } from './wire.ts';
 import type { LiveKitAdmission } from './LiveKitAdmission.ts';
-import { LiveKitSession, type LiveKitSessionSettings } from './LiveKitSession.ts';
+import { LiveKitSession } from './LiveKitSession.ts';
+import type { LiveKitSessionSettings } from './policy.ts';
 import { TrackDirectory } from './TrackDirectory.ts';
 import type { DelayedLeaveKeeper } from './DelayedLeaveKeeper.ts';
 

@@ -42,7 +42,7 @@ import {
 import type { LiveKitTicket } from './LiveKitAdmission.ts';
 import { buildPublisherAnswer, parsePublisherOffer, SdpError } from './sdp.ts';
 import { SubscriberLink } from './SubscriberLink.ts';
-import { LEAVE_FOR, connectionQualityOf, preferredSpatialLayer, spatialLayerCount } from './policy.ts';
+import { LEAVE_FOR, MAX_PENDING_TRACKS, MAX_QUEUED_REQUESTS, connectionQualityOf, preferredSpatialLayer, spatialLayerCount, type LiveKitSessionSettings } from './policy.ts';
 import type { TrackDirectory } from './TrackDirectory.ts';
 import {
   ParticipantInfo_State,
@@ -64,23 +64,6 @@ import {
 import type { SignalResponse } from '@livekit/protocol';
 import { RateLimiter } from '../signalling/RateLimiter.ts';
 
-/** Settings of a LiveKit session (config.livekit). */
-export interface LiveKitSessionSettings {
-  readonly maxFrameBytes: number;
-  readonly pingIntervalS: number;
-  readonly pingTimeoutS: number;
-  /** Faults tolerated before the session is closed. */
-  readonly maxFaults: number;
-  /** How often a fresh token is sent (`refreshToken`); 0 = never. */
-  readonly refreshIntervalMs: number;
-  /** Requests per second sustained and burst (pings excluded); more are faults and dropped. */
-  readonly ratePerSecond: number;
-  readonly rateBurst: number;
-}
-
-/** Most requests waiting in a session's queue; more are faults and dropped (a renegotiation storm). */
-export const MAX_QUEUED_REQUESTS = 32;
-
 /** Options of a LiveKitSession. */
 export interface LiveKitSessionOptions {
   readonly socket: WebSocket;
@@ -91,10 +74,6 @@ export interface LiveKitSessionOptions {
   readonly logger: Logger;
   readonly onClosed: (session: LiveKitSession) => void;
 }
-
-/** Most AddTrack requests waiting for their m-section. */
-const MAX_PENDING_TRACKS = 8;
-
 
 interface Published {
   readonly producerId: string;

@@ -1,9 +1,30 @@
 // Small policies of the livekit edge, kept apart from the session so each is unit-tested
-// alone: which LeaveRequest ends a session for each handle close reason, the simulcast layer
-// an UpdateTrackSettings asks for, and the connection quality a producer score means.
+// alone: the session's settings and bounds, which LeaveRequest ends a session for each handle
+// close reason, the simulcast layer an UpdateTrackSettings asks for, and the connection
+// quality a producer score means.
 
 import { ConnectionQuality, DisconnectReason, LeaveRequest_Action, VideoQuality, type TrackInfo, type UpdateTrackSettings } from '@livekit/protocol';
 import type { ParticipantCloseReason } from '../conference/events.ts';
+
+/** Settings of a LiveKit session (config.livekit). */
+export interface LiveKitSessionSettings {
+  readonly maxFrameBytes: number;
+  readonly pingIntervalS: number;
+  readonly pingTimeoutS: number;
+  /** Faults tolerated before the session is closed. */
+  readonly maxFaults: number;
+  /** How often a fresh token is sent (`refreshToken`); 0 = never. */
+  readonly refreshIntervalMs: number;
+  /** Requests per second sustained and burst (pings excluded); more are faults and dropped. */
+  readonly ratePerSecond: number;
+  readonly rateBurst: number;
+}
+
+/** Most requests waiting in a session's queue; more are faults and dropped (a renegotiation storm). */
+export const MAX_QUEUED_REQUESTS = 32;
+
+/** Most AddTrack requests waiting for their m-section. */
+export const MAX_PENDING_TRACKS = 8;
 
 /** Why a handle close ends the LiveKit session, as a LeaveRequest. */
 export const LEAVE_FOR: Record<ParticipantCloseReason, { reason: DisconnectReason; action: LeaveRequest_Action }> = {
