@@ -1,7 +1,9 @@
 // The embedded development homeserver behind `npm start` without
 // configuration: a fresh loopback Synapse (from the venv native-config/setup
 // installs), the SFU account, two demo users and a demo room in which they
-// may publish call memberships. Development only; never in production.
+// may publish call memberships. Synapse is supervised: when it dies it is
+// started again on the same data dir and port (accounts and rooms survive).
+// Development only; never in production.
 
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +27,44 @@ export interface DevHomeserver {
   readonly roomId: string;
   /** Config overrides pointing the SFU at this homeserver. */
   readonly configOverrides: Record<string, unknown>;
+  /** Times Synapse was started again after it died. */
+  readonly restarts: number;
   stop(): Promise<void>;
+}
+
+/** Waits before the n-th consecutive restart attempt (1-based): 1 s, 2 s, 4 s, 8 s, 16 s. */
+export const SYNAPSE_RESTART_BACKOFF_MS = [1000, 2000, 4000, 8000, 16_000] as const;
+
+/**
+ * Restarts `synapse` whenever its process exits while `isStopping()` is false, with the
+ * backoff above; after as many consecutive failed attempts as the backoff has steps it gives
+ * up with an error log (the SFU then reports the Matrix sync as not fresh on /readyz).
+ * `onRestarted` counts successes.
+ */
+async function superviseSynapse(synapse: SynapseInstance, log: Logger, isStopping: () => boolean, onRestarted: () => void): Promise<void> {
+  for (;;) {
+    await synapse.exited;
+    if (isStopping()) return;
+    log.error('development homeserver (Synapse) died; starting it again', { pid: synapse.pid, log: synapse.logPath });
+    let restarted = false;
+    for (const [attempt, waitMs] of SYNAPSE_RESTART_BACKOFF_MS.entries()) {
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+      if (isStopping()) return;
+      try {
+        await synapse.restart();
+        restarted = true;
+        onRestarted();
+        log.warn('development homeserver restarted', { pid: synapse.pid, attempt: attempt + 1 });
+        break;
+      } catch (error) {
+        log.warn('development homeserver restart failed', { attempt: attempt + 1, error });
+      }
+    }
+    if (!restarted) {
+      log.error('development homeserver could not be restarted; restart npm start', { attempts: SYNAPSE_RESTART_BACKOFF_MS.length });
+      return;
+    }
+  }
 }
 
 const DEMO_PASSWORD = 'demo-password';
@@ -101,6 +140,9 @@ export async function startDevHomeserver(options: { publicUrl: string; logger: L
       roomId,
       demoUsers: [alice.userId, bob.userId],
     });
+    let stopping = false;
+    let restarts = 0;
+    void superviseSynapse(synapse, log, () => stopping, () => restarts++);
     return {
       synapse,
       bot,
@@ -110,7 +152,13 @@ export async function startDevHomeserver(options: { publicUrl: string; logger: L
       ],
       roomId,
       configOverrides: loopbackMatrixOverrides(synapse, bot),
-      stop: () => synapse.stop(),
+      get restarts() {
+        return restarts;
+      },
+      stop: () => {
+        stopping = true;
+        return synapse.stop();
+      },
     };
   } catch (error) {
     await synapse.stop();

@@ -84,9 +84,18 @@ export interface SynapseInstance {
   readonly sharedSecret: string;
   readonly dataDir: string;
   readonly logPath: string;
+  /** Pid of the current process (a restart changes it). */
   readonly pid: number;
+  /** Resolves when the current process exits (for whatever reason). */
+  readonly exited: Promise<void>;
   /** The last `lineCount` lines (default 60) of the Synapse log. */
   logTail(lineCount?: number): string;
+  /**
+   * Starts the homeserver again on the same data dir, port and secrets (its database and
+   * users survive), after the current process exited; resolves once it answers. Refused
+   * after stop().
+   */
+  restart(): Promise<void>;
   /** SIGTERM, then SIGKILL after `stopTimeoutMs`; resolves once the process has exited. Idempotent. */
   stop(): Promise<void>;
 }
@@ -196,6 +205,62 @@ export async function startSynapse(options: StartSynapseOptions): Promise<Synaps
   await mkdir(join(dataDir, FILES.mediaStore));
 
   const logPath = join(dataDir, FILES.log);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const spawnOptions: SpawnSynapseOptions = { pythonPath, configPath, dataDir, logPath, baseUrl, startTimeoutMs, stopTimeoutMs };
+  let current = await spawnSynapse(spawnOptions);
+  let stopped = false;
+  return {
+    baseUrl,
+    serverName,
+    sharedSecret,
+    dataDir,
+    logPath,
+    get pid() {
+      return current.pid;
+    },
+    get exited() {
+      return current.exited;
+    },
+    logTail: (lineCount?: number) => readLogTail(logPath, lineCount),
+    async restart() {
+      if (stopped) throw new Error('Synapse was stopped; it is not restarted');
+      await current.stop();
+      const next = await spawnSynapse(spawnOptions);
+      current = next;
+      // stop() may have run while the new process was starting: it stopped the old one only.
+      if (stopped) await next.stop();
+    },
+    stop() {
+      stopped = true;
+      return current.stop();
+    },
+  };
+}
+
+/** What spawnSynapse() needs: a prepared data dir (config written) and its limits. */
+interface SpawnSynapseOptions {
+  readonly pythonPath: string;
+  readonly configPath: string;
+  readonly dataDir: string;
+  readonly logPath: string;
+  readonly baseUrl: string;
+  readonly startTimeoutMs: number;
+  readonly stopTimeoutMs: number;
+}
+
+/** One Synapse process. */
+interface SynapseRun {
+  readonly pid: number;
+  readonly exited: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns Synapse on a prepared data dir and resolves once it answers; on failure stops it
+ * and throws with the tail of its log.
+ */
+async function spawnSynapse(options: SpawnSynapseOptions): Promise<SynapseRun> {
+  const { pythonPath, configPath, dataDir, logPath, stopTimeoutMs } = options;
   const logFd = openSync(logPath, 'a', 0o600);
   let child: ChildProcess;
   try {
@@ -223,6 +288,7 @@ export async function startSynapse(options: StartSynapseOptions): Promise<Synaps
     child.kill('SIGKILL');
   };
   process.once('exit', killOnExit);
+  void exited.then(() => process.removeListener('exit', killOnExit));
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -247,11 +313,10 @@ export async function startSynapse(options: StartSynapseOptions): Promise<Synaps
     return stopping;
   };
 
-  const baseUrl = `http://127.0.0.1:${port}`;
   try {
     await waitUntilReady({
-      url: new URL(READY_PATH, baseUrl),
-      deadline: Date.now() + startTimeoutMs,
+      url: new URL(READY_PATH, options.baseUrl),
+      deadline: Date.now() + options.startTimeoutMs,
       hasExited: () => spawnError !== undefined || child.exitCode !== null || child.signalCode !== null,
       describeExit: () =>
         spawnError !== undefined
@@ -265,17 +330,7 @@ export async function startSynapse(options: StartSynapseOptions): Promise<Synaps
       cause: error,
     });
   }
-
-  return {
-    baseUrl,
-    serverName,
-    sharedSecret,
-    dataDir,
-    logPath,
-    pid: child.pid ?? -1,
-    logTail: (lineCount?: number) => readLogTail(logPath, lineCount),
-    stop,
-  };
+  return { pid: child.pid ?? -1, exited, stop };
 }
 
 interface ReadinessProbe {
