@@ -111,6 +111,51 @@ describe('a three-party call', () => {
   });
 });
 
+describe('VP8 temporal layers', () => {
+  it('the subscriber decodes at each temporal layer it asks for, and the SFU reports the switch', async () => {
+    const frank = await openParticipant(browser!, pageUrl, 'frank');
+    const gina = await openParticipant(browser!, pageUrl, 'gina');
+    try {
+      await frank.join({ conference: 'temporal' });
+      await gina.join({ conference: 'temporal' });
+      // The client's default simulcast encodings are L1T3: three temporal layers per rid. The
+      // lowest spatial layer is always there; mediasoup applies a temporal preference only once
+      // the consumer is at the preferred spatial layer (above it, bandwidth may not reach).
+      const video = await waitFor(() => receivesFrom(gina, 'frank'), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'gina to decode frank' });
+      const framesPerLayer: string[] = [];
+      for (const temporalLayer of [2, 0, 1, 2]) {
+        const eventsBefore = (await gina.events()).length;
+        await gina.setPreferredLayers(video.consumerId, 0, temporalLayer);
+        await waitFor(
+          async () =>
+            (await gina.events())
+              .slice(eventsBefore)
+              .some((event) => event.name === 'layersChanged' && event.data['consumerId'] === video.consumerId && event.data['temporalLayer'] === temporalLayer) ||
+            undefined,
+          { timeoutMs: MEDIA_TIMEOUT_MS, description: `the SFU to switch gina to temporal layer ${temporalLayer}` },
+        );
+        const decodedAt = async (): Promise<number> => (await gina.stats()).find((stat) => stat.consumerId === video.consumerId)?.framesDecoded ?? 0;
+        const before = await decodedAt();
+        const decoded = await waitFor(
+          async () => {
+            const now = await decodedAt();
+            return now > before + 5 ? now - before : undefined;
+          },
+          { timeoutMs: MEDIA_TIMEOUT_MS, description: `gina to decode frames at temporal layer ${temporalLayer}` },
+        );
+        const windowStart = await decodedAt();
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        framesPerLayer.push(`T${temporalLayer}: ${(await decodedAt()) - windowStart} frames in 2 s`);
+        expect(decoded).toBeGreaterThan(5);
+      }
+      console.log(`[e2e] temporal layers (spatial 0): ${framesPerLayer.join(', ')}`);
+    } finally {
+      await frank.leave();
+      await gina.leave();
+    }
+  });
+});
+
 describe('encoded transforms', () => {
   it('transforms attached through the hooks see frames on both sides and media still decodes', async () => {
     const dave = await openParticipant(browser!, pageUrl, 'dave');

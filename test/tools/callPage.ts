@@ -14,7 +14,7 @@ export interface Participant {
   publisherStats(): Promise<ProducerStat[]>;
   events(): Promise<TestEvent[]>;
   transformCounts(): Promise<{ sent: number; received: number }>;
-  setPreferredLayers(consumerId: string, spatialLayer: number): Promise<void>;
+  setPreferredLayers(consumerId: string, spatialLayer: number, temporalLayer?: number): Promise<void>;
   leave(): Promise<void>;
 }
 
@@ -36,10 +36,10 @@ export async function openParticipant(browser: BrowserHandle, pageUrl: string, n
     publisherStats: () => page.evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.publisherStats()),
     events: () => page.evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.events()),
     transformCounts: () => page.evaluate(() => (globalThis as unknown as PageGlobal).sfuTest.transformCounts()),
-    setPreferredLayers: (consumerId, spatialLayer) =>
+    setPreferredLayers: (consumerId, spatialLayer, temporalLayer) =>
       page.evaluate(
-        ([id, layer]) => (globalThis as unknown as PageGlobal).sfuTest.setPreferredLayers(id, layer),
-        [consumerId, spatialLayer] as const,
+        ([id, spatial, temporal]) => (globalThis as unknown as PageGlobal).sfuTest.setPreferredLayers(id, spatial, temporal ?? undefined),
+        [consumerId, spatialLayer, temporalLayer ?? null] as const,
       ),
     leave: async () => {
       // The page may already be gone (crashed or closed by a failing test); closing it below still ends its session.
