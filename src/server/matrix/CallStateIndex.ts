@@ -241,18 +241,7 @@ export class CallStateIndex {
 
   /** Why an admitted subscribe-only membership no longer counts (as endReason, but any focus; `moved-sfu` once nobody publishes here). */
   subscriberEndReason(roomId: string, userId: string, deviceId: string, membershipId: string, nowMs: number): EvictionReason | undefined {
-    const room = this.#rooms.get(roomId);
-    if (!room) return 'left-room';
-    const member = room.members.get(userId);
-    if (member?.membership === 'ban') return 'banned';
-    if (member?.membership !== 'join') return member && member.sender !== userId ? 'kicked' : 'left-room';
-    const own = this.#deviceMembership(room, userId, deviceId);
-    if (!own || own.membershipId !== membershipId) {
-      return this.#redactedSlot(room, userId, deviceId, membershipId) ? 'membership-redacted' : 'membership-ended';
-    }
-    if (!isLive(own, nowMs)) return 'membership-expired';
-    if (!this.#someonePublishesHere(roomId, nowMs)) return 'moved-sfu';
-    return undefined;
+    return this.#endReason(roomId, userId, deviceId, membershipId, nowMs, () => this.#someonePublishesHere(roomId, nowMs));
   }
 
   #someonePublishesHere(roomId: string, nowMs: number): boolean {
@@ -268,6 +257,21 @@ export class CallStateIndex {
 
   /** Why an admitted membership no longer counts, or undefined while it still does. */
   endReason(roomId: string, userId: string, deviceId: string, membershipId: string, nowMs: number): EvictionReason | undefined {
+    return this.#endReason(roomId, userId, deviceId, membershipId, nowMs, (own) => this.#namesUs(activeFocus(own, this.liveMemberships(roomId, nowMs))));
+  }
+
+  /**
+   * The room- and membership-level reasons shared by publishers and subscribers, then
+   * `moved-sfu` when `stillHere` says the live membership no longer belongs on this SFU.
+   */
+  #endReason(
+    roomId: string,
+    userId: string,
+    deviceId: string,
+    membershipId: string,
+    nowMs: number,
+    stillHere: (own: CallMembership) => boolean,
+  ): EvictionReason | undefined {
     const room = this.#rooms.get(roomId);
     if (!room) return 'left-room';
     const member = room.members.get(userId);
@@ -278,8 +282,7 @@ export class CallStateIndex {
       return this.#redactedSlot(room, userId, deviceId, membershipId) ? 'membership-redacted' : 'membership-ended';
     }
     if (!isLive(own, nowMs)) return 'membership-expired';
-    const focus = activeFocus(own, this.liveMemberships(roomId, nowMs));
-    if (!this.#namesUs(focus)) return 'moved-sfu';
+    if (!stillHere(own)) return 'moved-sfu';
     return undefined;
   }
 
