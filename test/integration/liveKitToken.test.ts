@@ -56,13 +56,10 @@ beforeAll(async () => {
     },
   });
   node = await SfuNode.start({ config, logger: createLogger({ level: 'warn', sink: () => undefined }) });
-  await waitFor(
-    async () =>
-      (await aliceHttp.roomState(roomId as never)).some(
-        (e) => e.type === 'm.room.member' && e.state_key === bot.userId && (e.content as { membership?: string }).membership === 'join',
-      ),
-    { timeoutMs: 15_000, description: 'SFU account joined the room' },
-  );
+  await waitFor(async () => (await aliceHttp.membershipOf(roomId as never, bot.userId)) === 'join', {
+    timeoutMs: 15_000,
+    description: 'SFU account joined the room',
+  });
   users.push(await startSdkClient(synapse.baseUrl, aliceUser));
   await joinedRoom(users[0]!, roomId);
 }, 120_000);

@@ -77,7 +77,7 @@ beforeAll(async () => {
   node = await SfuNode.start({ config, logger: createLogger({ level: 'debug', sink: (line) => logLines.push(line) }) });
   sfuBase = node.publicUrl;
   // The SFU account accepts the invite (its server is allowed).
-  await waitFor(async () => (await aliceHttp.roomState(roomId as never)).some((e) => e.type === 'm.room.member' && e.state_key === bot.userId && (e.content as { membership?: string }).membership === 'join'), {
+  await waitFor(async () => (await aliceHttp.membershipOf(roomId as never, bot.userId)) === 'join', {
     timeoutMs: 15_000,
     description: 'SFU account joined the room',
   });

@@ -187,6 +187,13 @@ export class MatrixTestClient {
     return state.find((event) => event.type === type && event.state_key === stateKey);
   }
 
+  /** A user's room membership (`join`, `invite`, `leave`, …) as the room state says, or undefined. */
+  async membershipOf(roomId: RoomId, userId: string): Promise<string | undefined> {
+    const event = await this.stateEvent(roomId, 'm.room.member', userId);
+    const membership = (event?.content as { membership?: unknown } | undefined)?.membership;
+    return typeof membership === 'string' ? membership : undefined;
+  }
+
   /** Asks the homeserver for an OpenID token that third parties can check via federation userinfo. */
   async requestOpenIdToken(): Promise<OpenIdToken> {
     return await this.request<OpenIdToken>(
