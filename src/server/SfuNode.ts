@@ -134,6 +134,8 @@ export class SfuNode {
         maxProducersPerParticipant: this.config.conference.maxProducersPerParticipant,
         maxConsumersPerParticipant: this.config.conference.maxConsumersPerParticipant,
         maxRebuildAttempts: this.config.conference.maxRebuildAttempts,
+        spreadConsumersPerWorker: this.config.conference.spreadConsumersPerWorker,
+        spreadWorkerLoad: this.config.conference.spreadWorkerLoad,
         initialAvailableOutgoingBitrate: this.config.media.initialAvailableOutgoingBitrate,
         maxIncomingBitrate: this.config.media.maxIncomingBitrate,
         activeSpeakerIntervalMs: this.config.media.activeSpeakerIntervalMs,

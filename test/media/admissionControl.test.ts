@@ -43,6 +43,7 @@ async function setup(overloadedSlots: Set<number>): Promise<{ registry: Conferen
     load: {
       overloaded: (slot) => overloadedSlots.has(slot),
       allOverloaded: () => slots.slots.every((slot) => overloadedSlots.has(slot.index)),
+      load: () => undefined,
     },
   });
   const refusals: string[] = [];

@@ -1,12 +1,15 @@
-// A Conference is one call on one mediasoup router, run as an actor: every
+// A Conference is one call, run as an actor: every
 // input that touches its state (participant operations, joins and leaves,
 // mediasoup events, router rebuilds) goes through its single AsyncQueue, and
 // every task re-checks when it runs that the conference is still open (tasks
 // run later than they were pushed). Edges reach it only through the
 // ParticipantHandle that join() returns. It ends itself when the last
 // participant leaves (`empty`), and its parent (ConferenceRegistry) closes it.
-// When its worker dies it moves itself to a new router, trying other workers,
-// and closes with `router-lost` if none works. See README.md (closures).
+// Its media lives on one router per worker it uses (ConferenceRouters): each
+// participant is homed on one of them, and producers are piped to the routers
+// of their subscribers. When a worker dies, only the participants homed there
+// move (to another router, trying other workers); the conference closes with
+// `router-lost` only when no router can be had. See README.md.
 
 import { AsyncQueue } from '../../common/lib/AsyncQueue.ts';
 import { TypedEmitter } from '../../common/lib/TypedEmitter.ts';
@@ -16,7 +19,8 @@ import type { Logger } from '../../common/lib/logger.ts';
 import type { RouterLease } from '../media/WorkerPool.ts';
 import { withMediaTimeout } from '../media/timeout.ts';
 import { fromMediasoupError } from '../media/errors.ts';
-import type { ActiveSpeakerObserver, Router, RtpCapabilities } from '../media/types.ts';
+import type { Producer, Router, RtpCapabilities } from '../media/types.ts';
+import { ConferenceRouters, type RouterEntry, type RouterPlacement } from './ConferenceRouters.ts';
 import type { ConferenceEvents, ConferenceObserverEvents, ParticipantCloseReason, ParticipantEvents } from './events.ts';
 import { Participant, type Publication } from './Participant.ts';
 import { ParticipantHandle, type HandleContext } from './ParticipantHandle.ts';
@@ -42,76 +46,58 @@ async function mediaRequest<T>(what: string, request: Promise<T>, timeoutMs: num
   }
 }
 
-/** One call: participants and their media on one router. */
+/** One call: participants and their media on one router per worker it uses. */
 export class Conference extends TypedEmitter<ConferenceEvents> {
   readonly id: ConferenceId;
   readonly observer = new TypedEmitter<ConferenceObserverEvents>();
   readonly #options: ConferenceOptions;
-  readonly #createRouter: () => Promise<RouterLease>;
   readonly #queue: AsyncQueue;
   readonly #participants = new Map<string, { participant: Participant; handle: ParticipantHandle }>();
+  /** The router each participant's transports live on; absent while a lost router's participants move. */
+  readonly #homes = new Map<Participant, RouterEntry>();
   readonly #logger: Logger;
   readonly #ctx: HandleContext;
-  #lease: RouterLease;
-  #speaker: ActiveSpeakerObserver;
+  #routers!: ConferenceRouters;
   #closed = false;
   #rebuilding = false;
 
   /**
-   * Creates the conference's router (through `createRouter`, the pool's
-   * allocator) and its active-speaker observer, then the conference.
+   * Creates the conference with its primary router and active-speaker observer.
+   * `placement` is the worker pool's view (load per worker, router creation); a plain
+   * router factory keeps the whole conference on routers it returns, without spreading.
    */
-  static async create(options: ConferenceOptions, createRouter: () => Promise<RouterLease>): Promise<Conference> {
-    const { lease, speaker } = await Conference.#newRouter(options, createRouter);
-    return new Conference(options, createRouter, lease, speaker);
+  static async create(options: ConferenceOptions, placement: RouterPlacement | (() => Promise<RouterLease>)): Promise<Conference> {
+    const view: RouterPlacement = typeof placement === 'function' ? { slots: () => [], createRouter: () => placement() } : placement;
+    const conference = new Conference(options);
+    conference.#routers = await ConferenceRouters.create({
+      placement: view,
+      spread: { consumersPerWorker: options.spreadConsumersPerWorker ?? 0, workerLoad: options.spreadWorkerLoad ?? 0 },
+      activeSpeakerIntervalMs: options.activeSpeakerIntervalMs,
+      logger: conference.#logger,
+      onRouterLost: (entry) => conference.#routerLost(entry),
+      onDominantSpeaker: (producer) => conference.#dominantSpeaker(producer),
+    });
+    return conference;
   }
 
-  static async #newRouter(
-    options: ConferenceOptions,
-    createRouter: () => Promise<RouterLease>,
-  ): Promise<{ lease: RouterLease; speaker: ActiveSpeakerObserver }> {
-    const lease = await createRouter();
-    try {
-      const speaker = await withMediaTimeout(
-        'router.createActiveSpeakerObserver',
-        lease.router.createActiveSpeakerObserver({ interval: options.activeSpeakerIntervalMs }),
-        lease.requestTimeoutMs,
-      );
-      if (lease.router.closed) throw new InvalidStateError('router closed while it was being set up');
-      return { lease, speaker };
-    } catch (error) {
-      lease.router.close();
-      throw error;
-    }
-  }
-
-  private constructor(
-    options: ConferenceOptions,
-    createRouter: () => Promise<RouterLease>,
-    lease: RouterLease,
-    speaker: ActiveSpeakerObserver,
-  ) {
+  private constructor(options: ConferenceOptions) {
     super();
     this.id = options.id;
     this.#options = options;
-    this.#createRouter = createRouter;
     this.#queue = new AsyncQueue(`conference ${options.id}`);
     this.#logger = options.logger.child({ component: 'conference', conferenceId: options.id });
-    this.#lease = lease;
-    this.#speaker = speaker;
     this.#ctx = {
       options,
       run: (participant, task) => this.#runFor(participant, task),
-      media: (what, request, onLate) => mediaRequest(what, request, this.#lease.requestTimeoutMs, onLate),
-      lease: () => this.#lease,
-      speaker: () => this.#speaker,
+      media: (what, request, onLate) => mediaRequest(what, request, this.#routers.primary.lease.requestTimeoutMs, onLate),
+      lease: (participant) => this.#homeOf(participant).lease,
+      observeAudio: (participant, producer) => this.#routers.observeAudio(producer, this.#homeOf(participant)),
       published: (publisher, publication) => this.#published(publisher, publication),
       consume: (subscriber, producerId) => this.#consume(subscriber, producerId),
       subscribeLater: (subscriber) => this.#subscribeLater(subscriber),
       remove: (participant, reason) => this.#removeQueued(participant, reason),
       firstMediaReported: (elapsedMs) => this.observer.safeEmit('firstMediaReported', elapsedMs),
     };
-    this.#watchRouter();
   }
 
   get closed(): boolean {
@@ -122,9 +108,14 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     return this.#participants.size;
   }
 
-  /** Pool slot of the worker holding this conference's router (admission control reads its load). */
+  /** Pool slot of the worker holding the conference's primary router. */
   get slotIndex(): number {
-    return this.#lease.slotIndex;
+    return this.#routers.primary.lease.slotIndex;
+  }
+
+  /** Pool slots of every worker the conference has a router on (admission control reads their load). */
+  get slotIndexes(): number[] {
+    return this.#routers.slotIndexes();
   }
 
   /** Whether a participant with this id is in the conference (a new session of it replaces the old one). */
@@ -132,19 +123,33 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     return this.#participants.has(participantId);
   }
 
-  /** The router currently hosting the conference (changes after a worker restart). */
+  /** The conference's primary router (holds the active-speaker observer; changes after a worker restart). */
   get router(): Router {
-    return this.#lease.router;
+    return this.#routers.primary.lease.router;
   }
 
-  /** Whether the router was lost with its worker and a rebuild is pending. */
+  /** Every live router of the conference, primary first. */
+  get routers(): Router[] {
+    const primary = this.#routers.primary;
+    return [primary, ...this.#routers.entries().filter((entry) => entry !== primary)]
+      .filter((entry) => !entry.lease.router.closed)
+      .map((entry) => entry.lease.router);
+  }
+
+  /** Whether a router was lost with its worker and its participants still wait for a new one. */
   get routerLost(): boolean {
-    return this.#lease.router.closed && !this.#closed;
+    if (this.#closed) return false;
+    if (this.#routers.primary.lease.router.closed) return true;
+    for (const { participant } of this.#participants.values()) {
+      const home = this.#homes.get(participant);
+      if (!home || home.lease.router.closed) return true;
+    }
+    return false;
   }
 
-  /** Router RTP capabilities for the client's Device.load(). */
+  /** Router RTP capabilities for the client's Device.load() (every router of a conference has the same). */
   rtpCapabilities(): RtpCapabilities {
-    return this.#lease.router.rtpCapabilities;
+    return this.#routers.primary.lease.router.rtpCapabilities;
   }
 
   /**
@@ -156,12 +161,14 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
    * registry's join() then retries on a fresh conference).
    */
   join(input: JoinInput, attach?: (handle: ParticipantHandle) => void): Promise<ParticipantHandle> {
-    return this.#run(() => {
+    return this.#run(async () => {
       const previous = this.#participants.get(input.participantId);
       if (previous) this.#remove(previous.participant, 'replaced', false);
       if (this.#participants.size >= this.#options.maxParticipants) {
         throw new SfuError('CONFERENCE_FULL', 'conference is full');
       }
+      const home = await this.#routers.place();
+      if (this.#closed) throw this.#closedError();
       const participant = new Participant({
         ...input,
         id: input.participantId,
@@ -171,11 +178,16 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       const handle = new ParticipantHandle(this.id, participant, peers, this.#ctx);
       attach?.(handle);
       this.#participants.set(participant.id, { participant, handle });
+      this.#homes.set(participant, home);
       const info = participant.info();
       for (const entry of this.#participants.values()) {
         if (entry.participant !== participant) entry.handle.safeEmit('peerJoined', info);
       }
-      participant.logger.info('participant joined', { participants: this.#participants.size, replaced: previous !== undefined });
+      participant.logger.info('participant joined', {
+        participants: this.#participants.size,
+        replaced: previous !== undefined,
+        slot: home.lease.slotIndex,
+      });
       this.observer.safeEmit('participantJoined', participant.id);
       return handle;
     });
@@ -185,11 +197,13 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   dump(): ConferenceDump {
     return {
       id: this.id,
-      routerId: this.#lease.router.id,
+      routerId: this.#routers.primary.lease.router.id,
+      routers: this.#routers.summaries(),
       closed: this.#closed,
       participants: [...this.#participants.values()].map(({ participant: p }) => ({
         id: p.id,
         displayName: p.displayName,
+        slotIndex: this.#homes.get(p)?.lease.slotIndex ?? null,
         transports: [...p.transports.keys()],
         producers: [...p.publications.keys()],
         consumers: [...p.subscriptions.keys()],
@@ -211,7 +225,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       participant.close();
       handle.conferenceClosed(reason);
     }
-    this.#lease.router.close();
+    this.#homes.clear();
+    this.#routers.close();
     this.#logger.info('conference closed', { reason, participants: entries.length });
     this.safeEmit('closed');
     this.removeAllListeners();
@@ -236,7 +251,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       if (participant.closed || this.#participants.get(participant.id)?.participant !== participant) {
         throw new InvalidStateError('participant has left', 'NOT_JOINED');
       }
-      if (this.#lease.router.closed) throw new InvalidStateError('media router restarting, reconnect requested');
+      const home = this.#homes.get(participant);
+      if (!home || home.lease.router.closed) throw new InvalidStateError('media router restarting, reconnect requested');
       return task();
     });
   }
@@ -255,6 +271,9 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     if (!entry || entry.participant !== participant) return;
     this.#participants.delete(participant.id);
     participant.close();
+    const home = this.#homes.get(participant);
+    this.#homes.delete(participant);
+    if (home) this.#routers.release(home);
     entry.handle.conferenceClosed(reason);
     for (const peer of this.#participants.values()) peer.handle.safeEmit('peerLeft', participant.id);
     participant.logger.info('participant left', { reason, participants: this.#participants.size });
@@ -327,7 +346,14 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       this.observer.safeEmit('consumerRefused', 'participant-limit');
       throw new SfuError('LIMIT_EXCEEDED', `at most ${maxConsumers} consumers per participant`);
     }
-    const lease = this.#lease;
+    const home = this.#homeOf(subscriber);
+    const origin = this.#homes.get(publisher);
+    if (!origin || origin.lease.router.closed) throw new SfuError('GONE', 'the publisher is moving to another media router');
+    if (origin !== home) {
+      await this.#routers.pipe(producer, origin, home);
+      if (subscriber.closed || producer.closed) throw new SfuError('GONE', 'the producer or subscriber closed meanwhile');
+    }
+    const lease = home.lease;
     if (!lease.router.canConsume({ producerId: producer.id, rtpCapabilities: subscriber.rtpCapabilities })) {
       throw new UnsupportedError('receiver cannot decode this producer');
     }
@@ -387,17 +413,27 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     return info;
   }
 
-  #watchRouter(): void {
-    const router = this.#lease.router;
-    this.#speaker.on('dominantspeaker', ({ producer }) => {
-      const participantId = ((producer.appData as { participantId?: string }).participantId ?? null) as ParticipantId | null;
-      for (const { handle } of this.#participants.values()) handle.safeEmit('activeSpeaker', participantId);
+  /** The router a current participant is homed on; INVALID_STATE while it moves after a worker death. */
+  #homeOf(participant: Participant): RouterEntry {
+    const home = this.#homes.get(participant);
+    if (!home || home.lease.router.closed) throw new InvalidStateError('media router restarting, reconnect requested');
+    return home;
+  }
+
+  #dominantSpeaker(producer: Producer): void {
+    const participantId = ((producer.appData as { participantId?: string }).participantId ?? null) as ParticipantId | null;
+    for (const { handle } of this.#participants.values()) handle.safeEmit('activeSpeaker', participantId);
+  }
+
+  /** A router died with its worker: its participants (and the speaker observer, if it was primary) move. */
+  #routerLost(entry: RouterEntry): void {
+    if (this.#closed) return;
+    this.#logger.warn('a router of the conference closed under it (worker died); rebuilding what lived there', {
+      slot: entry.lease.slotIndex,
+      participants: entry.homed,
+      primary: entry === this.#routers.primary,
     });
-    router.observer.once('close', () => {
-      if (this.#closed || this.#lease.router !== router) return;
-      this.#logger.warn('router closed under the conference (worker died); rebuilding');
-      this.#scheduleRebuild();
-    });
+    this.#scheduleRebuild();
   }
 
   #scheduleRebuild(): void {
@@ -407,38 +443,60 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       .catch((error: unknown) => this.#logger.debug('rebuild task not run', { error }))
       .finally(() => {
         this.#rebuilding = false;
-        // The new router may have died while this rebuild ran: go again (bounded by the pool's live workers).
+        // A router may have died while this rebuild ran: go again (bounded by the pool's live workers).
         if (this.routerLost) this.#scheduleRebuild();
       });
   }
 
   /**
-   * Moves the conference to a fresh router after its worker died, trying up
-   * to maxRebuildAttempts routers (each placed by the pool on a live worker,
-   * so a worker that dies during the rebuild is not tried again). Media
-   * objects died with the worker; participants stay joined and get
-   * `mediaReset`. If every attempt fails the conference closes with
-   * `router-lost`, which every handle hears.
+   * Moves what lived on dead routers, trying up to maxRebuildAttempts times (each router
+   * is placed by the pool on a live worker, so a worker that dies during the rebuild is
+   * not tried again): a new primary with a new active-speaker observer (re-fed with every
+   * audio producer) if the primary died, and a new home for every participant homed on a
+   * dead router, which then gets `mediaReset`. Participants on surviving routers keep
+   * their media; they only lose the consumers of producers that died. If every attempt
+   * fails the conference closes with `router-lost`, which every handle hears.
    */
   async #rebuild(): Promise<void> {
     const attempts = this.#options.maxRebuildAttempts ?? DEFAULT_MAX_REBUILD_ATTEMPTS;
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (this.#closed || !this.#lease.router.closed) return;
+      if (this.#closed || !this.routerLost) return;
       try {
-        const { lease, speaker } = await Conference.#newRouter(this.#options, this.#createRouter);
-        if (this.#closed) {
-          lease.router.close();
-          return;
+        if (this.#routers.primary.lease.router.closed) {
+          await this.#routers.replacePrimary();
+          for (const { participant } of this.#participants.values()) {
+            const home = this.#homes.get(participant);
+            if (!home || home.lease.router.closed) continue;
+            for (const { producer } of participant.publications.values()) {
+              if (producer.kind !== 'audio') continue;
+              await this.#routers
+                .observeAudio(producer, home)
+                .catch((error: unknown) => participant.logger.warn('active speaker observer refused producer', { error }));
+            }
+          }
         }
-        this.#lease = lease;
-        this.#speaker = speaker;
-        this.#watchRouter();
-        for (const { participant, handle } of this.#participants.values()) {
+        let moved = 0;
+        for (const { participant, handle } of [...this.#participants.values()]) {
+          const home = this.#homes.get(participant);
+          if (home && !home.lease.router.closed) continue;
+          this.#homes.delete(participant);
+          const next = await this.#routers.place();
+          if (this.#closed || participant.closed) {
+            this.#routers.release(next);
+            continue;
+          }
+          this.#homes.set(participant, next);
           participant.forgetMedia();
           handle.safeEmit('mediaReset', 'worker-restarted');
+          moved++;
         }
-        this.#logger.warn('conference rebuilt on a new router', { participants: this.#participants.size, slot: lease.slotIndex, attempt });
+        this.#logger.warn('conference rebuilt after a worker death', {
+          participants: this.#participants.size,
+          moved,
+          routers: this.#routers.entries().length,
+          attempt,
+        });
         this.observer.safeEmit('rebuilt');
         return;
       } catch (error) {

@@ -2,7 +2,7 @@
 // joiners cannot create two conferences), join with one retry when the
 // conference closed under the joiner (its last participant left meanwhile),
 // closing a conference when it becomes empty or idle, and admission control by worker
-// load: a join is refused with OVERLOADED when the worker holding the conference (or,
+// load: a join is refused with OVERLOADED when a worker holding one of the conference's routers (or,
 // for a new conference, every worker) is at or above media.maxWorkerLoad.
 
 import { AsyncQueue } from '../../common/lib/AsyncQueue.ts';
@@ -26,10 +26,12 @@ export interface ConferenceRegistryOptions {
   readonly load?: JoinLoadGate;
 }
 
-/** What admission control asks about worker load. */
+/** What admission control and placement ask about worker load. */
 export interface JoinLoadGate {
   overloaded(slotIndex: number): boolean;
   allOverloaded(): boolean;
+  /** Smoothed CPU share of one core of a worker; undefined while unknown. */
+  load(slotIndex: number): number | undefined;
 }
 
 export type ConferenceRegistryObserverEvents = {
@@ -80,9 +82,17 @@ export class ConferenceRegistry {
     return this.#queue.push(async () => {
       const again = this.#conferences.get(id);
       if (again && !again.closed) return again;
+      const { pool, load } = this.#options;
       const conference = await Conference.create(
         { ...this.#options.conference, id, logger: this.#options.logger },
-        () => this.#options.pool.createRouter(),
+        {
+          slots: () =>
+            pool.slots.map((slot) => {
+              const counted = pool.load(slot.index);
+              return { slotIndex: slot.index, consumers: counted?.consumers ?? 0, suspect: counted?.suspect ?? false, cpu: load?.load(slot.index) };
+            }),
+          createRouter: (slotIndex) => pool.createRouter(slotIndex),
+        },
       );
       this.#conferences.set(id, conference);
       conference.on('empty', () => this.#remove(conference));
@@ -113,15 +123,17 @@ export class ConferenceRegistry {
   }
 
   /**
-   * Refuses a join (OVERLOADED) when the worker of the live conference `id` is overloaded,
-   * or, when `id` has no live conference yet, when every worker is. A participant already
-   * in the conference (a new session replacing its old one) is always let through.
+   * Refuses a join (OVERLOADED) when a worker the live conference `id` has a router on is
+   * overloaded (a newcomer adds consumers on every one of them: its peers receive it where
+   * they are homed), or, when `id` has no live conference yet, when every worker is. A
+   * participant already in the conference (a new session replacing its old one) is always
+   * let through.
    */
   #admitByLoad(id: ConferenceId, participantId: string): void {
     const gate = this.#options.load;
     if (!gate) return;
     const existing = this.#conferences.get(id);
-    const refuse = existing && !existing.closed ? !existing.has(participantId) && gate.overloaded(existing.slotIndex) : gate.allOverloaded();
+    const refuse = existing && !existing.closed ? !existing.has(participantId) && existing.slotIndexes.some((slot) => gate.overloaded(slot)) : gate.allOverloaded();
     if (!refuse) return;
     this.observer.safeEmit('joinRefused', 'worker-overloaded');
     this.#logger.debug('join refused: media worker overloaded', { conferenceId: id });

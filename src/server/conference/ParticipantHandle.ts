@@ -15,7 +15,7 @@ import { InvalidStateError, SfuError, UnsupportedError } from '../../common/lib/
 import type { ConferenceId, ParticipantId } from '../../common/lib/ids.ts';
 import { fromMediasoupError } from '../media/errors.ts';
 import type { RouterLease } from '../media/WorkerPool.ts';
-import type { ActiveSpeakerObserver, RtpCapabilities } from '../media/types.ts';
+import type { Producer, RtpCapabilities } from '../media/types.ts';
 import type { EdgeCloseReason, ParticipantCloseReason, ParticipantEvents } from './events.ts';
 import type { Participant, Publication } from './Participant.ts';
 import type {
@@ -42,8 +42,10 @@ export interface HandleContext {
   run<T>(participant: Participant, task: () => Promise<T> | T): Promise<T>;
   /** Bounds a worker request in time; `onLate` closes an object created after the deadline. */
   media<T>(what: string, request: Promise<T>, onLate?: (value: T) => void): Promise<T>;
-  lease(): RouterLease;
-  speaker(): ActiveSpeakerObserver;
+  /** The router lease `participant` is homed on (its transports live there); throws while it moves. */
+  lease(participant: Participant): RouterLease;
+  /** Adds an audio producer of `participant` to the conference's active-speaker observer. */
+  observeAudio(participant: Participant, producer: Producer): Promise<void>;
   /** Gives every auto-subscribing peer a consumer of a new publication (inside the queue). */
   published(publisher: Participant, publication: Publication): Promise<void>;
   /** Subscribes explicitly to a producer id (inside the queue); returns the existing consumer if any. */
@@ -86,7 +88,7 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
 
   /** Router RTP capabilities for the client's Device.load() (may change after a worker restart). */
   rtpCapabilities(): RtpCapabilities {
-    return this.#ctx.lease().router.rtpCapabilities;
+    return this.#ctx.lease(this.#participant).router.rtpCapabilities;
   }
 
   /** Creates a send or receive WebRtcTransport on the conference's WebRtcServer (UDP, ICE-TCP fallback). */
@@ -95,7 +97,7 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
       for (const entry of participant.transports.values()) {
         if (entry.direction === options.direction) throw new InvalidStateError(`a ${options.direction} transport exists already`);
       }
-      const lease = this.#ctx.lease();
+      const lease = this.#ctx.lease(participant);
       const transport = await this.#ctx.media(
         'router.createWebRtcTransport',
         lease.router.createWebRtcTransport({
@@ -182,7 +184,7 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
       producer.observer.once('close', () => participant.removePublication(producer.id));
       if (producer.kind === 'audio') {
         await this.#ctx
-          .media('activeSpeakerObserver.addProducer', this.#ctx.speaker().addProducer({ producerId: producer.id }))
+          .observeAudio(participant, producer)
           .catch((error: unknown) => participant.logger.warn('active speaker observer refused producer', { error }));
       }
       await this.#ctx.published(participant, publication);

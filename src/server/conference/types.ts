@@ -6,6 +6,7 @@
 import type { ConferenceId, ParticipantId } from '../../common/lib/ids.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { SfuErrorCode } from '../../common/lib/errors.ts';
+import type { RouterSummary } from './ConferenceRouters.ts';
 import type { DtlsParameters, IceCandidate, IceParameters, RtpCapabilities, RtpParameters } from '../media/types.ts';
 
 /** What a producer carries, so receivers can lay out tiles. */
@@ -23,6 +24,14 @@ export interface ConferenceOptions {
   readonly activeSpeakerIntervalMs: number;
   /** Routers tried when rebuilding after a worker death before giving up (router-lost). Default 3. */
   readonly maxRebuildAttempts?: number;
+  /**
+   * A worker carrying this many consumers (all conferences) is full for placement: new
+   * participants go to a router on a less-loaded worker. 0 or absent = one router per
+   * conference (conference.spreadConsumersPerWorker).
+   */
+  readonly spreadConsumersPerWorker?: number;
+  /** A worker at this CPU share (0-1) is full for placement (conference.spreadWorkerLoad). */
+  readonly spreadWorkerLoad?: number;
   readonly logger: Logger;
 }
 
@@ -102,11 +111,16 @@ export type ResumeResult = { consumerId: string; ok: true } | { consumerId: stri
 /** Snapshot for the admin dump and tests. */
 export interface ConferenceDump {
   id: ConferenceId;
+  /** The primary router (active-speaker observer). */
   routerId: string;
+  /** Every router of the conference, one per worker it uses. */
+  routers: RouterSummary[];
   closed: boolean;
   participants: Array<{
     id: ParticipantId;
     displayName: string;
+    /** Worker slot of the router the participant is homed on; null while it moves. */
+    slotIndex: number | null;
     transports: string[];
     producers: string[];
     consumers: string[];

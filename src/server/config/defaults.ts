@@ -19,7 +19,7 @@ export const DEFAULT_CONFIG: Config = {
     maxWorkerLoad: 0.85,
     workerLoadIntervalMs: 1000,
   },
-  conference: { maxParticipants: 100, maxProducersPerParticipant: 4, maxConsumersPerParticipant: 500, maxRebuildAttempts: 3 },
+  conference: { maxParticipants: 100, maxProducersPerParticipant: 4, maxConsumersPerParticipant: 500, maxRebuildAttempts: 3, spreadConsumersPerWorker: 400, spreadWorkerLoad: 0.6 },
   signalling: {
     maxFrameBytes: 65_536,
     ratePerSecond: 50,

@@ -186,6 +186,8 @@ const RULES: Rule[] = [
   ['conference.maxProducersPerParticipant', (c) => isPositiveInt(c.conference.maxProducersPerParticipant), 'must be a positive integer'],
   ['conference.maxConsumersPerParticipant', (c) => isPositiveInt(c.conference.maxConsumersPerParticipant), 'must be a positive integer'],
   ['conference.maxRebuildAttempts', (c) => isPositiveInt(c.conference.maxRebuildAttempts) && c.conference.maxRebuildAttempts <= 10, 'must be an integer 1..10'],
+  ['conference.spreadConsumersPerWorker', (c) => Number.isInteger(c.conference.spreadConsumersPerWorker) && c.conference.spreadConsumersPerWorker >= 0, 'must be an integer >= 0 (0 = one router per conference)'],
+  ['conference.spreadWorkerLoad', (c) => typeof c.conference.spreadWorkerLoad === 'number' && c.conference.spreadWorkerLoad > 0 && c.conference.spreadWorkerLoad <= 1, 'must be a number in (0, 1]'],
   ['media.requestTimeoutMs', (c) => Number.isInteger(c.media.requestTimeoutMs) && c.media.requestTimeoutMs >= 100, 'must be an integer >= 100'],
   ['media.maxConsumersPerWorker', (c) => Number.isInteger(c.media.maxConsumersPerWorker) && c.media.maxConsumersPerWorker >= 0, 'must be an integer >= 0 (0 = unlimited)'],
   ['media.maxWorkerLoad', (c) => typeof c.media.maxWorkerLoad === 'number' && c.media.maxWorkerLoad >= 0 && c.media.maxWorkerLoad <= 1, 'must be a number 0..1 (0 = off)'],

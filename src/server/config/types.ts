@@ -58,6 +58,10 @@ export interface Config {
     readonly maxConsumersPerParticipant: number;
     /** Routers tried when a conference's worker died, before it closes with 4011. */
     readonly maxRebuildAttempts: number;
+    /** A worker with this many consumers is full for placement; new participants go to another worker. 0 = never spread. */
+    readonly spreadConsumersPerWorker: number;
+    /** A worker at this CPU share (0-1) is full for placement. */
+    readonly spreadWorkerLoad: number;
   };
   readonly signalling: {
     /** Largest accepted WebSocket frame; larger frames are refused before JSON.parse. */

@@ -155,18 +155,21 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   }
 
   /**
-   * Creates a router with our codecs on the least-loaded live worker
-   * (round-robin on ties, suspect workers last). A worker that misses the
-   * deadline becomes suspect and the next one is tried. With no live worker
-   * but a replacement starting, waits up to workerWaitMs for it.
+   * Creates a router with our codecs on worker `slotIndex` when it is live,
+   * else on the least-loaded live worker (round-robin on ties, suspect workers
+   * last). A worker that misses the deadline becomes suspect and the next one
+   * is tried. With no live worker but a replacement starting, waits up to
+   * workerWaitMs for it.
    */
-  async createRouter(): Promise<RouterLease> {
+  async createRouter(slotIndex?: number): Promise<RouterLease> {
     if (this.#closed) throw new InvalidStateError('worker pool is closed');
     await this.#waitForLiveSlot();
     const tried = new Set<number>();
     let lastError: unknown;
+    let wanted = slotIndex === undefined ? undefined : this.#live().find((state) => state.slot.index === slotIndex);
     for (;;) {
-      const state = this.#pickSlot(tried);
+      const state = wanted ?? this.#pickSlot(tried);
+      wanted = undefined;
       if (!state) break;
       tried.add(state.slot.index);
       const { worker, webRtcServer, index } = state.slot;
