@@ -144,6 +144,7 @@ export class SfuNode {
       load: this.workerLoad,
     });
     this.metrics.watchConferences(this.registry);
+    this.metrics.watchConferencesSpanningWorkers(() => this.registry.list().filter((conference) => conference.slotIndexes.length > 1).length);
     this.registry.observer.on('joinRefused', (reason) => this.metrics.recordJoinRefused(reason));
     this.workerLoad.start();
     const staticDirs: Array<readonly [string, string, StaticHeaders?]> = [];

@@ -68,6 +68,10 @@ describe('a conference across two workers', () => {
     expect(slotOf('carol')).not.toBe(slotOf('alice'));
     expect(dump.routers).toHaveLength(2);
     for (const router of dump.routers) expect(router.pipeTransports).toBeGreaterThanOrEqual(1);
+    const scraped = await node!.metrics.scrape();
+    expect(scraped).toMatch(/^sfu_conferences_spanning_workers 1$/m);
+    expect(Number(/^sfu_pipe_transports (\d+)$/m.exec(scraped)?.[1])).toBe(2);
+    expect(scraped).toMatch(/^sfu_routers 2$/m);
 
     for (const participant of everyone) await participant.leave();
     await waitFor(() => conference.closed, { timeoutMs: 10_000, description: 'the emptied conference closed' });

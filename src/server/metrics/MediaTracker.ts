@@ -11,7 +11,7 @@ import type { WatchedRouter, WatchedRtpObject, WatchedTransport, WatchedWorker, 
 
 /** Options of a MediaTracker. */
 export interface MediaTrackerOptions {
-  readonly metrics: Pick<MetricDefinitions, 'workerUp' | 'routers' | 'transports' | 'producers' | 'consumers'>;
+  readonly metrics: Pick<MetricDefinitions, 'workerUp' | 'routers' | 'transports' | 'pipeTransports' | 'producers' | 'consumers'>;
   /** Called when a polled object closes, so its stats baseline can be dropped. */
   readonly onForget: (id: string) => void;
 }
@@ -77,6 +77,12 @@ export class MediaTracker {
 
   #watchTransport(transport: WatchedTransport): void {
     const { metrics, onForget } = this.#options;
+    if (transport.type === 'pipe') {
+      // Router-to-router plumbing: its piped producers and consumers are not tracks of participants.
+      metrics.pipeTransports.inc();
+      transport.observer.once('close', () => metrics.pipeTransports.dec());
+      return;
+    }
     metrics.transports.inc();
     this.#transports.set(transport.id, transport);
     transport.observer.on('newproducer', (producer) => this.#watchRtpObject(producer, this.#producers, metrics.producers));

@@ -113,6 +113,7 @@ export class SfuMetrics {
   readonly #poller: StatsPoller;
   readonly #detach: Array<() => void> = [];
   #syncLag: (() => number) | undefined;
+  #spanning: (() => number) | undefined;
   #closed = false;
 
   constructor(options: SfuMetricsOptions) {
@@ -148,6 +149,7 @@ export class SfuMetrics {
   /** The Prometheus text exposition of every metric. */
   scrape(): Promise<string> {
     if (this.#syncLag) this.setMatrixSyncLag(this.#syncLag());
+    if (this.#spanning) this.#metrics.conferencesSpanningWorkers.set(this.#spanning());
     return this.registry.metrics();
   }
 
@@ -240,6 +242,11 @@ export class SfuMetrics {
   }
 
   // ---- Conferences ------------------------------------------------------
+
+  /** Reads the number of conferences spanning more than one worker from `read` at every scrape(). */
+  watchConferencesSpanningWorkers(read: () => number): void {
+    this.#spanning = read;
+  }
 
   /** A consumer was refused by a cap (conference.maxConsumersPerParticipant or media.maxConsumersPerWorker). */
   recordConsumerRefused(reason: 'participant-limit' | 'worker-limit'): void {

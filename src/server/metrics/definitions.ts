@@ -48,6 +48,8 @@ export interface MetricDefinitions {
   readonly joinRefusals: Counter<'reason'>;
   readonly routers: Gauge;
   readonly transports: Gauge;
+  readonly pipeTransports: Gauge;
+  readonly conferencesSpanningWorkers: Gauge;
   readonly producers: Gauge<'kind'>;
   readonly consumers: Gauge<'kind'>;
   readonly conferences: Gauge;
@@ -134,7 +136,17 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     }),
 
     // mediasoup objects: kept in step by mediasoup's observer events.
-    routers: new Gauge({ name: 'sfu_routers', help: 'Open mediasoup routers (one per conference).', registers }),
+    routers: new Gauge({ name: 'sfu_routers', help: 'Open mediasoup routers (one per conference and worker it uses).', registers }),
+    pipeTransports: new Gauge({
+      name: 'sfu_pipe_transports',
+      help: 'Open pipe transports between the routers of conferences that span workers (two per pair of routers).',
+      registers,
+    }),
+    conferencesSpanningWorkers: new Gauge({
+      name: 'sfu_conferences_spanning_workers',
+      help: 'Open conferences with routers on more than one worker (read at each scrape).',
+      registers,
+    }),
     transports: new Gauge({ name: 'sfu_transports', help: 'Open mediasoup WebRTC transports.', registers }),
     producers: new Gauge({
       name: 'sfu_producers',

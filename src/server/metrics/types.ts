@@ -23,6 +23,8 @@ export interface WatchedRtpObject extends StatsSource {
 
 /** What MediaTracker needs of a transport. */
 export interface WatchedTransport extends StatsSource {
+  /** mediasoup's transport type; 'pipe' transports (between a conference's routers) are counted apart. */
+  readonly type?: string;
   readonly observer: CloseObserver & {
     on(event: 'newproducer', listener: (producer: WatchedRtpObject) => void): unknown;
     on(event: 'newconsumer', listener: (consumer: WatchedRtpObject) => void): unknown;
