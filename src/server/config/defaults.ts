@@ -56,6 +56,7 @@ export const DEFAULT_CONFIG: Config = {
   },
   widget: { homeserverUrls: [] },
   livekit: { enabled: true, maxFrameBytes: 262_144, pingIntervalS: 5, pingTimeoutS: 15 },
+  turn: { urls: [], sharedSecretFile: '', credentialLifetimeMs: 14_400_000, relayAddresses: [] },
   log: { level: 'info', format: 'auto' },
   drain: { gracePeriodMs: 30_000 },
 };

@@ -156,6 +156,20 @@ export interface Config {
     readonly pingIntervalS: number;
     readonly pingTimeoutS: number;
   };
+  readonly turn: {
+    /**
+     * TURN (and STUN) URLs handed to every admitted client with fresh credentials, e.g.
+     * `turn:turn.example.org:3478?transport=udp`, `turns:turn.example.org:443?transport=tcp`;
+     * empty = no TURN (clients reach the media ports directly or not at all).
+     */
+    readonly urls: readonly string[];
+    /** File holding the secret shared with the TURN server (coturn `static-auth-secret`); required with urls. */
+    readonly sharedSecretFile: string;
+    /** How long an issued credential stays valid; an allocation cannot be refreshed after it (the call then needs a reconnect). */
+    readonly credentialLifetimeMs: number;
+    /** Addresses the TURN server relays from (coturn relay-ip / external-ip), which mark a relayed ICE tuple; empty = the IP hosts of urls. */
+    readonly relayAddresses: readonly string[];
+  };
   readonly log: {
     /** Lowest level written. */
     readonly level: LogLevel;

@@ -166,7 +166,7 @@ export class LiveKitSession {
         otherParticipants: [...this.#remote.values()].map(participantInfo),
         serverVersion: SERVER_VERSION,
         serverInfo: new ServerInfo({ edition: ServerInfo_Edition.Standard, version: SERVER_VERSION, protocol: SERVER_PROTOCOL, nodeId: 'matrix-sfu' }),
-        iceServers: [] as ICEServer[],
+        iceServers: (settings.iceServers?.(ticket.participantId) ?? []).map((s) => new ICEServer({ urls: [...s.urls], username: s.username, credential: s.credential })),
         subscriberPrimary: false,
         // No resume of a dropped signalling socket: clients reconnect fully (new join, re-publish).
         clientConfiguration: new ClientConfiguration({ resumeConnection: ClientConfigSetting.DISABLED }),

@@ -18,6 +18,8 @@ export interface LiveKitSessionSettings {
   /** Requests per second sustained and burst (pings excluded); more are faults and dropped. */
   readonly ratePerSecond: number;
   readonly rateBurst: number;
+  /** TURN relays with fresh credentials for JoinResponse.iceServers (src/server/turn); absent = none. */
+  readonly iceServers?: (participantId: string) => ReadonlyArray<{ readonly urls: readonly string[]; readonly username: string; readonly credential: string }>;
 }
 
 /** Most requests waiting in a session's queue; more are faults and dropped (a renegotiation storm). */

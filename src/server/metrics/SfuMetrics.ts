@@ -113,6 +113,7 @@ export class SfuMetrics {
   readonly #poller: StatsPoller;
   readonly #detach: Array<() => void> = [];
   #syncLag: (() => number) | undefined;
+  #isRelay: (remoteIp: string) => boolean = () => false;
   #closed = false;
 
   constructor(options: SfuMetricsOptions) {
@@ -137,7 +138,14 @@ export class SfuMetrics {
       metrics: this.#metrics,
       logger: options.logger,
     });
-    this.#tracker = new MediaTracker({ metrics: this.#metrics, onForget: (id) => this.#poller.forget(id) });
+    this.#tracker = new MediaTracker({
+      metrics: this.#metrics,
+      onForget: (id) => this.#poller.forget(id),
+      onIcePath: (remoteIp, previous) => {
+        const path = this.#isRelay(remoteIp) ? 'relay' : 'direct';
+        if (previous === undefined || (this.#isRelay(previous) ? 'relay' : 'direct') !== path) this.#metrics.transportIcePaths.inc({ path });
+      },
+    });
   }
 
   /** Content-Type of scrape(). */
@@ -237,6 +245,18 @@ export class SfuMetrics {
    */
   watchMatrixSyncLag(read: () => number): void {
     this.#syncLag = read;
+  }
+
+  // ---- TURN relay --------------------------------------------------------
+
+  /** Tells relayed ICE tuples from direct ones (TurnService.isRelayAddress); until set, every tuple is direct. */
+  classifyIcePaths(isRelay: (remoteIp: string) => boolean): void {
+    this.#isRelay = isRelay;
+  }
+
+  /** A TURN credential was handed out with an admission on `edge`. */
+  recordTurnCredentialIssued(edge: 'native' | 'livekit'): void {
+    this.#metrics.turnCredentialsIssued.inc({ edge });
   }
 
   // ---- Conferences ------------------------------------------------------
