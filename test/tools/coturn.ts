@@ -82,25 +82,24 @@ function attributesOf(message: Buffer): Map<number, Buffer> {
   return out;
 }
 
-function exchange(request: Buffer, host: string, port: number, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    const timer = setTimeout(() => {
-      socket.close();
-      reject(new Error(`no TURN answer from ${host}:${port} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.once('message', (message) => {
-      clearTimeout(timer);
-      socket.close();
-      resolve(message);
-    });
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      socket.close();
-      reject(error);
-    });
-    socket.send(request, port, host);
-  });
+/** One UDP socket (coturn ties the nonce to the client's address and port), request by request. */
+function udpExchanger(host: string, port: number, timeoutMs: number): { send(request: Buffer): Promise<Buffer>; close(): void } {
+  const socket = createSocket('udp4');
+  const waiting: Array<(message: Buffer) => void> = [];
+  socket.on('message', (message) => waiting.shift()?.(message));
+  socket.on('error', () => undefined);
+  return {
+    send: (request) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no TURN answer from ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
+        waiting.push((message) => {
+          clearTimeout(timer);
+          resolve(message);
+        });
+        socket.send(request, port, host);
+      }),
+    close: () => socket.close(),
+  };
 }
 
 /** What coturn answered to a signed Allocate. */
@@ -111,17 +110,18 @@ export type AllocateResult = { readonly ok: true; readonly relayedIp: string; re
  * long-term credential mechanism; with `use-auth-secret` the password is the REST HMAC).
  */
 export async function turnAllocate(host: string, port: number, username: string, password: string, timeoutMs = 3000): Promise<AllocateResult> {
-  const challenge = attributesOf(await exchange(allocateRequest([]), host, port, timeoutMs));
-  const realm = challenge.get(ATTR.realm);
-  const nonce = challenge.get(ATTR.nonce);
-  if (!realm || !nonce) throw new Error('the TURN server sent no realm and nonce to an unauthenticated Allocate');
-  const key = createHash('md5').update(`${username}:${realm.toString()}:${password}`).digest();
-  const answer = await exchange(
-    allocateRequest([attribute(ATTR.username, Buffer.from(username)), attribute(ATTR.realm, realm), attribute(ATTR.nonce, nonce)], key),
-    host,
-    port,
-    timeoutMs,
-  );
+  const udp = udpExchanger(host, port, timeoutMs);
+  let answer: Buffer;
+  try {
+    const challenge = attributesOf(await udp.send(allocateRequest([])));
+    const realm = challenge.get(ATTR.realm);
+    const nonce = challenge.get(ATTR.nonce);
+    if (!realm || !nonce) throw new Error('the TURN server sent no realm and nonce to an unauthenticated Allocate');
+    const key = createHash('md5').update(`${username}:${realm.toString()}:${password}`).digest();
+    answer = await udp.send(allocateRequest([attribute(ATTR.username, Buffer.from(username)), attribute(ATTR.realm, realm), attribute(ATTR.nonce, nonce)], key));
+  } finally {
+    udp.close();
+  }
   const attributes = attributesOf(answer);
   if (answer.readUInt16BE(0) === ALLOCATE_SUCCESS) {
     const relayed = attributes.get(ATTR.xorRelayedAddress);
