@@ -226,6 +226,8 @@ export class SfuNode {
             ratePerSecond: this.config.signalling.ratePerSecond,
             rateBurst: this.config.signalling.rateBurst,
             refreshIntervalMs: Math.floor(this.config.auth.jwtLifetimeMs / 2),
+            resumeGraceMs: this.config.livekit.resumeGraceMs,
+            dynacastPauseMs: this.config.livekit.dynacastPauseMs,
             ...(turn ? { iceServers: (participantId: string) => turn.issue(participantId, 'livekit') } : {}),
           },
           logger: options.logger,

@@ -217,6 +217,8 @@ const RULES: Rule[] = [
   ['livekit.maxFrameBytes', (c) => Number.isInteger(c.livekit.maxFrameBytes) && c.livekit.maxFrameBytes >= 1024 && c.livekit.maxFrameBytes <= 4_194_304, 'must be an integer 1024..4194304'],
   ['livekit.pingIntervalS', (c) => Number.isInteger(c.livekit.pingIntervalS) && c.livekit.pingIntervalS >= 1 && c.livekit.pingIntervalS <= 60, 'must be an integer 1..60'],
   ['livekit.pingTimeoutS', (c) => Number.isInteger(c.livekit.pingTimeoutS) && c.livekit.pingTimeoutS > c.livekit.pingIntervalS && c.livekit.pingTimeoutS <= 120, 'must be an integer above livekit.pingIntervalS, at most 120'],
+  ['livekit.resumeGraceMs', (c) => Number.isInteger(c.livekit.resumeGraceMs) && c.livekit.resumeGraceMs >= 0 && c.livekit.resumeGraceMs <= 60_000, 'must be an integer 0..60000 (a resume must come within the token reuse window)'],
+  ['livekit.dynacastPauseMs', (c) => Number.isInteger(c.livekit.dynacastPauseMs) && c.livekit.dynacastPauseMs >= 0 && c.livekit.dynacastPauseMs <= 60_000, 'must be an integer 0..60000'],
   ['turn.urls', (c) => turnUrlFaults(c.turn.urls).length === 0, 'entries must be turn:, turns:, stun: or stuns: URLs (host[:port][?transport=udp|tcp])'],
   ['turn.credentialLifetimeMs', (c) => Number.isInteger(c.turn.credentialLifetimeMs) && c.turn.credentialLifetimeMs >= 60_000 && c.turn.credentialLifetimeMs <= 86_400_000, 'must be an integer 60000..86400000 (1 min to 24 h)'],
   ['turn.relayAddresses', (c) => c.turn.relayAddresses.every((ip) => isIP(ip) !== 0), 'entries must be IP addresses'],

@@ -155,6 +155,14 @@ export interface Config {
     /** Ping interval and timeout told to LiveKit clients in the join response (seconds). */
     readonly pingIntervalS: number;
     readonly pingTimeoutS: number;
+    /**
+     * How long a LiveKit participant whose signalling socket dropped (no leave, no eviction)
+     * stays in its conference, so the client can resume on a new socket without the others
+     * seeing it leave. 0 disables resume (clients reconnect fully).
+     */
+    readonly resumeGraceMs: number;
+    /** Dynacast: how long a publisher keeps a simulcast layer nobody needs before it is told to stop it. */
+    readonly dynacastPauseMs: number;
   };
   readonly turn: {
     /**

@@ -147,6 +147,16 @@ export class LiveKitServer {
     response.end(text);
   }
 
+  /** The open session a resume names (`sid`, when given, must match). */
+  #resumable(conferenceId: string, participantId: string, sid: string | null): LiveKitSession | undefined {
+    for (const session of this.#sessions) {
+      if (session.closed || session.ticket.conferenceId !== conferenceId || session.ticket.participantId !== participantId) continue;
+      if (sid && session.sid !== sid) continue;
+      return session;
+    }
+    return undefined;
+  }
+
   async #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const admission = this.#options.admission();
     if (!admission || this.#options.isDraining?.()) {
@@ -167,10 +177,14 @@ export class LiveKitServer {
       ticket.closed(false);
       return;
     }
-    if (new URL(request.url ?? '/', 'http://localhost').searchParams.get('reconnect') === '1') {
-      // A resume: this edge keeps no session across a dropped socket, so it tells the client to
-      // reconnect fully (a new join with the same token, which LiveKitAdmission allows).
+    const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
+    if (query.get('reconnect') === '1') {
+      // A resume: the session held since its socket dropped (same conference, identity and
+      // sid) takes the new socket. Without one (grace over, never joined) the client is told
+      // to reconnect fully (a new join with the same token, which LiveKitAdmission allows).
+      const held = this.#resumable(ticket.conferenceId, ticket.participantId, query.get('sid'));
       this.#wss.handleUpgrade(request, socket, head, (ws) => {
+        if (held?.resume(ws, ticket)) return;
         ws.send(encodeResponse({ case: 'leave', value: new LeaveRequest({ canReconnect: true, reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.RECONNECT }) }));
         ws.close(1000, 'resume not supported: reconnect');
         ticket.closed(false);
