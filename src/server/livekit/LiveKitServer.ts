@@ -6,6 +6,10 @@
 // - /rtc/v1 and /rtc/v1/validate: 404 with CORS headers, which is what makes
 //   livekit-client 2.x fall back from single-PeerConnection mode to /rtc (without
 //   the CORS headers the browser reports "Failed to fetch" and the client gives up).
+// The same four paths also answer under the native signalling path (`/ws/rtc`, ...):
+// /sfu/get replies with the native URL `…/ws`, and Element Call in its default
+// ("compatibility") mode takes its publishing token from /sfu/get and hands that URL to
+// livekit-client, which appends /rtc.
 // Frames are bounded by ws maxPayload before any decoding.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -26,6 +30,14 @@ import type { DelayedLeaveKeeper } from './DelayedLeaveKeeper.ts';
 
 /** Paths of the livekit edge. */
 export const LIVEKIT_PATHS = { rtc: '/rtc', validate: '/rtc/validate', v1: '/rtc/v1', v1Validate: '/rtc/v1/validate' } as const;
+
+/** The native signalling path: /sfu/get's `url`, under which livekit-client may also land (`/ws/rtc`). */
+const NATIVE_URL_PATH = '/ws';
+
+/** The edge path a request path names: itself, or with the native `/ws` prefix removed from `/ws/rtc…`. */
+function edgePath(path: string): string {
+  return path.startsWith(`${NATIVE_URL_PATH}${LIVEKIT_PATHS.rtc}`) ? path.slice(NATIVE_URL_PATH.length) : path;
+}
 
 const CORS = {
   'access-control-allow-origin': '*',
@@ -81,7 +93,7 @@ export class LiveKitServer {
     this.#log = options.logger.child({ component: 'livekit' });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.settings.maxFrameBytes, perMessageDeflate: false });
     this.#onUpgrade = (request, socket, head) => {
-      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+      const path = edgePath(new URL(request.url ?? '/', 'http://localhost').pathname);
       if (path === LIVEKIT_PATHS.v1) {
         refuseUpgrade(socket, 404, 'single peer connection mode is not supported; use /rtc');
         return;
@@ -98,7 +110,8 @@ export class LiveKitServer {
 
   /** Whether `path` is an upgrade path of this edge (the native edge leaves it alone). */
   static ownsUpgradePath(path: string): boolean {
-    return path === LIVEKIT_PATHS.rtc || path === LIVEKIT_PATHS.v1;
+    const own = edgePath(path);
+    return own === LIVEKIT_PATHS.rtc || own === LIVEKIT_PATHS.v1;
   }
 
   /** Open sessions. */
@@ -106,7 +119,7 @@ export class LiveKitServer {
     return this.#sessions.size;
   }
 
-  /** HTTP routes: validate (both paths). */
+  /** HTTP routes: validate (both modes), each also under the native `/ws` prefix. */
   routes(): Map<string, RouteHandler> {
     const notFound: RouteHandler = (request, response) => {
       if (request.method === 'OPTIONS') return this.#send(response, 204, '');
@@ -126,11 +139,12 @@ export class LiveKitServer {
         this.#send(response, status, REFUSAL_TABLE[refusal.reason].message);
       }
     };
-    return new Map([
+    const routes: Array<[string, RouteHandler]> = [
       [LIVEKIT_PATHS.validate, validate],
       [LIVEKIT_PATHS.v1Validate, notFound],
       [LIVEKIT_PATHS.v1, notFound],
-    ]);
+    ];
+    return new Map(routes.flatMap(([path, handler]): Array<[string, RouteHandler]> => [[path, handler], [`${NATIVE_URL_PATH}${path}`, handler]]));
   }
 
   /** Closes every session (LeaveRequest first) and stops accepting. */

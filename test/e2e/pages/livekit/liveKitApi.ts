@@ -46,4 +46,17 @@ export interface LiveKitTestApi {
   /** The bundled livekit-client version. */
   version(): string;
   disconnect(): Promise<void>;
+  /**
+   * POSTs `body` as JSON to `url` from the page (as Element Call does from its own origin, so
+   * CORS applies) and returns the status, the parsed JSON reply and the request's duration.
+   */
+  fetchJson(url: string, body: unknown): Promise<{ status: number; body: unknown; ms: number }>;
+  /** Element Call's reading of a JWT: `JSON.parse(atob(payload))` (throws on base64url `-`/`_`). */
+  elementCallPayload(jwt: string): unknown;
+  /** The local participant's publish/subscribe permissions as the server granted them. */
+  permissions(): { canPublish: boolean; canSubscribe: boolean } | undefined;
+  /** Tries to publish the camera; resolves 'published' or `${error.name}: ${error.message}`. */
+  tryPublishCamera(): Promise<string>;
+  /** Date.now() when RoomEvent.Disconnected fired, if it did. */
+  disconnectedAt(): number | undefined;
 }

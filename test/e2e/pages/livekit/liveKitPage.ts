@@ -19,6 +19,7 @@ let room: Room | undefined;
 let connectStarted = 0;
 const firstFrames: Record<string, number> = {};
 const events: string[] = [];
+let disconnectedAt: number | undefined;
 
 async function inboundStats(publication: RemoteTrackPublication): Promise<{ framesDecoded: number; bytesReceived: number; frameWidth: number }> {
   const receiver = publication.track?.receiver;
@@ -70,7 +71,10 @@ const api: LiveKitTestApi = {
     room.on(RoomEvent.TrackUnmuted, (publication, participant) => events.push(`unmuted ${participant.identity} ${publication.kind}`));
     room.on(RoomEvent.ParticipantConnected, (participant) => events.push(`joined ${participant.identity}`));
     room.on(RoomEvent.ParticipantDisconnected, (participant) => events.push(`left ${participant.identity}`));
-    room.on(RoomEvent.Disconnected, (reason) => events.push(`disconnected ${String(reason)}`));
+    room.on(RoomEvent.Disconnected, (reason) => {
+      disconnectedAt = Date.now();
+      events.push(`disconnected ${String(reason)}`);
+    });
     room.on(RoomEvent.Reconnecting, () => events.push('reconnecting'));
     room.on(RoomEvent.Reconnected, () => events.push('reconnected'));
     room.on(RoomEvent.ActiveSpeakersChanged, (speakers) => events.push(`speakers ${speakers.map((s) => s.identity).join(',')}`));
@@ -138,6 +142,28 @@ const api: LiveKitTestApi = {
   async disconnect() {
     await room?.disconnect();
   },
+  async fetchJson(url, body) {
+    const started = performance.now();
+    const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const reply = (await response.json()) as unknown;
+    return { status: response.status, body: reply, ms: Math.round(performance.now() - started) };
+  },
+  elementCallPayload(jwt) {
+    return JSON.parse(atob(jwt.split('.')[1] ?? '')) as unknown;
+  },
+  permissions() {
+    const permissions = room?.localParticipant.permissions;
+    return permissions ? { canPublish: permissions.canPublish, canSubscribe: permissions.canSubscribe } : undefined;
+  },
+  async tryPublishCamera() {
+    try {
+      await room?.localParticipant.setCameraEnabled(true, { resolution: { width: 640, height: 360, frameRate: 30 } });
+      return 'published';
+    } catch (error) {
+      return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    }
+  },
+  disconnectedAt: () => disconnectedAt,
 };
 
 (globalThis as unknown as { lkTest: LiveKitTestApi }).lkTest = api;
