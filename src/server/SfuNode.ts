@@ -29,6 +29,7 @@ import { createHomeserverDiscoveryRoute } from './matrix/homeserverDiscovery.ts'
 import { clientAddress, parseTrustedProxies } from './http/clientAddress.ts';
 import type { IncomingMessage } from 'node:http';
 import { LiveKitServer } from './livekit/LiveKitServer.ts';
+import { TurnService } from './turn/TurnService.ts';
 import { DevLiveKitAdmission, MatrixLiveKitAdmission, type LiveKitAdmission } from './livekit/LiveKitAdmission.ts';
 import { DelayedLeaveKeeper } from './livekit/DelayedLeaveKeeper.ts';
 
@@ -66,6 +67,8 @@ export class SfuNode {
   readonly metrics: SfuMetrics;
   /** Worker CPU load for admission control (media.maxWorkerLoad). */
   readonly workerLoad: WorkerLoadMonitor;
+  /** TURN credentials for every admission (turn.urls); undefined while TURN is off. */
+  readonly turn: TurnService | undefined;
   readonly #logger: Logger;
   readonly #rootLogger: Logger;
   readonly #routes = new Map<string, RouteHandler>();
@@ -84,6 +87,8 @@ export class SfuNode {
    */
   static async start(options: SfuNodeOptions): Promise<SfuNode> {
     const { config, logger } = options;
+    // Before any worker starts: an unreadable TURN secret stops the start with its key named.
+    const turn = TurnService.fromConfig(config.turn);
     routeMediasoupLogs(logger, config.log.level === 'debug' ? 'debug' : 'warn');
     const pool = await WorkerPool.create({
       numWorkers: effectiveWorkerCount(config),
@@ -97,7 +102,7 @@ export class SfuNode {
     });
     let node: SfuNode | undefined;
     try {
-      node = new SfuNode(options, pool);
+      node = new SfuNode(options, pool, turn);
       await node.#listen();
       await node.#startAdmission(options);
       return node;
@@ -108,8 +113,9 @@ export class SfuNode {
     }
   }
 
-  private constructor(options: SfuNodeOptions, pool: WorkerPool) {
+  private constructor(options: SfuNodeOptions, pool: WorkerPool, turn: TurnService | undefined) {
     this.config = options.config;
+    this.turn = turn;
     this.#logger = options.logger.child({ component: 'node' });
     this.#rootLogger = options.logger;
     this.pool = pool;
@@ -117,6 +123,11 @@ export class SfuNode {
     this.#clientAddress = (request) => clientAddress(request.socket.remoteAddress, request.headers, trustedProxies);
     this.metrics = options.metrics ?? new SfuMetrics({ logger: options.logger });
     this.metrics.watchWorkerPool(pool);
+    if (turn) {
+      turn.onIssued((edge) => this.metrics.recordTurnCredentialIssued(edge));
+      this.metrics.classifyIcePaths((remoteIp) => turn.isRelayAddress(remoteIp));
+      this.#logger.info('TURN relay on: credentials go out with every admission', { urls: turn.urls, relayAddresses: [...turn.relayAddresses] });
+    }
     watchIoUring(pool, (slot, status) => this.metrics.setWorkerIoUring(slot, status.enabled), options.logger, this.config.media.requestTimeoutMs);
     this.workerLoad = new WorkerLoadMonitor({
       pool,
@@ -203,6 +214,7 @@ export class SfuNode {
       observer: this.metrics.signallingObserver(),
       clientAddress: this.#clientAddress,
       ...(this.config.livekit.enabled ? { otherEdgePath: (path: string) => LiveKitServer.ownsUpgradePath(path) } : {}),
+      ...(turn ? { iceServers: (participantId: string) => turn.issue(participantId, 'native').map((server) => ({ ...server, urls: [...server.urls] })) } : {}),
     });
     this.liveKit = this.config.livekit.enabled
       ? new LiveKitServer({
@@ -217,6 +229,9 @@ export class SfuNode {
             ratePerSecond: this.config.signalling.ratePerSecond,
             rateBurst: this.config.signalling.rateBurst,
             refreshIntervalMs: Math.floor(this.config.auth.jwtLifetimeMs / 2),
+            resumeGraceMs: this.config.livekit.resumeGraceMs,
+            dynacastPauseMs: this.config.livekit.dynacastPauseMs,
+            ...(turn ? { iceServers: (participantId: string) => turn.issue(participantId, 'livekit') } : {}),
           },
           logger: options.logger,
           isDraining: () => this.#draining,

@@ -3,7 +3,9 @@
 // refreshToken), validate never spends it, a subscribe-only member joins without publish
 // rights, a forged token is refused at the upgrade and by /rtc/validate, hostile frames are
 // counted faults, and ending the membership evicts with a LeaveRequest and a close within
-// 2 s (latency printed), after which the token is dead.
+// 2 s (latency printed), after which the token is dead. A dropped socket is resumed with the
+// same token (ReconnectResponse, missed updates, no leave for the others), a held session
+// leaves when the grace ends, and an eviction during the grace kills the resume (401).
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import './synapse/context.ts';
@@ -20,6 +22,8 @@ import { LiveKitWsClient } from '../tools/liveKitWsClient.ts';
 import { membershipStateKey } from '../../src/server/matrix/callMembership.ts';
 
 const synapse = inject('synapse');
+/** Short, so the expiry test is quick (production default 20 s). */
+const RESUME_GRACE_MS = 2000;
 const logLines: string[] = [];
 let node: SfuNode;
 let aliceHttp: MatrixTestClient;
@@ -66,6 +70,7 @@ beforeAll(async () => {
       media: { numWorkers: 1, basePort: await freeMediaBasePort() },
       ...matrixOverrides,
       matrix: { ...matrixOverrides.matrix, membershipGraceMs: 0 },
+      livekit: { resumeGraceMs: RESUME_GRACE_MS },
     },
   });
   node = await SfuNode.start({ config, logger: createLogger({ level: 'debug', sink: (line) => logLines.push(line) }) });
@@ -102,9 +107,9 @@ describe('the livekit edge on a real Synapse', () => {
     expect(await aliceWs.next('refreshToken')).toMatch(/^ey/);
     // The same token again (resume after a dropped socket) is the same session, not a replay.
     expect(await validate(aliceToken)).toBe(200);
-    // Resume is not offered: the join says so, and a resume attempt is told to reconnect fully.
-    expect(joined.clientConfiguration?.resumeConnection).toBe(ClientConfigSetting.DISABLED);
-    const resume = await LiveKitWsClient.connect(node.publicUrl, aliceToken, { reconnect: '1', sid: joined.participant!.sid });
+    // Resume is offered; a resume naming another participant sid is told to reconnect fully.
+    expect(joined.clientConfiguration?.resumeConnection).toBe(ClientConfigSetting.ENABLED);
+    const resume = await LiveKitWsClient.connect(node.publicUrl, aliceToken, { reconnect: '1', sid: 'PA_notthisone' });
     if (!resume.ok) throw new Error(`resume upgrade refused: ${resume.status}`);
     expect(await resume.client.next('leave')).toMatchObject({ action: LeaveRequest_Action.RECONNECT, canReconnect: true });
     await resume.client.closed(5000);
@@ -208,5 +213,65 @@ describe('the livekit edge on a real Synapse', () => {
     await waitFor(() => calm.messages.some((m) => m.message.case === 'pongResp' && m.message.value.lastPingTimestamp === 9n) || undefined, { description: 'the calm session still answered' });
     expect(calm.closeCode).toBeUndefined();
     calm.close();
+  }, 60_000);
+
+  it('resumes a dropped socket with the same token (no leave for the others, missed updates replayed), leaves when the grace ends, and refuses a resume after an eviction', async () => {
+    const hana = await sdkUserInRoom('hana');
+    const ivo = await sdkUserInRoom('ivo');
+    const sessions = [hana, ivo].map((sdk) => joinCall(sdk, sdk.client.getRoom(roomId)!, { type: 'livekit', livekit_service_url: node.publicUrl }));
+    for (const sdk of [hana, ivo]) {
+      await waitFor(() => node.matrix!.watcher.check(roomId, sdk.user.userId, sdk.user.deviceId).ok || undefined, { timeoutMs: 15_000, description: `SFU sees ${sdk.user.userId}` });
+    }
+    const identity = (sdk: SdkUser) => `${sdk.user.userId}:${sdk.user.deviceId}`;
+    const leftIn = (ws: LiveKitWsClient, sdk: SdkUser) =>
+      ws.messages.some((m) => m.message.case === 'update' && m.message.value.participants.some((p) => p.identity === identity(sdk) && p.state === 3));
+    const hanaToken = await getToken(hana);
+    const first = await connect(hanaToken);
+    const joined = await first.next('join');
+
+    // The socket drops without a leave; ivo joins meanwhile and sees hana as a member.
+    first.close();
+    await first.closed(5000);
+    const droppedAt = performance.now();
+    const ivoToken = await getToken(ivo);
+    const ivoWs = await connect(ivoToken);
+    const ivoJoined = await ivoWs.next('join');
+    expect(ivoJoined.otherParticipants.map((p) => p.identity)).toEqual(expect.arrayContaining([identity(hana)]));
+
+    // The same token resumes: ReconnectResponse first, then what hana missed (ivo joined).
+    const resumed = await LiveKitWsClient.connect(node.publicUrl, hanaToken, { reconnect: '1', sid: joined.participant!.sid });
+    if (!resumed.ok) throw new Error(`resume refused: ${resumed.status} ${resumed.body}`);
+    const again = resumed.client;
+    const reconnect = await again.next('reconnect');
+    console.log(`[integration] livekit resume: ReconnectResponse ${(performance.now() - droppedAt).toFixed(0)} ms after the drop`);
+    expect(again.messages[0]!.message.case).toBe('reconnect');
+    expect(reconnect.clientConfiguration?.resumeConnection).toBe(ClientConfigSetting.ENABLED);
+    await waitFor(() => again.messages.some((m) => m.message.case === 'update' && m.message.value.participants.some((p) => p.identity === identity(ivo))) || undefined, {
+      description: 'hana told about ivo after the resume',
+    });
+    again.send({ case: 'pingReq', value: new Ping({ timestamp: 11n }) });
+    expect((await again.next('pongResp')).lastPingTimestamp).toBe(11n);
+    // Held longer than the grace in total, but resumed in between: still in the call.
+    await new Promise((resolve) => setTimeout(resolve, RESUME_GRACE_MS + 500));
+    expect(again.closeCode).toBeUndefined();
+    expect(leftIn(ivoWs, hana)).toBe(false);
+
+    // Dropped again and not resumed: the grace ends and the others see hana leave.
+    again.close();
+    const graceFrom = performance.now();
+    await waitFor(() => leftIn(ivoWs, hana) || undefined, { timeoutMs: RESUME_GRACE_MS + 5000, description: 'ivo told hana left after the grace' });
+    console.log(`[integration] livekit resume grace ${RESUME_GRACE_MS} ms: leave seen ${(performance.now() - graceFrom).toFixed(0)} ms after the drop`);
+    const late = await LiveKitWsClient.connect(node.publicUrl, hanaToken, { reconnect: '1', sid: joined.participant!.sid });
+    if (!late.ok) throw new Error(`late resume refused: ${late.status}`);
+    expect(await late.client.next('leave')).toMatchObject({ action: LeaveRequest_Action.RECONNECT });
+
+    // Ivo drops; his membership ends during the grace: evicted, and his resume is refused.
+    ivoWs.close();
+    await ivoWs.closed(5000);
+    await sessions[1]!.leaveRoomSession(5000);
+    await waitFor(() => logLines.some((l) => l.includes('livekit session evicted') && l.includes(ivo.user.userId)) || undefined, { timeoutMs: 10_000, description: 'ivo evicted while held' });
+    const ivoResume = await LiveKitWsClient.connect(node.publicUrl, ivoToken, { reconnect: '1', sid: ivoJoined.participant!.sid });
+    expect(ivoResume).toMatchObject({ ok: false, status: 401 });
+    await sessions[0]!.leaveRoomSession(5000);
   }, 60_000);
 });

@@ -1,20 +1,20 @@
 // One bounded load run against one target process (our SFU or the bare-mediasoup
 // baseline): fork the target, join synthetic participants (with a ramp, spread over
 // rooms), send media on one 20 ms clock, sample once a second (packets sent, forwarded
-// and received per second, loss, worker and Node CPU from /proc), measure a steady-state
-// window after every join settled, then stop the senders, let the last packets land,
-// account for every packet, leave and stop the target. Never asserts: the result
+// and received per second, per simulcast layer too, loss, worker and Node CPU from
+// /proc), measure a steady-state window after every join settled (optionally cycling the
+// subscribers' preferred simulcast layers), then stop the senders, let the last packets
+// land, account for every packet, leave and stop the target. Never asserts: the result
 // carries the numbers and the caller judges them.
 
-import { fork, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import nodeDataChannel from 'node-datachannel';
 import { ConnectionClosedError, SfuClientError } from '../../src/browser/client/errors.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { Participant, type JoinTimings } from './Participant.ts';
+import { expectedByLayer, forwardedOf, SIMULCAST_LAYERS } from './Reception.ts';
 import { cpuSeconds, rssBytes } from './procStat.ts';
-import type { TargetReady } from './target.ts';
+import { TargetProcess } from './TargetProcess.ts';
+import type { ConsumerLayersDump } from './target.ts';
 
 /** What one run does. */
 export interface LoadRunOptions {
@@ -52,6 +52,48 @@ export interface LoadRunOptions {
   readonly sfuStatsIntervalMs?: number;
   /** Another installed mediasoup package (…/node_modules/mediasoup) for the target to use instead of ours. */
   readonly mediasoupDir?: string;
+  /** Publishers send three simulcast layers (q, h, f) with these bitrates instead of one VP8 stream. */
+  readonly simulcastBitrates?: readonly [number, number, number];
+  /** Preferred spatial layer of the subscribers' simulcast consumers (default high). */
+  readonly layers?: LayerPreference;
+  /** Seconds between preferred-layer steps with `layers: 'cycle'` (default 3). */
+  readonly layerCycleS?: number;
+}
+
+/**
+ * Preferred spatial layer of simulcast consumers: `high` (f, mediasoup's default), `low` (q),
+ * `mixed` (q, h, f in turn over each subscriber's video consumers), `cycle` (start at f,
+ * then every `layerCycleS` seconds each consumer moves on: f → q → h → f …, from the end of
+ * the joins to the end of the window).
+ */
+export type LayerPreference = 'high' | 'low' | 'mixed' | 'cycle';
+
+/** Per spatial layer: packets received and expected over the run, by the tags of the packets. */
+export interface LayerAccounting {
+  readonly rid: string;
+  readonly received: number;
+  readonly expected: number;
+  readonly lossPercent: number;
+}
+
+/** What simulcast did in a run. */
+export interface SimulcastResult {
+  readonly bitrates: readonly [number, number, number];
+  readonly layers: LayerPreference;
+  /** Per layer q, h, f. */
+  readonly perLayer: LayerAccounting[];
+  /** Video subscriptions, and those whose packets came from more than one layer. */
+  readonly subscriptions: number;
+  readonly subscriptionsThatSwitched: number;
+  /** Layer switches seen in received packets, over all subscriptions. */
+  readonly switchesSeen: number;
+  /** consumerLayersChanged notifications, and how many named each spatial layer. */
+  readonly layerNotifications: number;
+  readonly notifiedSpatialLayers: Record<string, number>;
+  /** The worker's view at the end of the window (consumer.dump()). */
+  readonly dump: ConsumerLayersDump | undefined;
+  /** Packets sent again on NACKs (simulcast streams). */
+  readonly retransmitted: number;
 }
 
 /** One sample of the run (rates over the last sampling interval). */
@@ -69,6 +111,8 @@ export interface LoadSample {
   readonly nodeCpuPercent: number;
   readonly generatorCpuPercent: number;
   readonly nodeRssBytes: number;
+  /** Received packets/s per simulcast layer q, h, f (simulcast runs). */
+  readonly receivedPpsByLayer?: number[];
 }
 
 /** Accounting of every packet after the senders stopped and the last packets landed. */
@@ -152,6 +196,8 @@ export interface LoadRunResult {
   readonly windowNotifications: Record<string, number>;
   /** The SFU's /metrics text at the end of the window, with scrapeMetrics. */
   readonly metricsText?: string;
+  /** Simulcast runs: per-layer accounting, switches, the worker's view of the layers. */
+  readonly simulcast?: SimulcastResult;
 }
 
 const TICK_MS = 20;
@@ -173,87 +219,19 @@ interface Totals {
   sent: number;
   forwarded: number;
   received: number;
+  receivedByLayer: number[];
 }
 
-/** Runs the target as a child process and talks to it over IPC. */
-class TargetProcess {
-  readonly child: ChildProcess;
-  readonly stderrTail: string[] = [];
-  ready: TargetReady | undefined;
+/** Packets a publisher sent so far, by producer id, per spatial layer (0 without simulcast). */
+type ProducerSent = ReadonlyMap<string, (layer: number) => number>;
 
-  constructor(options: LoadRunOptions, basePort: number) {
-    const script = fileURLToPath(new URL('./target.ts', import.meta.url));
-    const args = [options.target, '--workers', String(options.workers), '--base-port', String(basePort)];
-    if (options.maxWorkerLoad !== undefined) args.push('--max-worker-load', String(options.maxWorkerLoad));
-    if (options.sfuStatsIntervalMs !== undefined) args.push('--stats-interval-ms', String(options.sfuStatsIntervalMs));
-    const env = { ...process.env };
-    const execArgv = ['--expose-gc'];
-    // LOADTEST_TARGET_CPU_PROF=DIR: V8 CPU profile of the target process (where its control-plane time goes).
-    const profileDir = process.env['LOADTEST_TARGET_CPU_PROF'];
-    if (profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
-    delete env['LOADTEST_MEDIASOUP_DIR'];
-    if (options.mediasoupDir) {
-      env['LOADTEST_MEDIASOUP_DIR'] = options.mediasoupDir;
-      delete env['MEDIASOUP_WORKER_BIN']; // that package's own worker
-      execArgv.push('--import', fileURLToPath(new URL('./mediasoupHook.ts', import.meta.url)));
-    }
-    this.child = fork(script, args, { execArgv, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    const log = options.targetLogFile ? createWriteStream(options.targetLogFile, { flags: 'a' }) : undefined;
-    this.child.stderr?.on('data', (chunk: Buffer) => {
-      log?.write(chunk);
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line) continue;
-        this.stderrTail.push(line.slice(0, 300));
-        if (this.stderrTail.length > 20) this.stderrTail.shift();
-      }
-    });
-    this.child.on('exit', () => log?.end());
-  }
+const RIDS = ['q', 'h', 'f'] as const;
 
-  waitReady(timeoutMs: number): Promise<TargetReady> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`target not ready within ${timeoutMs} ms`)), timeoutMs);
-      const fail = (error: Error): void => {
-        clearTimeout(timer);
-        this.child.off('message', onMessage);
-        reject(new Error(`${error.message}; target stderr: ${this.stderrTail.join(' | ')}`));
-      };
-      const onMessage = (message: unknown): void => {
-        if (typeof message === 'object' && message !== null && (message as { ready?: unknown }).ready === true) {
-          clearTimeout(timer);
-          this.child.off('message', onMessage);
-          this.ready = message as TargetReady;
-          resolve(this.ready);
-        }
-      };
-      this.child.on('message', onMessage);
-      this.child.once('exit', (code) => fail(new Error(`target exited with ${code}`)));
-    });
-  }
-
-  memory(): Promise<NodeJS.MemoryUsage> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('target did not answer a memory request')), 10_000);
-      const onMessage = (message: unknown): void => {
-        const memory = (message as { memory?: NodeJS.MemoryUsage } | null)?.memory;
-        if (!memory) return;
-        clearTimeout(timer);
-        this.child.off('message', onMessage);
-        resolve(memory);
-      };
-      this.child.on('message', onMessage);
-      this.child.send('memory');
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    if (this.child.connected) this.child.disconnect();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+/** The preferred layer of a subscriber's n-th simulcast consumer. */
+function preferredLayerOf(layers: LayerPreference): ((index: number) => number) | undefined {
+  if (layers === 'low') return () => 0;
+  if (layers === 'mixed') return (index) => index % SIMULCAST_LAYERS;
+  return undefined; // high and cycle start at mediasoup's default, the highest
 }
 
 function errorCode(error: unknown): string {
@@ -272,11 +250,12 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
   const errors: string[] = [];
   const participants: Participant[] = [];
   const active: Participant[] = [];
-  const producerSent = new Map<string, () => number>();
+  const producerSent = new Map<string, (layer: number) => number>();
   const t0 = performance.now();
   const now = (): number => performance.now() - t0;
   let ticker: NodeJS.Timeout | undefined;
   let sampler: NodeJS.Timeout | undefined;
+  let cycler: NodeJS.Timeout | undefined;
   try {
     const ready = await target.waitReady(30_000);
     const workerCpu = (): number => ready.workerPids.reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
@@ -307,25 +286,27 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       let sent = 0;
       let forwarded = 0;
       let received = 0;
+      const receivedByLayer = new Array<number>(SIMULCAST_LAYERS).fill(0);
       for (const participant of participants) {
         const s = participant.sent;
         sent += s.audio + s.video;
         for (const sub of participant.subscriptions.values()) {
           if (sub.firstSequence < 0) continue;
-          forwarded += sub.maxSequence - sub.firstSequence + 1;
+          forwarded += forwardedOf(sub);
           received += sub.received;
+          if (sub.simulcast) sub.receivedByLayer.forEach((n, layer) => (receivedByLayer[layer]! += n));
         }
       }
-      return { sent, forwarded, received };
+      return { sent, forwarded, received, receivedByLayer };
     };
     const expectedNow = (): number => {
-      // What publishers sent after each subscription's first packet, so far.
+      // What publishers sent after each subscription's first packet, so far, segment by segment.
       let expected = 0;
       for (const participant of participants) {
         for (const sub of participant.subscriptions.values()) {
           const sentOf = producerSent.get(sub.producerId);
           if (sub.firstCounter < 0 || !sentOf) continue;
-          expected += Math.max(0, Math.min(sentOf(), sub.lastCounter + 1) - sub.firstCounter);
+          for (const n of expectedByLayer(sub, sentOf, false)) expected += n;
         }
       }
       return expected;
@@ -351,6 +332,9 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
         nodeCpuPercent: (100 * (current.node - last.node)) / seconds,
         generatorCpuPercent: (100 * (current.generator - last.generator)) / seconds,
         nodeRssBytes: rssBytes(ready.pid) ?? 0,
+        ...(options.simulcastBitrates
+          ? { receivedPpsByLayer: current.totals.receivedByLayer.map((n, layer) => Math.round((n - last.totals.receivedByLayer[layer]!) / seconds)) }
+          : {}),
       };
       samples.push(sample);
       last = current;
@@ -365,6 +349,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
     const publishers = options.publishers ?? perRoom;
     const subscribers = options.subscribers ?? perRoom;
     const refusals: Record<string, number> = {};
+    const preferredLayer = options.simulcastBitrates ? preferredLayerOf(options.layers ?? 'high') : undefined;
     const joinTasks: Array<Promise<void>> = [];
     for (let i = 0; i < options.participants; i++) {
       const room = i % options.rooms;
@@ -378,6 +363,8 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
           audio: options.audio && indexInRoom < publishers,
           videoBitrate: options.videoBitrate,
           subscribe: indexInRoom >= perRoom - subscribers,
+          ...(options.simulcastBitrates ? { simulcastBitrates: options.simulcastBitrates } : {}),
+          ...(preferredLayer ? { preferredLayer } : {}),
         },
         now,
       );
@@ -386,7 +373,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
         () => {
           active.push(participant);
           if (participant.producerIds.audio) producerSent.set(participant.producerIds.audio, () => participant.sent.audio);
-          if (participant.producerIds.video) producerSent.set(participant.producerIds.video, () => participant.sent.video);
+          if (participant.producerIds.video) producerSent.set(participant.producerIds.video, (layer) => participant.videoSentOfLayer(layer));
         },
         (error: unknown) => {
           const code = errorCode(error);
@@ -403,6 +390,11 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
     // Settle: every joined participant's initial consumers flowing (bounded), then warm-up.
     const settleUntil = now() + 15_000;
     while (now() < settleUntil && active.some((p) => p.timings.allFlowingMs === undefined)) await sleep(100);
+    if (options.simulcastBitrates && options.layers === 'cycle') {
+      cycler = setInterval(() => {
+        for (const participant of active) void participant.cyclePreferredLayers();
+      }, (options.layerCycleS ?? 3) * 1000);
+    }
     await sleep(options.warmupS * 1000);
 
     const countNotifications = (): Map<string, number> => {
@@ -416,6 +408,9 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
     const windowNotifications: Record<string, number> = {};
     for (const [method, n] of countNotifications()) if (n - (notificationsBefore.get(method) ?? 0) > 0) windowNotifications[method] = n - (notificationsBefore.get(method) ?? 0);
     const b = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), node: nodeCpu(), generator: generatorCpu() };
+    if (cycler) clearInterval(cycler);
+    cycler = undefined;
+    const layersDump = options.simulcastBitrates ? await target.layers().catch((error: unknown) => void errors.push(`layers dump: ${String(error)}`)) : undefined;
     const memoryAfter = await target.memory();
     const rssAfter = rssBytes(ready.pid) ?? 0;
     let metricsText: string | undefined;
@@ -453,6 +448,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
     };
 
     const accounting = account(participants, producerSent);
+    const simulcast = options.simulcastBitrates ? simulcastResult(participants, producerSent, options, layersDump ?? undefined) : undefined;
     const joinedList = active.map((p) => p.timings);
     const joins = joinStats(options.participants, joinedList, refusals);
     for (const participant of participants) for (const error of participant.errors) if (errors.length < 20) errors.push(`${participant.id}: ${error}`);
@@ -481,16 +477,18 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       errors,
       windowNotifications,
       ...(metricsText !== undefined ? { metricsText } : {}),
+      ...(simulcast ? { simulcast } : {}),
     };
   } finally {
     if (ticker) clearInterval(ticker);
     if (sampler) clearInterval(sampler);
+    if (cycler) clearInterval(cycler);
     await Promise.all(participants.map((p) => p.close().catch((error: unknown) => errors.push(String(error)))));
     await target.stop();
   }
 }
 
-function account(participants: readonly Participant[], producerSent: ReadonlyMap<string, () => number>): LoadAccounting {
+function account(participants: readonly Participant[], producerSent: ProducerSent): LoadAccounting {
   let sent = 0;
   let expected = 0;
   let forwarded = 0;
@@ -507,8 +505,8 @@ function account(participants: readonly Participant[], producerSent: ReadonlyMap
         silent++;
         continue;
       }
-      expected += sentOf() - sub.firstCounter;
-      forwarded += sub.maxSequence - sub.firstSequence + 1;
+      for (const n of expectedByLayer(sub, sentOf, true)) expected += n;
+      forwarded += forwardedOf(sub);
       received += sub.received;
     }
   }
@@ -537,5 +535,52 @@ function joinStats(attempted: number, timings: readonly JoinTimings[], refusals:
     flowingP50Ms: percentile(flowingMs, 50),
     flowingP95Ms: percentile(flowingMs, 95),
     neverFlowing: timings.length - flowingMs.length,
+  };
+}
+
+function simulcastResult(
+  participants: readonly Participant[],
+  producerSent: ProducerSent,
+  options: LoadRunOptions,
+  dump: ConsumerLayersDump | undefined,
+): SimulcastResult {
+  const received = new Array<number>(SIMULCAST_LAYERS).fill(0);
+  const expected = new Array<number>(SIMULCAST_LAYERS).fill(0);
+  const notifiedSpatialLayers: Record<string, number> = {};
+  let subscriptions = 0;
+  let switched = 0;
+  let switchesSeen = 0;
+  let layerNotifications = 0;
+  let retransmitted = 0;
+  for (const participant of participants) {
+    retransmitted += participant.sent.retransmitted;
+    for (const sub of participant.subscriptions.values()) {
+      if (!sub.simulcast) continue;
+      subscriptions++;
+      switchesSeen += sub.switches;
+      if (sub.switches > 0) switched++;
+      layerNotifications += sub.layerNotifications;
+      for (const layer of sub.notifiedLayers) notifiedSpatialLayers[layer] = (notifiedSpatialLayers[layer] ?? 0) + 1;
+      sub.receivedByLayer.forEach((n, layer) => (received[layer]! += n));
+      const sentOf = producerSent.get(sub.producerId);
+      if (sentOf && sub.firstCounter >= 0) expectedByLayer(sub, sentOf, true).forEach((n, layer) => (expected[layer]! += n));
+    }
+  }
+  return {
+    bitrates: options.simulcastBitrates!,
+    layers: options.layers ?? 'high',
+    perLayer: RIDS.map((rid, layer) => ({
+      rid,
+      received: received[layer]!,
+      expected: expected[layer]!,
+      lossPercent: expected[layer]! > 0 ? (100 * (expected[layer]! - received[layer]!)) / expected[layer]! : 0,
+    })),
+    subscriptions,
+    subscriptionsThatSwitched: switched,
+    switchesSeen,
+    layerNotifications,
+    notifiedSpatialLayers,
+    dump,
+    retransmitted,
   };
 }

@@ -1,18 +1,24 @@
 // One synthetic participant: speaks signalling protocol v1 (LoadSignalling: subprotocol
 // matrix-sfu.v1, dev admission by query string; the browser client's ResumeBatcher),
 // carries real WebRTC transports through node-datachannel (ICE, DTLS-SRTP), publishes
-// VP8 and Opus (rtp.ts) and counts what it receives per consumer: packets, loss by the
-// SFU's sequence numbers, first-packet time, and the publisher's counters it saw.
+// VP8 (one stream, or three simulcast layers q/h/f with rids) and Opus (rtp.ts) and
+// counts what it receives per consumer: packets, loss by the SFU's sequence numbers,
+// first-packet time, and the publisher's counters it saw, per spatial layer (Reception).
 // Consumers are acknowledged in resumeConsumers batches once their SSRCs are in the
-// receive PeerConnection's remote description.
+// receive PeerConnection's remote description; simulcast consumers then get their
+// preferred spatial layer (setConsumerPreferredLayers).
 
 import nodeDataChannel, { type PeerConnection, type Track } from 'node-datachannel';
 import { LoadSignalling as Signalling } from './LoadSignalling.ts';
 import { ResumeBatcher } from '../../src/browser/client/ResumeBatcher.ts';
 import type { ConsumerInfo, TransportInfo } from '../../src/common/protocol/messages.ts';
 import type { WireRtpCapabilities } from '../../src/common/protocol/rtp.ts';
-import { asksForKeyFrame, isRtcp, OpusStream, parseRtp, Vp8Stream } from './rtp.ts';
+import { OpusStream, parseRtp, Vp8Stream } from './rtp.ts';
+import { asksForKeyFrame, isRtcp, keyFrameRequests, nackedSequences, senderReport, SentPacketStore } from './rtcp.ts';
 import { localDtls, remoteDescription, type RemoteSection } from './sdp.ts';
+import { newSubscription, receivePacket, SIMULCAST_LAYERS, type SubscriptionCounters } from './Reception.ts';
+
+export type { SubscriptionCounters } from './Reception.ts';
 
 /** What one participant does. */
 export interface ParticipantOptions {
@@ -25,27 +31,12 @@ export interface ParticipantOptions {
   readonly videoBitrate: number;
   /** Receive everyone else's media (autoSubscribe). */
   readonly subscribe: boolean;
+  /** Publish video as three simulcast layers (q, h, f) with these bitrates instead of one stream. */
+  readonly simulcastBitrates?: readonly [number, number, number];
+  /** Preferred spatial layer of the n-th simulcast video consumer (0 = q … 2 = f); absent = mediasoup's default, the highest. */
+  readonly preferredLayer?: (subscriptionIndex: number) => number;
   /** Deadline of each signalling request. */
   readonly requestTimeoutMs?: number;
-}
-
-/** Receive-side counters of one consumer. */
-export interface SubscriptionCounters {
-  readonly kind: 'audio' | 'video';
-  readonly producerId: string;
-  received: number;
-  /** Highest and first extended SFU sequence number seen. */
-  firstSequence: number;
-  maxSequence: number;
-  lastSequence: number;
-  /** Publisher counters (tag) first and last seen: how many the publisher sent meanwhile. */
-  firstCounter: number;
-  lastCounter: number;
-  createdAtMs: number;
-  firstPacketAtMs: number | undefined;
-  /** Sum of one-way delays (receive time − send time, same clock), ms. */
-  delaySumMs: number;
-  delayCount: number;
 }
 
 /** Join timings of one participant, ms since the run's clock origin. */
@@ -63,6 +54,10 @@ const SEND_VIDEO_MID = '0';
 const SEND_AUDIO_MID = '1';
 const SEND_VIDEO_PT = 96;
 const SEND_AUDIO_PT = 111;
+/** Header extension id of the rid (urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id) on simulcast streams. */
+const RID_EXTENSION_ID = 10;
+/** Sender reports: one per simulcast stream every this many 20 ms ticks. */
+const SENDER_REPORT_TICKS = 50;
 
 /** RTP capabilities of a generator participant: Opus and VP8, no RTX, no header extensions. */
 export const GENERATOR_RTP_CAPABILITIES: WireRtpCapabilities = {
@@ -78,6 +73,13 @@ export const GENERATOR_RTP_CAPABILITIES: WireRtpCapabilities = {
   ],
   headerExtensions: [],
 };
+
+/** The simulcast layers a publisher sends: rid, resolution (announced in key frames), downscale factor. */
+const SIMULCAST_SHAPES = [
+  { rid: 'q', width: 320, height: 180, scaleDownBy: 4 },
+  { rid: 'h', width: 640, height: 360, scaleDownBy: 2 },
+  { rid: 'f', width: 1280, height: 720, scaleDownBy: 1 },
+] as const;
 
 function randomSsrc(): number {
   return (Math.floor(Math.random() * 0xffff_fff0) + 1) >>> 0;
@@ -111,8 +113,16 @@ export class Participant {
   readonly #recvTracks = new Map<string, Track>();
   #videoTrack: Track | undefined;
   #audioTrack: Track | undefined;
-  #video: Vp8Stream | undefined;
+  /** One VP8 stream, or the simulcast layers q, h, f. */
+  #videoStreams: Vp8Stream[] = [];
+  /** Sent simulcast packets, for NACKs (single streams use libdatachannel's RtcpNackResponder). */
+  #sentStore: SentPacketStore | undefined;
   #audio: OpusStream | undefined;
+  /** Subscriptions by consumer id (layer notifications name the consumer). */
+  readonly #byConsumer = new Map<string, SubscriptionCounters>();
+  #videoSubscriptions = 0;
+  /** Ticks since this participant's first video frame (sender report schedule). */
+  #reportTicks = 0;
   #routerPt = { audio: 100, video: 101 };
   #expectedAtJoin = 0;
   #pendingConsumers: ConsumerInfo[] = [];
@@ -136,9 +146,41 @@ export class Participant {
     this.timings = { startedMs: now(), wsOpenMs: undefined, joinedMs: undefined, allFlowingMs: undefined };
   }
 
-  /** Packets sent by this participant's streams. */
-  get sent(): { audio: number; video: number; keyFrames: number } {
-    return { audio: this.#audio?.sent ?? 0, video: this.#video?.sent ?? 0, keyFrames: this.#video?.keyFrames ?? 0 };
+  /** Packets sent by this participant's streams (video: all layers). */
+  get sent(): { audio: number; video: number; keyFrames: number; retransmitted: number } {
+    let video = 0;
+    let keyFrames = 0;
+    for (const stream of this.#videoStreams) {
+      video += stream.sent;
+      keyFrames += stream.keyFrames;
+    }
+    return { audio: this.#audio?.sent ?? 0, video, keyFrames, retransmitted: this.#sentStore?.retransmitted ?? 0 };
+  }
+
+  /** Packets sent so far on the video stream of spatial layer `layer` (0 for a single stream). */
+  videoSentOfLayer(layer: number): number {
+    return this.#videoStreams.find((stream) => stream.layer === layer)?.sent ?? 0;
+  }
+
+  /** True when this participant publishes simulcast video. */
+  get simulcast(): boolean {
+    return this.#videoStreams.length > 1;
+  }
+
+  /**
+   * Moves every simulcast video consumer's preferred spatial layer to the next one (f → q → h → f);
+   * resolves once the SFU answered each request.
+   */
+  async cyclePreferredLayers(): Promise<void> {
+    const signalling = this.#signalling;
+    if (this.#closed || !signalling) return;
+    const requests: Array<Promise<void>> = [];
+    for (const counters of this.#byConsumer.values()) {
+      if (!counters.simulcast) continue;
+      const next = ((counters.preferredLayer ?? SIMULCAST_LAYERS - 1) + 1) % SIMULCAST_LAYERS;
+      requests.push(this.#prefer(signalling, counters, next));
+    }
+    await Promise.all(requests);
   }
 
   /** Opens signalling, joins, creates transports, publishes. Rejects with the server's error (e.g. RequestError CONFERENCE_FULL). */
@@ -156,6 +198,7 @@ export class Participant {
     signalling.onNotification = (notification) => {
       this.notifications.set(notification.method, (this.notifications.get(notification.method) ?? 0) + 1);
       if (notification.method === 'consumerCreated') this.#onConsumer(notification.data);
+      else if (notification.method === 'consumerLayersChanged') this.#onLayersChanged(notification.data);
     };
     const { rtpCapabilities } = await signalling.request('getRouterRtpCapabilities', {});
     this.#routerPt = routerPayloadTypes(rtpCapabilities);
@@ -173,8 +216,23 @@ export class Participant {
   tick(tickIndex: number, nowMs: number): void {
     if (this.#closed) return;
     if (this.#audio && this.#audioTrack) this.#send(this.#audioTrack, this.#audio.next(nowMs));
-    if (this.#video && this.#videoTrack && tickIndex % 2 === 0) {
-      for (const packet of this.#video.nextFrame(nowMs, 3600)) this.#send(this.#videoTrack, packet);
+    const videoTrack = this.#videoTrack;
+    if (videoTrack && tickIndex % 2 === 0) {
+      for (const stream of this.#videoStreams) {
+        for (const packet of stream.nextFrame(nowMs, 3600)) {
+          this.#sentStore?.store(packet);
+          this.#send(videoTrack, packet);
+        }
+      }
+    }
+    // Sender reports for simulcast layers (mediasoup aligns their timestamps with them before
+    // switching): right after the first frames, then once a second.
+    if (videoTrack && this.#videoStreams.length > 1 && this.#reportTicks++ % SENDER_REPORT_TICKS === 1) {
+      const wallClockMs = Date.now();
+      for (const stream of this.#videoStreams) {
+        const rtpTimestamp = stream.rtpTimestampAt(nowMs);
+        if (rtpTimestamp !== undefined) this.#send(videoTrack, senderReport(stream.ssrc, wallClockMs, rtpTimestamp, stream.sent, stream.octets));
+      }
     }
   }
 
@@ -232,6 +290,23 @@ export class Participant {
     ];
   }
 
+  #prefer(signalling: Signalling, counters: SubscriptionCounters, layer: number): Promise<void> {
+    counters.preferredLayer = layer;
+    return signalling
+      .request('setConsumerPreferredLayers', { consumerId: counters.consumerId, spatialLayer: layer })
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        if (!this.#closed) this.errors.push(`setConsumerPreferredLayers: ${String(error)}`);
+      });
+  }
+
+  #onLayersChanged(data: { consumerId: string; spatialLayer: number | null }): void {
+    const counters = this.#byConsumer.get(data.consumerId);
+    if (!counters) return;
+    counters.layerNotifications++;
+    if (data.spatialLayer !== null) counters.notifiedLayers.add(data.spatialLayer);
+  }
+
   #onConsumer(info: ConsumerInfo): void {
     this.#pendingConsumers.push(info);
     if (this.#recvPc) this.#scheduleOffer();
@@ -251,20 +326,15 @@ export class Participant {
           this.errors.push(`consumer ${consumer.consumerId} without SSRC`);
           continue;
         }
-        this.subscriptions.set(ssrc, {
+        const counters = newSubscription({
+          consumerId: consumer.consumerId,
           kind: consumer.kind,
           producerId: consumer.producerId,
-          received: 0,
-          firstSequence: -1,
-          maxSequence: -1,
-          lastSequence: -1,
-          firstCounter: -1,
-          lastCounter: -1,
+          simulcast: consumer.type === 'simulcast',
           createdAtMs: this.#now(),
-          firstPacketAtMs: undefined,
-          delaySumMs: 0,
-          delayCount: 0,
         });
+        this.subscriptions.set(ssrc, counters);
+        this.#byConsumer.set(consumer.consumerId, counters);
       }
       try {
         this.#recvVersion++;
@@ -276,7 +346,16 @@ export class Participant {
         this.errors.push(`renegotiation: ${String(error)}`);
       }
       for (const consumer of batch) {
-        this.#batcher?.resume(consumer.consumerId).catch((error: unknown) => this.errors.push(`resume: ${String(error)}`));
+        const counters = this.#byConsumer.get(consumer.consumerId);
+        const preferred = counters?.simulcast && this.#options.preferredLayer ? this.#options.preferredLayer(this.#videoSubscriptions++) : undefined;
+        this.#batcher
+          ?.resume(consumer.consumerId)
+          .then(() => {
+            const signalling = this.#signalling;
+            if (counters && preferred !== undefined && preferred !== SIMULCAST_LAYERS - 1 && signalling) return this.#prefer(signalling, counters, preferred);
+            return undefined;
+          })
+          .catch((error: unknown) => this.errors.push(`resume: ${String(error)}`));
       }
     }, 5);
   }
@@ -288,25 +367,7 @@ export class Participant {
     const counters = this.subscriptions.get(packet.ssrc);
     if (!counters) return;
     const now = this.#now();
-    counters.received++;
-    if (counters.firstSequence < 0) {
-      counters.firstSequence = counters.maxSequence = counters.lastSequence = packet.sequence;
-      counters.firstPacketAtMs = now;
-      this.#checkAllFlowing(now);
-    } else {
-      // Extend the 16-bit sequence number relative to the last one seen.
-      const delta = ((packet.sequence - (counters.lastSequence & 0xffff) + 0x8000) & 0xffff) - 0x8000;
-      counters.lastSequence += delta;
-      if (counters.lastSequence > counters.maxSequence) counters.maxSequence = counters.lastSequence;
-    }
-    if (packet.counter !== undefined) {
-      if (counters.firstCounter < 0) counters.firstCounter = packet.counter;
-      if (packet.counter > counters.lastCounter) counters.lastCounter = packet.counter;
-      if (packet.sentAtMs !== undefined) {
-        counters.delaySumMs += now - packet.sentAtMs;
-        counters.delayCount++;
-      }
-    }
+    if (receivePacket(counters, packet, now)) this.#checkAllFlowing(now);
   }
 
   #checkAllFlowing(now: number): void {
@@ -326,16 +387,44 @@ export class Participant {
     if (o.video) {
       const media = new nodeDataChannel.Video(SEND_VIDEO_MID, 'SendOnly');
       media.addVP8Codec(SEND_VIDEO_PT);
-      const ssrc = randomSsrc();
-      media.addSSRC(ssrc, cname, 'stream', 'video');
-      this.#videoTrack = pc.addTrack(media);
-      // Answers the SFU's NACKs from the packets it sent (as browsers do), so one lost packet
-      // of a key frame does not leave subscribers waiting for the next key-frame request.
-      this.#videoTrack.setMediaHandler(new nodeDataChannel.RtcpNackResponder(512));
-      this.#video = new Vp8Stream(ssrc, SEND_VIDEO_PT, o.videoBitrate, 25);
-      this.#videoTrack.onMessage((message) => {
-        if (isRtcp(message) && asksForKeyFrame(message)) this.#video?.requestKeyFrame();
-      });
+      if (o.simulcastBitrates) {
+        // Three streams on one track (one m-section, as a browser's rid simulcast), each with its SSRC and rid.
+        this.#videoStreams = SIMULCAST_SHAPES.map((shape, layer) => {
+          const ssrc = randomSsrc();
+          media.addSSRC(ssrc, cname, 'stream', 'video');
+          return new Vp8Stream(ssrc, SEND_VIDEO_PT, o.simulcastBitrates![layer]!, 25, {
+            layer,
+            width: shape.width,
+            height: shape.height,
+            temporalLayers: 3,
+            rid: { extensionId: RID_EXTENSION_ID, value: shape.rid },
+          });
+        });
+        const track = pc.addTrack(media);
+        this.#videoTrack = track;
+        // libdatachannel's RtcpNackResponder keys packets by sequence number alone, which three
+        // streams on one track share: NACKs are answered here, per SSRC.
+        const store = new SentPacketStore(512);
+        this.#sentStore = store;
+        track.onMessage((message) => {
+          if (!isRtcp(message)) return;
+          for (const ssrc of keyFrameRequests(message)) this.#videoStreams.find((stream) => stream.ssrc === ssrc)?.requestKeyFrame();
+          for (const { ssrc, sequences } of nackedSequences(message)) for (const packet of store.lookup(ssrc, sequences)) this.#send(track, packet);
+        });
+      } else {
+        const ssrc = randomSsrc();
+        media.addSSRC(ssrc, cname, 'stream', 'video');
+        const track = pc.addTrack(media);
+        this.#videoTrack = track;
+        // Answers the SFU's NACKs from the packets it sent (as browsers do), so one lost packet
+        // of a key frame does not leave subscribers waiting for the next key-frame request.
+        track.setMediaHandler(new nodeDataChannel.RtcpNackResponder(512));
+        const stream = new Vp8Stream(ssrc, SEND_VIDEO_PT, o.videoBitrate, 25);
+        this.#videoStreams = [stream];
+        track.onMessage((message) => {
+          if (isRtcp(message) && asksForKeyFrame(message)) stream.requestKeyFrame();
+        });
+      }
       sections.push({ mid: SEND_VIDEO_MID, kind: 'video', payloadType: SEND_VIDEO_PT, ssrcs: [] });
     }
     if (o.audio) {
@@ -356,7 +445,8 @@ export class Participant {
       transportId: info.transportId,
       dtlsParameters: { role: 'server', fingerprints: [{ algorithm: dtls.algorithm, value: dtls.value }] },
     });
-    if (this.#video && this.#videoTrack) {
+    if (this.#videoStreams.length > 0 && this.#videoTrack) {
+      const simulcast = this.#videoStreams.length > 1;
       const { producerId } = await signalling.request('produce', {
         transportId: info.transportId,
         kind: 'video',
@@ -370,7 +460,18 @@ export class Participant {
               rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
             },
           ],
-          encodings: [{ ssrc: this.#video.ssrc }],
+          // Simulcast: rids only, as a browser announces them; the SFU learns each SSRC from the rid extension.
+          ...(simulcast
+            ? {
+                headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id', id: RID_EXTENSION_ID }],
+                encodings: SIMULCAST_SHAPES.map((shape, layer) => ({
+                  rid: shape.rid,
+                  maxBitrate: o.simulcastBitrates![layer]!,
+                  scaleResolutionDownBy: shape.scaleDownBy,
+                  scalabilityMode: 'L1T3',
+                })),
+              }
+            : { encodings: [{ ssrc: this.#videoStreams[0]!.ssrc }] }),
           rtcp: { cname, reducedSize: true },
         },
       });

@@ -1,7 +1,7 @@
 // Figures derived from several runs: the A/B ratio of worker CPU per forwarded packet
 // (bare mediasoup ÷ our SFU, so 1.0 = as efficient, ≥ 0.95 the target) with its spread,
-// growth curves with a least-squares line of worker CPU against forwarded packets, and
-// the largest room that held.
+// growth curves with a least-squares line of worker CPU against forwarded packets, the
+// largest room that held, and the cost of simulcast (runs with and without it, per target).
 
 import type { LoadRunResult } from './LoadRun.ts';
 
@@ -127,4 +127,64 @@ export function held(run: LoadRunResult): { ok: boolean; reason: string } {
   if (run.accounting.silentSubscriptions > 0) return { ok: false, reason: `${run.accounting.silentSubscriptions} subscriptions never received a packet` };
   if (!(run.window.lossPercent < 1)) return { ok: false, reason: `loss ${run.window.lossPercent.toFixed(2)} % in the steady window` };
   return { ok: true, reason: 'held' };
+}
+
+/** One group of runs (a target, with or without simulcast). */
+export interface SimulcastGroup {
+  readonly target: 'sfu' | 'baseline';
+  readonly simulcast: boolean;
+  readonly runs: number;
+  /** Packets/s the publishers sent into the worker (all layers). */
+  readonly ingressPps: Spread;
+  readonly forwardedPps: Spread;
+  /** Worker CPU µs per forwarded packet. */
+  readonly workerUsPerPacket: Spread;
+  /** Worker CPU µs per packet in or out (sent + forwarded). */
+  readonly workerUsPerPacketInOrOut: Spread;
+  readonly workerCpuPercent: Spread;
+  readonly lossPercent: Spread;
+}
+
+/** Runs with and without simulcast side by side. */
+export interface SimulcastComparison {
+  readonly groups: SimulcastGroup[];
+  /** Mean SFU µs per forwarded packet with simulcast ÷ without (NaN without both). */
+  readonly sfuCostRatio: number;
+  /** A/B ratios (baseline µs/packet ÷ SFU µs/packet) of the pairs without and with simulcast. */
+  readonly abPlain: Spread;
+  readonly abSimulcast: Spread;
+}
+
+export function simulcastComparison(runs: readonly LoadRunResult[]): SimulcastComparison {
+  const groups: SimulcastGroup[] = [];
+  for (const target of ['sfu', 'baseline'] as const) {
+    for (const simulcast of [false, true]) {
+      const group = runs.filter((run) => run.target === target && (run.simulcast !== undefined) === simulcast);
+      if (group.length === 0) continue;
+      const of = (f: (run: LoadRunResult) => number): Spread => spread(group.map(f));
+      groups.push({
+        target,
+        simulcast,
+        runs: group.length,
+        ingressPps: of((r) => r.window.sentPackets / r.window.seconds),
+        forwardedPps: of((r) => r.window.forwardedPps),
+        workerUsPerPacket: of((r) => r.window.workerUsPerPacket),
+        workerUsPerPacketInOrOut: of((r) => (r.window.workerCpuSeconds * 1e6) / (r.window.sentPackets + r.window.forwardedPackets)),
+        workerCpuPercent: of((r) => (100 * r.window.workerCpuSeconds) / r.window.seconds),
+        lossPercent: of((r) => r.window.lossPercent),
+      });
+    }
+  }
+  const sfuPlain = groups.find((g) => g.target === 'sfu' && !g.simulcast);
+  const sfuSim = groups.find((g) => g.target === 'sfu' && g.simulcast);
+  const ab = (simulcast: boolean): Spread => {
+    const kind = runs.filter((run) => (run.simulcast !== undefined) === simulcast);
+    return compare(kind).ratio;
+  };
+  return {
+    groups,
+    sfuCostRatio: sfuPlain && sfuSim ? sfuSim.workerUsPerPacket.mean / sfuPlain.workerUsPerPacket.mean : Number.NaN,
+    abPlain: ab(false),
+    abSimulcast: ab(true),
+  };
 }

@@ -1,8 +1,9 @@
 // The baseline of the A/B comparison: bare mediasoup (the same package, one worker, one
 // WebRtcServer, one router with the SFU's codecs) behind the smallest server that speaks
 // enough of protocol v1 for the load generator: getRouterRtpCapabilities, join
-// (autoSubscribe), createTransport, connectTransport, produce, resumeConsumer(s), leave,
-// and consumerCreated notifications. No metrics, no stats polling, no active-speaker
+// (autoSubscribe), createTransport, connectTransport, produce, resumeConsumer(s),
+// setConsumerPreferredLayers, leave, and consumerCreated / consumerLayersChanged
+// notifications. No metrics, no stats polling, no active-speaker
 // observer, no queues, no admission: whatever our SFU spends beyond this is its own cost.
 // Transports and producers get the same options the SFU gives them (bitrates, key-frame
 // request delay), so the worker does the same media work. Trusts its input: load tests only.
@@ -102,6 +103,13 @@ export async function startBaseline(options: { basePort: number; logger: Logger 
     const consumer = await subscriber.recv.consume({ producerId: producer.id, rtpCapabilities: subscriber.rtpCapabilities as never, paused: true });
     subscriber.consumers.set(consumer.id, consumer);
     consumer.on('transportclose', () => subscriber.consumers.delete(consumer.id));
+    consumer.on('layerschange', (layers) =>
+      notify(subscriber, 'consumerLayersChanged', {
+        consumerId: consumer.id,
+        spatialLayer: layers ? layers.spatialLayer : null,
+        temporalLayer: layers ? (layers.temporalLayer ?? 0) : null,
+      }),
+    );
     consumer.on('producerclose', () => {
       subscriber.consumers.delete(consumer.id);
       notify(subscriber, 'consumerClosed', { consumerId: consumer.id });
@@ -208,6 +216,16 @@ export async function startBaseline(options: { basePort: number; logger: Logger 
           }),
         );
         return { data: { results } };
+      }
+      case 'setConsumerPreferredLayers': {
+        const consumer = peer.consumers.get(String(data['consumerId']));
+        if (!consumer) throw new Error('unknown consumer');
+        const temporalLayer = data['temporalLayer'];
+        await consumer.setPreferredLayers({
+          spatialLayer: Number(data['spatialLayer']),
+          ...(typeof temporalLayer === 'number' ? { temporalLayer } : {}),
+        });
+        return { data: {} };
       }
       case 'leave':
         return { data: {}, after: () => peer.socket.close(1000) };

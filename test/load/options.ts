@@ -2,11 +2,18 @@
 // with every fault listed.
 
 import { resolve } from 'node:path';
+import type { LayerPreference } from './LoadRun.ts';
+
+/** Simulcast layer bitrates of --simulcast: q 320×180, h 640×360, f 1280×720 (bits per second). */
+export const DEFAULT_SIMULCAST_BITRATES: readonly [number, number, number] = [150_000, 500_000, 1_200_000];
 
 /** What `npm run loadtest` does. */
 export interface CliOptions {
-  /** single: one run; compare: SFU and baseline alternating; growth: SFU at each --sizes; max: largest room. */
-  readonly mode: 'single' | 'compare' | 'growth' | 'max';
+  /**
+   * single: one run; compare: SFU and baseline alternating; growth: SFU at each --sizes; max: largest room;
+   * simulcast-compare: SFU and baseline, each without and with simulcast, alternating.
+   */
+  readonly mode: 'single' | 'compare' | 'growth' | 'max' | 'simulcast-compare';
   readonly target: 'sfu' | 'baseline';
   readonly participants: number;
   readonly publishers: number | undefined;
@@ -31,6 +38,10 @@ export interface CliOptions {
   readonly mediasoupDir: string | undefined;
   /** Stats polling interval of the SFU target (experiments). */
   readonly sfuStatsIntervalMs: number | undefined;
+  /** Simulcast layer bitrates q, h, f when publishers send simulcast. */
+  readonly simulcastBitrates: readonly [number, number, number] | undefined;
+  readonly layers: LayerPreference;
+  readonly layerCycleS: number;
   readonly help: boolean;
 }
 
@@ -40,6 +51,8 @@ Modes (default: one run against our SFU):
   --compare              our SFU and bare mediasoup (baseline.ts) alternating, --alternations times
   --growth               our SFU at each of --sizes participants in one room
   --max                  largest all-see-all room with loss < 1 %: --max-start, grow by --max-step up to --max-limit
+  --simulcast-compare    sfu, sfu simulcast, baseline, baseline simulcast alternating, --alternations times
+                         (the runs without simulcast send one stream at --bitrate)
 Load:
   --target sfu|baseline  single mode only (default sfu)
   --participants N       total participants (default 6)
@@ -59,6 +72,12 @@ Load:
   --out DIR              report folder (default .cache/loadtest/<time>)
   --sfu-stats-interval MS  stats polling interval of our SFU (experiment knob; default the SFU's 5000)
   --mediasoup DIR        run the target against another installed mediasoup package (DIR = …/node_modules/mediasoup)
+Simulcast:
+  --simulcast            publishers send three VP8 layers q/h/f (rids, L1T3, default 150000,500000,1200000 bit/s)
+  --simulcast-bitrates q,h,f   layer bitrates (implies --simulcast)
+  --layers high|low|mixed|cycle  preferred layer of the subscribers' simulcast consumers (default high;
+                         mixed: q, h, f in turn; cycle: f, then every --layer-cycle s the next one: q, h, f, …)
+  --layer-cycle S        seconds per step of --layers cycle (default 3)
 `;
 
 function positive(name: string, value: string | undefined, faults: string[], allowZero = false): number {
@@ -96,6 +115,9 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
     out: `.cache/loadtest/${nowIso.replace(/[:.]/g, '-')}`,
     mediasoupDir: undefined as string | undefined,
     sfuStatsIntervalMs: undefined as number | undefined,
+    simulcastBitrates: undefined as readonly [number, number, number] | undefined,
+    layers: 'high' as LayerPreference,
+    layerCycleS: 3,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -118,6 +140,29 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
         break;
       case '--max':
         o.mode = 'max';
+        break;
+      case '--simulcast-compare':
+        o.mode = 'simulcast-compare';
+        o.simulcastBitrates ??= DEFAULT_SIMULCAST_BITRATES;
+        break;
+      case '--simulcast':
+        o.simulcastBitrates ??= DEFAULT_SIMULCAST_BITRATES;
+        break;
+      case '--simulcast-bitrates': {
+        const bitrates = (take() ?? '').split(',').map(Number);
+        if (bitrates.length !== 3 || bitrates.some((n) => !Number.isFinite(n) || n < 8000 || n > 20_000_000)) {
+          faults.push('--simulcast-bitrates is three bitrates q,h,f in bit/s (8000 to 20000000)');
+        } else o.simulcastBitrates = [bitrates[0]!, bitrates[1]!, bitrates[2]!];
+        break;
+      }
+      case '--layers': {
+        const layers = take();
+        if (layers === 'high' || layers === 'low' || layers === 'mixed' || layers === 'cycle') o.layers = layers;
+        else faults.push('--layers is high, low, mixed or cycle');
+        break;
+      }
+      case '--layer-cycle':
+        o.layerCycleS = positive(arg, take(), faults);
         break;
       case '--target': {
         const target = take();
@@ -203,6 +248,7 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
   if (o.participants > 500) faults.push('--participants is at most 500');
   if (o.durationS > 600) faults.push('--duration is at most 600 s');
   if (o.maxLimit > 500) faults.push('--max-limit is at most 500');
+  if (o.simulcastBitrates && !o.video) faults.push('--simulcast needs video (--media av or video)');
   if (faults.length > 0) throw new Error(`invalid options:\n  ${faults.join('\n  ')}\n\n${USAGE}`);
   return o;
 }

@@ -1,11 +1,13 @@
 // Reports of load runs: a summary table for the terminal, the JSON report (schema
 // `matrix-sfu.loadtest.v1`, checked by the short load test) and an SVG plot of one run
 // (packets per second, CPU and loss over time, three panels on one time axis), written
-// by hand: no plotting dependency.
+// by hand: no plotting dependency; simulcast runs get a fourth panel (received packets/s
+// per layer q/h/f), and a report of several runs a bar chart comparing them (runs.svg).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadRunResult, LoadSample } from './LoadRun.ts';
+import type { SimulcastComparison } from './analysis.ts';
 
 /** Schema name of the JSON report. */
 export const REPORT_SCHEMA = 'matrix-sfu.loadtest.v1';
@@ -21,6 +23,8 @@ export interface LoadReport {
   readonly comparison?: unknown;
   /** Growth curves, when the run swept participant counts. */
   readonly growth?: unknown;
+  /** Runs with and without simulcast side by side. */
+  readonly simulcast?: SimulcastComparison;
 }
 
 function fmt(value: number, digits = 1): string {
@@ -36,7 +40,9 @@ export function summaryTable(runs: readonly LoadRunResult[]): string {
   const header = [
     'run'.padEnd(18),
     'N'.padStart(4),
+    'sim'.padStart(5),
     'joined'.padStart(6),
+    'in pps'.padStart(7),
     'fwd pps'.padStart(8),
     'loss %'.padStart(7),
     'us/pkt'.padStart(7),
@@ -51,7 +57,9 @@ export function summaryTable(runs: readonly LoadRunResult[]): string {
     [
       run.label.slice(0, 18).padEnd(18),
       String(run.options.participants).padStart(4),
+      (run.simulcast?.layers ?? '-').padStart(5),
       String(run.joins.joined).padStart(6),
+      fmt(run.window.sentPackets / run.window.seconds, 0).padStart(7),
       fmt(run.window.forwardedPps, 0).padStart(8),
       fmt(run.window.lossPercent, 2).padStart(7),
       fmt(run.window.workerUsPerPacket, 2).padStart(7),
@@ -66,14 +74,37 @@ export function summaryTable(runs: readonly LoadRunResult[]): string {
   return [header, ...rows].join('\n');
 }
 
-/** One line on the accounting of a run. */
+/** One line on the accounting of a run (two with simulcast: per layer, switches, the worker's view). */
 export function accountingLine(run: LoadRunResult): string {
   const a = run.accounting;
+  const sim = run.simulcast;
+  const simulcastLine = sim
+    ? `\n[${run.label}] simulcast (${sim.layers}): ` +
+      sim.perLayer.map((l) => `${l.rid} received ${l.received}/${l.expected} (loss ${fmt(l.lossPercent, 2)} %)`).join(', ') +
+      `; ${sim.subscriptionsThatSwitched}/${sim.subscriptions} video subscriptions switched layers (${sim.switchesSeen} switches, ${sim.layerNotifications} consumerLayersChanged)` +
+      (sim.dump ? `; worker: current spatial ${JSON.stringify(sim.dump.currentSpatial)}, preferred ${JSON.stringify(sim.dump.preferredSpatial)} of ${sim.dump.dumped} consumers` : '')
+    : '';
   return (
     `[${run.label}] sent ${a.sent}, expected at subscribers ${a.expected} = received ${a.received} + lost after SFU ${a.lostAfterSfu} + not forwarded ${a.notForwarded} ` +
     `(loss ${fmt(a.lossPercent, 3)} %, ${a.silentSubscriptions}/${a.subscriptions} silent subscriptions)` +
-    (Object.keys(run.joins.refusals).length > 0 ? `; refused joins ${JSON.stringify(run.joins.refusals)}` : '')
+    (Object.keys(run.joins.refusals).length > 0 ? `; refused joins ${JSON.stringify(run.joins.refusals)}` : '') +
+    simulcastLine
   );
+}
+
+/** Lines on runs with and without simulcast. */
+export function simulcastLines(c: SimulcastComparison): string[] {
+  const lines = c.groups.map(
+    (g) =>
+      `${g.target.padEnd(8)} ${g.simulcast ? 'simulcast' : 'single   '} (${g.runs} runs): in ${fmt(g.ingressPps.mean, 0)} pps, forwarded ${fmt(g.forwardedPps.mean, 0)} pps, ` +
+      `worker ${fmt(g.workerCpuPercent.mean, 1)} % = ${fmt(g.workerUsPerPacket.mean, 2)} ± ${fmt(g.workerUsPerPacket.stdev, 2)} µs per forwarded packet ` +
+      `(${fmt(g.workerUsPerPacketInOrOut.mean, 2)} µs per packet in or out), loss ${fmt(g.lossPercent.mean, 2)} %`,
+  );
+  lines.push(
+    `SFU µs per forwarded packet, simulcast ÷ single stream: ${fmt(c.sfuCostRatio, 3)}; A/B (baseline ÷ SFU) single ${fmt(c.abPlain.mean, 3)} ± ${fmt(c.abPlain.stdev, 3)} (${c.abPlain.n}), ` +
+      `simulcast ${fmt(c.abSimulcast.mean, 3)} ± ${fmt(c.abSimulcast.stdev, 3)} (${c.abSimulcast.n})`,
+  );
+  return lines;
 }
 
 interface Series {
@@ -146,13 +177,60 @@ export function runSvg(run: LoadRunResult): string {
       { name: 'generator', color: '#8c564b', values: pick((s) => s.generatorCpuPercent) },
     ], 60 + panelHeight + 50, width, panelHeight),
     panel('loss (percent of expected packets)', '%', times, [{ name: 'loss', color: '#e377c2', values: pick((s) => s.lossPercent) }], 60 + 2 * (panelHeight + 50), width, panelHeight),
-    `<text x="${width / 2}" y="${60 + 3 * panelHeight + 2 * 50 + 30}" font-size="11" text-anchor="middle">seconds since start</text>`,
   ];
-  const height = 60 + 3 * panelHeight + 2 * 50 + 45;
+  const panels = run.simulcast ? 4 : 3;
+  if (run.simulcast) {
+    const colors = ['#17becf', '#bcbd22', '#7f7f7f'];
+    body.push(
+      panel(
+        `received packets per second per simulcast layer (preferred: ${run.simulcast.layers})`,
+        'pps',
+        times,
+        run.simulcast.perLayer.map((layer, index) => ({ name: layer.rid, color: colors[index]!, values: pick((s) => s.receivedPpsByLayer?.[index] ?? 0) })),
+        60 + 3 * (panelHeight + 50),
+        width,
+        panelHeight,
+      ),
+    );
+  }
+  body.push(`<text x="${width / 2}" y="${60 + panels * panelHeight + (panels - 1) * 50 + 30}" font-size="11" text-anchor="middle">seconds since start</text>`);
+  const height = 60 + panels * panelHeight + (panels - 1) * 50 + 45;
   return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${body.join('\n')}\n</svg>\n`;
 }
 
-/** Writes report.json and one SVG per run into `dir`; returns the written paths. */
+/** A bar chart of several runs: worker µs per forwarded packet and forwarded packets/s per run. */
+export function runsSvg(runs: readonly LoadRunResult[]): string {
+  const width = Math.max(500, 120 + runs.length * 70);
+  const chart = (title: string, values: number[], color: string, top: number, digits: number): string => {
+    const height = 160;
+    const left = 70;
+    const yMax = niceMax(Math.max(0, ...values.filter(Number.isFinite)));
+    const parts = [`<text x="${left}" y="${top - 8}" font-size="13" font-weight="bold">${escape(title)}</text>`];
+    parts.push(`<line x1="${left}" y1="${top + height}" x2="${width - 20}" y2="${top + height}" stroke="#999"/>`);
+    for (let i = 0; i <= 4; i++) {
+      const y = top + height - (height * i) / 4;
+      parts.push(`<text x="${left - 6}" y="${y + 4}" font-size="10" text-anchor="end">${fmt((yMax * i) / 4, digits)}</text>`);
+    }
+    values.forEach((value, i) => {
+      const h = Number.isFinite(value) ? (height * Math.min(value, yMax)) / yMax : 0;
+      const x = left + 10 + i * 70;
+      const run = runs[i]!;
+      parts.push(`<rect x="${x}" y="${(top + height - h).toFixed(1)}" width="44" height="${h.toFixed(1)}" fill="${run.simulcast ? color : '#aaa'}"/>`);
+      parts.push(`<text x="${x + 22}" y="${(top + height - h - 4).toFixed(1)}" font-size="10" text-anchor="middle">${fmt(value, digits)}</text>`);
+      parts.push(`<text x="${x + 22}" y="${top + height + 14}" font-size="9" text-anchor="middle">${escape(run.label.slice(0, 14))}</text>`);
+    });
+    return parts.join('\n');
+  };
+  const body = [
+    `<text x="70" y="24" font-size="15" font-weight="bold">runs compared (coloured: simulcast, grey: one stream)</text>`,
+    chart('worker CPU µs per forwarded packet', runs.map((r) => r.window.workerUsPerPacket), '#d62728', 60, 1),
+    chart('forwarded packets per second', runs.map((r) => r.window.forwardedPps), '#2ca02c', 290, 0),
+  ];
+  const height = 490;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${body.join('\n')}\n</svg>\n`;
+}
+
+/** Writes report.json, one SVG per run and, for several runs, runs.svg into `dir`; returns the written paths. */
 export function writeReport(dir: string, report: LoadReport): string[] {
   mkdirSync(dir, { recursive: true });
   const paths = [join(dir, 'report.json')];
@@ -162,5 +240,10 @@ export function writeReport(dir: string, report: LoadReport): string[] {
     writeFileSync(path, runSvg(run));
     paths.push(path);
   });
+  if (report.runs.length > 1) {
+    const path = join(dir, 'runs.svg');
+    writeFileSync(path, runsSvg(report.runs));
+    paths.push(path);
+  }
   return paths;
 }

@@ -1,15 +1,18 @@
 // RTP packets of the load generator: a VP8 publisher with a real payload descriptor
 // (RFC 7741: X and I bits set, 15-bit picture ID, key frames with the 10-byte key-frame
-// header mediasoup reads dimensions from) and an Opus publisher at 50 packets/s. Each
-// packet carries a tag after the codec header (magic, the stream's packet counter, the
-// send time), so a subscriber can match what arrives to what was sent even though the
-// SFU rewrites sequence numbers. Parsing is bounded by the buffer and never throws.
+// header mediasoup reads dimensions from; for simulcast layers also TL0PICIDX and the
+// temporal layer id of an L1T3 pattern, and the rid header extension) and an Opus
+// publisher at 50 packets/s. Each packet carries a tag after the codec header (magic with
+// the stream's spatial layer, the stream's packet counter, the send time), so a subscriber
+// can match what arrives to what was sent, per layer, even though the SFU rewrites SSRCs
+// and sequence numbers. Parsing is bounded by the buffer and never throws. RTCP (sender
+// reports, key-frame requests, NACKs) lives in rtcp.ts.
 
 /** Bytes of the RTP fixed header the generator writes (no CSRC, no extension). */
 export const RTP_HEADER_BYTES = 12;
-/** Magic at the start of each tag: "LDT1". */
-const TAG_MAGIC = 0x4c44_5431;
-/** Bytes of one tag: magic, counter, send time in ms (float64). */
+/** Magic at the start of each tag: "LDT", then one byte: the stream's spatial layer (0 for non-simulcast streams). */
+const TAG_MAGIC = 0x4c_4454;
+/** Bytes of one tag: magic and layer, counter, send time in ms (float64). */
 export const TAG_BYTES = 16;
 /** Largest RTP payload of one video packet. */
 export const MAX_VIDEO_PAYLOAD = 1100;
@@ -21,6 +24,8 @@ export interface ParsedRtp {
   readonly payloadType: number;
   /** The publisher's counter and send time, when the tag was found. */
   readonly counter: number | undefined;
+  /** Spatial layer of the stream the packet came from (0 without simulcast), when the tag was found. */
+  readonly layer: number | undefined;
   readonly sentAtMs: number | undefined;
 }
 
@@ -32,8 +37,9 @@ function header(buffer: Buffer, payloadType: number, marker: boolean, sequence: 
   buffer.writeUInt32BE(ssrc >>> 0, 8);
 }
 
-function writeTag(buffer: Buffer, offset: number, counter: number, nowMs: number): void {
-  buffer.writeUInt32BE(TAG_MAGIC, offset);
+function writeTag(buffer: Buffer, offset: number, counter: number, nowMs: number, layer = 0): void {
+  buffer.writeUIntBE(TAG_MAGIC, offset, 3);
+  buffer[offset + 3] = layer & 0xff;
   buffer.writeUInt32BE(counter >>> 0, offset + 4);
   buffer.writeDoubleBE(nowMs, offset + 8);
 }
@@ -69,18 +75,54 @@ export class OpusStream {
   }
 }
 
+/** Simulcast shape of a VP8 stream. */
+export interface Vp8LayerOptions {
+  /** Spatial layer index written into the tag (0 = lowest). */
+  readonly layer: number;
+  /** Frame size the key frames announce. */
+  readonly width: number;
+  readonly height: number;
+  /** Temporal layers of the L1T3 pattern (TID 0, 2, 1, 2 per four frames); 1 = no temporal layer ids. */
+  readonly temporalLayers: 1 | 3;
+  /** The rid header extension (RFC 8852, one-byte form): its negotiated id and this stream's rid. */
+  readonly rid?: { readonly extensionId: number; readonly value: string };
+}
+
+const TEMPORAL_PATTERN = [0, 2, 1, 2] as const;
+
+/** Writes a one-byte-header extension block (RFC 8285) with one element; returns its length. */
+function writeRidExtension(buffer: Buffer, offset: number, extensionId: number, rid: Buffer): number {
+  const words = Math.ceil((1 + rid.length) / 4);
+  buffer.writeUInt16BE(0xbede, offset);
+  buffer.writeUInt16BE(words, offset + 2);
+  buffer[offset + 4] = (extensionId << 4) | (rid.length - 1);
+  rid.copy(buffer, offset + 5);
+  return 4 + words * 4;
+}
+
 /** A VP8 stream: frames of a size set by the bitrate, split into packets with payload descriptors. */
 export class Vp8Stream {
   readonly ssrc: number;
   readonly payloadType: number;
+  readonly layer: number;
   readonly #frameBytes: number;
   readonly #keyFrameBytes: number;
+  readonly #width: number;
+  readonly #height: number;
+  readonly #temporalLayers: 1 | 3;
+  readonly #rid: { readonly extensionId: number; readonly value: Buffer } | undefined;
   #sequence = Math.floor(Math.random() * 0x10000);
   #timestamp = Math.floor(Math.random() * 0x1_0000_0000);
   #pictureId = Math.floor(Math.random() * 0x8000);
+  #tl0PicIdx = Math.floor(Math.random() * 0x100);
+  #frameIndex = 0;
   #keyFrameRequested = true;
+  /** RTP timestamp and send time of the last frame (for sender reports). */
+  #lastFrame: { timestamp: number; atMs: number } | undefined;
   /** Packets sent so far. */
   sent = 0;
+  /** Payload octets sent so far (sender reports). */
+  octets = 0;
   /** Key frames sent so far. */
   keyFrames = 0;
 
@@ -88,11 +130,17 @@ export class Vp8Stream {
    * @param bitrate target bits per second of delta frames
    * @param fps frames per second the caller asks for
    */
-  constructor(ssrc: number, payloadType: number, bitrate: number, fps: number) {
+  constructor(ssrc: number, payloadType: number, bitrate: number, fps: number, layer?: Vp8LayerOptions) {
     this.ssrc = ssrc;
     this.payloadType = payloadType;
+    this.layer = layer?.layer ?? 0;
     this.#frameBytes = Math.max(64, Math.round(bitrate / 8 / fps));
     this.#keyFrameBytes = this.#frameBytes * 3;
+    this.#width = layer?.width ?? 640;
+    this.#height = layer?.height ?? 360;
+    this.#temporalLayers = layer?.temporalLayers ?? 1;
+    this.#rid = layer?.rid ? { extensionId: layer.rid.extensionId, value: Buffer.from(layer.rid.value, 'ascii') } : undefined;
+    if (this.#rid && (this.#rid.value.length < 1 || this.#rid.value.length > 16)) throw new Error('a rid has 1 to 16 characters');
   }
 
   /** The next frame is a key frame (a PLI or FIR arrived, or a periodic refresh). */
@@ -100,27 +148,50 @@ export class Vp8Stream {
     this.#keyFrameRequested = true;
   }
 
+  /** RTP timestamp that corresponds to `nowMs` on this stream's clock (90 kHz), for a sender report. */
+  rtpTimestampAt(nowMs: number): number | undefined {
+    if (!this.#lastFrame) return undefined;
+    return (this.#lastFrame.timestamp + Math.round((nowMs - this.#lastFrame.atMs) * 90)) >>> 0;
+  }
+
   /** The packets of the next frame; `frameTicks` is the 90 kHz duration of one frame. */
   nextFrame(nowMs: number, frameTicks: number): Buffer[] {
     const keyFrame = this.#keyFrameRequested;
     this.#keyFrameRequested = false;
-    if (keyFrame) this.keyFrames++;
+    if (keyFrame) {
+      this.keyFrames++;
+      this.#frameIndex = 0; // a key frame restarts the temporal pattern at TID 0
+    }
+    const temporal = this.#temporalLayers === 3;
+    const tid = temporal ? TEMPORAL_PATTERN[this.#frameIndex % TEMPORAL_PATTERN.length]! : 0;
+    if (temporal && tid === 0) this.#tl0PicIdx = (this.#tl0PicIdx + 1) & 0xff;
+    const descriptorBytes = temporal ? 6 : 4;
     let remaining = keyFrame ? this.#keyFrameBytes : this.#frameBytes;
     const packets: Buffer[] = [];
     let first = true;
     while (remaining > 0 || first) {
-      // Descriptor: X=1, S on the first packet, partition 0; I=1 with a 15-bit picture ID (M=1).
+      // Descriptor: X=1, S on the first packet, partition 0; I=1 with a 15-bit picture ID (M=1);
+      // with temporal layers also L (TL0PICIDX) and T (TID, Y on the upper layers).
       const codecHeader = first ? (keyFrame ? 10 : 3) : 0;
-      const body = Math.max(TAG_BYTES, Math.min(MAX_VIDEO_PAYLOAD - 4 - codecHeader, remaining));
+      const body = Math.max(TAG_BYTES, Math.min(MAX_VIDEO_PAYLOAD - descriptorBytes - codecHeader, remaining));
       remaining -= body;
       const last = remaining <= 0;
-      const packet = Buffer.alloc(RTP_HEADER_BYTES + 4 + codecHeader + body);
+      const extensionBytes = this.#rid ? 4 + Math.ceil((1 + this.#rid.value.length) / 4) * 4 : 0;
+      const packet = Buffer.alloc(RTP_HEADER_BYTES + extensionBytes + descriptorBytes + codecHeader + body);
       header(packet, this.payloadType, last, this.#sequence, this.#timestamp, this.ssrc);
       let offset = RTP_HEADER_BYTES;
+      if (this.#rid) {
+        packet[0]! |= 0x10; // X: header extension present
+        offset += writeRidExtension(packet, offset, this.#rid.extensionId, this.#rid.value);
+      }
       packet[offset++] = 0x80 | (first ? 0x10 : 0);
-      packet[offset++] = 0x80;
+      packet[offset++] = temporal ? 0xe0 : 0x80;
       packet[offset++] = 0x80 | ((this.#pictureId >> 8) & 0x7f);
       packet[offset++] = this.#pictureId & 0xff;
+      if (temporal) {
+        packet[offset++] = this.#tl0PicIdx;
+        packet[offset++] = (tid << 6) | (tid > 0 ? 0x20 : 0);
+      }
       if (first) {
         // VP8 frame tag: bit 0 is the inverse key-frame flag (0 = key frame), show_frame set.
         packet[offset] = keyFrame ? 0x10 : 0x11;
@@ -129,38 +200,24 @@ export class Vp8Stream {
           packet[offset++] = 0x9d;
           packet[offset++] = 0x01;
           packet[offset++] = 0x2a;
-          packet.writeUInt16LE(640, offset);
-          packet.writeUInt16LE(360, offset + 2);
+          packet.writeUInt16LE(this.#width, offset);
+          packet.writeUInt16LE(this.#height, offset + 2);
           offset += 4;
         }
       }
-      writeTag(packet, offset, this.sent, nowMs);
+      writeTag(packet, offset, this.sent, nowMs, this.layer);
       this.#sequence = (this.#sequence + 1) & 0xffff;
       this.sent++;
+      this.octets += packet.length - RTP_HEADER_BYTES - extensionBytes;
       packets.push(packet);
       first = false;
     }
+    this.#lastFrame = { timestamp: this.#timestamp, atMs: nowMs };
     this.#pictureId = (this.#pictureId + 1) & 0x7fff;
+    this.#frameIndex++;
     this.#timestamp = (this.#timestamp + frameTicks) >>> 0;
     return packets;
   }
-}
-
-/** True for an RTCP packet (payload types 192–223 of RFC 5761's demultiplexing range). */
-export function isRtcp(packet: Buffer): boolean {
-  return packet.length >= 8 && packet[1]! >= 192 && packet[1]! <= 223;
-}
-
-/** True when a compound RTCP packet holds a PLI (PSFB, FMT 1) or FIR (PSFB, FMT 4). */
-export function asksForKeyFrame(packet: Buffer): boolean {
-  let offset = 0;
-  for (let count = 0; count < 32 && offset + 4 <= packet.length; count++) {
-    const fmt = packet[offset]! & 0x1f;
-    const type = packet[offset + 1]!;
-    if (type === 206 && (fmt === 1 || fmt === 4)) return true;
-    offset += (packet.readUInt16BE(offset + 2) + 1) * 4;
-  }
-  return false;
 }
 
 /** Reads the header and, where present, the generator's tag of an RTP packet. */
@@ -175,10 +232,10 @@ export function parseRtp(packet: Buffer, kind: 'audio' | 'video'): ParsedRtp | u
   const base = { ssrc: packet.readUInt32BE(8), sequence: packet.readUInt16BE(2), payloadType: packet[1]! & 0x7f };
   if (kind === 'audio') offset += 1;
   else offset = vp8PayloadStart(packet, offset);
-  if (offset < 0 || offset + TAG_BYTES > packet.length || packet.readUInt32BE(offset) !== TAG_MAGIC) {
-    return { ...base, counter: undefined, sentAtMs: undefined };
+  if (offset < 0 || offset + TAG_BYTES > packet.length || packet.readUIntBE(offset, 3) !== TAG_MAGIC) {
+    return { ...base, counter: undefined, sentAtMs: undefined, layer: undefined };
   }
-  return { ...base, counter: packet.readUInt32BE(offset + 4), sentAtMs: packet.readDoubleBE(offset + 8) };
+  return { ...base, counter: packet.readUInt32BE(offset + 4), sentAtMs: packet.readDoubleBE(offset + 8), layer: packet[offset + 3]! };
 }
 
 function vp8PayloadStart(packet: Buffer, start: number): number {

@@ -4,10 +4,10 @@
 
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { compare, growth, held } from './analysis.ts';
+import { compare, growth, held, simulcastComparison } from './analysis.ts';
 import { runLoad, type LoadRunOptions, type LoadRunResult } from './LoadRun.ts';
 import { parseCliOptions, USAGE, type CliOptions } from './options.ts';
-import { accountingLine, REPORT_SCHEMA, summaryTable, writeReport, type LoadReport } from './report.ts';
+import { accountingLine, REPORT_SCHEMA, simulcastLines, summaryTable, writeReport, type LoadReport } from './report.ts';
 
 function progress(line: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
@@ -31,6 +31,7 @@ function base(options: CliOptions, overrides: Partial<LoadRunOptions>): LoadRunO
     ...(options.maxWorkerLoad !== undefined ? { maxWorkerLoad: options.maxWorkerLoad } : {}),
     ...(options.mediasoupDir ? { mediasoupDir: options.mediasoupDir } : {}),
     ...(options.sfuStatsIntervalMs !== undefined ? { sfuStatsIntervalMs: options.sfuStatsIntervalMs } : {}),
+    ...(options.simulcastBitrates ? { simulcastBitrates: options.simulcastBitrates, layers: options.layers, layerCycleS: options.layerCycleS } : {}),
     progress,
     targetLogFile: join(options.out, 'target.log'),
     ...overrides,
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   let comparison: unknown;
   let growthResult: unknown;
   let largest: unknown;
+  let simulcast: ReturnType<typeof simulcastComparison> | undefined;
   switch (options.mode) {
     case 'single':
       await one(runs, base(options, {}));
@@ -67,7 +69,19 @@ async function main(): Promise<void> {
         await one(runs, base(options, { target: 'baseline', label: `baseline-${i + 1}` }));
       }
       comparison = compare(runs);
+      if (options.simulcastBitrates) simulcast = simulcastComparison(runs);
       break;
+    case 'simulcast-compare': {
+      for (let i = 0; i < options.alternations; i++) {
+        for (const target of ['sfu', 'baseline'] as const) {
+          await one(runs, base({ ...options, simulcastBitrates: undefined }, { target, label: `${target}-${i + 1}` }));
+          await one(runs, base(options, { target, label: `${target}-sim-${i + 1}` }));
+        }
+      }
+      comparison = compare(runs);
+      simulcast = simulcastComparison(runs);
+      break;
+    }
     case 'growth':
       for (const size of options.sizes) await one(runs, base(options, { target: 'sfu', participants: size, rooms: 1, label: `sfu-n${size}` }));
       growthResult = growth(runs);
@@ -96,6 +110,7 @@ async function main(): Promise<void> {
     command: process.argv.slice(2),
     runs,
     ...(comparison ? { comparison } : {}),
+    ...(simulcast ? { simulcast } : {}),
     ...(growthResult ? { growth: largest ? { ...(growthResult as object), largest } : growthResult } : {}),
   };
   const paths = writeReport(options.out, report);
@@ -114,6 +129,7 @@ async function main(): Promise<void> {
       `worker CPU vs forwarded pps: slope ${(g.workerCpuFit.slope * 1e6).toFixed(2)} µs/packet, intercept ${(100 * g.workerCpuFit.intercept).toFixed(1)} % of a core, r² ${g.workerCpuFit.r2.toFixed(3)} (${g.workerCpuFit.points} runs)`,
     );
   }
+  if (simulcast) for (const line of simulcastLines(simulcast)) console.log(line);
   if (largest) console.log(`largest room: ${JSON.stringify(largest)}`);
   console.log(`report: ${paths.join(', ')}`);
 }

@@ -3,8 +3,10 @@
 // port 0, workers from --workers) and `baseline` starts the bare-mediasoup server of
 // baseline.ts. Sends one `ready` message with the WebSocket URL, its own pid and its
 // worker pids; answers `memory` with process.memoryUsage() after a GC (the parent runs it
-// with --expose-gc); stops when the channel closes or on SIGTERM. Logs warnings and errors
-// to stderr.
+// with --expose-gc); answers `layers` with the worker's own view of every simulcast
+// consumer (consumer.dump(): preferred and current spatial layer, found through mediasoup's
+// observer, so it works the same for both targets); stops when the channel closes or on
+// SIGTERM. Logs warnings and errors to stderr.
 //
 // Usage (by LoadRun): fork test/load/target.ts sfu|baseline --workers N --base-port P [--max-worker-load F] [--stats-interval-ms MS]
 
@@ -14,6 +16,54 @@ import { SfuNode } from '../../src/server/SfuNode.ts';
 import { SfuMetrics } from '../../src/server/metrics/SfuMetrics.ts';
 import { startBaseline } from './baseline.ts';
 import mediasoup from 'mediasoup';
+import type { Consumer } from '../../src/server/media/types.ts';
+
+/** The worker's view of the simulcast consumers, counted by spatial layer ("-1": none yet). */
+export interface ConsumerLayersDump {
+  readonly simulcastConsumers: number;
+  /** Consumers dumped (at most MAX_DUMPED_CONSUMERS, the rest are counted only). */
+  readonly dumped: number;
+  readonly preferredSpatial: Record<string, number>;
+  readonly currentSpatial: Record<string, number>;
+  /** Dumped consumers whose current spatial layer is their preferred one. */
+  readonly currentIsPreferred: number;
+}
+
+/** Most consumers dumped per `layers` request (each dump is a worker round trip). */
+const MAX_DUMPED_CONSUMERS = 300;
+
+/** Every open simulcast consumer of every worker, from mediasoup's observer. */
+function watchSimulcastConsumers(): Set<Consumer> {
+  const consumers = new Set<Consumer>();
+  mediasoup.observer.on('newworker', (worker) =>
+    worker.observer.on('newrouter', (router) =>
+      router.observer.on('newtransport', (transport) =>
+        transport.observer.on('newconsumer', (consumer) => {
+          if (consumer.type !== 'simulcast') return;
+          consumers.add(consumer);
+          consumer.observer.once('close', () => consumers.delete(consumer));
+        }),
+      ),
+    ),
+  );
+  return consumers;
+}
+
+async function dumpLayers(consumers: ReadonlySet<Consumer>): Promise<ConsumerLayersDump> {
+  const preferredSpatial: Record<string, number> = {};
+  const currentSpatial: Record<string, number> = {};
+  let currentIsPreferred = 0;
+  let dumped = 0;
+  for (const consumer of [...consumers].slice(0, MAX_DUMPED_CONSUMERS)) {
+    const dump = (await consumer.dump().catch(() => undefined)) as { preferredSpatialLayer?: number; currentSpatialLayer?: number } | undefined;
+    if (!dump || dump.preferredSpatialLayer === undefined || dump.currentSpatialLayer === undefined) continue;
+    dumped++;
+    preferredSpatial[dump.preferredSpatialLayer] = (preferredSpatial[dump.preferredSpatialLayer] ?? 0) + 1;
+    currentSpatial[dump.currentSpatialLayer] = (currentSpatial[dump.currentSpatialLayer] ?? 0) + 1;
+    if (dump.currentSpatialLayer === dump.preferredSpatialLayer) currentIsPreferred++;
+  }
+  return { simulcastConsumers: consumers.size, dumped, preferredSpatial, currentSpatial, currentIsPreferred };
+}
 
 /** First line a target prints once it accepts sessions. */
 export interface TargetReady {
@@ -38,6 +88,7 @@ async function main(): Promise<void> {
   const basePort = arg('--base-port', 0);
   const mediasoupVersion = mediasoup.version;
   const logger = createLogger({ level: 'warn', sink: (line) => process.stderr.write(line + '\n') });
+  const simulcastConsumers = watchSimulcastConsumers();
   let stop: () => Promise<void>;
   let ready: TargetReady;
   if (kind === 'sfu') {
@@ -72,6 +123,13 @@ async function main(): Promise<void> {
     throw new Error(`unknown target ${String(kind)} (sfu or baseline)`);
   }
   process.on('message', (message) => {
+    if (message === 'layers') {
+      dumpLayers(simulcastConsumers).then(
+        (layers) => process.send?.({ layers }),
+        (error: unknown) => process.stderr.write(`layers dump failed: ${String(error)}\n`),
+      );
+      return;
+    }
     if (message !== 'memory') return;
     (globalThis as { gc?: () => void }).gc?.();
     process.send?.({ memory: process.memoryUsage() });

@@ -3,8 +3,11 @@
 // accounting (what publishers sent after each subscriber's first packet = received + lost
 // after the SFU + never forwarded, the last two near zero on a small run), the report
 // file's schema, and that admission control refuses joins with OVERLOADED (and counts them
-// in sfu_join_refusals_total) once the worker is over media.maxWorkerLoad. Timings and CPU
-// figures are printed, never asserted.
+// in sfu_join_refusals_total) once the worker is over media.maxWorkerLoad, and simulcast:
+// three rid layers per publisher, subscribers' consumers cycled through the layers (packets
+// of every layer arrive, the SFU notifies each switch, the worker's consumer dump shows the
+// preferred layer as current), and the same simulcast load on the bare-mediasoup baseline.
+// Timings and CPU figures are printed, never asserted.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,4 +98,43 @@ describe('load generator against our SFU', () => {
     expect(Number(refused)).toBe(overloaded.joins.refusals['OVERLOADED']);
     expect(overloaded.metricsText).toMatch(/^sfu_worker_load_ratio\{slot="0"\} [0-9.e-]+$/m);
   }, 50_000);
+});
+
+describe('load generator with simulcast publishers', () => {
+  const simulcastBitrates = [100_000, 250_000, 500_000] as const;
+
+  it('switches every subscriber between the three layers as preferred (f → q → h), and the worker reports the preferred layer as current', async () => {
+    // Steps at 3 s and 6 s after the joins settled; the worker is asked at 9 s.
+    const run = await runLoad({ ...base, participants: 3, durationS: 8, warmupS: 1, rampPerSecond: 0, simulcastBitrates, layers: 'cycle', layerCycleS: 3, label: 'simulcast' });
+    console.log(`${accountingLine(run)}\n${summaryTable([run])}`);
+    const sim = run.simulcast!;
+    expect(run.joins.joined).toBe(3);
+    expect(run.accounting.silentSubscriptions).toBe(0);
+    expect(sim.subscriptions).toBe(3 * 2);
+    // Every video subscription saw packets of f (first), q and h, and was told of each layer.
+    expect(sim.subscriptionsThatSwitched).toBe(sim.subscriptions);
+    for (const layer of sim.perLayer) {
+      expect(layer.received, layer.rid).toBeGreaterThan(0);
+      expect(layer.expected - layer.received, layer.rid).toBeLessThanOrEqual(Math.ceil(layer.expected * 0.02));
+    }
+    expect(sim.notifiedSpatialLayers).toEqual({ 0: sim.subscriptions, 1: sim.subscriptions, 2: sim.subscriptions });
+    expect(sim.dump).toMatchObject({ simulcastConsumers: sim.subscriptions, dumped: sim.subscriptions, preferredSpatial: { 1: sim.subscriptions } });
+    expect(sim.dump!.currentIsPreferred).toBe(sim.subscriptions);
+    const a = run.accounting;
+    expect(a.expected).toBe(a.received + a.lostAfterSfu + a.notForwarded);
+    expect(Math.abs(a.notForwarded)).toBeLessThanOrEqual(Math.ceil(a.expected * 0.02));
+    expect(run.samples.some((sample) => (sample.receivedPpsByLayer ?? []).every((pps) => pps === 0))).toBe(false);
+  }, 60_000);
+
+  it('the bare-mediasoup baseline receives the same simulcast load and forwards the preferred layer (low: q only, after the first key frame)', async () => {
+    const run = await runLoad({ ...base, target: 'baseline', participants: 3, durationS: 3, warmupS: 1, rampPerSecond: 0, simulcastBitrates, layers: 'low', label: 'baseline-simulcast' });
+    console.log(accountingLine(run));
+    const sim = run.simulcast!;
+    expect(run.accounting.silentSubscriptions).toBe(0);
+    expect(sim.dump).toMatchObject({ dumped: 6, preferredSpatial: { 0: 6 }, currentSpatial: { 0: 6 } });
+    const [q, h, f] = sim.perLayer;
+    expect(q!.received).toBeGreaterThan(10 * (h!.received + f!.received));
+    // The worker takes in three layers and forwards the lowest.
+    expect(run.window.sentPackets).toBeGreaterThan(run.window.forwardedPackets);
+  }, 60_000);
 });

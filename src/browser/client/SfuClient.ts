@@ -13,6 +13,8 @@ import { Device } from 'mediasoup-client';
 import type { RtpCapabilities, RtpCodecCapability, Transport } from 'mediasoup-client/types';
 import type { PeerInfo } from '../../common/protocol/messages.ts';
 import { CLOSE_CODES } from '../../common/protocol/closeCodes.ts';
+import { iceServersSchema } from '../../common/protocol/iceServers.ts';
+import { parseWith } from '../../common/protocol/schema.ts';
 import { InvalidStateError, mediaError, SfuClientError } from './errors.ts';
 import { Emitter, type SfuClientEvents } from './events.ts';
 import { LocalPublication } from './LocalPublication.ts';
@@ -42,6 +44,17 @@ function restrictCodecs(capabilities: RtpCapabilities, allowed: ReadonlySet<stri
   return { ...capabilities, codecs: [...codecs, ...rtx] };
 }
 
+/** The join reply's ICE servers, parsed (a malformed list is dropped with a warning: direct media may still work). */
+function iceServersOf(raw: unknown, logger: ClientLogger): RTCIceServer[] {
+  if (raw === undefined) return [];
+  const parsed = parseWith(iceServersSchema, raw, 'iceServers');
+  if (!parsed.ok) {
+    logger.warn('ignoring malformed ICE servers in the join reply', { faults: parsed.faults });
+    return [];
+  }
+  return parsed.value.map((server) => ({ urls: [...server.urls], username: server.username, credential: server.credential }));
+}
+
 /** A connection to one conference on one SFU. */
 export class SfuClient extends Emitter<SfuClientEvents> {
   readonly #options: SfuClientOptions;
@@ -60,6 +73,8 @@ export class SfuClient extends Emitter<SfuClientEvents> {
   #queue: Promise<unknown> = Promise.resolve();
   /** Lower-case MIME types of options.codecMimeTypes; undefined allows every codec. */
   readonly #allowedCodecs: ReadonlySet<string> | undefined;
+  /** TURN relays with credentials from the join reply (used with options.iceServers). */
+  #serverIceServers: RTCIceServer[] = [];
 
   /**
    * Opens the signalling connection (`options.query` is added to the URL:
@@ -153,6 +168,7 @@ export class SfuClient extends Emitter<SfuClientEvents> {
         ...(options.autoSubscribe !== undefined ? { autoSubscribe: options.autoSubscribe } : {}),
       });
       this.#assertOpen();
+      this.#serverIceServers = iceServersOf(result.iceServers, this.#logger);
       this.#participantId = result.participantId;
       for (const peer of result.peers) this.#peers.set(peer.participantId, peer);
       this.#state = 'joined';
@@ -298,8 +314,9 @@ export class SfuClient extends Emitter<SfuClientEvents> {
       device: this.#device,
       signalling: this.#signalling,
       logger: this.#logger,
-      ...(options.iceServers ? { iceServers: options.iceServers } : {}),
+      iceServers: [...(options.iceServers ?? []), ...this.#serverIceServers],
       ...(options.iceTransportPolicy ? { iceTransportPolicy: options.iceTransportPolicy } : {}),
+      onPath: (path) => this.safeEmit('mediaPath', { direction, path }),
       ...(options.preferTcp ? { preferTcp: true } : {}),
       ...(options.encodedInsertableStreams ? { encodedInsertableStreams: true } : {}),
     };

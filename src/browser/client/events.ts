@@ -3,6 +3,7 @@
 
 import type { MediaSource, PeerInfo } from '../../common/protocol/messages.ts';
 import type { SfuClientError } from './errors.ts';
+import type { MediaPath } from './mediaPath.ts';
 
 /** The client's emitter is the shared typed emitter (browser-safe). */
 export { TypedEmitter as Emitter, type EventMap } from '../../common/lib/TypedEmitter.ts';
@@ -55,6 +56,12 @@ export type SfuClientEvents = {
   reconnecting: [event: ReconnectingEvent];
   /** Media was rebuilt after `reconnecting` (worker-restarted). */
   reconnected: [];
+  /**
+   * The network path of a transport's media once connected: `relay` (through a TURN server),
+   * `direct`, or `failed` (ICE failed: neither directly nor through a relay; the client
+   * restarts ICE once per failure).
+   */
+  mediaPath: [event: { direction: 'send' | 'recv'; path: MediaPath }];
   /** A background operation failed (consuming a remote track, rebuilding media). The client stays usable. */
   error: [error: SfuClientError];
   /** The signalling connection closed; the client is unusable. `code` is a CLOSE_CODES value. */

@@ -13,6 +13,7 @@ export {
   type LocalErrorCode,
 } from './errors.ts';
 export type { SfuClientEvents, TrackAddedEvent, TrackRemovedEvent, ReconnectingEvent } from './events.ts';
+export type { MediaPath } from './mediaPath.ts';
 export type {
   ClientLogger,
   EncodedTransforms,

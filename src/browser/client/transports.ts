@@ -2,7 +2,8 @@
 // WebRtcTransport and wires its events to signalling: 'connect' becomes
 // connectTransport, 'produce' becomes produce (with the publication's source
 // and paused state from appData), and a failed ICE connection triggers one
-// restartIce per failure.
+// restartIce per failure. Once connected it reports the media path (direct or through a
+// TURN relay); a failure reports `failed`.
 
 import type { Device } from 'mediasoup-client';
 import type { IceCandidate, Transport } from 'mediasoup-client/types';
@@ -10,6 +11,7 @@ import type { MediaSource } from '../../common/protocol/messages.ts';
 import type { Signalling } from './Signalling.ts';
 import type { ClientLogger } from './types.ts';
 import { fromWireDtlsParameters, toWireDtlsParameters, toWireRtpParameters } from './wire.ts';
+import { selectedPath, type MediaPath, type StatsLike } from './mediaPath.ts';
 
 /** What the produce handler reads from a producer's appData. */
 export interface ProduceAppData {
@@ -29,6 +31,25 @@ export interface CreateTransportOptions {
   readonly preferTcp?: boolean;
   /** Sets Chromium's encodedInsertableStreams (needed by createEncodedStreams()). */
   readonly encodedInsertableStreams?: boolean;
+  /** Told the path once connected (relay = through TURN), and `failed` when ICE fails. */
+  readonly onPath?: (path: MediaPath) => void;
+}
+
+/** Reads of the selected pair after `connected` (stats can lag the state by a moment). */
+const PATH_READS = 5;
+const PATH_READ_INTERVAL_MS = 300;
+
+/** Reads the selected candidate pair's path a few times until the stats name one. */
+async function reportPath(transport: Transport, onPath: (path: MediaPath) => void, logger: ClientLogger): Promise<void> {
+  for (let attempt = 0; attempt < PATH_READS && !transport.closed; attempt++) {
+    const path = selectedPath((await transport.getStats()) as unknown as StatsLike);
+    if (path) {
+      logger.info('media path', { transportId: transport.id, path });
+      onPath(path);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, PATH_READ_INTERVAL_MS));
+  }
 }
 
 /** Asks the server for a transport and builds the local end. */
@@ -85,7 +106,11 @@ export async function createTransport(options: CreateTransportOptions): Promise<
 
   transport.on('connectionstatechange', (state) => {
     logger.debug('transport connection state', { transportId, direction, state });
+    if (state === 'connected' && options.onPath) {
+      reportPath(transport, options.onPath, logger).catch((error: unknown) => logger.debug('cannot read the media path', { transportId, error: String(error) }));
+    }
     if (state !== 'failed' || transport.closed) return;
+    options.onPath?.('failed');
     logger.warn('transport failed; restarting ICE', { transportId, direction });
     signalling
       .request('restartIce', { transportId })

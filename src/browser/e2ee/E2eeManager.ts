@@ -11,7 +11,7 @@
 
 import { TypedEmitter } from '../../common/lib/TypedEmitter.ts';
 import { E2EE_CODEC_MIME_TYPES } from '../../common/e2ee/codecPrefix.ts';
-import type { DecryptState, E2eeStats, TransformOptions, WorkerRequest } from './worker/types.ts';
+import type { DecryptState, E2eeStats, FrameFormat, TransformOptions, WorkerRequest } from './worker/types.ts';
 import { E2eeError } from './errors.ts';
 import { KeyProvider } from './KeyProvider.ts';
 import type {
@@ -63,6 +63,7 @@ export class E2eeManager extends TypedEmitter<E2eeManagerEvents> {
   readonly #pending = new Map<number, PendingStats>();
   readonly #states = new Map<string, DecryptState>();
   #nextRequestId = 1;
+  #frameFormat: FrameFormat = 'sframe';
   #lastStats: E2eeStats | undefined;
   #closed = false;
 
@@ -105,6 +106,23 @@ export class E2eeManager extends TypedEmitter<E2eeManagerEvents> {
    */
   clientOptions(): { transforms: E2eeTransforms; encodedInsertableStreams: boolean; codecMimeTypes: readonly string[] } {
     return { transforms: this.transforms, encodedInsertableStreams: this.mode === 'encoded-streams', codecMimeTypes: E2EE_CODEC_MIME_TYPES };
+  }
+
+  /** The format our senders write (receivers read both). */
+  get frameFormat(): FrameFormat {
+    return this.#frameFormat;
+  }
+
+  /**
+   * Our senders write `format` from their next frame on: `livekit` while the call has an Element
+   * Call member, else `sframe` (frameFormat.ts chooseFrameFormat). Receivers read both formats
+   * whatever this says. No-op when unchanged or closed.
+   */
+  setFrameFormat(format: FrameFormat): void {
+    if (this.#closed || format === this.#frameFormat) return;
+    this.#frameFormat = format;
+    this.#logger.debug('frame format changed', { format });
+    this.#post({ kind: 'setFrameFormat', format });
   }
 
   /** The latest stats the worker sent (about once a second), if any. */

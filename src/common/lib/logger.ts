@@ -27,6 +27,8 @@ export const REDACTED_KEYS: readonly string[] = [
   'password',
   'secret',
   'sharedsecret',
+  'credential',
+  'credentials',
   'key',
   'keys',
   'basekey',

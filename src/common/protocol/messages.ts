@@ -5,6 +5,7 @@
 
 import { arr, bool, literal, num, obj, opt, str, type Infer, type Schema } from './schema.ts';
 import { dtlsParametersSchema, rtpCapabilitiesSchema, rtpParametersSchema } from './rtp.ts';
+import type { IceServerInfo } from './iceServers.ts';
 
 /** WebSocket subprotocol naming the protocol version. */
 export const PROTOCOL_NAME = 'matrix-sfu.v1';
@@ -116,7 +117,8 @@ export interface ConsumerInfo {
 /** Response data by method. */
 export interface ResponseDataMap {
   getRouterRtpCapabilities: { rtpCapabilities: unknown };
-  join: { participantId: string; peers: PeerInfo[] };
+  /** `iceServers`: TURN relays with credentials for this session (absent when the server has no TURN configured). */
+  join: { participantId: string; peers: PeerInfo[]; iceServers?: IceServerInfo[] };
   leave: Record<string, never>;
   createTransport: TransportInfo;
   connectTransport: Record<string, never>;

@@ -24,7 +24,7 @@ import { ConferenceRouters, type RouterEntry, type RouterPlacement } from './Con
 import type { ConferenceEvents, ConferenceObserverEvents, ParticipantCloseReason, ParticipantEvents } from './events.ts';
 import { Participant, type Publication } from './Participant.ts';
 import { ParticipantHandle, type HandleContext } from './ParticipantHandle.ts';
-import type { ConferenceDump, ConferenceOptions, ConsumerInfo, JoinInput } from './types.ts';
+import type { ConferenceDump, ConferenceOptions, ConsumerInfo, JoinInput, ProducerDemand } from './types.ts';
 
 export { KEY_FRAME_REQUEST_DELAY_MS } from './ParticipantHandle.ts';
 
@@ -60,6 +60,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   #routers!: ConferenceRouters;
   #closed = false;
   #rebuilding = false;
+  /** Producers whose demand changed this turn (told to their publishers once, on setImmediate). */
+  readonly #demandDirty = new Set<string>();
 
   /**
    * Creates the conference with its primary router and active-speaker observer.
@@ -97,6 +99,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       subscribeLater: (subscriber) => this.#subscribeLater(subscriber),
       remove: (participant, reason) => this.#removeQueued(participant, reason),
       firstMediaReported: (elapsedMs) => this.observer.safeEmit('firstMediaReported', elapsedMs),
+      demandChanged: (producerId) => this.#demandChanged(producerId),
     };
   }
 
@@ -212,6 +215,31 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   }
 
   /**
+   * What the subscribers of `producerId` need from it, over every edge's consumers: paused
+   * consumers need nothing; a forwarding one needs layers up to its preferred spatial layer
+   * (all layers when it has no preference). Undefined for an unknown producer.
+   */
+  demandOf(producerId: string): ProducerDemand | undefined {
+    let publication: Publication | undefined;
+    for (const { participant } of this.#participants.values()) publication ??= participant.publications.get(producerId);
+    if (!publication) return undefined;
+    const topLayer = Math.max(0, (publication.producer.rtpParameters.encodings?.length ?? 1) - 1);
+    let consumers = 0;
+    let active = 0;
+    let maxSpatialLayer = -1;
+    for (const { participant } of this.#participants.values()) {
+      const consumerId = participant.consumerByProducer.get(producerId);
+      const consumer = consumerId === undefined ? undefined : participant.subscriptions.get(consumerId)?.consumer;
+      if (!consumer || consumer.closed) continue;
+      consumers++;
+      if (consumer.paused) continue;
+      active++;
+      maxSpatialLayer = Math.max(maxSpatialLayer, Math.min(topLayer, consumer.preferredLayers?.spatialLayer ?? topLayer));
+    }
+    return { consumers, active, maxSpatialLayer };
+  }
+
+  /**
    * Closes every participant (their handles close with `reason`) and the
    * router. Idempotent. Tasks still queued fail with INVALID_STATE.
    */
@@ -234,6 +262,26 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 
   #closedError(): InvalidStateError {
     return new InvalidStateError('conference is closed');
+  }
+
+  /** Marks a producer's demand as changed; its publisher hears `producerDemand` once this turn ends. */
+  #demandChanged(producerId: string): void {
+    if (this.#closed) return;
+    if (this.#demandDirty.size === 0) setImmediate(() => this.#flushDemand());
+    this.#demandDirty.add(producerId);
+  }
+
+  #flushDemand(): void {
+    const producerIds = [...this.#demandDirty];
+    this.#demandDirty.clear();
+    if (this.#closed) return;
+    for (const producerId of producerIds) {
+      const demand = this.demandOf(producerId);
+      if (!demand) continue;
+      for (const { participant, handle } of this.#participants.values()) {
+        if (participant.publications.has(producerId)) handle.safeEmit('producerDemand', producerId, demand);
+      }
+    }
   }
 
   /** Queues a task that runs only if the conference is still open when its turn comes. */
@@ -399,7 +447,10 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     const emit = <K extends keyof ParticipantEvents & string>(event: K, ...args: ParticipantEvents[K]): void => {
       if (!subscriber.closed) handle()?.safeEmit(event, ...args);
     };
-    consumer.observer.once('close', () => subscriber.removeSubscription(consumerId));
+    consumer.observer.once('close', () => {
+      subscriber.removeSubscription(consumerId);
+      this.#demandChanged(producer.id);
+    });
     consumer.on('producerclose', () => {
       if (!subscriber.closed) emit('consumerClosed', consumerId);
     });
@@ -409,6 +460,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       emit('consumerLayersChanged', consumerId, layers ? { spatialLayer: layers.spatialLayer, temporalLayer: layers.temporalLayer ?? 0 } : null),
     );
     consumer.on('score', (score) => emit('consumerScore', consumerId, score.score, score.producerScore));
+    this.#demandChanged(producer.id);
     if (notify) emit('consumerCreated', info);
     return info;
   }

@@ -55,6 +55,8 @@ export interface HandleContext {
   /** Removes the participant if it is still current (queued); resolves once peers were told. */
   remove(participant: Participant, reason: ParticipantCloseReason): Promise<void>;
   firstMediaReported(elapsedMs: number): void;
+  /** The demand on a producer may have changed: its publisher hears `producerDemand` (coalesced). */
+  demandChanged(producerId: string): void;
 }
 
 /** A participant's handle on its conference. */
@@ -188,6 +190,7 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
           .catch((error: unknown) => participant.logger.warn('active speaker observer refused producer', { error }));
       }
       await this.#ctx.published(participant, publication);
+      this.#ctx.demandChanged(producer.id);
       participant.logger.debug('producer created', { producerId: producer.id, kind: producer.kind, source: options.source });
       return { producerId: producer.id };
     });
@@ -220,7 +223,9 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
   /** The client's acknowledgement that its consumer exists: start forwarding. */
   resumeConsumer(consumerId: string): Promise<void> {
     return this.#run(async (participant) => {
-      await this.#ctx.media('consumer.resume', participant.subscription(consumerId).consumer.resume());
+      const { consumer, info } = participant.subscription(consumerId);
+      await this.#ctx.media('consumer.resume', consumer.resume());
+      this.#ctx.demandChanged(info.producerId);
     });
   }
 
@@ -237,7 +242,9 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
       Promise.all(
         [...new Set(consumerIds)].map(async (consumerId): Promise<ResumeResult> => {
           try {
-            await this.#ctx.media('consumer.resume', participant.subscription(consumerId).consumer.resume());
+            const { consumer, info } = participant.subscription(consumerId);
+            await this.#ctx.media('consumer.resume', consumer.resume());
+            this.#ctx.demandChanged(info.producerId);
             return { consumerId, ok: true };
           } catch (error) {
             return { consumerId, ok: false, code: fromMediasoupError(error)?.code ?? 'INTERNAL' };
@@ -249,13 +256,15 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
 
   pauseConsumer(consumerId: string): Promise<void> {
     return this.#run(async (participant) => {
-      await this.#ctx.media('consumer.pause', participant.subscription(consumerId).consumer.pause());
+      const { consumer, info } = participant.subscription(consumerId);
+      await this.#ctx.media('consumer.pause', consumer.pause());
+      this.#ctx.demandChanged(info.producerId);
     });
   }
 
   setConsumerPreferredLayers(consumerId: string, layers: LayerPreference): Promise<void> {
     return this.#run(async (participant) => {
-      const { consumer } = participant.subscription(consumerId);
+      const { consumer, info } = participant.subscription(consumerId);
       if (consumer.type !== 'simulcast' && consumer.type !== 'svc') throw new UnsupportedError('consumer has no layers');
       await this.#ctx.media(
         'consumer.setPreferredLayers',
@@ -264,6 +273,7 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
           ...(layers.temporalLayer !== undefined ? { temporalLayer: layers.temporalLayer } : {}),
         }),
       );
+      this.#ctx.demandChanged(info.producerId);
     });
   }
 

@@ -3,7 +3,7 @@
 // one `close` that ends the handle, with a reason (README: closures table).
 
 import type { ParticipantId } from '../../common/lib/ids.ts';
-import type { ConsumerInfo, PeerInfo } from './types.ts';
+import type { ConsumerInfo, PeerInfo, ProducerDemand } from './types.ts';
 
 /**
  * Why a participant handle closed. Edge-initiated: `left` (the client said
@@ -32,6 +32,12 @@ export type ParticipantEvents = {
   consumerLayersChanged: [consumerId: string, layers: { spatialLayer: number; temporalLayer: number } | null];
   consumerScore: [consumerId: string, score: number, producerScore: number];
   activeSpeaker: [participantId: ParticipantId | null];
+  /**
+   * What the subscribers of one of this participant's producers need changed (a consumer of it
+   * was created, closed, paused, resumed or got other preferred layers), or it was just produced.
+   * Coalesced: at most one per producer per event-loop turn, with the state of that moment.
+   */
+  producerDemand: [producerId: string, demand: ProducerDemand];
   /** The media objects died with their worker and the conference moved routers: rebuild transports and re-publish. */
   mediaReset: [reason: 'worker-restarted'];
 };

@@ -105,6 +105,17 @@ export interface LayerPreference {
   readonly temporalLayer?: number;
 }
 
+/**
+ * What the subscribers of one producer need from it, over every edge: how many consumers
+ * it has, how many of them forward (not paused), and the highest preferred spatial layer
+ * among those (-1 when none forwards). Publishers use it to stop encoding unwanted layers.
+ */
+export interface ProducerDemand {
+  readonly consumers: number;
+  readonly active: number;
+  readonly maxSpatialLayer: number;
+}
+
 /** Outcome of one id of handle.resumeConsumers(). */
 export type ResumeResult = { consumerId: string; ok: true } | { consumerId: string; ok: false; code: SfuErrorCode };
 

@@ -55,7 +55,8 @@ export const DEFAULT_CONFIG: Config = {
     adminPollIntervalMs: 1000,
   },
   widget: { homeserverUrls: [] },
-  livekit: { enabled: true, maxFrameBytes: 262_144, pingIntervalS: 5, pingTimeoutS: 15 },
+  livekit: { enabled: true, maxFrameBytes: 262_144, pingIntervalS: 5, pingTimeoutS: 15, resumeGraceMs: 20_000, dynacastPauseMs: 3000 },
+  turn: { urls: [], sharedSecretFile: '', credentialLifetimeMs: 14_400_000, relayAddresses: [] },
   log: { level: 'info', format: 'auto' },
   drain: { gracePeriodMs: 30_000 },
 };

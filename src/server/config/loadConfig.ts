@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG } from './defaults.ts';
 import type { Config } from './types.ts';
 import { trustedProxyFault } from '../http/clientAddress.ts';
+import { turnUrlFaults } from '../turn/turnConfig.ts';
 
 /** Every fault found while loading, each prefixed with its key path. */
 export class ConfigError extends Error {
@@ -218,6 +219,11 @@ const RULES: Rule[] = [
   ['livekit.maxFrameBytes', (c) => Number.isInteger(c.livekit.maxFrameBytes) && c.livekit.maxFrameBytes >= 1024 && c.livekit.maxFrameBytes <= 4_194_304, 'must be an integer 1024..4194304'],
   ['livekit.pingIntervalS', (c) => Number.isInteger(c.livekit.pingIntervalS) && c.livekit.pingIntervalS >= 1 && c.livekit.pingIntervalS <= 60, 'must be an integer 1..60'],
   ['livekit.pingTimeoutS', (c) => Number.isInteger(c.livekit.pingTimeoutS) && c.livekit.pingTimeoutS > c.livekit.pingIntervalS && c.livekit.pingTimeoutS <= 120, 'must be an integer above livekit.pingIntervalS, at most 120'],
+  ['livekit.resumeGraceMs', (c) => Number.isInteger(c.livekit.resumeGraceMs) && c.livekit.resumeGraceMs >= 0 && c.livekit.resumeGraceMs <= 60_000, 'must be an integer 0..60000 (a resume must come within the token reuse window)'],
+  ['livekit.dynacastPauseMs', (c) => Number.isInteger(c.livekit.dynacastPauseMs) && c.livekit.dynacastPauseMs >= 0 && c.livekit.dynacastPauseMs <= 60_000, 'must be an integer 0..60000'],
+  ['turn.urls', (c) => turnUrlFaults(c.turn.urls).length === 0, 'entries must be turn:, turns:, stun: or stuns: URLs (host[:port][?transport=udp|tcp])'],
+  ['turn.credentialLifetimeMs', (c) => Number.isInteger(c.turn.credentialLifetimeMs) && c.turn.credentialLifetimeMs >= 60_000 && c.turn.credentialLifetimeMs <= 86_400_000, 'must be an integer 60000..86400000 (1 min to 24 h)'],
+  ['turn.relayAddresses', (c) => c.turn.relayAddresses.every((ip) => isIP(ip) !== 0), 'entries must be IP addresses'],
   ['log.level', (c) => ['debug', 'info', 'warn', 'error'].includes(c.log.level), 'must be debug, info, warn or error'],
   ['log.format', (c) => ['auto', 'json', 'pretty'].includes(c.log.format), 'must be auto, json or pretty'],
   ['drain.gracePeriodMs', (c) => Number.isInteger(c.drain.gracePeriodMs) && c.drain.gracePeriodMs >= 0, 'must be an integer >= 0'],
@@ -255,6 +261,11 @@ const CROSS_RULES: Rule[] = [
     'matrix.accessToken',
     (c) => c.auth.mode !== 'matrix' || c.matrix.homeserverUrl === '' || c.matrix.accessToken !== '' || c.matrix.password !== '',
     'or matrix.password must be set when matrix.homeserverUrl is set with auth.mode matrix',
+  ],
+  [
+    'turn.sharedSecretFile',
+    (c) => c.turn.urls.length === 0 || c.turn.sharedSecretFile !== '',
+    'must be set when turn.urls is set: the TURN server checks credentials made with this shared secret',
   ],
 ];
 

@@ -159,6 +159,28 @@ export interface Config {
     /** Ping interval and timeout told to LiveKit clients in the join response (seconds). */
     readonly pingIntervalS: number;
     readonly pingTimeoutS: number;
+    /**
+     * How long a LiveKit participant whose signalling socket dropped (no leave, no eviction)
+     * stays in its conference, so the client can resume on a new socket without the others
+     * seeing it leave. 0 disables resume (clients reconnect fully).
+     */
+    readonly resumeGraceMs: number;
+    /** Dynacast: how long a publisher keeps a simulcast layer nobody needs before it is told to stop it. */
+    readonly dynacastPauseMs: number;
+  };
+  readonly turn: {
+    /**
+     * TURN (and STUN) URLs handed to every admitted client with fresh credentials, e.g.
+     * `turn:turn.example.org:3478?transport=udp`, `turns:turn.example.org:443?transport=tcp`;
+     * empty = no TURN (clients reach the media ports directly or not at all).
+     */
+    readonly urls: readonly string[];
+    /** File holding the secret shared with the TURN server (coturn `static-auth-secret`); required with urls. */
+    readonly sharedSecretFile: string;
+    /** How long an issued credential stays valid; an allocation cannot be refreshed after it (the call then needs a reconnect). */
+    readonly credentialLifetimeMs: number;
+    /** Addresses the TURN server relays from (coturn relay-ip / external-ip), which mark a relayed ICE tuple; empty = the IP hosts of urls. */
+    readonly relayAddresses: readonly string[];
   };
   readonly log: {
     /** Lowest level written. */

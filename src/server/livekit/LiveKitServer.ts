@@ -6,6 +6,10 @@
 // - /rtc/v1 and /rtc/v1/validate: 404 with CORS headers, which is what makes
 //   livekit-client 2.x fall back from single-PeerConnection mode to /rtc (without
 //   the CORS headers the browser reports "Failed to fetch" and the client gives up).
+// The same four paths also answer under the native signalling path (`/ws/rtc`, ...):
+// /sfu/get replies with the native URL `…/ws`, and Element Call in its default
+// ("compatibility") mode takes its publishing token from /sfu/get and hands that URL to
+// livekit-client, which appends /rtc.
 // Frames are bounded by ws maxPayload before any decoding.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -26,6 +30,14 @@ import type { DelayedLeaveKeeper } from './DelayedLeaveKeeper.ts';
 
 /** Paths of the livekit edge. */
 export const LIVEKIT_PATHS = { rtc: '/rtc', validate: '/rtc/validate', v1: '/rtc/v1', v1Validate: '/rtc/v1/validate' } as const;
+
+/** The native signalling path: /sfu/get's `url`, under which livekit-client may also land (`/ws/rtc`). */
+const NATIVE_URL_PATH = '/ws';
+
+/** The edge path a request path names: itself, or with the native `/ws` prefix removed from `/ws/rtc…`. */
+function edgePath(path: string): string {
+  return path.startsWith(`${NATIVE_URL_PATH}${LIVEKIT_PATHS.rtc}`) ? path.slice(NATIVE_URL_PATH.length) : path;
+}
 
 const CORS = {
   'access-control-allow-origin': '*',
@@ -81,7 +93,7 @@ export class LiveKitServer {
     this.#log = options.logger.child({ component: 'livekit' });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.settings.maxFrameBytes, perMessageDeflate: false });
     this.#onUpgrade = (request, socket, head) => {
-      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+      const path = edgePath(new URL(request.url ?? '/', 'http://localhost').pathname);
       if (path === LIVEKIT_PATHS.v1) {
         refuseUpgrade(socket, 404, 'single peer connection mode is not supported; use /rtc');
         return;
@@ -98,7 +110,8 @@ export class LiveKitServer {
 
   /** Whether `path` is an upgrade path of this edge (the native edge leaves it alone). */
   static ownsUpgradePath(path: string): boolean {
-    return path === LIVEKIT_PATHS.rtc || path === LIVEKIT_PATHS.v1;
+    const own = edgePath(path);
+    return own === LIVEKIT_PATHS.rtc || own === LIVEKIT_PATHS.v1;
   }
 
   /** Open sessions. */
@@ -106,7 +119,7 @@ export class LiveKitServer {
     return this.#sessions.size;
   }
 
-  /** HTTP routes: validate (both paths). */
+  /** HTTP routes: validate (both modes), each also under the native `/ws` prefix. */
   routes(): Map<string, RouteHandler> {
     const notFound: RouteHandler = (request, response) => {
       if (request.method === 'OPTIONS') return this.#send(response, 204, '');
@@ -126,11 +139,12 @@ export class LiveKitServer {
         this.#send(response, status, REFUSAL_TABLE[refusal.reason].message);
       }
     };
-    return new Map([
+    const routes: Array<[string, RouteHandler]> = [
       [LIVEKIT_PATHS.validate, validate],
       [LIVEKIT_PATHS.v1Validate, notFound],
       [LIVEKIT_PATHS.v1, notFound],
-    ]);
+    ];
+    return new Map(routes.flatMap(([path, handler]): Array<[string, RouteHandler]> => [[path, handler], [`${NATIVE_URL_PATH}${path}`, handler]]));
   }
 
   /** Closes every session (LeaveRequest first) and stops accepting. */
@@ -145,6 +159,16 @@ export class LiveKitServer {
   #send(response: ServerResponse, status: number, text: string): void {
     response.writeHead(status, { ...CORS, 'content-type': 'text/plain', 'cache-control': 'no-store' });
     response.end(text);
+  }
+
+  /** The open session a resume names (`sid`, when given, must match). */
+  #resumable(conferenceId: string, participantId: string, sid: string | null): LiveKitSession | undefined {
+    for (const session of this.#sessions) {
+      if (session.closed || session.ticket.conferenceId !== conferenceId || session.ticket.participantId !== participantId) continue;
+      if (sid && session.sid !== sid) continue;
+      return session;
+    }
+    return undefined;
   }
 
   async #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -167,10 +191,14 @@ export class LiveKitServer {
       ticket.closed(false);
       return;
     }
-    if (new URL(request.url ?? '/', 'http://localhost').searchParams.get('reconnect') === '1') {
-      // A resume: this edge keeps no session across a dropped socket, so it tells the client to
-      // reconnect fully (a new join with the same token, which LiveKitAdmission allows).
+    const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
+    if (query.get('reconnect') === '1') {
+      // A resume: the session held since its socket dropped (same conference, identity and
+      // sid) takes the new socket. Without one (grace over, never joined) the client is told
+      // to reconnect fully (a new join with the same token, which LiveKitAdmission allows).
+      const held = this.#resumable(ticket.conferenceId, ticket.participantId, query.get('sid'));
       this.#wss.handleUpgrade(request, socket, head, (ws) => {
+        if (held?.resume(ws, ticket)) return;
         ws.send(encodeResponse({ case: 'leave', value: new LeaveRequest({ canReconnect: true, reason: DisconnectReason.STATE_MISMATCH, action: LeaveRequest_Action.RECONNECT }) }));
         ws.close(1000, 'resume not supported: reconnect');
         ticket.closed(false);

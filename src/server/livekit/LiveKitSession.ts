@@ -6,6 +6,9 @@
 // answer on a send transport; the subscriber PC gets our offers
 // (SubscriberLink). Remote participants reach the client as ParticipantUpdates
 // before their tracks' offers, so livekit-client knows the owner of every track.
+// A socket that drops without a leave is held for a grace period (SignalChannel): the
+// participant stays in its conference and a `reconnect=1` connect resumes it (resume()).
+// Simulcast publishers hear which layers anyone needs (Dynacast).
 // Nothing here throws into ws; the node never crashes on a client's input.
 
 import type { WebSocket } from 'ws';
@@ -28,8 +31,10 @@ import {
   JoinResponse,
   LeaveRequest,
   LeaveRequest_Action,
+  type ParticipantInfo,
   ParticipantUpdate,
   Pong,
+  ReconnectResponse,
   Room,
   ServerInfo,
   ServerInfo_Edition,
@@ -42,6 +47,8 @@ import {
 import type { LiveKitTicket } from './LiveKitAdmission.ts';
 import { buildPublisherAnswer, parsePublisherOffer, SdpError } from './sdp.ts';
 import { SubscriberLink } from './SubscriberLink.ts';
+import { Dynacast } from './Dynacast.ts';
+import { SignalChannel } from './SignalChannel.ts';
 import { LEAVE_FOR, MAX_PENDING_TRACKS, MAX_QUEUED_REQUESTS, connectionQualityOf, preferredSpatialLayer, spatialLayerCount, type LiveKitSessionSettings } from './policy.ts';
 import type { TrackDirectory } from './TrackDirectory.ts';
 import {
@@ -51,7 +58,6 @@ import {
   TrackInfo,
   TrackType,
   decodeRequest,
-  encodeResponse,
   mediaSourceOf,
   nextParticipantVersion,
   trackInfoOfAddTrack,
@@ -82,10 +88,13 @@ interface Published {
 
 /** One LiveKit client connection. */
 export class LiveKitSession {
-  readonly ticket: LiveKitTicket;
   readonly #options: LiveKitSessionOptions;
-  readonly #socket: WebSocket;
+  readonly #channel: SignalChannel;
+  readonly #dynacast: Dynacast;
+  #ticket: LiveKitTicket;
   readonly #log: Logger;
+  /** Participant infos changed while the socket was away, sent again on resume (latest per sid). */
+  readonly #missed = new Map<string, ParticipantInfo>();
   readonly #queue = new AsyncQueue('livekit-session');
   /** Filled from the router's capabilities inside the join task (the core reads it only when consuming). */
   readonly #capabilities: RtpCapabilities = { codecs: [], headerExtensions: [] };
@@ -101,7 +110,6 @@ export class LiveKitSession {
   #faults = 0;
   #closed = false;
   #speaker: string | undefined;
-  #lastPingMs = Date.now();
   #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
   readonly #rate: RateLimiter;
@@ -110,13 +118,26 @@ export class LiveKitSession {
 
   constructor(options: LiveKitSessionOptions) {
     this.#options = options;
-    this.ticket = options.ticket;
-    this.#socket = options.socket;
+    this.#ticket = options.ticket;
     this.#log = options.logger.child({ component: 'livekit', participantId: options.ticket.participantId });
     this.#rate = new RateLimiter(options.settings.ratePerSecond, options.settings.rateBurst);
-    this.#socket.on('message', (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
-    this.#socket.on('close', () => this.#onSocketClosed());
-    this.#socket.on('error', (error) => this.#log.debug('livekit socket error', { error }));
+    this.#channel = new SignalChannel({
+      socket: options.socket,
+      pingIntervalS: options.settings.pingIntervalS,
+      pingTimeoutS: options.settings.pingTimeoutS,
+      logger: this.#log,
+      onFrame: (data, isBinary) => this.#onFrame(data, isBinary),
+      onDropped: () => this.#dropped(),
+      onGraceExpired: () => {
+        this.#log.info('livekit resume grace expired; leaving');
+        this.#close(1000, 'resume grace expired');
+      },
+    });
+    this.#dynacast = new Dynacast({
+      pauseMs: options.settings.dynacastPauseMs,
+      send: (update) => this.#respond({ case: 'subscribedQualityUpdate', value: update }),
+      logger: this.#log,
+    });
     this.#queue.push(() => this.#start()).catch((error: unknown) => {
       this.#log.warn('livekit join failed', { error: errorMessage(error) });
       this.#leave({ reason: DisconnectReason.JOIN_FAILURE, action: LeaveRequest_Action.DISCONNECT }, 'join failed');
@@ -125,6 +146,16 @@ export class LiveKitSession {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The admission ticket of the current connection (a resume brings a new one). */
+  get ticket(): LiveKitTicket {
+    return this.#ticket;
+  }
+
+  /** The participant sid clients know this session by (`sid` of a resume). */
+  get sid(): string | undefined {
+    return this.#self?.sid;
   }
 
   /** Ends the session from outside (eviction, shutdown): LeaveRequest, then close. */
@@ -166,10 +197,10 @@ export class LiveKitSession {
         otherParticipants: [...this.#remote.values()].map(participantInfo),
         serverVersion: SERVER_VERSION,
         serverInfo: new ServerInfo({ edition: ServerInfo_Edition.Standard, version: SERVER_VERSION, protocol: SERVER_PROTOCOL, nodeId: 'matrix-sfu' }),
-        iceServers: [] as ICEServer[],
+        iceServers: (settings.iceServers?.(ticket.participantId) ?? []).map((s) => new ICEServer({ urls: [...s.urls], username: s.username, credential: s.credential })),
         subscriberPrimary: false,
-        // No resume of a dropped signalling socket: clients reconnect fully (new join, re-publish).
-        clientConfiguration: new ClientConfiguration({ resumeConnection: ClientConfigSetting.DISABLED }),
+        // A dropped signalling socket is resumed (resume()) unless the grace period is 0.
+        clientConfiguration: this.#clientConfiguration(),
         pingInterval: settings.pingIntervalS,
         pingTimeout: settings.pingTimeoutS,
       }),
@@ -189,23 +220,23 @@ export class LiveKitSession {
     this.#startTimers();
   }
 
+  #clientConfiguration(): ClientConfiguration {
+    return new ClientConfiguration({ resumeConnection: this.#options.settings.resumeGraceMs > 0 ? ClientConfigSetting.ENABLED : ClientConfigSetting.DISABLED });
+  }
+
+  #refreshToken(): Promise<void> {
+    return (this.#ticket.refresh?.() ?? Promise.resolve(undefined))
+      .then((token) => {
+        if (token !== undefined) this.#respond({ case: 'refreshToken', value: token });
+      })
+      .catch((error: unknown) => this.#log.warn('token refresh failed', { error: errorMessage(error) }));
+  }
+
   #startTimers(): void {
     const { settings, ticket } = this.#options;
-    const ping = setInterval(() => {
-      if (Date.now() - this.#lastPingMs > settings.pingTimeoutS * 1000) {
-        this.#log.info('livekit client stopped pinging');
-        this.#socket.terminate();
-      }
-    }, settings.pingIntervalS * 1000);
-    ping.unref();
-    this.#timers.push(ping);
     if (ticket.refresh && settings.refreshIntervalMs > 0) {
-      const refresh = () =>
-        ticket
-          .refresh?.()
-          .then((token) => this.#respond({ case: 'refreshToken', value: token }))
-          .catch((error: unknown) => this.#log.warn('token refresh failed', { error: errorMessage(error) }));
-      void refresh();
+      const refresh = () => void this.#refreshToken();
+      refresh();
       const timer = setInterval(refresh, settings.refreshIntervalMs);
       timer.unref();
       this.#timers.push(timer);
@@ -239,6 +270,7 @@ export class LiveKitSession {
     handle.on('consumerResumed', (consumerId) => this.#task('consumerResumed', () => this.#producerMuted(consumerId, false)));
     handle.on('activeSpeaker', (participantId) => this.#task('activeSpeaker', () => this.#activeSpeaker(participantId)));
     handle.on('consumerScore', (consumerId, _score, producerScore) => this.#task('consumerScore', () => this.#connectionQuality(consumerId, producerScore)));
+    handle.on('producerDemand', (producerId, demand) => this.#dynacast.demand(producerId, demand));
     handle.on('mediaReset', () =>
       this.#leave({ reason: DisconnectReason.MIGRATION, action: LeaveRequest_Action.RECONNECT }, 'media reset: reconnect'),
     );
@@ -335,6 +367,7 @@ export class LiveKitSession {
 
   #update(view: ParticipantView): void {
     view.version = nextParticipantVersion();
+    if (!this.#channel.attached) this.#missed.set(view.sid, participantInfo(view));
     this.#respond({ case: 'update', value: new ParticipantUpdate({ participants: [participantInfo(view)] }) });
   }
 
@@ -349,7 +382,7 @@ export class LiveKitSession {
     }
     if (request.case === 'ping' || request.case === 'pingReq') {
       // Answered at once, outside the queue: a long negotiation must not look like a dead link.
-      this.#lastPingMs = Date.now();
+      this.#channel.touch();
       if (request.case === 'ping') this.#respond({ case: 'pong', value: request.value });
       else this.#respond({ case: 'pongResp', value: new Pong({ lastPingTimestamp: request.value.timestamp, timestamp: BigInt(Date.now()) }) });
       return;
@@ -477,6 +510,9 @@ export class LiveKitSession {
         this.#pending.delete(cid);
         this.#publishedByMid.set(section.mid, { producerId, info });
         this.#options.directory.publish(producerId, info);
+        if (section.track.kind === 'video') {
+          this.#dynacast.track(producerId, { trackSid: info.sid, mimeType: info.mimeType, rids: (section.track.rtpParameters.encodings ?? []).map((e) => e.rid) });
+        }
         this.#self!.tracks.set(producerId, info);
         produced.add(section.mid);
         this.#log.debug('livekit track produced', {
@@ -497,6 +533,7 @@ export class LiveKitSession {
       this.#publishedByMid.delete(mid);
       this.#self!.tracks.delete(published.producerId);
       this.#options.directory.forget(published.producerId);
+      this.#dynacast.forget(published.producerId);
       await handle.closeProducer(published.producerId).catch((error: unknown) => this.#log.debug('closeProducer failed', { error: errorMessage(error) }));
     }
     const sdp = buildPublisherAnswer(offer, this.#send, produced, ++this.#answerVersion);
@@ -554,10 +591,8 @@ export class LiveKitSession {
   }
 
   #respond(message: SignalResponse['message']): void {
-    if (this.#closed || this.#socket.readyState !== this.#socket.OPEN) return;
-    this.#socket.send(encodeResponse(message), { binary: true }, (error) => {
-      if (error) this.#log.debug('livekit send failed', { error });
-    });
+    if (this.#closed) return;
+    this.#channel.send(message);
   }
 
   #leave(leave: { reason: DisconnectReason; action: LeaveRequest_Action }, closeReason: string, evicted = false): void {
@@ -571,18 +606,74 @@ export class LiveKitSession {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#unwatch?.();
+    this.#dynacast.close();
     this.#handle?.close(evicted ? 'evicted' : 'disconnected');
-    this.ticket.closed(evicted);
+    this.#ticket.closed(evicted);
     this.#queue.close();
-    try {
-      this.#socket.close(code, reason.slice(0, 120));
-    } catch (error) {
-      this.#log.debug('socket close failed', { error });
-    }
+    this.#channel.close(code, reason);
     this.#options.onClosed(this);
   }
+  /**
+   * The socket dropped without a leave: a joined participant is held for the resume grace
+   * period (the others see nothing); a session still joining, or with resume off, ends.
+   */
+  #dropped(): void {
+    if (this.#closed) return;
+    const graceMs = this.#options.settings.resumeGraceMs;
+    if (!this.#handle || graceMs <= 0) {
+      this.#close(1000, 'socket closed');
+      return;
+    }
+    this.#log.info('livekit signalling socket dropped; held for resume', { graceMs });
+    this.#channel.hold(graceMs);
+  }
 
-  #onSocketClosed(): void {
-    this.#close(1000, 'socket closed');
+  /**
+   * A `reconnect=1` connect of this participant (admitted with `ticket`): the new socket
+   * replaces the old one, the client gets a ReconnectResponse first, then what it missed
+   * (participant updates, dynacast state, a fresh token) and a subscriber offer with an ICE
+   * restart; it restarts ICE on its publisher PC with its next offer. False (nothing
+   * changed) when the session cannot be resumed: closed, or not joined yet.
+   */
+  resume(socket: WebSocket, ticket: LiveKitTicket): boolean {
+    if (this.#closed || !this.#handle) return false;
+    const heldMs = this.#channel.droppedAtMs === undefined ? 0 : performance.now() - this.#channel.droppedAtMs;
+    const previous = this.#ticket;
+    this.#ticket = ticket;
+    if (ticket.watch) {
+      this.#unwatch?.();
+      this.#unwatch = ticket.watch((reason) => {
+        this.#log.info('livekit session evicted', { reason });
+        this.#leave({ reason: DisconnectReason.PARTICIPANT_REMOVED, action: LeaveRequest_Action.DISCONNECT }, `evicted: ${reason}`, true);
+      });
+    }
+    previous.closed(false);
+    this.#channel.attach(socket);
+    this.#log.info('livekit session resumed', { heldMs: Math.round(heldMs) });
+    this.#respond({
+      case: 'reconnect',
+      value: new ReconnectResponse({
+        iceServers: [] as ICEServer[],
+        clientConfiguration: this.#clientConfiguration(),
+        serverInfo: new ServerInfo({ edition: ServerInfo_Edition.Standard, version: SERVER_VERSION, protocol: SERVER_PROTOCOL, nodeId: 'matrix-sfu' }),
+      }),
+    });
+    this.#task('resume', () => this.#replay());
+    return true;
+  }
+
+  /** After a resume: what changed while the socket was away, then the subscriber's ICE restart. */
+  async #replay(): Promise<void> {
+    const handle = this.#handle;
+    if (!handle) return;
+    if (this.#missed.size > 0) {
+      this.#respond({ case: 'update', value: new ParticipantUpdate({ participants: [...this.#missed.values()] }) });
+      this.#missed.clear();
+    }
+    if (this.#speaker) this.#activeSpeaker(this.#speaker);
+    this.#quality.clear();
+    this.#dynacast.replay();
+    void this.#refreshToken();
+    await this.#subscriber?.restartIce();
   }
 }

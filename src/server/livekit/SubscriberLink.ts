@@ -123,6 +123,22 @@ export class SubscriberLink {
     }
   }
 
+  /**
+   * After a resumed signalling socket: new ICE credentials on the recv transport and a fresh
+   * offer with every live section. An offer in flight is forgotten (its answer, if any, was
+   * lost with the old socket and is ignored as stale if it still comes).
+   */
+  async restartIce(): Promise<void> {
+    if (!this.#transport) return;
+    const iceParameters = await this.#handle.restartIce(this.#transport.transportId);
+    this.#transport = { ...this.#transport, iceParameters };
+    // Never offered: the client's subscriber PC was never negotiated, there is nothing to restart.
+    if (this.#offerId === 0) return;
+    this.#inFlight = undefined;
+    this.#again = false;
+    this.#offer();
+  }
+
   #offer(): void {
     if (!this.#transport) return;
     if (this.#inFlight) {

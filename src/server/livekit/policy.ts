@@ -18,6 +18,12 @@ export interface LiveKitSessionSettings {
   /** Requests per second sustained and burst (pings excluded); more are faults and dropped. */
   readonly ratePerSecond: number;
   readonly rateBurst: number;
+  /** How long a participant whose socket dropped is held for a resume; 0 = no resume. */
+  readonly resumeGraceMs: number;
+  /** Dynacast: delay before a publisher is told to stop layers nobody needs. */
+  readonly dynacastPauseMs: number;
+  /** TURN relays with fresh credentials for JoinResponse.iceServers (src/server/turn); absent = none. */
+  readonly iceServers?: (participantId: string) => ReadonlyArray<{ readonly urls: readonly string[]; readonly username: string; readonly credential: string }>;
 }
 
 /** Most requests waiting in a session's queue; more are faults and dropped (a renegotiation storm). */

@@ -10,8 +10,12 @@
 // passive), the data channel section (SCTP), and rejects the rest (port 0).
 // Subscriber offer ← one sendonly m-section per consumer, with the consumer's
 // own RTP parameters and `msid {participantSid}|{trackSid} {trackSid}`, the msid
-// form livekit-client maps tracks by; closed consumers stay as port-0 sections
-// (mids are never reused).
+// form livekit-client maps tracks by; a closed consumer's section stays in the
+// BUNDLE as `a=inactive` with its codecs and no SSRCs (mids are never reused). Not
+// port 0: an offer whose sections are all rejected makes Chromium close the
+// subscriber PC's DTLS transport (close_notify), and a mediasoup transport whose
+// DTLS closed cannot connect again, so a subscriber whose last remote track ended
+// would receive nothing from anyone who publishes later.
 
 import sdpTransform from 'sdp-transform';
 import type { MediaAttributes, MediaDescription, SessionDescription } from 'sdp-transform';
@@ -62,7 +66,7 @@ export type OfferSection =
 export interface SubscriberSection {
   readonly mid: string;
   readonly kind: 'audio' | 'video' | 'application';
-  /** Absent for the data section and for closed consumers. */
+  /** Absent for the data section; kept for a closed consumer (its inactive section names the codecs). */
   readonly rtpParameters?: RtpParameters;
   /** `{participantSid}|{trackSid}` and the track sid. */
   readonly streamId?: string;
@@ -362,8 +366,25 @@ export function buildSubscriberOffer(transport: TransportInfo, sections: readonl
       });
       continue;
     }
-    if (section.closed || !section.rtpParameters) {
+    if (!section.rtpParameters) {
       media.push({ ...base, type: section.kind, port: 0, protocol: 'UDP/TLS/RTP/SAVPF', payloads: '0', rtp: [], fmtp: [], direction: 'inactive' });
+      continue;
+    }
+    if (section.closed) {
+      // Retired but bundled (see the header): inactive, no SSRCs, no msid.
+      bundled.push(section.mid);
+      media.push({
+        ...base,
+        type: section.kind,
+        port: 7,
+        protocol: 'UDP/TLS/RTP/SAVPF',
+        payloads: section.rtpParameters.codecs.map((c) => c.payloadType).join(' '),
+        ...rtpSectionLines(section.rtpParameters),
+        ...transportAttributes(transport, 'actpass'),
+        direction: 'inactive',
+        rtcpMux: 'rtcp-mux',
+        rtcpRsize: 'rtcp-rsize',
+      });
       continue;
     }
     bundled.push(section.mid);

@@ -14,6 +14,8 @@ export interface MediaTrackerOptions {
   readonly metrics: Pick<MetricDefinitions, 'workerUp' | 'routers' | 'transports' | 'pipeTransports' | 'producers' | 'consumers'>;
   /** Called when a polled object closes, so its stats baseline can be dropped. */
   readonly onForget: (id: string) => void;
+  /** Called when a WebRTC transport selects an ICE tuple, with the tuple's remote address and whether the path changed. */
+  readonly onIcePath?: (remoteIp: string, previousRemoteIp: string | undefined) => void;
 }
 
 /** Live mediasoup objects, followed from their workers down. */
@@ -87,6 +89,13 @@ export class MediaTracker {
     this.#transports.set(transport.id, transport);
     transport.observer.on('newproducer', (producer) => this.#watchRtpObject(producer, this.#producers, metrics.producers));
     transport.observer.on('newconsumer', (consumer) => this.#watchRtpObject(consumer, this.#consumers, metrics.consumers));
+    let remoteIp: string | undefined;
+    transport.observer.on('iceselectedtuplechange', (tuple) => {
+      if (typeof tuple?.remoteIp !== 'string') return;
+      const previous = remoteIp;
+      remoteIp = tuple.remoteIp;
+      this.#options.onIcePath?.(tuple.remoteIp, previous);
+    });
     transport.observer.once('close', () => {
       metrics.transports.dec();
       this.#transports.delete(transport.id);

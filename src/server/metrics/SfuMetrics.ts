@@ -114,6 +114,7 @@ export class SfuMetrics {
   readonly #detach: Array<() => void> = [];
   #syncLag: (() => number) | undefined;
   #spanning: (() => number) | undefined;
+  #isRelay: (remoteIp: string) => boolean = () => false;
   #closed = false;
 
   constructor(options: SfuMetricsOptions) {
@@ -138,7 +139,14 @@ export class SfuMetrics {
       metrics: this.#metrics,
       logger: options.logger,
     });
-    this.#tracker = new MediaTracker({ metrics: this.#metrics, onForget: (id) => this.#poller.forget(id) });
+    this.#tracker = new MediaTracker({
+      metrics: this.#metrics,
+      onForget: (id) => this.#poller.forget(id),
+      onIcePath: (remoteIp, previous) => {
+        const path = this.#isRelay(remoteIp) ? 'relay' : 'direct';
+        if (previous === undefined || (this.#isRelay(previous) ? 'relay' : 'direct') !== path) this.#metrics.transportIcePaths.inc({ path });
+      },
+    });
   }
 
   /** Content-Type of scrape(). */
@@ -239,6 +247,18 @@ export class SfuMetrics {
    */
   watchMatrixSyncLag(read: () => number): void {
     this.#syncLag = read;
+  }
+
+  // ---- TURN relay --------------------------------------------------------
+
+  /** Tells relayed ICE tuples from direct ones (TurnService.isRelayAddress); until set, every tuple is direct. */
+  classifyIcePaths(isRelay: (remoteIp: string) => boolean): void {
+    this.#isRelay = isRelay;
+  }
+
+  /** A TURN credential was handed out with an admission on `edge`. */
+  recordTurnCredentialIssued(edge: 'native' | 'livekit'): void {
+    this.#metrics.turnCredentialsIssued.inc({ edge });
   }
 
   // ---- Conferences ------------------------------------------------------

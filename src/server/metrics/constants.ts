@@ -67,6 +67,14 @@ export type ConsumerRefusalLabel = (typeof CONSUMER_REFUSAL_REASONS)[number];
 export const JOIN_REFUSAL_REASONS = ['worker_overloaded'] as const;
 export type JoinRefusalLabel = (typeof JOIN_REFUSAL_REASONS)[number];
 
+/** `path` label of sfu_transport_ice_paths_total: the selected ICE tuple's remote address is a TURN relay (turn.relayAddresses) or not. */
+export const ICE_PATHS = ['direct', 'relay'] as const;
+export type IcePathLabel = (typeof ICE_PATHS)[number];
+
+/** `edge` label of sfu_turn_credentials_issued_total: which signalling edge handed the credential out. */
+export const TURN_EDGES = ['native', 'livekit'] as const;
+export type TurnEdgeLabel = (typeof TURN_EDGES)[number];
+
 /** `kind` label of media metrics. */
 export const MEDIA_KINDS = ['audio', 'video'] as const;
 export type MediaKindLabel = (typeof MEDIA_KINDS)[number];

@@ -11,9 +11,11 @@ import {
   ADMISSION_REASONS,
   CONSUMER_REFUSAL_REASONS,
   EVICTION_REASONS,
+  ICE_PATHS,
   JOIN_REFUSAL_REASONS,
   MEDIA_DIRECTIONS,
   MEDIA_KINDS,
+  TURN_EDGES,
 } from './constants.ts';
 
 /** Signalling request latency: most requests are one IPC round trip (ms); join and produce can take longer. */
@@ -79,6 +81,8 @@ export interface MetricDefinitions {
   readonly membershipGraces: Counter<'outcome'>;
   readonly firstMedia: Histogram;
   readonly matrixSyncLag: Gauge;
+  readonly transportIcePaths: Counter<'path'>;
+  readonly turnCredentialsIssued: Counter<'edge'>;
 }
 
 /**
@@ -310,6 +314,19 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
       help: 'How far the SFU view of Matrix room state lags behind the homeserver (age of the last completed sync).',
       registers,
     }),
+    // TURN relay: from the transports' selected ICE tuples and the TurnService.
+    transportIcePaths: new Counter({
+      name: 'sfu_transport_ice_paths_total',
+      help: 'WebRTC transports by the path of their selected ICE tuple: relay (the remote address is a TURN relay of turn.relayAddresses) or direct; counted when a transport first selects a tuple and again when its path changes.',
+      labelNames: ['path'],
+      registers,
+    }),
+    turnCredentialsIssued: new Counter({
+      name: 'sfu_turn_credentials_issued_total',
+      help: 'TURN credentials handed out with admissions, by signalling edge (native join reply, livekit JoinResponse).',
+      labelNames: ['edge'],
+      registers,
+    }),
   };
 
   for (const kind of MEDIA_KINDS) {
@@ -338,5 +355,7 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
   for (const outcome of ['restored', 'expired']) definitions.membershipGraces.inc({ outcome }, 0);
   for (const reason of CONSUMER_REFUSAL_REASONS) definitions.consumerRefusals.inc({ reason }, 0);
   for (const reason of JOIN_REFUSAL_REASONS) definitions.joinRefusals.inc({ reason }, 0);
+  for (const path of ICE_PATHS) definitions.transportIcePaths.inc({ path }, 0);
+  for (const edge of TURN_EDGES) definitions.turnCredentialsIssued.inc({ edge }, 0);
   return definitions;
 }

@@ -28,6 +28,8 @@ export interface WatchedTransport extends StatsSource {
   readonly observer: CloseObserver & {
     on(event: 'newproducer', listener: (producer: WatchedRtpObject) => void): unknown;
     on(event: 'newconsumer', listener: (consumer: WatchedRtpObject) => void): unknown;
+    /** WebRTC transports only: the ICE tuple media flows on (mediasoup's remoteIp is the peer's, or its TURN relay's, address). */
+    on(event: 'iceselectedtuplechange', listener: (tuple: { remoteIp?: string }) => void): unknown;
   };
 }
 

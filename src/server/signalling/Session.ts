@@ -17,6 +17,7 @@ import { CLOSE_CODES, type CloseCode } from '../../common/protocol/closeCodes.ts
 import type { NotificationDataMap, NotificationName } from '../../common/protocol/messages.ts';
 import { ERROR_TABLE } from './errorTable.ts';
 import { HANDLERS, type HandlerContext } from './handlers.ts';
+import type { IceServerInfo } from '../../common/protocol/iceServers.ts';
 import { closeCodeFor, forwardNotifications } from './notifications.ts';
 import { DecayingCounter } from './DecayingCounter.ts';
 import type { ParticipantHandle } from '../conference/ParticipantHandle.ts';
@@ -70,6 +71,8 @@ export interface SessionOptions {
   readonly onAdmitted: (session: Session) => void;
   readonly onClosed: (session: Session) => void;
   readonly isDraining: () => boolean;
+  /** TURN relays with fresh credentials for a participant, put in its join reply (TurnService). */
+  readonly iceServers?: (participantId: string) => IceServerInfo[];
 }
 
 /** Server side of one signalling connection. */
@@ -147,6 +150,7 @@ export class Session {
         handle: undefined,
         attach: (handle) => this.#attach(handle),
         requestClose: () => setImmediate(() => this.close(CLOSE_CODES.NORMAL, 'left')),
+        ...(this.#options.iceServers ? { iceServers: this.#options.iceServers } : {}),
       };
       this.#unwatch = ticket.watch?.((reason: EvictionReason) => this.evict(reason));
       this.#options.onAdmitted(this);

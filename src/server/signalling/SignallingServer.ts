@@ -13,6 +13,7 @@ import type { ConferenceRegistry } from '../conference/ConferenceRegistry.ts';
 import { CLOSE_CODES } from '../../common/protocol/closeCodes.ts';
 import { PROTOCOL_NAME } from '../../common/protocol/messages.ts';
 import { Session, type SessionObserver, type SessionSettings } from './Session.ts';
+import type { IceServerInfo } from '../../common/protocol/iceServers.ts';
 
 /** Options of the SignallingServer. */
 export interface SignallingServerOptions {
@@ -30,6 +31,8 @@ export interface SignallingServerOptions {
   readonly clientAddress?: (request: IncomingMessage) => string | undefined;
   /** Upgrade paths another edge on the same server answers (left untouched here), e.g. the livekit edge's /rtc. */
   readonly otherEdgePath?: (path: string) => boolean;
+  /** TURN relays with fresh credentials for a participant's join reply; absent = none (TurnService off). */
+  readonly iceServers?: (participantId: string) => IceServerInfo[];
 }
 
 /** Owns every signalling session of this node. */
@@ -118,6 +121,7 @@ export class SignallingServer {
       logger: this.#options.logger,
       ...(this.#options.observer ? { observer: this.#options.observer } : {}),
       isDraining: () => this.#draining,
+      ...(this.#options.iceServers ? { iceServers: this.#options.iceServers } : {}),
       onAdmitted: (admitted) => {
         const key = `${admitted.ticket!.conferenceId}\u0000${admitted.ticket!.participantId}`;
         const previous = this.#byParticipant.get(key);

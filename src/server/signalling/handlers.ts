@@ -10,6 +10,7 @@ import type { ConferenceRegistry } from '../conference/ConferenceRegistry.ts';
 import type { ParticipantHandle } from '../conference/ParticipantHandle.ts';
 import type { DtlsParameters, RtpCapabilities, RtpParameters } from '../media/types.ts';
 import type { RequestData, RequestMethod, ResponseDataMap, TransportInfo } from '../../common/protocol/messages.ts';
+import type { IceServerInfo } from '../../common/protocol/iceServers.ts';
 
 /** What a handler may touch: the session's own state and the registry. */
 export interface HandlerContext {
@@ -21,6 +22,8 @@ export interface HandlerContext {
   readonly attach: (handle: ParticipantHandle) => void;
   /** Asks the session to close normally once the current reply is sent. */
   requestClose(): void;
+  /** TURN relays with fresh credentials for the join reply; absent = no TURN configured. */
+  readonly iceServers?: (participantId: string) => IceServerInfo[];
 }
 
 type Handler<M extends RequestMethod> = (ctx: HandlerContext, data: RequestData<M>) => Promise<ResponseDataMap[M]>;
@@ -52,7 +55,8 @@ export const HANDLERS: HandlerTable = {
       ctx.attach,
     );
     ctx.handle = handle;
-    return { participantId: handle.id, peers: [...handle.peers] };
+    const iceServers = ctx.iceServers?.(handle.id);
+    return { participantId: handle.id, peers: [...handle.peers], ...(iceServers ? { iceServers } : {}) };
   },
   async leave(ctx) {
     await joined(ctx).leave();

@@ -101,6 +101,8 @@ export interface SfuTestApi {
   setPeerKey(participantId: string, keyIndex: number, keyHex: string): void;
   /** E2EE: forget a participant's keys. */
   removePeer(participantId: string): void;
+  /** E2EE: our senders write this frame format from now on (receivers read both). */
+  setFrameFormat(format: 'sframe' | 'livekit'): void;
   /** E2EE: fresh worker stats; undefined without e2ee. */
   e2eeStats(): Promise<E2eeStats | undefined>;
   /** E2EE: the transform mode in use; undefined without e2ee. */

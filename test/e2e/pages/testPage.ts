@@ -221,6 +221,7 @@ const api: SfuTestApi = {
   setOwnKey: (keyIndex, keyHex) => requireE2ee().keyProvider.setOwnKey(keyIndex, keyFromHex(keyHex)),
   setPeerKey: (participantId, keyIndex, keyHex) => requireE2ee().keyProvider.setPeerKey(participantId, keyIndex, keyFromHex(keyHex)),
   removePeer: (participantId) => requireE2ee().keyProvider.removePeer(participantId),
+  setFrameFormat: (format) => requireE2ee().setFrameFormat(format),
   e2eeStats: async () => (e2ee ? e2ee.getStats() : undefined),
   e2eeMode: () => e2ee?.mode,
   async leave() {

@@ -14,7 +14,7 @@ import { FrameCryptor, type OwnKey } from './FrameCryptor.ts';
 import { parseWorkerRequest } from './messages.ts';
 import { ParticipantKeyring } from './ParticipantKeyring.ts';
 import { PeerRecord } from './PeerRecord.ts';
-import type { E2eeStats, TransformOptions, WorkerEvent, WorkerRequest } from './types.ts';
+import type { E2eeStats, FrameFormat, TransformOptions, WorkerEvent, WorkerRequest } from './types.ts';
 
 /** What the worker needs from its environment. */
 export interface CryptorWorkerOptions {
@@ -26,6 +26,8 @@ export interface CryptorWorkerOptions {
   readonly nowMs?: () => number;
   /** Last CTR a sender may use under one own key. Default MAX_FRAME_COUNTER (tests lower it). */
   readonly maxFrameCounter?: bigint;
+  /** First 32 bits of our LiveKit-format IVs. Default: random per worker (tests fix it). */
+  readonly nonceSalt?: number;
 }
 
 /** The worker's keys, counters and dispatcher. */
@@ -34,11 +36,14 @@ export class CryptorWorker {
   readonly #queue = new AsyncQueue('e2ee-worker');
   readonly #own: ParticipantKeyring;
   #ownKeyIndex: number | undefined;
+  #format: FrameFormat = 'sframe';
+  readonly #nonceSalt: number;
   readonly #senders = new Map<MediaSource, FrameCounters>();
   readonly #peers = new Map<string, PeerRecord>();
 
   constructor(options: CryptorWorkerOptions) {
     this.#options = options;
+    this.#nonceSalt = options.nonceSalt ?? (globalThis.crypto.getRandomValues(new Uint32Array(1))[0] as number);
     this.#own = new ParticipantKeyring(options.maxFrameCounter === undefined ? {} : { maxFrameCounter: options.maxFrameCounter });
   }
 
@@ -82,6 +87,8 @@ export class CryptorWorker {
         side: 'send',
         senderIndex: SENDER_INDEX_BY_SOURCE[options.source],
         ownKey: () => this.#ownKey(),
+        format: () => this.#format,
+        nonceSalt: this.#nonceSalt,
         counters,
       });
     }
@@ -106,7 +113,7 @@ export class CryptorWorker {
       addDropCounts(dropped, snapshot.video.dropped);
       return snapshot;
     });
-    return { ownKeyIndex: this.#ownKeyIndex, encrypted, decrypted, dropped, senders, participants };
+    return { frameFormat: this.#format, ownKeyIndex: this.#ownKeyIndex, encrypted, decrypted, dropped, senders, participants };
   }
 
   async #apply(request: Exclude<WorkerRequest, { kind: 'attachStreams' }>): Promise<void> {
@@ -121,6 +128,9 @@ export class CryptorWorker {
         peer.keyArrived();
         return;
       }
+      case 'setFrameFormat':
+        this.#format = request.format;
+        return;
       case 'removePeer':
         this.#peers.get(request.participantId)?.keyring.clear();
         this.#peers.delete(request.participantId);

@@ -16,6 +16,8 @@ export function addDropCounts(into: DropCounts, from: DropCounts): void {
 /** Counters incremented by FrameCryptor. */
 export class FrameCounters {
   processed = 0;
+  /** Of `processed`, frames in LiveKit's format. */
+  livekit = 0;
   empty = 0;
   readonly dropped: DropCounts = emptyDropCounts();
 
@@ -24,6 +26,6 @@ export class FrameCounters {
   }
 
   snapshot(): FrameCounts {
-    return { processed: this.processed, empty: this.empty, dropped: { ...this.dropped } };
+    return { processed: this.processed, livekit: this.livekit, empty: this.empty, dropped: { ...this.dropped } };
   }
 }

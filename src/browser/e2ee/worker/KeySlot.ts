@@ -1,10 +1,11 @@
 // One base key in a keyring slot: the SFrame keys derived from it per KID (RFC 9605 §4.4.2,
-// derived once and cached) and its forward ratchet chain (ratchet.ts, computed lazily and cached
+// derived once and cached), its LiveKit-format AES key (livekitFrame.ts, cached) and its forward ratchet chain (ratchet.ts, computed lazily and cached
 // so repeated failures cost only AEAD attempts). Frame counters live in the keyring, per KID.
 
 import { MAX_RATCHET_STEPS, ratchetKey } from '../../../common/e2ee/ratchet.ts';
+import { deriveLiveKitFrameKey } from '../../../common/e2ee/livekitFrame.ts';
 import { deriveSFrameKey } from '../../../common/e2ee/sframe.ts';
-import type { SFrameKey } from '../../../common/e2ee/types.ts';
+import type { SFrameKey, WebCryptoKey } from '../../../common/e2ee/types.ts';
 import { E2EE_CIPHER_SUITE } from './constants.ts';
 
 /** A slot was used after it left its keyring (a newer key replaced it while a frame was in flight). */
@@ -23,6 +24,7 @@ export class KeySlot {
   readonly #keys = new Map<bigint, Promise<SFrameKey>>();
   /** #chain[i] is the slot ratcheted i + 1 steps from this one. */
   readonly #chain: Array<Promise<KeySlot>> = [];
+  #liveKitKey: Promise<WebCryptoKey> | undefined;
   #wiped = false;
 
   /** Copies `baseKey`; the caller may wipe its own copy. */
@@ -59,6 +61,22 @@ export class KeySlot {
     return key;
   }
 
+  /**
+   * The AES-GCM key of LiveKit's frame format for this base key (HKDF salt "LKFrameEncryptionKey"),
+   * derived on first use and cached. Rejects with KeySlotWipedError after wipe().
+   */
+  liveKitKey(): Promise<WebCryptoKey> {
+    if (this.#wiped) return Promise.reject(new KeySlotWipedError());
+    if (!this.#liveKitKey) {
+      const key = deriveLiveKitFrameKey(this.#baseKey);
+      this.#liveKitKey = key;
+      key.catch(() => {
+        if (this.#liveKitKey === key) this.#liveKitKey = undefined;
+      });
+    }
+    return this.#liveKitKey;
+  }
+
   /** This key ratcheted `steps` times (1 … MAX_RATCHET_STEPS), computed once. Rejects after wipe(). */
   ratcheted(steps: number): Promise<KeySlot> {
     if (this.#wiped) return Promise.reject(new KeySlotWipedError());
@@ -86,6 +104,7 @@ export class KeySlot {
     this.#wiped = true;
     this.#baseKey.fill(0);
     this.#keys.clear();
+    this.#liveKitKey = undefined;
     this.#chain.length = 0;
   }
 }

@@ -72,7 +72,7 @@ export class ParticipantKeyring {
     const existing = this.#slots.get(keyIndex);
     if (existing?.holds(key)) return existing;
     const slot = new KeySlot(key);
-    await Promise.all(PREDERIVED_SENDER_INDEXES.map((senderIndex) => slot.keyFor(makeKid(senderIndex, keyIndex))));
+    await Promise.all([...PREDERIVED_SENDER_INDEXES.map((senderIndex) => slot.keyFor(makeKid(senderIndex, keyIndex))), slot.liveKitKey()]);
     // Another set() of the same index may have finished while we derived; arrival order wins,
     // and the worker's queue guarantees arrival order, so the last call installs last.
     this.#replace(keyIndex, slot);

@@ -4,7 +4,7 @@
 import { FAILING_AFTER_FAILURES } from './constants.ts';
 import { FrameCounters } from './FrameCounters.ts';
 import { ParticipantKeyring } from './ParticipantKeyring.ts';
-import type { DecryptState, DropReason, ParticipantStats } from './types.ts';
+import type { DecryptState, DropReason, FrameFormat, ParticipantStats } from './types.ts';
 
 /** One remote participant, as seen by the receive side. */
 export class PeerRecord {
@@ -13,6 +13,8 @@ export class PeerRecord {
   readonly audio = new FrameCounters();
   readonly video = new FrameCounters();
   ratchetsAdopted = 0;
+  /** The format of their last decrypted frame: tried first for the next one. */
+  lastFormat: FrameFormat = 'sframe';
   #consecutiveFailures = 0;
   #waitingForKey = false;
   /** Frames dropped since the last decrypted one, per kind: a decoder after such a gap needs a key frame. */
@@ -27,8 +29,11 @@ export class PeerRecord {
   }
 
   /** A frame decrypted; returns whether it ended a run of drops (the decoder may want a key frame). */
-  decrypted(kind: 'audio' | 'video'): boolean {
-    this.counters(kind).processed++;
+  decrypted(kind: 'audio' | 'video', format: FrameFormat = 'sframe'): boolean {
+    const counters = this.counters(kind);
+    counters.processed++;
+    if (format === 'livekit') counters.livekit++;
+    this.lastFormat = format;
     const recovered = this.#dropRun[kind] > 0;
     this.#dropRun[kind] = 0;
     this.#consecutiveFailures = 0;

@@ -4,7 +4,7 @@
 
 import { BASE_KEY_BYTES } from '../../../common/e2ee/ratchet.ts';
 import { KEYRING_SIZE } from './constants.ts';
-import type { TransformOptions, WorkerRequest } from './types.ts';
+import { FRAME_FORMATS, type FrameFormat, type TransformOptions, type WorkerRequest } from './types.ts';
 
 /** A parsed value, or every fault found. */
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly faults: string[] };
@@ -77,6 +77,11 @@ export function parseWorkerRequest(value: unknown): Parsed<WorkerRequest> {
         },
         faults,
       );
+    case 'setFrameFormat': {
+      const format = value['format'];
+      if (typeof format !== 'string' || !FRAME_FORMATS.includes(format as FrameFormat)) faults.push(`format must be one of ${FRAME_FORMATS.join(', ')}`);
+      return done({ kind: 'setFrameFormat', format: format as FrameFormat }, faults);
+    }
     case 'removePeer':
       return done({ kind: 'removePeer', participantId: checkParticipantId(value['participantId'], faults) }, faults);
     case 'attachStreams': {

@@ -47,8 +47,20 @@ export interface ReceiverTransformOptions {
 /** What the worker learns about a transform when it is attached. */
 export type TransformOptions = SenderTransformOptions | ReceiverTransformOptions;
 
+/**
+ * Media frame format our senders write (receivers read both, per frame; README §12 of
+ * src/common/e2ee): RFC 9605 SFrame, or LiveKit's format (Element Call) once a call has a
+ * member using it.
+ */
+export type FrameFormat = 'sframe' | 'livekit';
+
+/** Every {@link FrameFormat}. */
+export const FRAME_FORMATS: readonly FrameFormat[] = Object.freeze(['sframe', 'livekit'] as const);
+
 /** Main thread → worker. Handled strictly in arrival order (one queue). */
 export type WorkerRequest =
+  /** Our senders write this format from the next frame on. Default `sframe`. */
+  | { readonly kind: 'setFrameFormat'; readonly format: FrameFormat }
   /** Our senders encrypt with this key from now on. `key` is 16 bytes (MatrixRTC). */
   | { readonly kind: 'setOwnKey'; readonly keyIndex: number; readonly key: Uint8Array }
   /** A remote participant's key for one key index. */
@@ -80,6 +92,8 @@ export type DecryptState =
 export interface FrameCounts {
   /** Frames encrypted (senders) or decrypted (receivers). */
   readonly processed: number;
+  /** Of `processed`: frames in LiveKit's format (the rest are SFrame). */
+  readonly livekit: number;
   /** Empty frames passed through untouched. */
   readonly empty: number;
   readonly dropped: DropCounts;
@@ -105,6 +119,8 @@ export interface ParticipantStats {
 
 /** Everything the worker reports. */
 export interface E2eeStats {
+  /** The format our senders write. */
+  readonly frameFormat: FrameFormat;
   /** Key index our senders encrypt with, if any. */
   readonly ownKeyIndex: number | undefined;
   readonly encrypted: number;

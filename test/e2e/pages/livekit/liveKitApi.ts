@@ -16,6 +16,11 @@ export interface LiveKitConnectOptions {
   readonly ownTracks?: boolean;
   /** Encrypt and decrypt with livekit-client's E2EE (insertable streams) under this shared key. */
   readonly e2eeKey?: string;
+  /**
+   * livekit-client E2EE with per-participant keys set as Element Call sets them
+   * (matrixStyleKeyProvider.ts): raw key bytes (hex) at a key index per identity. Wins over e2eeKey.
+   */
+  readonly e2eeParticipantKeys?: ReadonlyArray<{ readonly identity: string; readonly keyIndex: number; readonly keyHex: string }>;
 }
 
 /** What one remote track shows in the receiver's stats. */
@@ -46,4 +51,23 @@ export interface LiveKitTestApi {
   /** The bundled livekit-client version. */
   version(): string;
   disconnect(): Promise<void>;
+  /**
+   * POSTs `body` as JSON to `url` from the page (as Element Call does from its own origin, so
+   * CORS applies) and returns the status, the parsed JSON reply and the request's duration.
+   */
+  fetchJson(url: string, body: unknown): Promise<{ status: number; body: unknown; ms: number }>;
+  /** Element Call's reading of a JWT: `JSON.parse(atob(payload))` (throws on base64url `-`/`_`). */
+  elementCallPayload(jwt: string): unknown;
+  /** The local participant's publish/subscribe permissions as the server granted them. */
+  permissions(): { canPublish: boolean; canSubscribe: boolean } | undefined;
+  /** Tries to publish the camera; resolves 'published' or `${error.name}: ${error.message}`. */
+  tryPublishCamera(): Promise<string>;
+  /**
+   * Tells livekit-client's E2EE that `identity` publishes encrypted media (its cryptors then
+   * decrypt that participant's frames), as TrackInfo.encryption ≠ NONE would. Stands in for an
+   * edge that does not yet announce encryption on native participants' tracks.
+   */
+  treatAsEncrypted(identity: string): void;
+  /** Date.now() when RoomEvent.Disconnected fired, if it did. */
+  disconnectedAt(): number | undefined;
 }

@@ -14,11 +14,18 @@ import {
   type RemoteTrackPublication,
 } from 'livekit-client';
 import type { LiveKitConnectOptions, LiveKitRemoteTrackStat, LiveKitTestApi } from './liveKitApi.ts';
+import { MatrixStyleKeyProvider } from './matrixStyleKeyProvider.ts';
 
 let room: Room | undefined;
 let connectStarted = 0;
 const firstFrames: Record<string, number> = {};
 const events: string[] = [];
+let disconnectedAt: number | undefined;
+let participantKeys: MatrixStyleKeyProvider | undefined;
+
+function bytesFromHex(hex: string): Uint8Array {
+  return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
+}
 
 async function inboundStats(publication: RemoteTrackPublication): Promise<{ framesDecoded: number; bytesReceived: number; frameWidth: number }> {
   const receiver = publication.track?.receiver;
@@ -48,9 +55,19 @@ async function watchFirstFrame(identity: string, publication: RemoteTrackPublica
 }
 
 const api: LiveKitTestApi = {
+  treatAsEncrypted(identity: string) {
+    // BaseE2EEManager.setParticipantCryptorEnabled() is public; the manager field of Room is not.
+    const manager = (room as unknown as { e2eeManager?: { setParticipantCryptorEnabled(enabled: boolean, identity: string): void } } | undefined)?.e2eeManager;
+    if (!manager) throw new Error('no e2ee manager');
+    manager.setParticipantCryptorEnabled(true, identity);
+  },
   async connect(options: LiveKitConnectOptions) {
-    let e2ee: { keyProvider: ExternalE2EEKeyProvider; worker: Worker } | undefined;
-    if (options.e2eeKey) {
+    let e2ee: { keyProvider: ExternalE2EEKeyProvider | MatrixStyleKeyProvider; worker: Worker } | undefined;
+    if (options.e2eeParticipantKeys) {
+      participantKeys = new MatrixStyleKeyProvider();
+      for (const { identity, keyIndex, keyHex } of options.e2eeParticipantKeys) await participantKeys.setParticipantKey(identity, keyIndex, bytesFromHex(keyHex));
+      e2ee = { keyProvider: participantKeys, worker: new Worker(new URL('lk-e2ee-worker.js', import.meta.url), { type: 'module' }) };
+    } else if (options.e2eeKey) {
       const keyProvider = new ExternalE2EEKeyProvider();
       await keyProvider.setKey(options.e2eeKey);
       // livekit-client's own E2EE worker, copied beside this page by buildLiveKitPage().
@@ -70,7 +87,10 @@ const api: LiveKitTestApi = {
     room.on(RoomEvent.TrackUnmuted, (publication, participant) => events.push(`unmuted ${participant.identity} ${publication.kind}`));
     room.on(RoomEvent.ParticipantConnected, (participant) => events.push(`joined ${participant.identity}`));
     room.on(RoomEvent.ParticipantDisconnected, (participant) => events.push(`left ${participant.identity}`));
-    room.on(RoomEvent.Disconnected, (reason) => events.push(`disconnected ${String(reason)}`));
+    room.on(RoomEvent.Disconnected, (reason) => {
+      disconnectedAt = Date.now();
+      events.push(`disconnected ${String(reason)}`);
+    });
     room.on(RoomEvent.Reconnecting, () => events.push('reconnecting'));
     room.on(RoomEvent.Reconnected, () => events.push('reconnected'));
     room.on(RoomEvent.ActiveSpeakersChanged, (speakers) => events.push(`speakers ${speakers.map((s) => s.identity).join(',')}`));
@@ -138,6 +158,28 @@ const api: LiveKitTestApi = {
   async disconnect() {
     await room?.disconnect();
   },
+  async fetchJson(url, body) {
+    const started = performance.now();
+    const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const reply = (await response.json()) as unknown;
+    return { status: response.status, body: reply, ms: Math.round(performance.now() - started) };
+  },
+  elementCallPayload(jwt) {
+    return JSON.parse(atob(jwt.split('.')[1] ?? '')) as unknown;
+  },
+  permissions() {
+    const permissions = room?.localParticipant.permissions;
+    return permissions ? { canPublish: permissions.canPublish, canSubscribe: permissions.canSubscribe } : undefined;
+  },
+  async tryPublishCamera() {
+    try {
+      await room?.localParticipant.setCameraEnabled(true, { resolution: { width: 640, height: 360, frameRate: 30 } });
+      return 'published';
+    } catch (error) {
+      return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    }
+  },
+  disconnectedAt: () => disconnectedAt,
 };
 
 (globalThis as unknown as { lkTest: LiveKitTestApi }).lkTest = api;

@@ -42,7 +42,7 @@ class FakeScriptTransform {
 const silent = { debug: () => undefined, warn: () => undefined };
 
 function stats(participants: E2eeStats['participants'] = []): E2eeStats {
-  return { ownKeyIndex: 0, encrypted: 0, decrypted: 0, dropped: emptyDropCounts(), senders: [], participants };
+  return { frameFormat: 'sframe', ownKeyIndex: 0, encrypted: 0, decrypted: 0, dropped: emptyDropCounts(), senders: [], participants };
 }
 
 afterEach(() => {
@@ -112,7 +112,7 @@ describe('E2eeManager', () => {
     const e2ee = new E2eeManager({ worker, scriptTransform: FakeScriptTransform, logger: silent });
     const changes: unknown[] = [];
     e2ee.on('decryptStateChanged', (change) => changes.push(change));
-    const counts = { processed: 0, empty: 0, dropped: emptyDropCounts() };
+    const counts = { processed: 0, livekit: 0, empty: 0, dropped: emptyDropCounts() };
     const bob = (state: 'waiting' | 'keys-present' | 'failing') => ({ participantId: 'bob', state, keyIndexes: [], audio: counts, video: counts, ratchetsAdopted: 0 });
     expect(e2ee.decryptState('bob')).toBe('waiting');
     worker.emit({ kind: 'stats', stats: stats([bob('keys-present')]) });

@@ -98,18 +98,21 @@ describe('buildPublisherAnswer()', () => {
 });
 
 describe('buildSubscriberOffer() and parseSubscriberAnswer()', () => {
-  it('offers each consumer sendonly with the msid livekit-client maps tracks by, and keeps closed sections as port 0', () => {
+  it('offers each consumer sendonly with the msid livekit-client maps tracks by, and keeps closed sections bundled and inactive', () => {
     const closed = { ...SUBSCRIBER_SECTIONS[0]!, mid: '2', closed: true };
     const written = buildSubscriberOffer(TRANSPORT, [...SUBSCRIBER_SECTIONS, closed], 3);
     const offer = sdpTransform.parse(written);
     // sdp-transform's msid grammar stops at '|'; the written line is what Chromium reads.
     expect(written).toContain('a=msid:PA_alice0000000000|TR_audio000000000 TR_audio000000000\r\n');
-    expect(offer.groups).toEqual([{ type: 'BUNDLE', mids: '0 1' }]);
+    // A retired section stays in the BUNDLE: all-rejected offers make Chromium close the DTLS transport.
+    expect(offer.groups).toEqual([{ type: 'BUNDLE', mids: '0 1 2' }]);
     const [audio, video, retired] = offer.media;
     expect(audio).toMatchObject({ direction: 'sendonly', setup: 'actpass' });
     expect(video!.ssrcGroups).toEqual([{ semantics: 'FID', ssrcs: '333333331 333333332' }]);
     expect(video!.rtp.map((r) => r.codec)).toEqual(['VP8', 'rtx']);
-    expect(retired).toMatchObject({ port: 0, direction: 'inactive' });
+    expect(retired).toMatchObject({ port: 7, direction: 'inactive' });
+    expect(retired!.ssrcs).toBeUndefined();
+    expect(retired!.msid).toBeUndefined();
   });
 
   it('takes the DTLS parameters from the first accepted section when the first one is rejected without a fingerprint', () => {

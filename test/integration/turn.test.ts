@@ -1,0 +1,96 @@
+// The secret wiring is real: a real coturn (test/tools/coturn.ts, loopback, its own config)
+// grants an allocation to a credential the SFU's TurnService issued with the shared secret
+// from the secret file, and refuses expired, forged and foreign-secret credentials. Also the
+// join reply of a real node carries those credentials.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { coturnInstalled, startTestCoturn, turnAllocate, type CoturnInstance } from '../tools/coturn.ts';
+import { turnRestCredential } from '../../src/server/turn/credentials.ts';
+import { TurnService } from '../../src/server/turn/TurnService.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { createLogger } from '../../src/common/lib/logger.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
+import { TestClient } from '../tools/wsClient.ts';
+import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
+
+let coturn: CoturnInstance | undefined;
+
+beforeAll(async () => {
+  if (!coturnInstalled()) throw new Error('coturn is missing: apt-get install coturn (native-config/packages/debian-test.txt)');
+  coturn = await startTestCoturn({ tls: false });
+});
+
+afterAll(async () => {
+  await coturn?.stop();
+});
+
+function turnConfig(instance: CoturnInstance) {
+  return { urls: [instance.urls.udp, instance.urls.tcp], sharedSecretFile: instance.secretFile, credentialLifetimeMs: 600_000, relayAddresses: [instance.relayIp] };
+}
+
+describe('coturn with use-auth-secret', () => {
+  it('grants an allocation on the relay address to a credential the TurnService issued from the secret file', async () => {
+    const service = TurnService.fromConfig(turnConfig(coturn!))!;
+    const [server] = service.issue('@alice:synapse.test:DEV1', 'native');
+    const result = await turnAllocate(coturn!.listenIp, coturn!.port, server!.username, server!.credential);
+    expect(result).toMatchObject({ ok: true, relayedIp: coturn!.relayIp });
+  });
+
+  it('refuses an expired credential with 401', async () => {
+    const expired = turnRestCredential(coturn!.secret, 'expired0000', Date.now() - 120_000, 60_000);
+    expect(await turnAllocate(coturn!.listenIp, coturn!.port, expired.username, expired.credential)).toEqual({ ok: false, errorCode: 401 });
+  });
+
+  it('refuses a forged password and a credential made with another secret with 401', async () => {
+    const valid = turnRestCredential(coturn!.secret, 'forged00000', Date.now(), 600_000);
+    const forged = `${valid.credential.slice(0, -4)}AAA=`;
+    expect(await turnAllocate(coturn!.listenIp, coturn!.port, valid.username, forged)).toEqual({ ok: false, errorCode: 401 });
+    const foreign = turnRestCredential('some-other-secret-0000', 'foreign0000', Date.now(), 600_000);
+    expect(await turnAllocate(coturn!.listenIp, coturn!.port, foreign.username, foreign.credential)).toEqual({ ok: false, errorCode: 401 });
+  });
+
+  it('refuses a credential whose expiry was moved into the future without re-signing', async () => {
+    const valid = turnRestCredential(coturn!.secret, 'moved000000', Date.now() - 120_000, 60_000);
+    const [, identity] = valid.username.split(':');
+    const moved = `${Math.floor(Date.now() / 1000) + 3600}:${identity}`;
+    expect(await turnAllocate(coturn!.listenIp, coturn!.port, moved, valid.credential)).toEqual({ ok: false, errorCode: 401 });
+  });
+});
+
+describe('a node with turn.urls', () => {
+  it('puts TURN credentials coturn accepts into every join reply, counted per edge, and never logs them', async () => {
+    const lines: string[] = [];
+    const config = loadConfig({
+      overrides: { server: { port: 0 }, auth: { mode: 'none' }, media: { numWorkers: 1, basePort: await freeMediaBasePort() }, turn: turnConfig(coturn!) },
+    });
+    const node = await SfuNode.start({ config, logger: createLogger({ level: 'debug', sink: (line) => lines.push(line) }) });
+    try {
+      const client = await TestClient.open(`${node.wsUrl}?conference=turn&participant=alice&name=Alice`);
+      try {
+        const reply = await client.request('join', { rtpCapabilities: RECEIVER_RTP_CAPABILITIES });
+        expect(reply.ok).toBe(true);
+        const joined = reply.data as { iceServers?: Array<{ urls: string[]; username: string; credential: string }> };
+        expect(joined.iceServers).toHaveLength(1);
+        const [server] = joined.iceServers!;
+        expect(server!.urls).toEqual([coturn!.urls.udp, coturn!.urls.tcp]);
+        expect(await turnAllocate(coturn!.listenIp, coturn!.port, server!.username, server!.credential)).toMatchObject({ ok: true });
+        const scrape = await node.metrics.scrape();
+        expect(scrape).toContain('sfu_turn_credentials_issued_total{edge="native"} 1');
+        expect(lines.join('\n')).not.toContain(server!.credential);
+        expect(lines.join('\n')).not.toContain(coturn!.secret);
+      } finally {
+        client.close();
+      }
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('refuses to start when the secret file cannot be read, naming the key', async () => {
+    const config = loadConfig({
+      overrides: { server: { port: 0 }, auth: { mode: 'none' }, media: { numWorkers: 1, basePort: await freeMediaBasePort() }, turn: { ...turnConfig(coturn!), sharedSecretFile: '/nonexistent/turn-secret' } },
+    });
+    await expect(SfuNode.start({ config, logger: createLogger({ level: 'error', sink: () => undefined }) })).rejects.toThrow(/turn\.sharedSecretFile: cannot read/);
+  });
+});

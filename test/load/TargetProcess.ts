@@ -1,0 +1,117 @@
+// The process under load as seen from the generator: forks target.ts (our SFU or the
+// bare-mediasoup baseline) with an IPC channel, keeps the tail of its stderr (and writes
+// all of it to a log file), and asks it for its readiness, its memory after a GC and the
+// worker's view of its simulcast consumers' layers.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ConsumerLayersDump, TargetReady } from './target.ts';
+
+/** What the target process is started with. */
+export interface TargetOptions {
+  readonly target: 'sfu' | 'baseline';
+  readonly workers: number;
+  readonly maxWorkerLoad?: number;
+  readonly sfuStatsIntervalMs?: number;
+  readonly mediasoupDir?: string;
+  readonly targetLogFile?: string;
+}
+
+/** Runs the target as a child process and talks to it over IPC. */
+export class TargetProcess {
+  readonly child: ChildProcess;
+  readonly stderrTail: string[] = [];
+  ready: TargetReady | undefined;
+
+  constructor(options: TargetOptions, basePort: number) {
+    const script = fileURLToPath(new URL('./target.ts', import.meta.url));
+    const args = [options.target, '--workers', String(options.workers), '--base-port', String(basePort)];
+    if (options.maxWorkerLoad !== undefined) args.push('--max-worker-load', String(options.maxWorkerLoad));
+    if (options.sfuStatsIntervalMs !== undefined) args.push('--stats-interval-ms', String(options.sfuStatsIntervalMs));
+    const env = { ...process.env };
+    const execArgv = ['--expose-gc'];
+    // LOADTEST_TARGET_CPU_PROF=DIR: V8 CPU profile of the target process (where its control-plane time goes).
+    const profileDir = process.env['LOADTEST_TARGET_CPU_PROF'];
+    if (profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
+    delete env['LOADTEST_MEDIASOUP_DIR'];
+    if (options.mediasoupDir) {
+      env['LOADTEST_MEDIASOUP_DIR'] = options.mediasoupDir;
+      delete env['MEDIASOUP_WORKER_BIN']; // that package's own worker
+      execArgv.push('--import', fileURLToPath(new URL('./mediasoupHook.ts', import.meta.url)));
+    }
+    this.child = fork(script, args, { execArgv, env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const log = options.targetLogFile ? createWriteStream(options.targetLogFile, { flags: 'a' }) : undefined;
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      log?.write(chunk);
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line) continue;
+        this.stderrTail.push(line.slice(0, 300));
+        if (this.stderrTail.length > 20) this.stderrTail.shift();
+      }
+    });
+    this.child.on('exit', () => log?.end());
+  }
+
+  waitReady(timeoutMs: number): Promise<TargetReady> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`target not ready within ${timeoutMs} ms`)), timeoutMs);
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        reject(new Error(`${error.message}; target stderr: ${this.stderrTail.join(' | ')}`));
+      };
+      const onMessage = (message: unknown): void => {
+        if (typeof message === 'object' && message !== null && (message as { ready?: unknown }).ready === true) {
+          clearTimeout(timer);
+          this.child.off('message', onMessage);
+          this.ready = message as TargetReady;
+          resolve(this.ready);
+        }
+      };
+      this.child.on('message', onMessage);
+      this.child.once('exit', (code) => fail(new Error(`target exited with ${code}`)));
+    });
+  }
+
+  memory(): Promise<NodeJS.MemoryUsage> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('target did not answer a memory request')), 10_000);
+      const onMessage = (message: unknown): void => {
+        const memory = (message as { memory?: NodeJS.MemoryUsage } | null)?.memory;
+        if (!memory) return;
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        resolve(memory);
+      };
+      this.child.on('message', onMessage);
+      this.child.send('memory');
+    });
+  }
+
+  /** The worker's view of the simulcast consumers (consumer.dump(): preferred and current spatial layer). */
+  layers(): Promise<ConsumerLayersDump> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('target did not answer a layers request')), 15_000);
+      const onMessage = (message: unknown): void => {
+        const layers = (message as { layers?: ConsumerLayersDump } | null)?.layers;
+        if (!layers) return;
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        resolve(layers);
+      };
+      this.child.on('message', onMessage);
+      this.child.send('layers');
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    if (this.child.connected) this.child.disconnect();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+

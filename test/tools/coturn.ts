@@ -1,0 +1,135 @@
+// Test side of the real TURN server: starts coturn (src/server/dev/coturn) in a fresh temp
+// dir on free loopback ports, and a minimal TURN client that asks it for an allocation over
+// UDP with long-term credentials (RFC 5766 Allocate: an unauthenticated request for the
+// realm and nonce, then the signed one), so a test can prove coturn accepts our credentials
+// and refuses expired or forged ones without a browser.
+
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { coturnInstalled, startCoturn, type CoturnInstance, type StartCoturnOptions } from '../../src/server/dev/coturn/CoturnProcess.ts';
+
+export { coturnInstalled, type CoturnInstance };
+
+/** A started coturn whose stop() also deletes its temp dir. */
+export async function startTestCoturn(options: Omit<StartCoturnOptions, 'dataDir'> = {}): Promise<CoturnInstance> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sfu-test-coturn-'));
+  let instance: CoturnInstance;
+  try {
+    instance = await startCoturn({ ...options, dataDir });
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    ...instance,
+    logTail: instance.logTail,
+    stop: async () => {
+      await instance.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const MAGIC_COOKIE = 0x2112a442;
+const ALLOCATE_REQUEST = 0x0003;
+const ALLOCATE_SUCCESS = 0x0103;
+const ATTR = {
+  username: 0x0006,
+  messageIntegrity: 0x0008,
+  errorCode: 0x0009,
+  realm: 0x0014,
+  nonce: 0x0015,
+  xorRelayedAddress: 0x0016,
+  requestedTransport: 0x0019,
+} as const;
+
+function attribute(type: number, value: Buffer): Buffer {
+  const out = Buffer.alloc(4 + Math.ceil(value.length / 4) * 4);
+  out.writeUInt16BE(type, 0);
+  out.writeUInt16BE(value.length, 2);
+  value.copy(out, 4);
+  return out;
+}
+
+/** An Allocate request for a UDP relay; signed with `key` when given (MESSAGE-INTEGRITY last). */
+function allocateRequest(attributes: Buffer[], key?: Buffer): Buffer {
+  const header = Buffer.alloc(20);
+  header.writeUInt16BE(ALLOCATE_REQUEST, 0);
+  header.writeUInt32BE(MAGIC_COOKIE, 4);
+  randomBytes(12).copy(header, 8);
+  const body = Buffer.concat([attribute(ATTR.requestedTransport, Buffer.from([17, 0, 0, 0])), ...attributes]);
+  if (!key) {
+    header.writeUInt16BE(body.length, 2);
+    return Buffer.concat([header, body]);
+  }
+  header.writeUInt16BE(body.length + 24, 2);
+  const integrity = createHmac('sha1', key).update(Buffer.concat([header, body])).digest();
+  return Buffer.concat([header, body, attribute(ATTR.messageIntegrity, integrity)]);
+}
+
+function attributesOf(message: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let offset = 20;
+  while (offset + 4 <= message.length) {
+    const type = message.readUInt16BE(offset);
+    const length = message.readUInt16BE(offset + 2);
+    if (!out.has(type)) out.set(type, message.subarray(offset + 4, offset + 4 + length));
+    offset += 4 + Math.ceil(length / 4) * 4;
+  }
+  return out;
+}
+
+/** One UDP socket (coturn ties the nonce to the client's address and port), request by request. */
+function udpExchanger(host: string, port: number, timeoutMs: number): { send(request: Buffer): Promise<Buffer>; close(): void } {
+  const socket = createSocket('udp4');
+  const waiting: Array<(message: Buffer) => void> = [];
+  socket.on('message', (message) => waiting.shift()?.(message));
+  socket.on('error', () => undefined);
+  return {
+    send: (request) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no TURN answer from ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
+        waiting.push((message) => {
+          clearTimeout(timer);
+          resolve(message);
+        });
+        socket.send(request, port, host);
+      }),
+    close: () => socket.close(),
+  };
+}
+
+/** What coturn answered to a signed Allocate. */
+export type AllocateResult = { readonly ok: true; readonly relayedIp: string; readonly relayedPort: number } | { readonly ok: false; readonly errorCode: number };
+
+/**
+ * Asks the TURN server at host:port for a UDP relay with `username` / `password` (the
+ * long-term credential mechanism; with `use-auth-secret` the password is the REST HMAC).
+ */
+export async function turnAllocate(host: string, port: number, username: string, password: string, timeoutMs = 3000): Promise<AllocateResult> {
+  const udp = udpExchanger(host, port, timeoutMs);
+  let answer: Buffer;
+  try {
+    const challenge = attributesOf(await udp.send(allocateRequest([])));
+    const realm = challenge.get(ATTR.realm);
+    const nonce = challenge.get(ATTR.nonce);
+    if (!realm || !nonce) throw new Error('the TURN server sent no realm and nonce to an unauthenticated Allocate');
+    const key = createHash('md5').update(`${username}:${realm.toString()}:${password}`).digest();
+    answer = await udp.send(allocateRequest([attribute(ATTR.username, Buffer.from(username)), attribute(ATTR.realm, realm), attribute(ATTR.nonce, nonce)], key));
+  } finally {
+    udp.close();
+  }
+  const attributes = attributesOf(answer);
+  if (answer.readUInt16BE(0) === ALLOCATE_SUCCESS) {
+    const relayed = attributes.get(ATTR.xorRelayedAddress);
+    if (!relayed) throw new Error('Allocate succeeded without XOR-RELAYED-ADDRESS');
+    const relayedPort = relayed.readUInt16BE(2) ^ (MAGIC_COOKIE >>> 16);
+    const ip = (relayed.readUInt32BE(4) ^ MAGIC_COOKIE) >>> 0;
+    return { ok: true, relayedIp: [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join('.'), relayedPort };
+  }
+  const error = attributes.get(ATTR.errorCode);
+  return { ok: false, errorCode: error ? (error[2]! & 7) * 100 + error[3]! : 0 };
+}
