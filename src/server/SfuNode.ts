@@ -32,6 +32,9 @@ import { LiveKitServer } from './livekit/LiveKitServer.ts';
 import { TurnService } from './turn/TurnService.ts';
 import { DevLiveKitAdmission, MatrixLiveKitAdmission, type LiveKitAdmission } from './livekit/LiveKitAdmission.ts';
 import { DelayedLeaveKeeper } from './livekit/DelayedLeaveKeeper.ts';
+import { ClusterNode, defaultNodeId, parseDelegation } from './cluster/ClusterNode.ts';
+import { ClusterJtis } from './cluster/ClusterJtis.ts';
+import type { DelayDelegation } from './auth/liveKitToken.ts';
 
 /** Directory of the bundled browser client (built by `npm run build:client`). */
 export const CLIENT_DIST_DIR = fileURLToPath(new URL('../../dist/client/', import.meta.url));
@@ -69,6 +72,8 @@ export class SfuNode {
   readonly workerLoad: WorkerLoadMonitor;
   /** TURN credentials for every admission (turn.urls); undefined while TURN is off. */
   readonly turn: TurnService | undefined;
+  /** This node in its cluster (cluster.redisUrl), once started. */
+  cluster: ClusterNode | undefined;
   readonly #logger: Logger;
   readonly #rootLogger: Logger;
   readonly #routes = new Map<string, RouteHandler>();
@@ -104,6 +109,7 @@ export class SfuNode {
     try {
       node = new SfuNode(options, pool, turn);
       await node.#listen();
+      node.#startCluster();
       await node.#startAdmission(options);
       return node;
     } catch (error) {
@@ -258,6 +264,59 @@ export class SfuNode {
     return `http://${host}:${address.port}`;
   }
 
+  /** Cluster mode (cluster.redisUrl): this node's registry entry, room placement and delegations. */
+  #startCluster(): void {
+    const settings = this.config.cluster;
+    if (!settings.redisUrl) return;
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const cluster = ClusterNode.start({
+      redisUrl: settings.redisUrl,
+      nodeId: settings.nodeId || defaultNodeId(address.port),
+      url: (settings.advertisedUrl || `http://${host}:${address.port}`).replace(/\/$/, ''),
+      keyPrefix: settings.keyPrefix,
+      heartbeatMs: settings.heartbeatMs,
+      nodeTimeoutMs: settings.nodeTimeoutMs,
+      roomClaimMs: settings.roomClaimMs,
+      commandTimeoutMs: settings.commandTimeoutMs,
+      logger: this.#rootLogger,
+      localLoad: () => {
+        const conferences = this.registry.list();
+        return {
+          participants: conferences.reduce((sum, conference) => sum + conference.participantCount, 0),
+          conferences: conferences.length,
+          workers: this.pool.slots.length,
+          draining: this.#draining,
+          roomIds: conferences.map((conference) => conference.id),
+        };
+      },
+    });
+    cluster.on('delegation', (payload) => {
+      const delegation = parseDelegation(payload);
+      if (!delegation) {
+        this.#logger.warn('malformed delegation from another node ignored');
+        return;
+      }
+      void this.liveKit?.keeper?.offer(delegation);
+    });
+    this.metrics.watchCluster(() => ({ up: cluster.available, nodes: cluster.liveNodeIds.length }));
+    this.cluster = cluster;
+    this.#logger.info('cluster mode: nodes share placement, used tokens and delegations through Redis', { nodeId: cluster.id });
+  }
+
+  /** Hands a /get_token delay delegation to the node serving its room (this one without a cluster). */
+  #delegate(delegation: DelayDelegation): void {
+    const cluster = this.cluster;
+    if (!cluster) {
+      void this.liveKit?.keeper?.offer(delegation);
+      return;
+    }
+    cluster
+      .route(delegation.roomId)
+      .then((route) => (route.local ? void this.liveKit?.keeper?.offer(delegation) : cluster.sendDelegation(route.nodeId, delegation)))
+      .catch((error: unknown) => this.#logger.warn('delay delegation not delivered: the cluster cannot place its room', { error }));
+  }
+
   #listen(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -286,7 +345,8 @@ export class SfuNode {
         signallingUrl: this.publicUrl.replace(/^http/, 'ws') + '/ws',
         observer: this.metrics.admissionObserver(),
         clientAddress: this.#clientAddress,
-        ...(this.liveKit ? { onDelegation: (delegation) => void this.liveKit?.keeper?.offer(delegation) } : {}),
+        ...(this.liveKit ? { onDelegation: (delegation) => this.#delegate(delegation) } : {}),
+        ...(this.cluster ? this.#clusterAdmission(this.cluster) : {}),
       });
       const account = this.#matrix.account;
       this.metrics.watchMatrixSyncLag(() => account.syncLagSeconds());
@@ -300,6 +360,18 @@ export class SfuNode {
         observer: this.metrics.admissionObserver(),
       });
     }
+  }
+
+  #clusterAdmission(cluster: ClusterNode) {
+    return {
+      jtis: new ClusterJtis({
+        redis: () => cluster.client,
+        available: () => cluster.available,
+        keyPrefix: this.config.cluster.keyPrefix,
+        nodeId: cluster.id,
+      }),
+      route: (roomId: string) => cluster.route(roomId),
+    };
   }
 
   /** Port the server listens on (useful with server.port 0). */
@@ -341,6 +413,7 @@ export class SfuNode {
     this.signalling.close(code, reason);
     this.liveKit?.close();
     this.#matrix?.stop();
+    await this.cluster?.close();
     this.workerLoad.stop();
     this.registry.close();
     this.pool.close();

@@ -38,6 +38,7 @@ export const REDACTED_KEYS: readonly string[] = [
   'fingerprints',
   'plaintext',
   'payload',
+  'redisurl',
 ];
 
 const REDACTED = '[redacted]';

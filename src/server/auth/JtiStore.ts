@@ -20,6 +20,18 @@ const MAX_FILE_BYTES = 16 * 1024 * 1024;
 /** Why mark() refused. */
 export type JtiMarkResult = 'marked' | 'replayed' | 'full';
 
+/**
+ * What admission needs of a used-jti store: this file-backed JtiStore on one node, or the
+ * cluster's Redis-backed one (src/server/cluster/ClusterJtis.ts), where mark() is the
+ * single-use decision for every node.
+ */
+export interface UsedJtis {
+  /** Whether `jti` is known to be used (a fast local answer; mark() decides). */
+  has(jti: string, issuedAtMs: number): boolean;
+  /** Marks `jti` used until `expiresAtMs`; 'replayed' if any node used it already. Rejects when the store cannot answer. */
+  mark(jti: string, issuedAtMs: number, expiresAtMs: number): Promise<JtiMarkResult>;
+}
+
 /** Options of JtiStore.open(). */
 export interface JtiStoreOptions {
   /** Directory of the file (config server.dataDir). */

@@ -13,7 +13,7 @@ import type { Admission, AdmissionRequest, AdmissionTicket } from './Admission.t
 import { AdmissionError, type AdmissionRefusal } from './errors.ts';
 import type { SfuTokenService } from './SfuToken.ts';
 import type { MembershipView } from './types.ts';
-import type { JtiStore } from './JtiStore.ts';
+import type { UsedJtis } from './JtiStore.ts';
 import { narrowDisplayName } from './displayName.ts';
 
 /** How fresh the Matrix view is (the SFU account's sync). */
@@ -30,7 +30,7 @@ export interface MatrixAdmissionOptions {
   readonly membership: MembershipView;
   readonly logger: Logger;
   /** Used jtis; without it they live in memory only (tests). */
-  readonly jtis?: JtiStore;
+  readonly jtis?: UsedJtis;
   /** Freshness of the sync; without it the view always counts as fresh (tests). */
   readonly sync?: SyncFreshness;
   /** How long after the last sync returning sessions are still admitted (config matrix.staleAdmissionMs). Default 0. */
@@ -184,7 +184,7 @@ export class MatrixAdmission implements Admission {
     try {
       result = await this.#options.jtis.mark(jti, issuedAtMs, expiresAtMs);
     } catch (error) {
-      this.#log.error('used-jti file could not be written', { error });
+      this.#log.error('used-jti store could not record the token (file not written, or cluster Redis unavailable)', { error });
       throw new AdmissionError('not_ready', 'used-jti store write failed', { cause: error });
     }
     if (result === 'replayed') throw new AdmissionError('jwt_replayed', 'jti already used');

@@ -32,6 +32,7 @@ export const ADMISSION_REFUSALS = [
   'homeserver_unavailable',
   'federation_refused',
   'room_not_visible',
+  'cluster_unavailable',
 ] as const;
 
 export type AdmissionRefusal = (typeof ADMISSION_REFUSALS)[number];
@@ -71,6 +72,7 @@ export const REFUSAL_TABLE: Record<AdmissionRefusal, RefusalRow> = {
   rate_limited: { status: 429, errcode: 'M_LIMIT_EXCEEDED', message: 'Too many requests.', retryAfterS: 5 },
   not_ready: { status: 503, errcode: 'M_UNKNOWN', message: 'The SFU is not ready; try again shortly.', retryAfterS: 5 },
   sync_stale: { status: 503, errcode: 'M_UNKNOWN', message: 'The SFU cannot reach its homeserver; try again shortly.', retryAfterS: 5 },
+  cluster_unavailable: { status: 503, errcode: 'M_UNKNOWN', message: 'The SFU cluster cannot place calls right now; try again shortly.', retryAfterS: 5 },
   // Connection refused, timeout, 5xx or 429 from the user's homeserver: not a verdict on the token.
   homeserver_unavailable: { status: 503, errcode: 'M_UNKNOWN', message: 'Your homeserver could not be reached; try again shortly.', retryAfterS: 5 },
   // A federation answer we will not use: redirect, oversized, or an address we do not call.

@@ -16,7 +16,7 @@
 
 import { num, obj, opt, str } from '../../common/protocol/schema.ts';
 import { AdmissionError } from './errors.ts';
-import { createOpenIdRoute, type TokenEndpointOptions } from './tokenEndpoint.ts';
+import { createOpenIdRoute, routeOrRefuse, type TokenEndpointOptions } from './tokenEndpoint.ts';
 import type { LiveKitGrant } from './SfuToken.ts';
 
 /** The only MatrixRTC slot this SFU serves: the room-wide call (application m.call, call id ""). */
@@ -91,6 +91,7 @@ export function createGetTokenEndpoint(options: GetTokenEndpointOptions) {
         throw new AdmissionError('room_not_visible', `no source of room state sees ${body.room_id}`);
       }
       const { grant, membershipId } = liveKitGrantFor(options.membership, body.room_id, userId, deviceId);
+      const url = options.route ? (await routeOrRefuse(options.route, body.room_id)).liveKitUrl : options.liveKitUrl;
       const { jwt } = await options.tokens.mint({ userId, deviceId, roomId: body.room_id, membershipId, grant });
       if (body.delay_id !== undefined && body.delay_timeout !== undefined && body.delay_cs_api_url !== undefined) {
         options.onDelegation?.({
@@ -103,7 +104,7 @@ export function createGetTokenEndpoint(options: GetTokenEndpointOptions) {
         });
       }
       return {
-        reply: { url: options.liveKitUrl, jwt },
+        reply: { url, jwt },
         log: { deviceId, roomId: body.room_id, canPublish: grant.canPublish, endpoint: '/get_token' },
       };
     },

@@ -46,6 +46,12 @@ export interface TokenEndpointOptions {
   readonly membership: MembershipView;
   /** ws(s) URL returned to clients. */
   readonly signallingUrl: string;
+  /**
+   * Cluster mode: the node serving a room (its URLs replace signallingUrl / liveKitUrl).
+   * Rejects when the cluster cannot place the room; the request is refused with
+   * `cluster_unavailable` (503).
+   */
+  readonly route?: (roomId: string) => Promise<{ signallingUrl: string; liveKitUrl: string }>;
   readonly allowedServers: readonly string[];
   readonly serverUrlOverrides: Readonly<Record<string, string>>;
   readonly federationTimeoutMs: number;
@@ -202,13 +208,26 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
       }
       const check = options.membership.check(body.room, userId, body.device_id);
       if (!check.ok) throw new AdmissionError(check.reason, `membership check failed for ${userId} ${body.device_id}`);
+      const url = options.route ? (await routeOrRefuse(options.route, body.room)).signallingUrl : options.signallingUrl;
       const { jwt } = await options.tokens.mint({
         userId,
         deviceId: body.device_id,
         roomId: body.room,
         membershipId: check.membershipId,
       });
-      return { reply: { url: options.signallingUrl, jwt }, log: { deviceId: body.device_id, roomId: body.room } };
+      return { reply: { url, jwt }, log: { deviceId: body.device_id, roomId: body.room } };
     },
   });
+}
+
+/** The cluster route of a room, or the `cluster_unavailable` refusal. */
+export async function routeOrRefuse(
+  route: NonNullable<TokenEndpointOptions['route']>,
+  roomId: string,
+): Promise<{ signallingUrl: string; liveKitUrl: string }> {
+  try {
+    return await route(roomId);
+  } catch (error) {
+    throw new AdmissionError('cluster_unavailable', 'the cluster could not place the room', { cause: error });
+  }
 }

@@ -179,9 +179,16 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       });
       const peers = [...this.#participants.values()].map((entry) => entry.participant.info());
       const handle = new ParticipantHandle(this.id, participant, peers, this.#ctx);
-      attach?.(handle);
-      this.#participants.set(participant.id, { participant, handle });
+      // Homed before `attach`: the edge may read the handle's router capabilities there.
       this.#homes.set(participant, home);
+      try {
+        attach?.(handle);
+      } catch (error) {
+        this.#homes.delete(participant);
+        this.#routers.release(home);
+        throw error;
+      }
+      this.#participants.set(participant.id, { participant, handle });
       const info = participant.info();
       for (const entry of this.#participants.values()) {
         if (entry.participant !== participant) entry.handle.safeEmit('peerJoined', info);

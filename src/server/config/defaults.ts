@@ -59,4 +59,14 @@ export const DEFAULT_CONFIG: Config = {
   turn: { urls: [], sharedSecretFile: '', credentialLifetimeMs: 14_400_000, relayAddresses: [] },
   log: { level: 'info', format: 'auto' },
   drain: { gracePeriodMs: 30_000 },
+  cluster: {
+    redisUrl: '',
+    nodeId: '',
+    advertisedUrl: '',
+    heartbeatMs: 1000,
+    nodeTimeoutMs: 3000,
+    roomClaimMs: 60_000,
+    keyPrefix: 'sfu:',
+    commandTimeoutMs: 1000,
+  },
 };

@@ -227,6 +227,14 @@ const RULES: Rule[] = [
   ['log.level', (c) => ['debug', 'info', 'warn', 'error'].includes(c.log.level), 'must be debug, info, warn or error'],
   ['log.format', (c) => ['auto', 'json', 'pretty'].includes(c.log.format), 'must be auto, json or pretty'],
   ['drain.gracePeriodMs', (c) => Number.isInteger(c.drain.gracePeriodMs) && c.drain.gracePeriodMs >= 0, 'must be an integer >= 0'],
+  ['cluster.redisUrl', (c) => c.cluster.redisUrl === '' || /^rediss?:\/\/[^\s]+$/.test(c.cluster.redisUrl), 'must be empty or a redis:// or rediss:// URL'],
+  ['cluster.nodeId', (c) => /^[A-Za-z0-9_.:-]{0,64}$/.test(c.cluster.nodeId), 'must be at most 64 characters of A-Z a-z 0-9 _ . : -'],
+  ['cluster.advertisedUrl', (c) => c.cluster.advertisedUrl === '' || /^https?:\/\/[^\s/]+\/?$/.test(c.cluster.advertisedUrl), 'must be empty or an http(s) base URL without a path'],
+  ['cluster.heartbeatMs', (c) => Number.isInteger(c.cluster.heartbeatMs) && c.cluster.heartbeatMs >= 100 && c.cluster.heartbeatMs <= 10_000, 'must be an integer 100..10000'],
+  ['cluster.nodeTimeoutMs', (c) => Number.isInteger(c.cluster.nodeTimeoutMs) && c.cluster.nodeTimeoutMs >= 2 * c.cluster.heartbeatMs && c.cluster.nodeTimeoutMs <= 60_000, 'must be an integer from 2 x cluster.heartbeatMs to 60000'],
+  ['cluster.roomClaimMs', (c) => Number.isInteger(c.cluster.roomClaimMs) && c.cluster.roomClaimMs >= c.cluster.nodeTimeoutMs, 'must be an integer >= cluster.nodeTimeoutMs'],
+  ['cluster.keyPrefix', (c) => /^[A-Za-z0-9_.:-]{1,32}$/.test(c.cluster.keyPrefix), 'must be 1..32 characters of A-Z a-z 0-9 _ . : -'],
+  ['cluster.commandTimeoutMs', (c) => Number.isInteger(c.cluster.commandTimeoutMs) && c.cluster.commandTimeoutMs >= 100 && c.cluster.commandTimeoutMs <= 10_000, 'must be an integer 100..10000'],
 ];
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0']);

@@ -195,4 +195,22 @@ export interface Config {
     /** Time between SIGTERM and closing remaining sessions. */
     readonly gracePeriodMs: number;
   };
+  readonly cluster: {
+    /** redis:// URL of the cluster's Redis (secret: may carry a password); empty = single node, no Redis. */
+    readonly redisUrl: string;
+    /** This node's id in the cluster; empty = host name and HTTP port. */
+    readonly nodeId: string;
+    /** This node's own base URL for clients (https://sfu1.example.org); empty = the bound address. */
+    readonly advertisedUrl: string;
+    /** Period of the node's heartbeat in Redis. */
+    readonly heartbeatMs: number;
+    /** A node silent this long is dead (its record expires). */
+    readonly nodeTimeoutMs: number;
+    /** A room placed on a node with nobody connected yet goes back to placement after this long. */
+    readonly roomClaimMs: number;
+    /** Prefix of every Redis key and channel (several clusters can share one Redis). */
+    readonly keyPrefix: string;
+    /** Deadline of each Redis command. */
+    readonly commandTimeoutMs: number;
+  };
 }

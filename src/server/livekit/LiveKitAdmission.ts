@@ -20,7 +20,7 @@ import type { ConferenceId, ParticipantId } from '../../common/lib/ids.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { EvictionReason } from '../auth/Admission.ts';
 import { AdmissionError, type AdmissionRefusal } from '../auth/errors.ts';
-import type { JtiStore } from '../auth/JtiStore.ts';
+import type { UsedJtis } from '../auth/JtiStore.ts';
 import type { SfuTokenService } from '../auth/SfuToken.ts';
 import type { MembershipView } from '../auth/types.ts';
 import { conferenceIdForRoom } from '../auth/MatrixAdmission.ts';
@@ -68,7 +68,7 @@ interface JtiEntry {
 export interface MatrixLiveKitAdmissionOptions {
   readonly tokens: SfuTokenService;
   readonly membership: MembershipView;
-  readonly jtis?: JtiStore;
+  readonly jtis?: UsedJtis;
   readonly logger: Logger;
   readonly observer?: { admission(outcome: 'granted' | 'refused', reason: AdmissionRefusal | 'ok', durationMs: number): void };
   readonly now?: () => number;

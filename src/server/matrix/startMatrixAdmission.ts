@@ -13,7 +13,7 @@ import { MatrixAdmission } from '../auth/MatrixAdmission.ts';
 import { createTokenEndpoint, type TokenEndpointObserver } from '../auth/tokenEndpoint.ts';
 import { createGetTokenEndpoint, type DelayDelegation } from '../auth/liveKitToken.ts';
 import type { EvictionReason } from '../auth/Admission.ts';
-import { JtiStore } from '../auth/JtiStore.ts';
+import { JtiStore, type UsedJtis } from '../auth/JtiStore.ts';
 import { MembershipWatcher, type GraceOutcome } from './MembershipWatcher.ts';
 import { SfuAccount } from './SfuAccount.ts';
 import { OUR_FOCUS_TYPE } from './callMembership.ts';
@@ -27,7 +27,7 @@ export interface MatrixAdmissionStack {
   readonly watcher: MembershipWatcher;
   readonly account: SfuAccount;
   readonly tokens: SfuTokenService;
-  readonly jtis: JtiStore;
+  readonly jtis: UsedJtis;
   /** Reads rooms the account did not join through the Synapse admin API (matrix.adminTokenFile), if configured. */
   readonly adminSource: AdminStateSource | undefined;
   readonly routes: ReadonlyMap<string, RouteHandler>;
@@ -49,6 +49,10 @@ export interface StartMatrixAdmissionOptions {
   readonly clientAddress?: (request: IncomingMessage) => string | undefined;
   /** Receives /get_token delay delegations (the livekit edge), when livekit.enabled. */
   readonly onDelegation?: (delegation: DelayDelegation) => void;
+  /** Cluster mode: the used-jti store shared by every node (default: this node's file). */
+  readonly jtis?: UsedJtis;
+  /** Cluster mode: the node serving a room; the token endpoints return its URLs. */
+  readonly route?: (roomId: string) => Promise<{ signallingUrl: string; liveKitUrl: string }>;
 }
 
 /** Largest sync lag that still counts as fresh: one long-poll plus slack. */
@@ -100,7 +104,7 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
   const log = logger.child({ component: 'auth' });
   if (generated) log.warn('generated a development JWT signing key; set auth.jwtPrivateKeyFile in production', { kid: key.kid });
   const tokens = new SfuTokenService({ key, issuer: options.publicUrl, audience: options.publicUrl, lifetimeMs: config.auth.jwtLifetimeMs });
-  const jtis = await JtiStore.open({ dataDir: config.server.dataDir, logger });
+  const jtis: UsedJtis = options.jtis ?? (await JtiStore.open({ dataDir: config.server.dataDir, logger }));
   const watcher = new MembershipWatcher({
     focus: {
       type: OUR_FOCUS_TYPE,
@@ -167,6 +171,7 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
     ...(options.observer ? { observer: options.observer } : {}),
     isReady: () => account.isFresh(maxSyncLagMs(config)),
     ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
+    ...(options.route ? { route: options.route } : {}),
     roomVisible,
   });
   const routes = new Map<string, RouteHandler>([
@@ -189,6 +194,7 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
         isReady: () => account.isFresh(maxSyncLagMs(config)),
         ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
         ...(options.onDelegation ? { onDelegation: options.onDelegation } : {}),
+        ...(options.route ? { route: options.route } : {}),
         roomVisible,
       }),
     );

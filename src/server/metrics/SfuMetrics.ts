@@ -114,6 +114,7 @@ export class SfuMetrics {
   readonly #detach: Array<() => void> = [];
   #syncLag: (() => number) | undefined;
   #spanning: (() => number) | undefined;
+  #cluster: (() => { up: boolean; nodes: number }) | undefined;
   #isRelay: (remoteIp: string) => boolean = () => false;
   #closed = false;
 
@@ -158,6 +159,11 @@ export class SfuMetrics {
   scrape(): Promise<string> {
     if (this.#syncLag) this.setMatrixSyncLag(this.#syncLag());
     if (this.#spanning) this.#metrics.conferencesSpanningWorkers.set(this.#spanning());
+    if (this.#cluster) {
+      const { up, nodes } = this.#cluster();
+      this.#metrics.clusterRedisUp.set(up ? 1 : 0);
+      this.#metrics.clusterNodes.set(nodes);
+    }
     return this.registry.metrics();
   }
 
@@ -262,6 +268,13 @@ export class SfuMetrics {
   }
 
   // ---- Conferences ------------------------------------------------------
+
+  /** Cluster mode: registers the cluster gauges and reads them from `read` at every scrape(). */
+  watchCluster(read: () => { up: boolean; nodes: number }): void {
+    this.#cluster = read;
+    this.registry.registerMetric(this.#metrics.clusterRedisUp);
+    this.registry.registerMetric(this.#metrics.clusterNodes);
+  }
 
   /** Reads the number of conferences spanning more than one worker from `read` at every scrape(). */
   watchConferencesSpanningWorkers(read: () => number): void {

@@ -51,6 +51,8 @@ export interface MetricDefinitions {
   readonly routers: Gauge;
   readonly transports: Gauge;
   readonly pipeTransports: Gauge;
+  readonly clusterRedisUp: Gauge;
+  readonly clusterNodes: Gauge;
   readonly conferencesSpanningWorkers: Gauge;
   readonly producers: Gauge<'kind'>;
   readonly consumers: Gauge<'kind'>;
@@ -145,6 +147,16 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
       name: 'sfu_pipe_transports',
       help: 'Open pipe transports between the routers of conferences that span workers (two per pair of routers).',
       registers,
+    }),
+    clusterRedisUp: new Gauge({
+      name: 'sfu_cluster_redis_up',
+      help: 'Cluster mode: 1 while this node is connected to the cluster Redis, 0 while not (new joins are refused meanwhile). Absent on a single node.',
+      registers: [],
+    }),
+    clusterNodes: new Gauge({
+      name: 'sfu_cluster_nodes',
+      help: 'Cluster mode: live nodes this node saw in the registry at its last heartbeat (itself included). Absent on a single node.',
+      registers: [],
     }),
     conferencesSpanningWorkers: new Gauge({
       name: 'sfu_conferences_spanning_workers',

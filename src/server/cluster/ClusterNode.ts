@@ -1,0 +1,369 @@
+// This node's membership in a cluster of SFU nodes sharing one Redis (cluster.redisUrl).
+//
+// - Registry: every heartbeatMs the node writes `{prefix}node:{id}` (its URLs, load,
+//   draining flag) with a time-to-live of nodeTimeoutMs, and keeps its id in
+//   `{prefix}nodes`. A node whose key expired is dead: noticed within nodeTimeoutMs.
+// - Placement: a room is served by one node. `route(roomId)` reads the room's claim
+//   `{prefix}room:{roomId}` and, when it is missing or names a dead node, claims it for
+//   the least-loaded live node that is not draining (one Lua script: compare and set,
+//   no home-made consensus). The serving node refreshes the claims of its live
+//   conferences with every heartbeat (and claims them again after Redis restarted
+//   empty); an unused claim lapses after roomClaimMs.
+// - Delegations: a /get_token delay delegation for a room served elsewhere is published
+//   to that node's channel `{prefix}delegations:{id}`, so the node the member connects to
+//   keeps its delayed leave alive.
+// Redis down: route() rejects (the token endpoints answer 503 "cluster unavailable"),
+// heartbeats are skipped and resume when Redis returns; running calls are untouched.
+
+import { hostname } from 'node:os';
+import type { Logger } from '../../common/lib/logger.ts';
+import { TypedEmitter } from '../../common/lib/TypedEmitter.ts';
+import { openRedis, type RedisLink } from './redis.ts';
+
+/** What a node publishes about itself. */
+export interface NodeInfo {
+  readonly id: string;
+  /** Base URL of this node for clients (http(s)://host[:port]). */
+  readonly url: string;
+  readonly draining: boolean;
+  readonly participants: number;
+  readonly conferences: number;
+  readonly workers: number;
+  /** Wall clock of the heartbeat (ms since the epoch). */
+  readonly atMs: number;
+}
+
+/** Where a room is served. */
+export interface RoomRoute {
+  readonly nodeId: string;
+  /** This node serves it. */
+  readonly local: boolean;
+  /** ws(s)://…/ws of the serving node (native protocol). */
+  readonly signallingUrl: string;
+  /** ws(s)://… of the serving node (LiveKit protocol; livekit-client appends /rtc). */
+  readonly liveKitUrl: string;
+}
+
+/** What the node reports about itself at each heartbeat. */
+export interface LocalLoad {
+  readonly participants: number;
+  readonly conferences: number;
+  readonly workers: number;
+  readonly draining: boolean;
+  /** Ids (Matrix room ids) of the conferences this node serves now. */
+  readonly roomIds: readonly string[];
+}
+
+/** Options of ClusterNode.start(). */
+export interface ClusterNodeOptions {
+  readonly redisUrl: string;
+  readonly nodeId: string;
+  /** This node's base URL for clients. */
+  readonly url: string;
+  readonly keyPrefix: string;
+  readonly heartbeatMs: number;
+  readonly nodeTimeoutMs: number;
+  readonly roomClaimMs: number;
+  /** Deadline of each Redis command. */
+  readonly commandTimeoutMs: number;
+  readonly localLoad: () => LocalLoad;
+  readonly logger: Logger;
+}
+
+export type ClusterNodeEvents = {
+  /** A delay delegation published to this node by the node that issued the token. */
+  delegation: [payload: unknown];
+  /** The set of live nodes changed (ids, this node included when registered). */
+  nodesChanged: [ids: readonly string[]];
+};
+
+/** Thrown when Redis cannot answer: the caller refuses new joins with a clear error. */
+export class ClusterUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ClusterUnavailableError';
+  }
+}
+
+// KEYS[1] room claim; ARGV: candidate id, claim ttl ms, node key prefix.
+// Keeps a claim whose node is alive, else claims the room for the candidate.
+const CLAIM_ROOM = `
+local owner = redis.call('GET', KEYS[1])
+if owner and redis.call('EXISTS', ARGV[3] .. owner) == 1 then return owner end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+`;
+
+// KEYS: room claims; ARGV[1] node id, ARGV[2] ttl ms. Extends the claims this node holds, and
+// claims again the rooms it serves whose claim is missing (Redis restarted empty); a room
+// another node claimed meanwhile is left to it.
+const REFRESH_CLAIMS = `
+local n = 0
+for i, key in ipairs(KEYS) do
+  local owner = redis.call('GET', key)
+  if owner == ARGV[1] then redis.call('PEXPIRE', key, ARGV[2]); n = n + 1
+  elseif not owner then redis.call('SET', key, ARGV[1], 'PX', ARGV[2]); n = n + 1 end
+end
+return n
+`;
+
+/** Default node id: host name and HTTP port. */
+export function defaultNodeId(port: number): string {
+  return `${hostname()}:${port}`;
+}
+
+/** Parses a node record; undefined for anything malformed (never trusted blindly). */
+export function parseNodeInfo(text: string | null): NodeInfo | undefined {
+  if (text === null) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const count = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+  if (typeof v['id'] !== 'string' || typeof v['url'] !== 'string' || !/^https?:\/\//.test(v['url'])) return undefined;
+  if (typeof v['draining'] !== 'boolean' || !count(v['participants']) || !count(v['conferences']) || !count(v['workers'])) return undefined;
+  if (typeof v['atMs'] !== 'number') return undefined;
+  return {
+    id: v['id'],
+    url: v['url'],
+    draining: v['draining'],
+    participants: v['participants'],
+    conferences: v['conferences'],
+    workers: Math.max(1, v['workers']),
+    atMs: v['atMs'],
+  };
+}
+
+/** The least-loaded live node that takes new rooms (participants per worker, then conferences, then id). */
+export function pickNode(nodes: readonly NodeInfo[]): NodeInfo | undefined {
+  return [...nodes]
+    .filter((node) => !node.draining)
+    .sort(
+      (a, b) =>
+        a.participants / a.workers - b.participants / b.workers || a.conferences - b.conferences || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    )[0];
+}
+
+/** ws(s) URLs of a node's base URL. */
+export function routeUrls(url: string): { signallingUrl: string; liveKitUrl: string } {
+  const base = url.replace(/\/$/, '').replace(/^http/, 'ws');
+  return { signallingUrl: `${base}/ws`, liveKitUrl: base };
+}
+
+/** This node in the cluster (see the header comment). */
+export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
+  readonly id: string;
+  readonly #options: ClusterNodeOptions;
+  readonly #redis: RedisLink;
+  readonly #subscriber: RedisLink;
+  readonly #log: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #liveIds: readonly string[] = [];
+  #closed = false;
+  #beating = false;
+
+  /** Connects, subscribes to this node's delegation channel and starts heartbeating. */
+  static start(options: ClusterNodeOptions): ClusterNode {
+    const node = new ClusterNode(options);
+    node.#startHeartbeat();
+    return node;
+  }
+
+  private constructor(options: ClusterNodeOptions) {
+    super();
+    this.id = options.nodeId;
+    this.#options = options;
+    this.#log = options.logger.child({ component: 'cluster', nodeId: options.nodeId });
+    const redisOptions = { url: options.redisUrl, commandTimeoutMs: options.commandTimeoutMs, logger: options.logger };
+    this.#redis = openRedis({ ...redisOptions, name: `sfu:${options.nodeId}` });
+    this.#subscriber = openRedis({ ...redisOptions, name: `sfu:${options.nodeId}:sub` });
+    const channel = this.#delegationChannel(this.id);
+    this.#subscriber.client.on('ready', () => {
+      this.#subscriber.client.subscribe(channel).catch((error: unknown) => this.#log.warn('could not subscribe to the delegation channel', { error }));
+    });
+    this.#subscriber.client.on('message', (from: string, message: string) => {
+      if (from !== channel) return;
+      let payload: unknown;
+      try {
+        payload = JSON.parse(message);
+      } catch {
+        this.#log.warn('unparseable delegation message ignored');
+        return;
+      }
+      this.safeEmit('delegation', payload);
+    });
+  }
+
+  /** The command connection (ClusterJtis shares it). */
+  get client(): RedisLink['client'] {
+    return this.#redis.client;
+  }
+
+  /** Redis answers now. */
+  get available(): boolean {
+    return this.#redis.available;
+  }
+
+  /** Live node ids seen at the last heartbeat. */
+  get liveNodeIds(): readonly string[] {
+    return this.#liveIds;
+  }
+
+  /** Live nodes and their load, read from Redis. Rejects with ClusterUnavailableError. */
+  async nodes(): Promise<NodeInfo[]> {
+    const redis = this.#requireRedis();
+    try {
+      const ids = await redis.smembers(this.#key('nodes'));
+      if (ids.length === 0) return [];
+      const records = await redis.mget(ids.map((id) => this.#nodeKey(id)));
+      const live: NodeInfo[] = [];
+      const dead: string[] = [];
+      ids.forEach((id, i) => {
+        const info = parseNodeInfo(records[i] ?? null);
+        if (info && info.id === id) live.push(info);
+        else dead.push(id);
+      });
+      if (dead.length > 0) await redis.srem(this.#key('nodes'), ...dead);
+      return live;
+    } catch (error) {
+      throw this.#unavailable('reading the node registry failed', error);
+    }
+  }
+
+  /**
+   * The node serving `roomId`: its live claim, or a new claim for the least-loaded live
+   * node that takes new rooms (this one if it is the only one). Rejects with
+   * ClusterUnavailableError when Redis cannot answer or no node can serve.
+   */
+  async route(roomId: string): Promise<RoomRoute> {
+    const redis = this.#requireRedis();
+    const nodes = await this.nodes();
+    const candidate = pickNode(nodes);
+    if (!candidate) throw new ClusterUnavailableError('no live node takes new rooms');
+    let owner: string;
+    try {
+      owner = String(await redis.eval(CLAIM_ROOM, 1, this.#roomKey(roomId), candidate.id, this.#options.roomClaimMs, this.#key('node:')));
+    } catch (error) {
+      throw this.#unavailable('claiming the room failed', error);
+    }
+    const info = nodes.find((node) => node.id === owner);
+    if (!info) throw new ClusterUnavailableError(`room claimed by node ${owner}, which is not live`);
+    if (owner === candidate.id && owner !== this.id) this.#log.debug('room placed on another node', { roomId, owner });
+    return { nodeId: owner, local: owner === this.id, ...routeUrls(info.url) };
+  }
+
+  /** Publishes `payload` to node `nodeId`'s delegation channel. */
+  async sendDelegation(nodeId: string, payload: unknown): Promise<void> {
+    const redis = this.#requireRedis();
+    try {
+      await redis.publish(this.#delegationChannel(nodeId), JSON.stringify(payload));
+    } catch (error) {
+      throw this.#unavailable('publishing a delegation failed', error);
+    }
+  }
+
+  /** Stops heartbeating and removes this node's record (a clean leave; a crash lets it expire). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#redis.available) {
+      await this.#redis.client
+        .multi()
+        .del(this.#nodeKey(this.id))
+        .srem(this.#key('nodes'), this.id)
+        .exec()
+        .catch((error: unknown) => this.#log.debug('node record not removed on close', { error }));
+    }
+    this.#redis.close();
+    this.#subscriber.close();
+    this.removeAllListeners();
+  }
+
+  #startHeartbeat(): void {
+    const beat = (): void => {
+      if (this.#beating || this.#closed) return;
+      this.#beating = true;
+      this.#heartbeat()
+        .catch((error: unknown) => this.#log.debug('heartbeat skipped', { error }))
+        .finally(() => (this.#beating = false));
+    };
+    this.#redis.client.on('ready', beat);
+    this.#timer = setInterval(beat, this.#options.heartbeatMs);
+    this.#timer.unref();
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (!this.#redis.available) return;
+    const load = this.#options.localLoad();
+    const info: NodeInfo = {
+      id: this.id,
+      url: this.#options.url,
+      draining: load.draining,
+      participants: load.participants,
+      conferences: load.conferences,
+      workers: load.workers,
+      atMs: Date.now(),
+    };
+    const redis = this.#redis.client;
+    await redis
+      .multi()
+      .set(this.#nodeKey(this.id), JSON.stringify(info), 'PX', this.#options.nodeTimeoutMs)
+      .sadd(this.#key('nodes'), this.id)
+      .exec();
+    if (load.roomIds.length > 0) {
+      await redis.eval(REFRESH_CLAIMS, load.roomIds.length, ...load.roomIds.map((roomId) => this.#roomKey(roomId)), this.id, this.#options.roomClaimMs);
+    }
+    const ids = (await this.nodes()).map((node) => node.id).sort();
+    if (ids.join('\n') !== this.#liveIds.join('\n')) {
+      this.#log.info('cluster nodes changed', { nodes: ids });
+      this.#liveIds = ids;
+      this.safeEmit('nodesChanged', ids);
+    }
+  }
+
+  #requireRedis(): RedisLink['client'] {
+    if (this.#closed) throw new ClusterUnavailableError('cluster node closed');
+    if (!this.#redis.available) throw new ClusterUnavailableError('Redis is unavailable');
+    return this.#redis.client;
+  }
+
+  #unavailable(what: string, error: unknown): ClusterUnavailableError {
+    return new ClusterUnavailableError(`${what}: Redis did not answer`, { cause: error });
+  }
+
+  #key(suffix: string): string {
+    return `${this.#options.keyPrefix}${suffix}`;
+  }
+
+  #nodeKey(id: string): string {
+    return this.#key(`node:${id}`);
+  }
+
+  #roomKey(roomId: string): string {
+    return this.#key(`room:${roomId}`);
+  }
+
+  #delegationChannel(id: string): string {
+    return this.#key(`delegations:${id}`);
+  }
+}
+
+/** A delay delegation as published between nodes (a parsed value, or undefined when malformed). */
+export function parseDelegation(value: unknown):
+  | { roomId: string; userId: string; deviceId: string; delayId: string; delayTimeoutMs: number; csApiUrl: string }
+  | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const text = (x: unknown, max: number): x is string => typeof x === 'string' && x.length > 0 && x.length <= max;
+  if (!text(v['roomId'], 255) || !text(v['userId'], 255) || !text(v['deviceId'], 255) || !text(v['delayId'], 255) || !text(v['csApiUrl'], 1024)) {
+    return undefined;
+  }
+  const timeout = v['delayTimeoutMs'];
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) return undefined;
+  return { roomId: v['roomId'], userId: v['userId'], deviceId: v['deviceId'], delayId: v['delayId'], delayTimeoutMs: timeout, csApiUrl: v['csApiUrl'] };
+}

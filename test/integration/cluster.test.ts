@@ -1,0 +1,198 @@
+// Three SFU nodes on one Redis (real redis-server, real Synapse, real matrix-js-sdk MatrixRTC
+// sessions): one node is a real process (node src/server/main.ts) so it can be SIGKILLed,
+// two run in this process. Token requests for a room at any node name the node serving
+// it; a token opens one session in the whole cluster; a killed node is noticed within
+// nodeTimeoutMs and its rooms are placed on the others; while Redis is down token requests
+// get a clear 503 and running sessions go on, and tokens flow again once Redis is back.
+// Times are printed, never asserted.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import './synapse/context.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { createLogger } from '../../src/common/lib/logger.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
+import { findFreePort } from '../../src/server/dev/synapse/SynapseProcess.ts';
+import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
+import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
+import { joinCall, joinedRoom, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
+import { RedisProcess } from '../tools/redis.ts';
+import { LiveKitWsClient } from '../tools/liveKitWsClient.ts';
+
+const MAIN = fileURLToPath(new URL('../../src/server/main.ts', import.meta.url));
+const synapse = inject('synapse');
+const dir = mkdtempSync(join(tmpdir(), 'sfu-cluster-test-'));
+const serverLog: string[] = [];
+let redis: RedisProcess;
+let child: ChildProcess | undefined;
+let childOutput = '';
+let childPort = 0;
+let publicUrl = '';
+const nodes: SfuNode[] = [];
+let aliceHttp: MatrixTestClient;
+let roomId: string;
+const { user, sdkUsers: users } = testRoomUsers({ synapse, room: () => ({ inviter: aliceHttp, roomId }) });
+
+/** Cluster settings shared by every node: fast heartbeats so a death shows within 2 s. */
+const clusterSettings = (nodeId: string) => ({ redisUrl: redis.url, nodeId, heartbeatMs: 400, nodeTimeoutMs: 1600, commandTimeoutMs: 500 });
+
+/** POST /get_token at `base` the way Element Call asks. */
+async function getToken(base: string, sdk: SdkUser): Promise<{ status: number; body: Record<string, unknown> }> {
+  const openid = await sdk.client.getOpenIdToken();
+  const response = await fetch(`${base}/get_token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      room_id: roomId,
+      slot_id: 'm.call#ROOM',
+      openid_token: openid,
+      member: { id: `${sdk.user.userId}:${sdk.user.deviceId}`, claimed_user_id: sdk.user.userId, claimed_device_id: sdk.user.deviceId },
+    }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+const childBase = () => `http://127.0.0.1:${childPort}`;
+const nodeBase = (node: SfuNode) => `http://127.0.0.1:${node.port}`;
+
+beforeAll(async () => {
+  redis = await RedisProcess.start();
+  const keyFile = join(dir, 'jwt.pem');
+  writeFileSync(keyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, { mode: 0o600 });
+  const bot = await user('sfu');
+  const aliceUser = await user('alice');
+  aliceHttp = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...aliceUser });
+  roomId = await aliceHttp.createRoom({ invite: [bot.userId], powerLevelContentOverride: { events: { 'org.matrix.msc3401.call.member': 0 } } });
+  const matrix = loopbackMatrixOverrides(synapse, bot, 5000) as { auth: Record<string, unknown>; matrix: Record<string, unknown> };
+  childPort = await findFreePort();
+  // Every node names the same service URL (what memberships and JWTs carry); each has its own address.
+  publicUrl = childBase();
+  const settings = async (nodeId: string, port: number) => ({
+    server: { port, publicUrl, dataDir: join(dir, nodeId) },
+    media: { numWorkers: 1, basePort: await freeMediaBasePort() },
+    auth: { ...matrix.auth, jwtPrivateKeyFile: keyFile },
+    matrix: matrix.matrix,
+    cluster: clusterSettings(nodeId),
+  });
+
+  // node-a: a real process (its id sorts first, so idle placement picks it).
+  const configFile = join(dir, 'node-a.json');
+  writeFileSync(configFile, JSON.stringify(await settings('node-a', childPort)));
+  child = spawn(process.execPath, [MAIN], { env: { PATH: process.env['PATH'] ?? '', SFU_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (childOutput += chunk.toString()));
+
+  for (const nodeId of ['node-b', 'node-c']) {
+    const config = loadConfig({ overrides: await settings(nodeId, 0) });
+    nodes.push(await SfuNode.start({ config, logger: createLogger({ level: 'info', sink: (line) => serverLog.push(line) }) }));
+  }
+  await waitFor(async () => (await fetch(`${childBase()}/readyz`)).status === 200, { timeoutMs: 30_000, description: `node-a ready:\n${childOutput}` });
+  await waitFor(() => nodes.every((node) => node.cluster!.liveNodeIds.length === 3), { timeoutMs: 10_000, description: 'every node sees three nodes' });
+  await waitFor(async () => (await aliceHttp.membershipOf(roomId as never, bot.userId)) === 'join', { timeoutMs: 15_000, description: 'SFU account joined the room' });
+  users.push(await startSdkClient(synapse.baseUrl, aliceUser));
+  await joinedRoom(users[0]!, roomId);
+}, 120_000);
+
+afterAll(async () => {
+  for (const sdk of users) sdk.client.stopClient();
+  for (const node of nodes) await node.stop();
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  await redis?.stop();
+});
+
+describe('a cluster of three nodes on Redis', () => {
+  it('sends every token request for a room to the node serving it, and a token opens one session in the whole cluster', async () => {
+    const alice = users[0]!;
+    joinCall(alice, alice.client.getRoom(roomId)!, { type: 'livekit', livekit_service_url: publicUrl });
+    await waitFor(() => nodes.every((node) => node.matrix!.watcher.check(roomId, alice.user.userId, alice.user.deviceId).ok) || undefined, {
+      timeoutMs: 15_000,
+      description: 'every in-process node sees alice naming the cluster',
+    });
+    const started = performance.now();
+    const replies = [];
+    for (const base of [nodeBase(nodes[0]!), nodeBase(nodes[1]!), childBase()]) {
+      const reply = await waitFor(async () => {
+        const r = await getToken(base, alice);
+        return r.status === 200 ? r : undefined;
+      }, { timeoutMs: 15_000, description: `a token from ${base}` });
+      replies.push(reply);
+    }
+    console.log(`[cluster] three token requests (one per node) answered in ${Math.round(performance.now() - started)} ms`);
+    const urls = new Set(replies.map((r) => r.body['url']));
+    expect(urls).toEqual(new Set([childBase().replace(/^http/, 'ws')]));
+
+    // One session per token, cluster-wide: the serving node admits it, another node refuses it.
+    const token = replies[0]!.body['jwt'] as string;
+    const opened = await LiveKitWsClient.connect(childBase().replace(/^http/, 'ws'), token);
+    expect(opened.ok).toBe(true);
+    if (!opened.ok) return;
+    await opened.client.next('join');
+    const again = await LiveKitWsClient.connect(nodeBase(nodes[1]!).replace(/^http/, 'ws'), token);
+    expect(again.ok).toBe(false);
+    if (!again.ok) expect(again.status).toBe(401);
+    opened.client.close();
+  }, 90_000);
+
+  it('notices a SIGKILLed node within the node timeout and places its rooms on the others', async () => {
+    const alice = users[0]!;
+    const killedAt = performance.now();
+    child!.kill('SIGKILL');
+    await waitFor(() => nodes.every((node) => !node.cluster!.liveNodeIds.includes('node-a')), { timeoutMs: 10_000, description: 'node-a seen dead' });
+    const noticedMs = Math.round(performance.now() - killedAt);
+    const reply = await waitFor(async () => {
+      const r = await getToken(nodeBase(nodes[0]!), alice);
+      return r.status === 200 ? r : undefined;
+    }, { timeoutMs: 15_000, description: 'a token after node-a died' });
+    console.log(`[cluster] node-a SIGKILLed: seen dead after ${noticedMs} ms, room placed anew after ${Math.round(performance.now() - killedAt)} ms`);
+    const url = reply.body['url'] as string;
+    expect([nodeBase(nodes[0]!), nodeBase(nodes[1]!)].map((base) => base.replace(/^http/, 'ws'))).toContain(url);
+    // The participant is back in the call on the new node.
+    const opened = await LiveKitWsClient.connect(url, reply.body['jwt'] as string);
+    expect(opened.ok).toBe(true);
+    if (opened.ok) {
+      await opened.client.next('join');
+      opened.client.close();
+    }
+  }, 60_000);
+
+  it('while Redis is down refuses token requests with a clear 503 and keeps running sessions; recovers when Redis returns', async () => {
+    const alice = users[0]!;
+    const reply = await getToken(nodeBase(nodes[0]!), alice);
+    expect(reply.status).toBe(200);
+    const opened = await LiveKitWsClient.connect(reply.body['url'] as string, reply.body['jwt'] as string);
+    expect(opened.ok).toBe(true);
+    if (!opened.ok) return;
+    await opened.client.next('join');
+
+    await redis.kill();
+    await waitFor(() => nodes.every((node) => !node.cluster!.available), { timeoutMs: 10_000, description: 'nodes see Redis down' });
+    const refused = await getToken(nodeBase(nodes[1]!), alice);
+    expect(refused).toEqual({ status: 503, body: { errcode: 'M_UNKNOWN', error: 'The SFU cluster cannot place calls right now; try again shortly.' } });
+    const scraped = await nodes[0]!.metrics.scrape();
+    expect(scraped).toMatch(/^sfu_cluster_redis_up 0$/m);
+    // The running session is untouched: its socket stays open through the outage.
+    expect(await opened.client.closed(1500).then(() => 'closed', () => 'open')).toBe('open');
+
+    const restarted = performance.now();
+    await redis.restart();
+    await waitFor(() => nodes.every((node) => node.cluster!.available && node.cluster!.liveNodeIds.length === 2), {
+      timeoutMs: 15_000,
+      description: 'nodes reconnected and registered again',
+    });
+    const back = await waitFor(async () => {
+      const r = await getToken(nodeBase(nodes[1]!), alice);
+      return r.status === 200 ? r : undefined;
+    }, { timeoutMs: 15_000, description: 'tokens again after Redis returned' });
+    console.log(`[cluster] Redis restarted: tokens issued again after ${Math.round(performance.now() - restarted)} ms`);
+    // The room's claim was lost with Redis' memory; the node still serving it claims it again.
+    expect(back.body['url']).toBe((reply.body['url'] as string));
+    opened.client.close();
+  }, 60_000);
+});
