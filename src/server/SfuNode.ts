@@ -371,6 +371,7 @@ export class SfuNode {
         nodeId: cluster.id,
       }),
       route: (roomId: string) => cluster.route(roomId),
+      sharedLimit: (scope: 'address' | 'user', key: string, rate: { ratePerSecond: number; burst: number }) => cluster.rateLimited(scope, key, rate),
     };
   }
 

@@ -3,7 +3,8 @@
 // two run in this process. Token requests for a room at any node name the node serving
 // it; a token opens one session in the whole cluster; a killed node is noticed within
 // nodeTimeoutMs and its rooms are placed on the others; while Redis is down token requests
-// get a clear 503 and running sessions go on, and tokens flow again once Redis is back.
+// get a clear 503 and running sessions go on, and tokens flow again once Redis is back;
+// the token endpoints' per-user rate limit holds across nodes.
 // Times are printed, never asserted.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -160,6 +161,35 @@ describe('a cluster of three nodes on Redis', () => {
       await opened.client.next('join');
       opened.client.close();
     }
+  }, 60_000);
+
+  it('holds the per-user token rate limit across nodes', async () => {
+    const alice = users[0]!;
+    const openid = await alice.client.getOpenIdToken();
+    const statuses: number[] = [];
+    // 16 requests at once, alternating over the two live nodes: each node alone would see 8,
+    // within its own burst of 10; the shared bucket (burst 10, 1 per second) refuses some.
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, i) => {
+        const response = await fetch(`${nodeBase(nodes[i % 2]!)}/get_token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            room_id: roomId,
+            slot_id: 'm.call#ROOM',
+            openid_token: openid,
+            member: { id: `${alice.user.userId}:${alice.user.deviceId}`, claimed_user_id: alice.user.userId, claimed_device_id: alice.user.deviceId },
+          }),
+        });
+        statuses.push(response.status);
+      }),
+    );
+    const limited = statuses.filter((status) => status === 429).length;
+    console.log(`[cluster] 16 token requests over two nodes: ${statuses.filter((s) => s === 200).length} granted, ${limited} rate-limited`);
+    expect(limited).toBeGreaterThanOrEqual(3);
+    expect(statuses.every((status) => status === 200 || status === 429)).toBe(true);
+    // Let the bucket refill for the next test.
+    await new Promise((resolve) => setTimeout(resolve, 6000));
   }, 60_000);
 
   it('while Redis is down refuses token requests with a clear 503 and keeps running sessions; recovers when Redis returns', async () => {

@@ -52,6 +52,12 @@ export interface TokenEndpointOptions {
    * `cluster_unavailable` (503).
    */
   readonly route?: (roomId: string) => Promise<{ signallingUrl: string; liveKitUrl: string }>;
+  /**
+   * Cluster mode: a rate limit shared by every node (a token bucket of `rate` per key in
+   * Redis). Resolves true when `key` is over its limit; rejects when the shared store cannot
+   * answer, and this node's own limiter decides instead.
+   */
+  readonly sharedLimit?: (scope: 'address' | 'user', key: string, rate: { ratePerSecond: number; burst: number }) => Promise<boolean>;
   readonly allowedServers: readonly string[];
   readonly serverUrlOverrides: Readonly<Record<string, string>>;
   readonly federationTimeoutMs: number;
@@ -142,8 +148,18 @@ export interface OpenIdRouteSpec<B> {
 export function createOpenIdRoute<B>(options: Omit<TokenEndpointOptions, 'tokens' | 'membership' | 'signallingUrl'>, spec: OpenIdRouteSpec<B>) {
   const log = options.logger.child({ component: 'auth' });
   const allowAll = options.allowedServers.includes('*');
-  const addressLimited = limiterTable(PER_ADDRESS.ratePerSecond, PER_ADDRESS.burst);
-  const userLimited = limiterTable(PER_USER.ratePerSecond, PER_USER.burst);
+  const localAddressLimited = limiterTable(PER_ADDRESS.ratePerSecond, PER_ADDRESS.burst);
+  const localUserLimited = limiterTable(PER_USER.ratePerSecond, PER_USER.burst);
+  const limited = async (scope: 'address' | 'user', key: string): Promise<boolean> => {
+    const local = scope === 'address' ? localAddressLimited : localUserLimited;
+    if (!options.sharedLimit) return local(key);
+    try {
+      return await options.sharedLimit(scope, key, scope === 'address' ? PER_ADDRESS : PER_USER);
+    } catch (error) {
+      log.debug('shared rate limit unavailable; this node decides', { scope, error });
+      return local(key);
+    }
+  };
   const addressOf = options.clientAddress ?? ((request: IncomingMessage) => request.socket.remoteAddress);
 
   return async function handleTokenRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -158,7 +174,7 @@ export function createOpenIdRoute<B>(options: Omit<TokenEndpointOptions, 'tokens
     }
     const started = performance.now();
     try {
-      if (addressLimited(addressOf(request) ?? '?')) throw new AdmissionError('rate_limited', 'per-address limit');
+      if (await limited('address', addressOf(request) ?? '?')) throw new AdmissionError('rate_limited', 'per-address limit');
       if (!options.isReady()) throw new AdmissionError('sync_stale', 'Matrix sync not ready or stale');
       const text = await readBody(request, options.maxBodyBytes);
       let raw: unknown;
@@ -180,7 +196,7 @@ export function createOpenIdRoute<B>(options: Omit<TokenEndpointOptions, 'tokens
         timeoutMs: options.federationTimeoutMs,
         ...(options.federationDeps ? { deps: options.federationDeps } : {}),
       });
-      if (userLimited(userId)) throw new AdmissionError('rate_limited', 'per-user limit');
+      if (await limited('user', userId)) throw new AdmissionError('rate_limited', 'per-user limit');
       const { reply, log: fields } = await spec.issue(body, userId);
       const durationMs = performance.now() - started;
       log.info('token issued', { userId, ...fields, durationMs: Math.round(durationMs) });

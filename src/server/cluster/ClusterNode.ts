@@ -107,6 +107,21 @@ end
 return n
 `;
 
+// KEYS[1] bucket; ARGV: emission interval ms, burst tolerance ms. GCRA on Redis' own clock:
+// returns 1 when the request fits, 0 when it is over the limit.
+const TAKE_TOKEN = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if tat - now > tolerance then return 0 end
+local next = tat + interval
+redis.call('SET', KEYS[1], next, 'PX', math.ceil(next - now) + 1000)
+return 1
+`;
+
 /** Default node id: host name and HTTP port. */
 export function defaultNodeId(port: number): string {
   return `${hostname()}:${port}`;
@@ -254,6 +269,22 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     if (!info) throw new ClusterUnavailableError(`room claimed by node ${owner}, which is not live`);
     if (owner === candidate.id && owner !== this.id) this.#log.debug('room placed on another node', { roomId, owner });
     return { nodeId: owner, local: owner === this.id, ...routeUrls(info.url) };
+  }
+
+  /**
+   * Takes one token from the cluster-wide bucket `scope:key` (`rate` per second, `burst`
+   * deep). Resolves true when over the limit. Rejects with ClusterUnavailableError.
+   */
+  async rateLimited(scope: string, key: string, rate: { ratePerSecond: number; burst: number }): Promise<boolean> {
+    const redis = this.#requireRedis();
+    const intervalMs = 1000 / rate.ratePerSecond;
+    const toleranceMs = intervalMs * Math.max(0, rate.burst - 1);
+    try {
+      const fits = await redis.eval(TAKE_TOKEN, 1, this.#key(`rate:${scope}:${key}`), intervalMs, toleranceMs);
+      return Number(fits) !== 1;
+    } catch (error) {
+      throw this.#unavailable('the shared rate limit failed', error);
+    }
   }
 
   /** Publishes `payload` to node `nodeId`'s delegation channel. */

@@ -10,7 +10,7 @@ import { sendJson } from '../http/HttpServer.ts';
 import { loadSigningKey, jwks } from '../auth/JwtKeys.ts';
 import { SfuTokenService } from '../auth/SfuToken.ts';
 import { MatrixAdmission } from '../auth/MatrixAdmission.ts';
-import { createTokenEndpoint, type TokenEndpointObserver } from '../auth/tokenEndpoint.ts';
+import { createTokenEndpoint, type TokenEndpointObserver, type TokenEndpointOptions } from '../auth/tokenEndpoint.ts';
 import { createGetTokenEndpoint, type DelayDelegation } from '../auth/liveKitToken.ts';
 import type { EvictionReason } from '../auth/Admission.ts';
 import { JtiStore, type UsedJtis } from '../auth/JtiStore.ts';
@@ -53,6 +53,8 @@ export interface StartMatrixAdmissionOptions {
   readonly jtis?: UsedJtis;
   /** Cluster mode: the node serving a room; the token endpoints return its URLs. */
   readonly route?: (roomId: string) => Promise<{ signallingUrl: string; liveKitUrl: string }>;
+  /** Cluster mode: the token endpoints' rate limits, shared by every node. */
+  readonly sharedLimit?: TokenEndpointOptions['sharedLimit'];
 }
 
 /** Largest sync lag that still counts as fresh: one long-poll plus slack. */
@@ -172,6 +174,7 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
     isReady: () => account.isFresh(maxSyncLagMs(config)),
     ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
     ...(options.route ? { route: options.route } : {}),
+    ...(options.sharedLimit ? { sharedLimit: options.sharedLimit } : {}),
     roomVisible,
   });
   const routes = new Map<string, RouteHandler>([
@@ -195,6 +198,7 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
         ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
         ...(options.onDelegation ? { onDelegation: options.onDelegation } : {}),
         ...(options.route ? { route: options.route } : {}),
+        ...(options.sharedLimit ? { sharedLimit: options.sharedLimit } : {}),
         roomVisible,
       }),
     );
