@@ -400,6 +400,8 @@ export class SfuNode {
     this.#draining = true;
     this.#logger.info('draining', { gracePeriodMs, sessions: this.signalling.sessionCount });
     this.signalling.startDrain();
+    // Cluster: say so at once, so the next token request for our rooms places them elsewhere.
+    await this.cluster?.heartbeatNow();
     const deadline = Date.now() + gracePeriodMs;
     while (Date.now() < deadline && this.signalling.joinedCount > 0) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(250, Math.max(1, deadline - Date.now()))));

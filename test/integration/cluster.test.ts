@@ -4,7 +4,8 @@
 // it; a token opens one session in the whole cluster; a killed node is noticed within
 // nodeTimeoutMs and its rooms are placed on the others; while Redis is down token requests
 // get a clear 503 and running sessions go on, and tokens flow again once Redis is back;
-// the token endpoints' per-user rate limit holds across nodes.
+// the token endpoints' per-user rate limit holds across nodes; a draining node's rooms go
+// elsewhere.
 // Times are printed, never asserted.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -224,5 +225,20 @@ describe('a cluster of three nodes on Redis', () => {
     // The room's claim was lost with Redis' memory; the node still serving it claims it again.
     expect(back.body['url']).toBe((reply.body['url'] as string));
     opened.client.close();
+  }, 60_000);
+
+  it('places the rooms of a draining node on another node at their next token request', async () => {
+    const alice = users[0]!;
+    const before = await getToken(nodeBase(nodes[0]!), alice);
+    expect(before.status).toBe(200);
+    const serving = nodes.find((node) => nodeBase(node).replace(/^http/, 'ws') === before.body['url'])!;
+    const other = nodes.find((node) => node !== serving)!;
+    const drained = serving.drain(2000);
+    const after = await waitFor(async () => {
+      const r = await getToken(nodeBase(other), alice);
+      return r.status === 200 && r.body['url'] !== before.body['url'] ? r : undefined;
+    }, { timeoutMs: 10_000, description: 'the room placed away from the draining node' });
+    expect(after.body['url']).toBe(nodeBase(other).replace(/^http/, 'ws'));
+    await drained;
   }, 60_000);
 });

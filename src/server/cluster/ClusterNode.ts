@@ -4,7 +4,8 @@
 //   draining flag) with a time-to-live of nodeTimeoutMs, and keeps its id in
 //   `{prefix}nodes`. A node whose key expired is dead: noticed within nodeTimeoutMs.
 // - Placement: a room is served by one node. `route(roomId)` reads the room's claim
-//   `{prefix}room:{roomId}` and, when it is missing or names a dead node, claims it for
+//   `{prefix}room:{roomId}` and, when it is missing or names a dead or draining node
+//   (whose participants were told to move), claims it for
 //   the least-loaded live node that is not draining (one Lua script: compare and set,
 //   no home-made consensus). The serving node refreshes the claims of its live
 //   conferences with every heartbeat (and claims them again after Redis restarted
@@ -86,10 +87,16 @@ export class ClusterUnavailableError extends Error {
 }
 
 // KEYS[1] room claim; ARGV: candidate id, claim ttl ms, node key prefix.
-// Keeps a claim whose node is alive, else claims the room for the candidate.
+// Keeps a claim whose node is alive and not draining, else claims the room for the candidate.
 const CLAIM_ROOM = `
 local owner = redis.call('GET', KEYS[1])
-if owner and redis.call('EXISTS', ARGV[3] .. owner) == 1 then return owner end
+if owner then
+  local record = redis.call('GET', ARGV[3] .. owner)
+  if record then
+    local ok, info = pcall(cjson.decode, record)
+    if ok and type(info) == 'table' and info['draining'] ~= true then return owner end
+  end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ARGV[1]
 `;
@@ -295,6 +302,11 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     } catch (error) {
       throw this.#unavailable('publishing a delegation failed', error);
     }
+  }
+
+  /** Writes the heartbeat now (e.g. the drain started: no new rooms here from this moment). */
+  async heartbeatNow(): Promise<void> {
+    await this.#heartbeat().catch((error: unknown) => this.#log.debug('heartbeat skipped', { error }));
   }
 
   /** Stops heartbeating and removes this node's record (a clean leave; a crash lets it expire). */
