@@ -20,7 +20,7 @@ import { watchIoUring } from './media/ioUring.ts';
 import { WorkerLoadMonitor } from './media/WorkerLoadMonitor.ts';
 import { ConferenceRegistry } from './conference/ConferenceRegistry.ts';
 import { SignallingServer } from './signalling/SignallingServer.ts';
-import { createHttpServer, type RouteHandler, type StaticHeaders } from './http/HttpServer.ts';
+import { createHttpServer, redirectRoute, type RouteHandler, type StaticHeaders } from './http/HttpServer.ts';
 import { CLOSE_CODES } from '../common/protocol/closeCodes.ts';
 import { SfuMetrics } from './metrics/SfuMetrics.ts';
 import { METRICS_PATH, createMetricsRoute } from './metrics/metricsRoute.ts';
@@ -166,6 +166,8 @@ export class SfuNode {
         ...this.config.widget.homeserverUrls,
       ];
       staticDirs.push(['/widget/', WIDGET_DIST_DIR, (file) => widgetResponseHeaders(file, { publicUrl: this.publicUrl, homeserverUrls })]);
+      // Element Call's path: a host that opens Element Call as `<base>/room#?…` opens the widget the same way.
+      for (const path of ['/room', '/room/']) this.#routes.set(path, redirectRoute('/widget/'));
       // The widget's sign-in: which homeserver a server name or user id means, and whether the CSP above allows it.
       this.#routes.set(
         '/widget/homeserver',

@@ -328,6 +328,7 @@ export class LiveKitSession {
         info.muted = muted;
         this.#update(view);
         return;
+      mimeType: consumer.rtpParameters.codecs[0]?.mimeType,
       }
     }
   }

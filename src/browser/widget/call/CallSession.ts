@@ -34,6 +34,8 @@ export interface CallSessionOptions {
   readonly onStatus?: (key: MessageKey) => void;
   /** Aborts joining (hang-up while joining). */
   readonly signal?: AbortSignal;
+  /** Microphone and camera on or off at the start (the lobby's choice). Default both on. */
+  readonly initial?: { readonly micOn: boolean; readonly camOn: boolean };
 }
 
 /** The participant id of a device: `${userId}:${deviceId}` (the SFU's, from the JWT). */
@@ -103,6 +105,8 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     this.#connection = connection;
     this.#remote = remote;
     this.#selfId = participantIdOf(options.backend.userId, options.backend.deviceId);
+    this.#micOn = options.initial?.micOn ?? true;
+    this.#camOn = options.initial?.camOn ?? true;
     const client = connection.client;
     if (client) this.#cleanups.push(remote.attach(client, client.peers));
     connection.on('joined', (newClient, peers) => {
@@ -239,8 +243,9 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
 
   async #publishDevices(): Promise<void> {
     const { media } = this.#options;
-    if (media.microphone) await this.#connection.setTrack('microphone', media.microphone);
-    if (media.camera) await this.#connection.setTrack('camera', media.camera);
+    // A device the person turned off in the lobby is published paused: turning it on is then a resume.
+    if (media.microphone) await this.#connection.setTrack('microphone', media.microphone, !this.#micOn);
+    if (media.camera) await this.#connection.setTrack('camera', media.camera, !this.#camOn);
     this.#changed();
   }
 

@@ -87,6 +87,9 @@ export const en = {
   'e2ee.failed': 'Cannot decrypt',
   'e2ee.failedHint': 'The media of this person cannot be decrypted. Ask them to leave and join again.',
 
+  'lobby.heading': 'Ready to join?',
+  'lobby.headingRoom': 'Join the call in {room}',
+  'lobby.join': 'Join call',
   'ended.heading': 'You left the call',
   'ended.rejoin': 'Join again',
   'ended.closeHint': 'You can close this window.',

@@ -87,6 +87,9 @@ export const sv: Messages = {
   'e2ee.failed': 'Kan inte dekrypteras',
   'e2ee.failedHint': 'Ljud och bild från den här personen kan inte dekrypteras. Be personen lämna och ansluta igen.',
 
+  'lobby.heading': 'Redo att ansluta?',
+  'lobby.headingRoom': 'Anslut till samtalet i {room}',
+  'lobby.join': 'Anslut',
   'ended.heading': 'Du har lämnat samtalet',
   'ended.rejoin': 'Delta igen',
   'ended.closeHint': 'Du kan stänga det här fönstret.',

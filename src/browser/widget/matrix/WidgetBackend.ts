@@ -22,6 +22,7 @@ import type { Room } from 'matrix-js-sdk/lib/models/room.js';
 import { RoomStateEvent } from 'matrix-js-sdk/lib/models/room-state.js';
 import { MatrixRTCSessionEvent, type MatrixRTCSession } from 'matrix-js-sdk/lib/matrixrtc/MatrixRTCSession.js';
 import { MembershipManagerEvent } from 'matrix-js-sdk/lib/matrixrtc/IMembershipManager.js';
+import type { Transport } from 'matrix-js-sdk/lib/matrixrtc/types.js';
 import type { ClientLogger } from '../../client/types.ts';
 import { WidgetError } from '../errors.ts';
 import { SFU_FOCUS_TYPE, type WidgetLaunch } from '../launch.ts';
@@ -29,6 +30,7 @@ import type { CallBackend, OpenIdToken } from '../call/types.ts';
 import { CALL_MEMBER_EVENT_TYPE, callCapabilities, ownMembershipStateKeys } from './capabilities.ts';
 import { quietSdk, sdkLogger } from './sdkLogging.ts';
 import { backoffDelayMs } from '../../client/matrix/retry.ts';
+import { liveKitFocusOf, servesLiveKitFocus } from '../../client/matrix/foci.ts';
 
 /**
  * js-sdk membership settings: keep retrying through an outage (every 3 s for ~10 min) and
@@ -78,6 +80,8 @@ export class WidgetBackend implements CallBackend {
   #inCall = false;
   #rejoins = 0;
   #rejoinTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether our SFU serves a LiveKit focus (probed in start()): then that is our membership's active focus. */
+  #liveKitFocus = false;
 
   /** Creates the embedded client, which starts the widget API at once. Call during page load. */
   static create(options: WidgetBackendOptions): WidgetBackend {
@@ -111,6 +115,7 @@ export class WidgetBackend implements CallBackend {
   async start(): Promise<void> {
     const { api, readyTimeoutMs = 30_000 } = this.#options;
     const hostSilent = (): WidgetError => new WidgetError('HOST_UNAVAILABLE', 'the host did not answer the widget API');
+    const liveKitProbe = servesLiveKitFocus(this.sfuServiceUrl, { logger: this.#options.logger });
     await withTimeout(this.#capabilitiesSettled, readyTimeoutMs, hostSilent);
     const [normalKey, ownedKey] = ownMembershipStateKeys(this.userId, this.deviceId);
     const missing = [
@@ -126,6 +131,13 @@ export class WidgetBackend implements CallBackend {
     if (!room) throw hostSilent();
     this.#room = room;
     this.#session = this.client.matrixRTC.getRoomSession(room);
+    this.#liveKitFocus = await liveKitProbe;
+  }
+
+  /** The membership's foci: the LiveKit focus of our SFU first when it serves one (Element Call reads only those), then our transport. */
+  get foci(): { readonly active: Transport; readonly preferred: readonly Transport[] } {
+    const ours = { type: SFU_FOCUS_TYPE, sfu_service_url: this.sfuServiceUrl };
+    return this.#liveKitFocus ? { active: { ...liveKitFocusOf(this.sfuServiceUrl) }, preferred: [ours] } : { active: ours, preferred: [] };
   }
 
   roomName(): string | undefined {
@@ -178,9 +190,9 @@ export class WidgetBackend implements CallBackend {
   }
 
   #joinSession(session: MatrixRTCSession): void {
-    const focus = { type: SFU_FOCUS_TYPE, sfu_service_url: this.sfuServiceUrl };
-    // multi_sfu: the focus is our own transport, first in foci_preferred (src/server/matrix/README.md §6).
-    session.joinRTCSession({ userId: this.userId, deviceId: this.deviceId, memberId: `${this.userId}:${this.deviceId}` }, [], focus, {
+    const { active, preferred } = this.foci;
+    // multi_sfu: js-sdk writes `active` first in foci_preferred, then `preferred` (src/server/matrix/README.md §6).
+    session.joinRTCSession({ userId: this.userId, deviceId: this.deviceId, memberId: `${this.userId}:${this.deviceId}` }, [...preferred], active, {
       manageMediaKeys: false,
       callIntent: 'video',
       ...MEMBERSHIP_CONFIG,
