@@ -219,6 +219,7 @@ export class SfuNode {
       ? new LiveKitServer({
           server: this.server,
           registry: this.registry,
+          observer: this.metrics.liveKitDataObserver(),
           admission: () => this.#liveKitAdmission,
           settings: {
             maxFrameBytes: this.config.livekit.maxFrameBytes,

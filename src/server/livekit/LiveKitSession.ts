@@ -47,6 +47,8 @@ import {
 import type { LiveKitTicket } from './LiveKitAdmission.ts';
 import { buildPublisherAnswer, parsePublisherOffer, SdpError } from './sdp.ts';
 import { SubscriberLink } from './SubscriberLink.ts';
+import { DataEndpoint, type DataRelay } from './DataRelay.ts';
+import { LIVEKIT_DATA_CHANNELS, MAX_DATA_PACKET_BYTES } from './dataPacket.ts';
 import { Dynacast } from './Dynacast.ts';
 import { SignalChannel } from './SignalChannel.ts';
 import { LEAVE_FOR, MAX_PENDING_TRACKS, MAX_QUEUED_REQUESTS, connectionQualityOf, preferredSpatialLayer, spatialLayerCount, type LiveKitSessionSettings } from './policy.ts';
@@ -79,6 +81,8 @@ export interface LiveKitSessionOptions {
   readonly settings: LiveKitSessionSettings;
   readonly logger: Logger;
   readonly onClosed: (session: LiveKitSession) => void;
+  /** Relays data packets between the LiveKit participants of a conference (DataRelay.ts). */
+  readonly dataRelay?: DataRelay;
 }
 
 interface Published {
@@ -104,6 +108,7 @@ export class LiveKitSession {
   #self: ParticipantView | undefined;
   #handle: ParticipantHandle | undefined;
   #subscriber: SubscriberLink | undefined;
+  #data: DataEndpoint | undefined;
   #send: TransportInfo | undefined;
   #sendIceUfrag: string | undefined;
   #answerVersion = 0;
@@ -188,6 +193,16 @@ export class LiveKitSession {
       tracks: new Map(),
       canPublish: ticket.canPublish,
     };
+    if (this.#options.dataRelay) {
+      this.#data = new DataEndpoint({
+        relay: this.#options.dataRelay,
+        conferenceId: handle.conferenceId,
+        sender: { identity: handle.id, sid: this.#self.sid },
+        canPublish: this.#self.canPublish,
+        onFault: (why) => this.#fault('data channel message refused', why),
+        logger: this.#log,
+      });
+    }
     for (const peer of handle.peers) this.#viewOf(peer);
     this.#respond({
       case: 'join',
@@ -313,6 +328,7 @@ export class LiveKitSession {
       kind: consumer.kind,
       source: consumer.source,
       paused: consumer.producerPaused,
+      mimeType: consumer.rtpParameters.codecs[0]?.mimeType,
     });
     info.muted = consumer.producerPaused;
     view.tracks.set(consumer.producerId, info);
@@ -328,7 +344,6 @@ export class LiveKitSession {
         info.muted = muted;
         this.#update(view);
         return;
-      mimeType: consumer.rtpParameters.codecs[0]?.mimeType,
       }
     }
   }
@@ -472,10 +487,9 @@ export class LiveKitSession {
       throw error;
     }
     if (!this.#send) {
-      // No SCTP association (yet): the data section is answered so the PC connects, and the
-      // client's data channels stay unopened (data packets are not relayed). Opening one made
-      // the mediasoup 3.19 worker of this build crash in libssl (README.md, "Not supported").
-      this.#send = await handle.createTransport({ direction: 'send' });
+      // The client's data channels (`_lossy`, `_reliable`) ride on this transport's SCTP association.
+      this.#send = await handle.createTransport({ direction: 'send', enableSctp: this.#data !== undefined });
+      if (this.#data) await this.#openData(handle, this.#send.transportId, this.#data);
       await handle.connectTransport(this.#send.transportId, offer.dtlsParameters);
     } else if (this.#sendIceUfrag !== undefined && this.#sendIceUfrag !== offer.iceUfrag) {
       // The client restarted ICE: answer with fresh credentials.
@@ -539,6 +553,21 @@ export class LiveKitSession {
     }
     const sdp = buildPublisherAnswer(offer, this.#send, produced, ++this.#answerVersion);
     this.#respond({ case: 'answer', value: new SessionDescription({ type: 'answer', sdp, id: description.id }) });
+  }
+
+  /** Bridges the client's data channels to the relay; without it media still works. */
+  async #openData(handle: ParticipantHandle, transportId: string, endpoint: DataEndpoint): Promise<void> {
+    try {
+      const link = await handle.openDataLink(transportId, {
+        channels: LIVEKIT_DATA_CHANNELS,
+        // Larger than a DataPacket may be, so that oversized messages reach the relay and count as faults.
+        maxMessageBytes: Math.max(MAX_DATA_PACKET_BYTES, this.#send?.sctpParameters?.maxMessageSize ?? 0),
+        onMessage: (label, message, ppid) => endpoint.receive(label, message, ppid),
+      });
+      endpoint.bind(link);
+    } catch (error) {
+      this.#log.warn('data channels not bridged', { error: errorMessage(error) });
+    }
   }
 
   #pendingOfKind(kind: 'audio' | 'video'): string | undefined {
@@ -608,6 +637,7 @@ export class LiveKitSession {
     for (const timer of this.#timers) clearInterval(timer);
     this.#unwatch?.();
     this.#dynacast.close();
+    this.#data?.close();
     this.#handle?.close(evicted ? 'evicted' : 'disconnected');
     this.#ticket.closed(evicted);
     this.#queue.close();

@@ -25,6 +25,7 @@ import { createMetricDefinitions, type MetricDefinitions } from './definitions.t
 import { MediaTracker } from './MediaTracker.ts';
 import { StatsPoller, type PollCycleResult } from './StatsPoller.ts';
 import type { WatchedWorker } from './types.ts';
+import type { DataRelayObserver } from '../livekit/DataRelay.ts';
 
 /** Resolution of the event-loop delay histogram behind sfu_nodejs_eventloop_lag_*_seconds. */
 export const EVENT_LOOP_MONITORING_PRECISION_MS = 100;
@@ -214,6 +215,17 @@ export class SfuMetrics {
       admission: (outcome, reason, durationMs) => this.recordAdmission(outcome, reason, durationMs),
       eviction: (reason) => this.recordEviction(reason),
       grace: (outcome) => this.recordMembershipGrace(outcome),
+    };
+  }
+
+  /** Counters of the LiveKit edge's data relay (LiveKitServer's observer). */
+  liveKitDataObserver(): DataRelayObserver {
+    return {
+      dataMessage: (channel, outcome, bytes) => {
+        this.#metrics.liveKitDataMessages.inc({ channel, outcome });
+        if (outcome === 'relayed') this.#metrics.liveKitDataBytes.inc({ channel }, bytes);
+      },
+      dataDelivery: (channel, outcome) => this.#metrics.liveKitDataDeliveries.inc({ channel, outcome }),
     };
   }
 

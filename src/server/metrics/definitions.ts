@@ -77,6 +77,9 @@ export interface MetricDefinitions {
   readonly admissionDuration: Histogram<'outcome'>;
   readonly evictions: Counter<'reason'>;
   readonly membershipGraces: Counter<'outcome'>;
+  readonly liveKitDataMessages: Counter<'channel' | 'outcome'>;
+  readonly liveKitDataBytes: Counter<'channel'>;
+  readonly liveKitDataDeliveries: Counter<'channel' | 'outcome'>;
   readonly firstMedia: Histogram;
   readonly matrixSyncLag: Gauge;
   readonly transportIcePaths: Counter<'path'>;
@@ -290,6 +293,26 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
       registers,
     }),
 
+    // LiveKit data channels (src/server/livekit/DataRelay.ts).
+    liveKitDataMessages: new Counter({
+      name: 'sfu_livekit_data_messages_total',
+      help: 'Data channel messages from LiveKit clients, by channel (reliable, lossy) and outcome: relayed, refused (a fault of the sender), rate_limited or dropped (not for other clients, e.g. metrics).',
+      labelNames: ['channel', 'outcome'],
+      registers,
+    }),
+    liveKitDataBytes: new Counter({
+      name: 'sfu_livekit_data_bytes_total',
+      help: 'Bytes of the relayed data channel messages from LiveKit clients, by channel (counted once per message, not per receiver).',
+      labelNames: ['channel'],
+      registers,
+    }),
+    liveKitDataDeliveries: new Counter({
+      name: 'sfu_livekit_data_deliveries_total',
+      help: 'Copies of relayed data packets to LiveKit receivers, by channel and outcome: sent (handed to the SCTP association) or dropped (no data channels yet, too many copies in flight, or refused by the worker).',
+      labelNames: ['channel', 'outcome'],
+      registers,
+    }),
+
     // User experience and Matrix.
     firstMedia: new Histogram({
       name: 'sfu_first_media_seconds',
@@ -341,6 +364,11 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
   }
   for (const reason of EVICTION_REASONS) definitions.evictions.inc({ reason }, 0);
   for (const outcome of ['restored', 'expired']) definitions.membershipGraces.inc({ outcome }, 0);
+  for (const channel of ['reliable', 'lossy']) {
+    for (const outcome of ['relayed', 'refused', 'rate_limited', 'dropped']) definitions.liveKitDataMessages.inc({ channel, outcome }, 0);
+    for (const outcome of ['sent', 'dropped']) definitions.liveKitDataDeliveries.inc({ channel, outcome }, 0);
+    definitions.liveKitDataBytes.inc({ channel }, 0);
+  }
   for (const reason of CONSUMER_REFUSAL_REASONS) definitions.consumerRefusals.inc({ reason }, 0);
   for (const reason of JOIN_REFUSAL_REASONS) definitions.joinRefusals.inc({ reason }, 0);
   for (const path of ICE_PATHS) definitions.transportIcePaths.inc({ path }, 0);
