@@ -237,6 +237,13 @@ export class WidgetBackend implements CallBackend {
   memberships(): ReturnType<CallBackend['memberships']> {
     return (this.#session?.memberships ?? [])
       .filter((membership) => !(membership.sender === this.userId && membership.deviceId === this.deviceId))
-      .map((membership) => ({ userId: membership.sender, deviceId: membership.deviceId, memberId: membership.memberId, createdTs: membership.createdTs() }));
+      .map((membership) => ({
+        userId: membership.sender,
+        deviceId: membership.deviceId,
+        memberId: membership.memberId,
+        createdTs: membership.createdTs(),
+        // Which frame format the call needs (src/browser/e2ee/frameFormat.ts).
+        transportTypes: membership.transports.map((transport) => transport.type),
+      }));
   }
 }
