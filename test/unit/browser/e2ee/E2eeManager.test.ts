@@ -126,6 +126,23 @@ describe('E2eeManager', () => {
     expect(e2ee.lastStats?.participants).toHaveLength(1);
   });
 
+  it('setFrameFormat() posts each change once, starting from sframe, and nothing after close()', () => {
+    const worker = fakeWorker();
+    const e2ee = new E2eeManager({ worker, scriptTransform: FakeScriptTransform, logger: silent });
+    expect(e2ee.frameFormat).toBe('sframe');
+    e2ee.setFrameFormat('sframe');
+    e2ee.setFrameFormat('livekit');
+    e2ee.setFrameFormat('livekit');
+    e2ee.setFrameFormat('sframe');
+    expect(worker.posted.map((p) => p.message)).toEqual([
+      { kind: 'setFrameFormat', format: 'livekit' },
+      { kind: 'setFrameFormat', format: 'sframe' },
+    ]);
+    e2ee.close();
+    e2ee.setFrameFormat('livekit');
+    expect(worker.posted).toHaveLength(2);
+  });
+
   it('close() terminates the worker, rejects pending stats and ignores later keys', async () => {
     const worker = fakeWorker();
     const e2ee = new E2eeManager({ worker, scriptTransform: FakeScriptTransform, logger: silent });
