@@ -50,7 +50,7 @@ interface Hosted {
 }
 
 /** Opens the host page; `extra` are widget parameters (in the fragment with `fragment`). */
-async function openHosted(label: string, user: RegisteredUser, options: { widget: string; fragment: boolean; extra: string; theme?: string }): Promise<Hosted> {
+async function openHosted(label: string, user: RegisteredUser, options: { widget: string; fragment: boolean; extra: string; theme?: string; widgetBaseUrl?: string }): Promise<Hosted> {
   const page = await context.newPage();
   page.on('console', (message) => {
     if (message.type() !== 'debug' && !message.text().startsWith('[PostmessageTransport]')) consoleLines.push(`[${label}] ${message.type()}: ${message.text()}`);
@@ -71,6 +71,7 @@ async function openHosted(label: string, user: RegisteredUser, options: { widget
     fragment: options.fragment ? '1' : '0',
     extra: options.extra,
     ...(options.theme ? { theme: options.theme } : {}),
+    ...(options.widgetBaseUrl ? { widgetBaseUrl: options.widgetBaseUrl } : {}),
   });
   await page.goto(`${hostServer.url}/?${query}`);
   await waitFor(async () => {
@@ -238,4 +239,20 @@ describe('Element Call\'s host protocol in the widget', () => {
       await clickControl(a.frame, 'leave');
       await waitFor(async () => (await observed(a.page)).includes('io.element.close'), { timeoutMs: 15_000, description: 'anna closes' });
     }), 150_000);
+
+  it('says in the embedded widget when its CSP blocks the homeserver (not a 20 s membership timeout), and stays open', () =>
+    dumpOnFailure(async () => {
+      // The same Synapse under another origin (localhost instead of 127.0.0.1): not in the widget's connect-src.
+      const blockedUrl = synapse.baseUrl.replace('127.0.0.1', 'localhost');
+      const startedAt = performance.now();
+      const c = await openHosted('anna-blocked', anna, { widget: `${node.publicUrl}/widget/`, fragment: true, extra: 'skipLobby=true', widgetBaseUrl: blockedUrl });
+      await c.frame.waitForSelector('.screen-error', { timeout: 30_000 });
+      console.log(`[e2e] CSP-blocked homeserver reported ${(performance.now() - startedAt).toFixed(0)} ms after opening the host`);
+      expect(await c.frame.textContent('.error-sentence')).toBe("This video server is not set up for your homeserver, so your browser blocks the connection. Ask the video server's operator to add your homeserver to widget.homeserverUrls.");
+      expect(await c.frame.textContent('.error-details')).toContain(`${new URL(blockedUrl).origin}: not in widget.homeserverUrls`);
+      await screenshot(c.page, 'widget-error-csp-embedded-en.png');
+      // An error end: hang-up and release, but no close, so the person can read it.
+      await waitFor(async () => (await observed(c.page)).includes('set_always_on_screen:false'), { timeoutMs: 15_000, description: 'hang-up told' });
+      expect(await observed(c.page)).toEqual(['im.vector.hangup', 'set_always_on_screen:false']);
+    }), 90_000);
 });

@@ -29,6 +29,7 @@ import { SFU_FOCUS_TYPE, type WidgetLaunch } from '../launch.ts';
 import type { CallBackend, OpenIdToken } from '../call/types.ts';
 import { CALL_MEMBER_EVENT_TYPE, callCapabilities, ownMembershipStateKeys } from './capabilities.ts';
 import { quietSdk, sdkLogger } from './sdkLogging.ts';
+import { HOMESERVER_NOT_ALLOWED } from './discovery.ts';
 import { backoffDelayMs } from '../../client/matrix/retry.ts';
 import { liveKitFocusOf, servesLiveKitFocus } from '../../client/matrix/foci.ts';
 
@@ -41,6 +42,25 @@ export const MEMBERSHIP_CONFIG = Object.freeze({
   maximumNetworkErrorRetryCount: 200,
   maximumRateLimitRetryCount: 100,
 });
+/** The homeserver's origin, or undefined for a non-URL. */
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The failure when this page's Content-Security-Policy blocks the user's homeserver (js-sdk reads
+ * its `/versions` before it schedules the delayed leave): explain.ts says `err.login.blocked`,
+ * which names `widget.homeserverUrls`, instead of a membership timeout 20 s later.
+ */
+export function homeserverBlockedError(baseUrl: string): WidgetError {
+  const cause = Object.assign(new Error('the page\'s Content-Security-Policy blocks the homeserver'), { errcode: HOMESERVER_NOT_ALLOWED });
+  return new WidgetError('MEMBERSHIP_FAILED', 'the homeserver is not in the widget\'s CSP', { cause, details: [`${originOf(baseUrl) ?? baseUrl}: not in widget.homeserverUrls`] });
+}
+
 /** Back-off before joining the session again after js-sdk's membership manager stopped. */
 const REJOIN_BACKOFF = { baseMs: 2000, maxMs: 30_000 } as const;
 
@@ -80,6 +100,9 @@ export class WidgetBackend implements CallBackend {
   #inCall = false;
   #rejoins = 0;
   #rejoinTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set when the page's CSP blocked a request to the homeserver (securitypolicyviolation). */
+  #homeserverBlocked = false;
+  readonly #onHomeserverBlocked = new Set<() => void>();
   /** Whether our SFU serves a LiveKit focus (probed in start()): then that is our membership's active focus. */
   #liveKitFocus = false;
 
@@ -96,6 +119,15 @@ export class WidgetBackend implements CallBackend {
     this.deviceId = launch.deviceId;
     this.sfuServiceUrl = launch.sfuServiceUrl;
     this.#capabilitiesSettled = new Promise((resolve) => api.once('ready', () => resolve()));
+    // A homeserver outside the CSP fails every fetch the same way as an unreachable one; the
+    // browser tells the page which it was. (Standalone mode asks the node instead: discovery.ts.)
+    const homeserverOrigin = originOf(launch.baseUrl);
+    globalThis.document?.addEventListener('securitypolicyviolation', (event) => {
+      if (event.effectiveDirective !== 'connect-src' || originOf(event.blockedURI) !== homeserverOrigin) return;
+      options.logger.warn('the widget\'s CSP blocks the homeserver', { homeserver: homeserverOrigin });
+      this.#homeserverBlocked = true;
+      for (const listener of this.#onHomeserverBlocked) listener();
+    });
     quietSdk();
     // The host may or may not wait for `content_loaded` (Element's waitForIframeLoad); send it ourselves and tolerate a refusal.
     this.client = createRoomWidgetClient(api, callCapabilities(launch.userId, launch.deviceId), launch.roomId, {
@@ -175,12 +207,19 @@ export class WidgetBackend implements CallBackend {
         cleanup();
         reject(new WidgetError('MEMBERSHIP_FAILED', 'the membership could not be published', { cause: error }));
       };
+      const onBlocked = (): void => {
+        cleanup();
+        reject(homeserverBlockedError(this.#options.launch.baseUrl));
+      };
       const cleanup = (): void => {
         session.off(MembershipManagerEvent.StatusChanged, onStatus);
         session.off(MatrixRTCSessionEvent.MembershipManagerError, onError);
+        this.#onHomeserverBlocked.delete(onBlocked);
       };
       session.on(MembershipManagerEvent.StatusChanged, onStatus);
       session.on(MatrixRTCSessionEvent.MembershipManagerError, onError);
+      this.#onHomeserverBlocked.add(onBlocked);
+      if (this.#homeserverBlocked) onBlocked();
     });
     this.#joinSession(session);
     await withTimeout(published, this.#options.joinTimeoutMs ?? 20_000, () => new WidgetError('MEMBERSHIP_FAILED', 'publishing the membership timed out'));

@@ -5,7 +5,7 @@
 // like a real host. The test drives and inspects it through `window.widgetHost`.
 // `?fragment=1` puts the call parameters after `#?` as Element Web does for Element Call
 // (widgetId and parentUrl stay in the query); `?extra=` appends more widget parameters
-// (e.g. `intent=join_existing&theme=light`).
+// (e.g. `intent=join_existing&theme=light`); `?widgetBaseUrl=` tells the widget another homeserver URL.
 
 import { ClientEvent, createClient, RoomStateEvent, type MatrixClient, type MatrixEvent } from 'matrix-js-sdk';
 import {
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
   const template = params.get('fragment') === '1' ? `${widgetBase}#?${callParams}` : `${widgetBase}?${callParams}`;
   const widget = new Widget({ id: widgetId, creatorUserId: userId, type: 'm.custom', url: template, waitForIframeLoad: true, data: {} });
   // As Element's StopGapWidget: template variables (in the fragment too), then widgetId and parentUrl appended to the query.
-  const url = new URL(widget.getCompleteUrl({ widgetRoomId: roomId, currentUserId: userId, deviceId, baseUrl, clientLanguage: params.get('lang') ?? 'en', clientTheme: params.get('theme') ?? 'dark' }));
+  const url = new URL(widget.getCompleteUrl({ widgetRoomId: roomId, currentUserId: userId, deviceId, baseUrl: params.get('widgetBaseUrl') ?? baseUrl, clientLanguage: params.get('lang') ?? 'en', clientTheme: params.get('theme') ?? 'dark' }));
   url.searchParams.set('widgetId', widgetId);
   url.searchParams.set('parentUrl', location.href.split('#')[0] ?? location.href);
   host.widgetUrl = url.toString();
