@@ -219,7 +219,7 @@ export class SfuNode {
       ? new LiveKitServer({
           server: this.server,
           registry: this.registry,
-          observer: this.metrics.liveKitDataObserver(),
+          observer: { ...this.metrics.liveKitDataObserver(), ...this.metrics.liveKitSessionsObserver() },
           admission: () => this.#liveKitAdmission,
           settings: {
             maxFrameBytes: this.config.livekit.maxFrameBytes,
@@ -285,6 +285,7 @@ export class SfuNode {
         publicUrl: this.publicUrl,
         signallingUrl: this.publicUrl.replace(/^http/, 'ws') + '/ws',
         observer: this.metrics.admissionObserver(),
+        liveKitObserver: this.metrics.admissionObserver('livekit'),
         clientAddress: this.#clientAddress,
         ...(this.liveKit ? { onDelegation: (delegation) => void this.liveKit?.keeper?.offer(delegation) } : {}),
       });
@@ -297,7 +298,7 @@ export class SfuNode {
         membership: this.#matrix.watcher,
         jtis: this.#matrix.jtis,
         logger: this.#rootLogger,
-        observer: this.metrics.admissionObserver(),
+        observer: this.metrics.admissionObserver('livekit'),
       });
     }
   }

@@ -273,5 +273,12 @@ describe('the livekit edge on a real Synapse', () => {
     const ivoResume = await LiveKitWsClient.connect(node.publicUrl, ivoToken, { reconnect: '1', sid: ivoJoined.participant!.sid });
     expect(ivoResume).toMatchObject({ ok: false, status: 401 });
     await sessions[0]!.leaveRoomSession(5000);
+
+    // /get_token and /rtc count as the livekit edge's admissions, and its sessions have their own gauge.
+    const metrics = await (await fetch(`${node.publicUrl}/metrics`)).text();
+    expect(metrics).toMatch(/sfu_admissions_total\{outcome="granted",reason="ok",edge="livekit"\} [1-9]/);
+    expect(metrics).toMatch(/sfu_admissions_total\{outcome="refused",reason="jwt_replayed",edge="livekit"\} [1-9]/);
+    expect(metrics).toMatch(/sfu_admissions_total\{outcome="granted",reason="ok",edge="native"\} 0/);
+    expect(metrics).toMatch(/sfu_websocket_sessions\{edge="livekit"\} \d/);
   }, 60_000);
 });

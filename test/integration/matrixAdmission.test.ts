@@ -257,7 +257,7 @@ describe('Matrix admission', () => {
       expect(logged?.reason, reason).toBe(reason);
     }
     const metrics = await (await fetch(`${node.publicUrl}/metrics`)).text();
-    expect(metrics).toMatch(/sfu_admissions_total\{outcome="refused",reason="jwt_wrong_audience"\} [1-9]/);
+    expect(metrics).toMatch(/sfu_admissions_total\{outcome="refused",reason="jwt_wrong_audience",edge="native"\} [1-9]/);
   });
 
   it('the membership state key form is what js-sdk writes (underscore form in normal rooms)', async () => {

@@ -172,7 +172,7 @@ export class LiveKitSession {
     const { ticket, registry, settings } = this.#options;
     const handle = await registry.join(
       ticket.conferenceId,
-      { participantId: ticket.participantId, displayName: ticket.name, rtpCapabilities: this.#capabilities, autoSubscribe: true },
+      { participantId: ticket.participantId, displayName: ticket.name, rtpCapabilities: this.#capabilities, autoSubscribe: true, edge: 'livekit' },
       (h) => {
         Object.assign(this.#capabilities, structuredClone(h.rtpCapabilities()));
         this.#listen(h);

@@ -10,6 +10,7 @@ import {
   ADMISSION_OUTCOMES,
   ADMISSION_REASONS,
   CONSUMER_REFUSAL_REASONS,
+  EDGES,
   EVICTION_REASONS,
   ICE_PATHS,
   JOIN_REFUSAL_REASONS,
@@ -56,9 +57,9 @@ export interface MetricDefinitions {
   readonly conferencesCreated: Counter;
   readonly conferenceRebuilds: Counter;
   readonly consumerRefusals: Counter<'reason'>;
-  readonly participants: Gauge;
-  readonly participantJoins: Counter;
-  readonly participantLeaves: Counter;
+  readonly participants: Gauge<'edge'>;
+  readonly participantJoins: Counter<'edge'>;
+  readonly participantLeaves: Counter<'edge'>;
   readonly transportBytes: Counter<'direction'>;
   readonly rtpBytes: Counter<'direction' | 'kind'>;
   readonly rtpPackets: Counter<'direction' | 'kind'>;
@@ -69,12 +70,12 @@ export interface MetricDefinitions {
   readonly consumerScore: Histogram<'kind'>;
   readonly statsPollDuration: Histogram;
   readonly statsPollSkipped: Counter;
-  readonly websocketSessions: Gauge;
+  readonly websocketSessions: Gauge<'edge'>;
   readonly websocketCloses: Counter<'code'>;
   readonly signallingRequests: Counter<'method' | 'outcome' | 'code'>;
   readonly signallingRequestDuration: Histogram<'method' | 'outcome'>;
-  readonly admissions: Counter<'outcome' | 'reason'>;
-  readonly admissionDuration: Histogram<'outcome'>;
+  readonly admissions: Counter<'outcome' | 'reason' | 'edge'>;
+  readonly admissionDuration: Histogram<'outcome' | 'edge'>;
   readonly evictions: Counter<'reason'>;
   readonly membershipGraces: Counter<'outcome'>;
   readonly liveKitDataMessages: Counter<'channel' | 'outcome'>;
@@ -174,11 +175,17 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
       labelNames: ['reason'],
       registers,
     }),
-    participants: new Gauge({ name: 'sfu_participants', help: 'Participants joined to a conference on this node.', registers }),
-    participantJoins: new Counter({ name: 'sfu_participant_joins_total', help: 'Successful conference joins.', registers }),
+    participants: new Gauge({
+      name: 'sfu_participants',
+      help: 'Participants joined to a conference on this node, by the signalling edge they came through (native, livekit).',
+      labelNames: ['edge'],
+      registers,
+    }),
+    participantJoins: new Counter({ name: 'sfu_participant_joins_total', help: 'Successful conference joins, by signalling edge (native, livekit).', labelNames: ['edge'], registers }),
     participantLeaves: new Counter({
       name: 'sfu_participant_leaves_total',
-      help: 'Participants that left a conference (leave, disconnect, eviction).',
+      help: 'Participants that left a conference (leave, disconnect, eviction), by signalling edge (native, livekit).',
+      labelNames: ['edge'],
       registers,
     }),
 
@@ -245,7 +252,12 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     }),
 
     // Signalling: from the SignallingServer / Session observer.
-    websocketSessions: new Gauge({ name: 'sfu_websocket_sessions', help: 'Open signalling WebSocket sessions.', registers }),
+    websocketSessions: new Gauge({
+      name: 'sfu_websocket_sessions',
+      help: 'Open signalling WebSocket sessions, by edge (native /ws, livekit /rtc; a livekit session held for a resume counts).',
+      labelNames: ['edge'],
+      registers,
+    }),
     websocketCloses: new Counter({
       name: 'sfu_websocket_closes_total',
       help: 'Signalling WebSocket closes, by close code (ours from closeCodes.ts, 1005, 1006, else other).',
@@ -269,14 +281,14 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     // Admission and eviction: called by the Matrix admission code.
     admissions: new Counter({
       name: 'sfu_admissions_total',
-      help: 'Admission decisions (token endpoint /sfu/get and WebSocket sessions), by outcome and reason.',
-      labelNames: ['outcome', 'reason'],
+      help: 'Admission decisions (token endpoints and WebSocket sessions), by outcome, reason and edge (native: /sfu/get and /ws; livekit: /get_token and /rtc).',
+      labelNames: ['outcome', 'reason', 'edge'],
       registers,
     }),
     admissionDuration: new Histogram({
       name: 'sfu_admission_duration_seconds',
-      help: 'Time to reach an admission decision (token endpoint and WebSocket sessions), by outcome.',
-      labelNames: ['outcome'],
+      help: 'Time to reach an admission decision (token endpoints and WebSocket sessions), by outcome and edge.',
+      labelNames: ['outcome', 'edge'],
       buckets: [...ADMISSION_DURATION_BUCKETS_SECONDS],
       registers,
     }),
@@ -357,9 +369,15 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     }
   }
   for (const direction of MEDIA_DIRECTIONS) definitions.transportBytes.inc({ direction }, 0);
-  for (const outcome of ADMISSION_OUTCOMES) {
-    for (const reason of ADMISSION_REASONS) {
-      if ((outcome === 'granted') === (reason === 'ok')) definitions.admissions.inc({ outcome, reason }, 0);
+  for (const edge of EDGES) {
+    definitions.participants.set({ edge }, 0);
+    definitions.participantJoins.inc({ edge }, 0);
+    definitions.participantLeaves.inc({ edge }, 0);
+    definitions.websocketSessions.set({ edge }, 0);
+    for (const outcome of ADMISSION_OUTCOMES) {
+      for (const reason of ADMISSION_REASONS) {
+        if ((outcome === 'granted') === (reason === 'ok')) definitions.admissions.inc({ outcome, reason, edge }, 0);
+      }
     }
   }
   for (const reason of EVICTION_REASONS) definitions.evictions.inc({ reason }, 0);
