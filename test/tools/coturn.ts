@@ -2,7 +2,8 @@
 // dir on free loopback ports, and a minimal TURN client that asks it for an allocation over
 // UDP with long-term credentials (RFC 5766 Allocate: an unauthenticated request for the
 // realm and nonce, then the signed one), so a test can prove coturn accepts our credentials
-// and refuses expired or forged ones without a browser.
+// and refuses expired or forged ones without a browser. startTurnNode() runs an SFU node that
+// hands that coturn's URLs out and records which address each transport's media came from.
 
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
@@ -10,6 +11,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { coturnInstalled, startCoturn, type CoturnInstance, type StartCoturnOptions } from '../../src/server/dev/coturn/CoturnProcess.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { createLogger, type LogLevel } from '../../src/common/lib/logger.ts';
+import { TEST_PAGE_DIR, TEST_PAGE_PREFIX } from '../e2e/pages/buildTestPage.ts';
+import { freeMediaBasePort } from './ports.ts';
 
 export { coturnInstalled, type CoturnInstance };
 
@@ -132,4 +138,49 @@ export async function turnAllocate(host: string, port: number, username: string,
   }
   const error = attributes.get(ATTR.errorCode);
   return { ok: false, errorCode: error ? (error[2]! & 7) * 100 + error[3]! : 0 };
+}
+
+/** A dev-admission node with TURN on, and what its transports' selected ICE tuples came from. */
+export interface TurnNode {
+  readonly node: SfuNode;
+  readonly workerPids: number[];
+  readonly pageUrl: string;
+  /** Remote address of every selected ICE tuple, in order (mediasoup `iceselectedtuplechange`). */
+  readonly remoteAddresses: string[];
+}
+
+/**
+ * Starts an SfuNode (dev admission, one worker, free ports) whose join replies carry `urls`
+ * of `coturn` with fresh credentials (none when `urls` is empty), and records the remote
+ * address of each transport's selected ICE tuple. The test page must be built already
+ * (buildTestPage()).
+ */
+export async function startTurnNode(log: string[], coturn: CoturnInstance, urls: readonly string[], level: LogLevel = 'debug'): Promise<TurnNode> {
+  const config = loadConfig({
+    overrides: {
+      server: { port: 0 },
+      auth: { mode: 'none' },
+      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
+      ...(urls.length > 0 ? { turn: { urls: [...urls], sharedSecretFile: coturn.secretFile, relayAddresses: [coturn.relayIp] } } : {}),
+    },
+  });
+  const node = await SfuNode.start({ config, logger: createLogger({ level, sink: (line) => log.push(line) }), staticDirs: [[TEST_PAGE_PREFIX, TEST_PAGE_DIR]] });
+  const remoteAddresses: string[] = [];
+  const workerPids = node.pool.slots.map((slot) => slot.worker.pid);
+  const watch = (worker: (typeof node.pool.slots)[number]['worker']): void => {
+    worker.observer.on('newrouter', (router) =>
+      router.observer.on('newtransport', (transport) => {
+        const observer = transport.observer as unknown as { on(event: 'iceselectedtuplechange', listener: (tuple: { remoteIp?: string }) => void): void };
+        observer.on('iceselectedtuplechange', (tuple) => {
+          if (tuple.remoteIp) remoteAddresses.push(tuple.remoteIp);
+        });
+      }),
+    );
+  };
+  for (const slot of node.pool.slots) watch(slot.worker);
+  node.pool.observer.on('workerStarted', (slot) => {
+    workerPids.push(slot.worker.pid);
+    watch(slot.worker);
+  });
+  return { node, workerPids, pageUrl: `http://127.0.0.1:${node.port}${TEST_PAGE_PREFIX}test.html`, remoteAddresses };
 }
