@@ -31,6 +31,8 @@ export interface CreateTransportOptions {
   readonly preferTcp?: boolean;
   /** Sets Chromium's encodedInsertableStreams (needed by createEncodedStreams()). */
   readonly encodedInsertableStreams?: boolean;
+  /** Send: every produce says `encrypted: true` (E2EE on). */
+  readonly encryptedMedia?: boolean;
   /** Told the path once connected (relay = through TURN), and `failed` when ICE fails. */
   readonly onPath?: (path: MediaPath) => void;
 }
@@ -98,6 +100,7 @@ export async function createTransport(options: CreateTransportOptions): Promise<
             rtpParameters: toWireRtpParameters(rtpParameters),
             source,
             ...(paused ? { paused: true } : {}),
+            ...(options.encryptedMedia ? { encrypted: true } : {}),
           }),
         )
         .then(({ producerId }) => callback({ id: producerId }), errback);

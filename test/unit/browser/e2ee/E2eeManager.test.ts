@@ -62,7 +62,7 @@ describe('E2eeManager', () => {
     expect((sender.transform as FakeScriptTransform).worker).toBe(worker);
     expect((sender.transform as FakeScriptTransform).options).toEqual({ side: 'send', kind: 'video', source: 'camera' });
     expect((receiver.transform as FakeScriptTransform).options).toEqual({ side: 'receive', kind: 'audio', source: 'microphone', participantId: 'bob' });
-    expect(e2ee.clientOptions()).toMatchObject({ encodedInsertableStreams: false, codecMimeTypes: ['audio/opus', 'video/VP8', 'video/VP9'] });
+    expect(e2ee.clientOptions()).toMatchObject({ encodedInsertableStreams: false, encryptedMedia: true, codecMimeTypes: ['audio/opus', 'video/VP8', 'video/VP9'] });
   });
 
   it('falls back to createEncodedStreams and transfers the streams to the worker', () => {
