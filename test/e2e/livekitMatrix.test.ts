@@ -207,8 +207,7 @@ describe('livekit-client on real Synapse MatrixRTC memberships', () => {
     // A joined member who has not published a call membership: refused, or (Element Call asks
     // before it publishes its membership) given a token that connects only once the membership exists.
     const dave = await sdkUserInRoom('dave');
-    const davePage = await openLiveKitPage(browser!, pageUrl, 'dave');
-    opened.push(davePage);
+    const davePage = strangerPage;
     const reply = await askToken(davePage, '/get_token', await getTokenBody(dave));
     if (reply.status === 200) {
       const connected = await davePage
