@@ -8,6 +8,8 @@ export interface ReceivedData {
   readonly text: string;
   readonly topic: string | undefined;
   readonly kind: 'reliable' | 'lossy';
+  /** Date.now() at receipt (pages share the machine clock: latency = this − the send time). */
+  readonly atMs: number;
 }
 
 /** Options of publish(). */
@@ -23,7 +25,8 @@ export interface LiveKitDataTestApi {
   connect(url: string, token: string): Promise<string>;
   /** Resolves once the publisher's `_reliable` and `_lossy` channels are open; returns their SCTP stream ids. */
   channelsOpen(): Promise<Record<string, number | null>>;
-  publish(text: string, options: PublishOptions): Promise<void>;
+  /** Resolves with Date.now() taken just before publishData(). */
+  publish(text: string, options: PublishOptions): Promise<number>;
   /** Sends a user DataPacket that claims another sender, written straight on a channel. */
   publishSpoofed(text: string, claimedIdentity: string, claimedSid: string, label: '_reliable' | '_lossy'): void;
   /** Writes raw bytes straight on a publisher channel (no DataPacket framing). */

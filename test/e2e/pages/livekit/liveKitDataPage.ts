@@ -24,7 +24,7 @@ const api: LiveKitDataTestApi = {
   async connect(url, token) {
     room = new Room({ adaptiveStream: false, dynacast: false });
     room.on(RoomEvent.DataReceived, (payload, participant, kind, topic) => {
-      received.push({ from: participant?.identity, text: decoder.decode(payload), topic, kind: kind === ClientKind.LOSSY ? 'lossy' : 'reliable' });
+      received.push({ from: participant?.identity, text: decoder.decode(payload), topic, kind: kind === ClientKind.LOSSY ? 'lossy' : 'reliable', atMs: Date.now() });
     });
     room.on(RoomEvent.Disconnected, (reason) => {
       state = `disconnected ${String(reason)}`;
@@ -43,11 +43,13 @@ const api: LiveKitDataTestApi = {
     throw new Error(`data channels not open: ${[...channels].map(([label, c]) => `${label}=${c.readyState}`).join(', ')}`);
   },
   async publish(text, options) {
+    const sentAtMs = Date.now();
     await room!.localParticipant.publishData(new TextEncoder().encode(text), {
       reliable: options.reliable,
       ...(options.topic !== undefined ? { topic: options.topic } : {}),
       ...(options.destinationIdentities ? { destinationIdentities: options.destinationIdentities } : {}),
     });
+    return sentAtMs;
   },
   publishSpoofed(text, claimedIdentity, claimedSid, label) {
     const packet = new DataPacket({
