@@ -58,6 +58,8 @@ export function startWidgetMode(options: WidgetModeOptions): WidgetMode {
   const backend = WidgetBackend.create({ launch, api, logger });
   let call: RunningCall | undefined;
   let leaving: Promise<void> | undefined;
+  /** A host's io.element.join that came before the lobby was up. */
+  let hostJoin: { micOn?: boolean; camOn?: boolean } | undefined;
 
   const join = (): void => {
     call = runCall({
@@ -79,6 +81,8 @@ export function startWidgetMode(options: WidgetModeOptions): WidgetMode {
       // error the widget stays open so the person can read the sentence; otherwise it asks to be closed.
       onEnded: (error) => void hostProtocol.left({ close: !error || endsQuietly(error) }),
     });
+    if (hostJoin && call.lobby) call.lobby.join(hostJoin);
+    hostJoin = undefined;
   };
 
   const leaveForHost = async (): Promise<Record<string, unknown>> => {
@@ -104,6 +108,17 @@ export function startWidgetMode(options: WidgetModeOptions): WidgetMode {
     if (session && typeof request.audio_enabled === 'boolean' && request.audio_enabled !== session.local.micOn) await session.toggleMicrophone();
     if (session && typeof request.video_enabled === 'boolean' && request.video_enabled !== session.local.camOn) await session.toggleCamera();
     return { ...muteStateOf(session) };
+  });
+  // A host that drives the join (Element Call's `preload` flow) sends io.element.join with the
+  // devices to use; `null` means that device off. From the lobby we join at once; otherwise the
+  // call is joining or joined already, and the request is simply acknowledged.
+  hostActions.handle('io.element.join', (data) => {
+    const request = typeof data === 'object' && data !== null ? data : {};
+    const off = (key: string): boolean => key in request && (request as Record<string, unknown>)[key] === null;
+    const change = { ...(off('audioInput') ? { micOn: false } : {}), ...(off('videoInput') ? { camOn: false } : {}) };
+    if (call?.lobby) call.lobby.join(change);
+    else if (!call) hostJoin = change;
+    return {};
   });
   hostActions.handle('theme_change', (data) => {
     const theme = themeOf(typeof data === 'object' && data !== null && 'name' in data ? data.name : undefined);

@@ -39,6 +39,8 @@ export class LobbyView {
   #micOn = true;
   #camOn: boolean;
   #disposed = false;
+  #joined = false;
+  readonly #onJoin: (choice: LobbyChoice) => void;
   readonly #heading: HTMLElement;
   readonly #unwatch: (() => void) | undefined;
 
@@ -46,6 +48,7 @@ export class LobbyView {
     const { t } = options;
     this.#t = t;
     this.#camOn = !options.camOff;
+    this.#onJoin = options.onJoin;
     this.#video = h('video', { class: 'lobby-video', attrs: { autoplay: true, playsinline: true, muted: true, 'aria-hidden': 'true' } });
     this.#video.muted = true;
     this.#mic = h('button', { class: 'control', attrs: { type: 'button', 'data-control': 'lobby-microphone' }, on: { click: () => this.setMuted({ micOn: !this.#micOn }) } });
@@ -65,7 +68,7 @@ export class LobbyView {
     };
     showName();
     this.#unwatch = options.onRoomChanged?.(showName);
-    const join = h('button', { class: 'primary', text: t.t('lobby.join'), attrs: { type: 'button', 'data-action': 'join' }, on: { click: () => this.#join(options.onJoin) } });
+    const join = h('button', { class: 'primary', text: t.t('lobby.join'), attrs: { type: 'button', 'data-action': 'join' }, on: { click: () => this.join() } });
     this.element = h(
       'section',
       { class: 'screen screen-lobby' },
@@ -146,10 +149,13 @@ export class LobbyView {
     }
   }
 
-  #join(onJoin: (choice: LobbyChoice) => void): void {
-    const choice = this.choice;
+  /** Joins with the current choice, changed by `change` first (the host's `io.element.join`). Once. */
+  join(change: Partial<LobbyChoice> = {}): void {
+    if (this.#joined) return;
+    this.#joined = true;
+    const choice = this.setMuted(change);
     this.dispose();
-    onJoin(choice);
+    this.#onJoin(choice);
   }
 
   #render(): void {

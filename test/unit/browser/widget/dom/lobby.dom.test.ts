@@ -49,4 +49,12 @@ describe('LobbyView', () => {
     expect(button('lobby-camera').getAttribute('aria-pressed')).toBe('true');
     view.dispose();
   });
+
+  it('joins when the host says so (io.element.join), with a device the host passed as null turned off, and only once', () => {
+    const { view, onJoin, button } = lobby();
+    view.join({ camOn: false });
+    button('join').click();
+    view.join();
+    expect(onJoin).toHaveBeenCalledExactlyOnceWith({ micOn: true, camOn: false });
+  });
 });
