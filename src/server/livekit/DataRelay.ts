@@ -31,6 +31,9 @@ import {
 /** Copies one receiver may have queued in the worker at once; more are dropped. */
 export const MAX_PENDING_DATA_SENDS = 128;
 
+/** Senders whose reliable sequence a conference remembers (the oldest is forgotten beyond). */
+export const MAX_SEQUENCED_SENDERS = 4096;
+
 /** What happened to one message a client sent. */
 export type DataMessageOutcome = 'relayed' | 'refused' | 'rate_limited' | 'dropped';
 
@@ -45,6 +48,8 @@ export interface DataRelayObserver {
 /** The node's relay: endpoints by conference. */
 export class DataRelay {
   readonly #rooms = new Map<string, Map<string, DataEndpoint>>();
+  /** Last reliable sequence relayed per conference and sender identity (kept across that sender's sessions). */
+  readonly #sequences = new Map<string, Map<string, number>>();
   readonly #observer: DataRelayObserver;
 
   constructor(observer: DataRelayObserver = {}) {
@@ -71,7 +76,27 @@ export class DataRelay {
     const room = this.#rooms.get(conferenceId);
     if (room?.get(endpoint.sender.identity) !== endpoint) return;
     room.delete(endpoint.sender.identity);
-    if (room.size === 0) this.#rooms.delete(conferenceId);
+    if (room.size === 0) {
+      this.#rooms.delete(conferenceId);
+      this.#sequences.delete(conferenceId);
+    }
+  }
+
+  /**
+   * The next reliable sequence of `identity` in the conference. Receivers drop a sender sid's
+   * packets at or below the last sequence they saw (livekit-client, for 30 s); our sids do not
+   * change when a participant reconnects fully, but its client restarts at 1.
+   */
+  nextSequence(conferenceId: string, identity: string): number {
+    let senders = this.#sequences.get(conferenceId);
+    if (!senders) {
+      senders = new Map();
+      this.#sequences.set(conferenceId, senders);
+    }
+    const next = ((senders.get(identity) ?? 0) % 0xffff_fffe) + 1;
+    if (!senders.has(identity) && senders.size >= MAX_SEQUENCED_SENDERS) senders.delete(senders.keys().next().value!);
+    senders.set(identity, next);
+    return next;
   }
 
   /** @internal Counts a message outcome. */
@@ -162,7 +187,7 @@ export class DataEndpoint {
       if (this.#rateLimitedSinceLog++ % 100 === 0) this.#log.debug('data over the rate limit, dropped', { channel, dropped: this.#rateLimitedSinceLog });
       return;
     }
-    const verdict = inspectDataMessage(message, ppid, channel, this.sender);
+    const verdict = inspectDataMessage(message, ppid, channel, this.sender, () => relay.nextSequence(this.#options.conferenceId, this.sender.identity));
     if (verdict.action === 'refuse') {
       relay.record(channel, 'refused', message.length);
       this.#options.onFault(`data packet refused: ${verdict.why}`);

@@ -12,8 +12,9 @@
 //     MAX_DATA_DESTINATIONS destinations or an identity over 255 bytes.
 // The relayed packet always names its real sender: participantIdentity and
 // participantSid (top level and the deprecated UserPacket copies) are
-// overwritten, `kind` is set from the channel it arrived on, and destination
-// lists are removed (receivers need not learn who else was addressed).
+// overwritten, `kind` is set from the channel it arrived on, destination lists
+// are removed (receivers need not learn who else was addressed), and a reliable
+// sequence is renumbered by the relay (monotonic per sender across sessions).
 // Unknown protobuf fields are dropped on decoding, so they are never relayed.
 
 import { DataPacket, DataPacket_Kind } from '@livekit/protocol';
@@ -90,8 +91,13 @@ function checkedList(values: readonly string[], what: string): string | undefine
   return undefined;
 }
 
-/** Parses, checks and rewrites one data channel message of `sender`. */
-export function inspectDataMessage(message: Uint8Array, ppid: number, channel: DataChannelKind, sender: DataSender): DataVerdict {
+/**
+ * Parses, checks and rewrites one data channel message of `sender`. A packet with a reliable
+ * sequence (> 0) gets `nextSequence()` instead when given: receivers drop a sender sid's
+ * sequences at or below the last they saw, and our sids stay the same across a full
+ * reconnect while the client's sequence restarts at 1.
+ */
+export function inspectDataMessage(message: Uint8Array, ppid: number, channel: DataChannelKind, sender: DataSender, nextSequence?: () => number): DataVerdict {
   if (ppid !== PPID.binary) return { action: 'refuse', why: ppid === PPID.binaryEmpty ? 'empty message' : `payload protocol ${ppid} (LiveKit sends binary)` };
   if (message.length > MAX_DATA_PACKET_BYTES) return { action: 'refuse', why: `message of ${message.length} bytes over ${MAX_DATA_PACKET_BYTES}` };
   let packet: DataPacket;
@@ -121,6 +127,7 @@ export function inspectDataMessage(message: Uint8Array, ppid: number, channel: D
   packet.participantSid = sender.sid;
   packet.destinationIdentities = [];
   packet.kind = channel === 'reliable' ? DataPacket_Kind.RELIABLE : DataPacket_Kind.LOSSY;
+  if (packet.sequence > 0 && nextSequence) packet.sequence = nextSequence();
   return {
     action: 'relay',
     type,

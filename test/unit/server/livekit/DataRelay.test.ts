@@ -1,7 +1,8 @@
 // The data relay between the LiveKit sessions of a conference, with a narrow fake of the
 // core's DataLink: copies go to every other endpoint of the same conference or only to
 // the addressed ones, a bad message faults only its sender, rates and in-flight copies
-// are bounded, and a replaced endpoint never unregisters its successor.
+// are bounded, reliable sequences stay monotonic per sender across its sessions, and a
+// replaced endpoint never unregisters its successor.
 
 import { describe, expect, it } from 'vitest';
 import { DataPacket, UserPacket } from '@livekit/protocol';
@@ -56,8 +57,8 @@ function setup(limits?: DataRateLimits) {
   return { relay, member, outcomes, deliveries };
 }
 
-function userPacket(text: string, fields: Partial<UserPacket> = {}): Buffer {
-  return Buffer.from(new DataPacket({ value: { case: 'user', value: new UserPacket({ payload: new TextEncoder().encode(text), topic: 't', ...fields }) } }).toBinary());
+function userPacket(text: string, fields: Partial<UserPacket> = {}, sequence = 0): Buffer {
+  return Buffer.from(new DataPacket({ sequence, value: { case: 'user', value: new UserPacket({ payload: new TextEncoder().encode(text), topic: 't', ...fields }) } }).toBinary());
 }
 
 const textOf = (sent: Sent) => new TextDecoder().decode((sent.packet.value.value as UserPacket).payload);
@@ -149,6 +150,25 @@ describe('DataRelay', () => {
     alice.endpoint.receive('_reliable', userPacket('hi'), PPID.binary);
     expect(deliveries).toEqual([['reliable', 'dropped']]);
     early.close();
+  });
+
+  it('renumbers reliable sequences per sender, continuing across a full reconnect; lossy packets keep none', () => {
+    const { member } = setup();
+    const bob = member('bob');
+    const first = member('alice');
+    first.endpoint.receive('_reliable', userPacket('one', {}, 1), PPID.binary);
+    first.endpoint.receive('_reliable', userPacket('two', {}, 2), PPID.binary);
+    first.endpoint.close();
+    // The reconnected client starts again at 1; receivers keep dropping sequences they saw for this sid.
+    const second = member('alice');
+    second.endpoint.receive('_reliable', userPacket('three', {}, 1), PPID.binary);
+    second.endpoint.receive('_lossy', userPacket('lossy', {}, 0), PPID.binary);
+    expect(bob.sent.map((s) => [textOf(s), s.packet.sequence, s.packet.participantSid])).toEqual([
+      ['one', 1, 'PA_alice'],
+      ['two', 2, 'PA_alice'],
+      ['three', 3, 'PA_alice'],
+      ['lossy', 0, 'PA_alice'],
+    ]);
   });
 
   it('keeps a replacing endpoint registered when the replaced one closes, and closes the link on close', () => {
