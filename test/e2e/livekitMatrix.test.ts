@@ -190,7 +190,12 @@ describe('livekit-client on real Synapse MatrixRTC memberships', () => {
     const attempt = await carolPage.tryPublishCamera();
     console.log(`[e2e] livekit subscribe-only publish attempt: ${attempt}`);
     expect(attempt).toMatch(/insufficient permissions/);
+    // A client that ignores its grant: the SFU refuses its AddTrack and the sending m-section.
+    const forced = await carolPage.forcePublishCamera();
+    console.log(`[e2e] livekit subscribe-only client ignoring its grant: ${forced}`);
+    expect(forced).not.toBe('published');
     expect(producersOf(identityOf(carol))).toEqual([]);
+    expect(serverLog.some((line) => line.includes('AddTrack without publish rights'))).toBe(true);
     // Nobody else sees a track of carol.
     expect((await alicePage.tracks()).filter((t) => t.identity === identityOf(carol))).toEqual([]);
   });
@@ -269,15 +274,33 @@ describe('livekit-client on real Synapse MatrixRTC memberships', () => {
       const event = await creatorHttp.stateEvent(roomId as never, 'org.matrix.msc3401.call.member', stateKey);
       return (event?.content as { application?: string } | undefined)?.application === 'm.call';
     };
-    const erinPage = await openLiveKitPage(browser!, pageUrl, 'erin');
-    opened.push(erinPage);
-    const token = await grantedToken(erinPage, '/get_token', await getTokenBody(erin, { delayId, delayMs }));
-    await erinPage.connect({ url: token.url, token: token.jwt, camera: true, microphone: true });
+    // Until the SFU holds the delegation and the session is open, the client restarts its own
+    // delayed leave (as Element Call's MembershipManager does); under load that takes seconds.
+    const restartUrl = `${synapse.baseUrl}/_matrix/client/unstable/org.matrix.msc4140/delayed_events/${encodeURIComponent(delayId)}/restart`;
+    const restartOwn = () =>
+      fetch(restartUrl, { method: 'POST', headers: { authorization: `Bearer ${erin.user.accessToken}`, 'content-type': 'application/json' }, body: '{}' }).then(
+        (response) => {
+          if (response.status !== 200) console.log(`[e2e] own delayed leave restart answered ${response.status}`);
+        },
+        (error: unknown) => console.log(`[e2e] own delayed leave restart failed: ${String(error)}`),
+      );
+    const ownRestarts = setInterval(() => void restartOwn(), 1000);
+    let connectedAt: number;
+    try {
+      const erinPage = await openLiveKitPage(browser!, pageUrl, 'erin');
+      opened.push(erinPage);
+      const token = await grantedToken(erinPage, '/get_token', await getTokenBody(erin, { delayId, delayMs }));
+      await erinPage.connect({ url: token.url, token: token.jwt, camera: true, microphone: true });
+      connectedAt = Date.now();
+    } finally {
+      clearInterval(ownRestarts);
+    }
+    const erinPage = opened.at(-1)!;
     await waitFor(() => liveKitDecodes(alicePage, identityOf(erin), ['video']), { timeoutMs: MEDIA_TIMEOUT_MS, description: 'alice decodes erin' });
 
-    // Four delay timeouts pass while connected: the SFU restarted the delayed leave all along.
+    // Four delay timeouts pass while connected (the client no longer restarts it): the SFU restarted the delayed leave all along.
     const connectedFor = 4 * delayMs;
-    const until = Date.now() + connectedFor;
+    const until = Math.max(Date.now(), connectedAt) + connectedFor;
     while (Date.now() < until) {
       expect(await live()).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 500));

@@ -24,6 +24,7 @@ export interface LiveKitPage {
   elementCallPayload(jwt: string): Promise<unknown>;
   permissions(): Promise<{ canPublish: boolean; canSubscribe: boolean } | undefined>;
   tryPublishCamera(): Promise<string>;
+  forcePublishCamera(): Promise<string>;
   disconnectedAt(): Promise<number | undefined>;
   /** Leaves the room (client LeaveRequest) and closes the page. */
   disconnect(): Promise<void>;
@@ -53,6 +54,7 @@ export async function openLiveKitPage(browser: BrowserHandle, pageUrl: string, n
     elementCallPayload: (jwt) => page.evaluate((j) => (globalThis as unknown as PageGlobal).lkTest.elementCallPayload(j), jwt),
     permissions: () => api((lk) => lk.permissions()),
     tryPublishCamera: () => api((lk) => lk.tryPublishCamera()),
+    forcePublishCamera: () => api((lk) => lk.forcePublishCamera()),
     disconnectedAt: () => api((lk) => lk.disconnectedAt()),
     async disconnect() {
       if (page.isClosed()) return;
