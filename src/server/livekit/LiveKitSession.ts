@@ -17,30 +17,23 @@ import { errorMessage } from '../../common/lib/errors.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { ConferenceRegistry } from '../conference/ConferenceRegistry.ts';
 import type { ParticipantHandle } from '../conference/ParticipantHandle.ts';
-import type { ConsumerInfo, PeerInfo, TransportInfo } from '../conference/types.ts';
+import type { ConsumerInfo, TransportInfo } from '../conference/types.ts';
 import type { RtpCapabilities } from '../media/types.ts';
 import {
   AddTrackRequest,
   ClientConfigSetting,
   ClientConfiguration,
-  ConnectionQuality,
-  ConnectionQualityInfo,
-  ConnectionQualityUpdate,
   DisconnectReason,
   ICEServer,
   JoinResponse,
   LeaveRequest,
   LeaveRequest_Action,
-  type ParticipantInfo,
-  ParticipantUpdate,
   Pong,
   ReconnectResponse,
   Room,
   ServerInfo,
   ServerInfo_Edition,
   SessionDescription,
-  SpeakerInfo,
-  SpeakersChanged,
   TrackPublishedResponse,
   UpdateTrackSettings,
 } from '@livekit/protocol';
@@ -51,7 +44,8 @@ import { DataEndpoint, type DataRelay } from './DataRelay.ts';
 import { LIVEKIT_DATA_CHANNELS, MAX_DATA_PACKET_BYTES } from './dataPacket.ts';
 import { Dynacast } from './Dynacast.ts';
 import { SignalChannel } from './SignalChannel.ts';
-import { LEAVE_FOR, MAX_PENDING_TRACKS, MAX_QUEUED_REQUESTS, connectionQualityOf, preferredSpatialLayer, spatialLayerCount, type LiveKitSessionSettings } from './policy.ts';
+import { RemoteParticipants } from './RemoteParticipants.ts';
+import { LEAVE_FOR, MAX_PENDING_TRACKS, MAX_QUEUED_REQUESTS, preferredSpatialLayer, spatialLayerCount, type LiveKitSessionSettings } from './policy.ts';
 import type { TrackDirectory } from './TrackDirectory.ts';
 import {
   ParticipantInfo_State,
@@ -97,12 +91,11 @@ export class LiveKitSession {
   readonly #dynacast: Dynacast;
   #ticket: LiveKitTicket;
   readonly #log: Logger;
-  /** Participant infos changed while the socket was away, sent again on resume (latest per sid). */
-  readonly #missed = new Map<string, ParticipantInfo>();
+  /** What the client is told about the others (views, speaker, connection quality). */
+  readonly #others: RemoteParticipants;
   readonly #queue = new AsyncQueue('livekit-session');
   /** Filled from the router's capabilities inside the join task (the core reads it only when consuming). */
   readonly #capabilities: RtpCapabilities = { codecs: [], headerExtensions: [] };
-  readonly #remote = new Map<string, ParticipantView>();
   readonly #pending = new Map<string, TrackInfo>();
   readonly #publishedByMid = new Map<string, Published>();
   #self: ParticipantView | undefined;
@@ -114,12 +107,9 @@ export class LiveKitSession {
   #answerVersion = 0;
   #faults = 0;
   #closed = false;
-  #speaker: string | undefined;
   #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
   readonly #rate: RateLimiter;
-  /** Last connection quality told per remote participant id (updates only on change). */
-  readonly #quality = new Map<string, ConnectionQuality>();
 
   constructor(options: LiveKitSessionOptions) {
     this.#options = options;
@@ -137,6 +127,15 @@ export class LiveKitSession {
         this.#log.info('livekit resume grace expired; leaving');
         this.#close(1000, 'resume grace expired');
       },
+    });
+    this.#others = new RemoteParticipants({
+      conferenceId: options.ticket.conferenceId,
+      selfId: options.ticket.participantId,
+      selfSid: () => this.#self?.sid,
+      directory: options.directory,
+      send: (message) => this.#respond(message),
+      attached: () => this.#channel.attached,
+      consumerIdOfTrack: (trackSid) => this.#subscriber?.consumerOfTrack(trackSid)?.consumerId,
     });
     this.#dynacast = new Dynacast({
       pauseMs: options.settings.dynacastPauseMs,
@@ -203,13 +202,13 @@ export class LiveKitSession {
         logger: this.#log,
       });
     }
-    for (const peer of handle.peers) this.#viewOf(peer);
+    for (const peer of handle.peers) this.#others.viewOf(peer);
     this.#respond({
       case: 'join',
       value: new JoinResponse({
         room: new Room({ sid: roomSid(ticket.conferenceId), name: ticket.roomName, numParticipants: handle.peers.length + 1 }),
         participant: participantInfo(this.#self),
-        otherParticipants: [...this.#remote.values()].map(participantInfo),
+        otherParticipants: this.#others.infos(),
         serverVersion: SERVER_VERSION,
         serverInfo: new ServerInfo({ edition: ServerInfo_Edition.Standard, version: SERVER_VERSION, protocol: SERVER_PROTOCOL, nodeId: 'matrix-sfu' }),
         iceServers: (settings.iceServers?.(ticket.participantId) ?? []).map((s) => new ICEServer({ urls: [...s.urls], username: s.username, credential: s.credential })),
@@ -259,32 +258,21 @@ export class LiveKitSession {
   }
 
   #listen(handle: ParticipantHandle): void {
-    handle.on('peerJoined', (peer) => this.#task('peerJoined', () => this.#update(this.#viewOf(peer))));
-    handle.on('peerLeft', (participantId) =>
-      this.#task('peerLeft', () => {
-        const view = this.#remote.get(participantId);
-        if (!view) return;
-        this.#remote.delete(participantId);
-        this.#quality.delete(participantId);
-        view.state = ParticipantInfo_State.DISCONNECTED;
-        view.tracks.clear();
-        this.#update(view);
-      }),
-    );
+    handle.on('peerJoined', (peer) => this.#task('peerJoined', () => this.#others.update(this.#others.viewOf(peer))));
+    handle.on('peerLeft', (participantId) => this.#task('peerLeft', () => this.#others.left(participantId)));
     handle.on('consumerCreated', (consumer) => this.#task('consumerCreated', () => this.#consumerCreated(consumer)));
     handle.on('consumerClosed', (consumerId) =>
       this.#task('consumerClosed', () => {
         const consumer = this.#subscriber?.remove(consumerId);
         if (!consumer) return;
         this.#options.directory.forget(consumer.producerId);
-        const view = this.#remote.get(consumer.participantId);
-        if (view?.tracks.delete(consumer.producerId)) this.#update(view);
+        this.#others.trackClosed(consumer.participantId, consumer.producerId);
       }),
     );
-    handle.on('consumerPaused', (consumerId) => this.#task('consumerPaused', () => this.#producerMuted(consumerId, true)));
-    handle.on('consumerResumed', (consumerId) => this.#task('consumerResumed', () => this.#producerMuted(consumerId, false)));
-    handle.on('activeSpeaker', (participantId) => this.#task('activeSpeaker', () => this.#activeSpeaker(participantId)));
-    handle.on('consumerScore', (consumerId, _score, producerScore) => this.#task('consumerScore', () => this.#connectionQuality(consumerId, producerScore)));
+    handle.on('consumerPaused', (consumerId) => this.#task('consumerPaused', () => this.#others.muted(consumerId, true)));
+    handle.on('consumerResumed', (consumerId) => this.#task('consumerResumed', () => this.#others.muted(consumerId, false)));
+    handle.on('activeSpeaker', (participantId) => this.#task('activeSpeaker', () => this.#others.activeSpeaker(participantId)));
+    handle.on('consumerScore', (consumerId, _score, producerScore) => this.#task('consumerScore', () => this.#others.connectionQuality(consumerId, producerScore)));
     handle.on('producerDemand', (producerId, demand) => this.#dynacast.demand(producerId, demand));
     handle.on('mediaReset', () =>
       this.#leave({ reason: DisconnectReason.MIGRATION, action: LeaveRequest_Action.RECONNECT }, 'media reset: reconnect'),
@@ -295,33 +283,8 @@ export class LiveKitSession {
     });
   }
 
-  /** The view of a remote participant, created from what the core said about it. */
-  #viewOf(peer: PeerInfo): ParticipantView {
-    let view = this.#remote.get(peer.participantId);
-    if (!view) {
-      view = {
-        sid: participantSid(this.ticket.conferenceId, peer.participantId),
-        identity: peer.participantId,
-        name: peer.displayName,
-        joinedAtMs: Date.now(),
-        version: nextParticipantVersion(),
-        state: ParticipantInfo_State.ACTIVE,
-        tracks: new Map(),
-        canPublish: true,
-      };
-      this.#remote.set(peer.participantId, view);
-    }
-    // With the publisher's id, a track still being produced resolves to its announced
-    // TrackInfo (mime type, encryption); without it the directory would invent a bare one,
-    // and livekit-client cannot set up its E2EE cryptor for a track without a mime type.
-    for (const publication of peer.publications) {
-      view.tracks.set(publication.producerId, this.#options.directory.infoFor({ ...publication, participantId: peer.participantId }));
-    }
-    return view;
-  }
-
   #consumerCreated(consumer: ConsumerInfo): void {
-    const view = this.#viewOf({ participantId: consumer.participantId, displayName: consumer.participantId, publications: [] });
+    const view = this.#others.viewOf({ participantId: consumer.participantId, displayName: consumer.participantId, publications: [] });
     const info = this.#options.directory.infoFor({
       producerId: consumer.producerId,
       participantId: consumer.participantId,
@@ -332,59 +295,8 @@ export class LiveKitSession {
     });
     info.muted = consumer.producerPaused;
     view.tracks.set(consumer.producerId, info);
-    this.#update(view);
+    this.#others.update(view);
     this.#subscriber?.add(consumer, `${view.sid}|${info.sid}`, info.sid);
-  }
-
-  #producerMuted(consumerId: string, muted: boolean): void {
-    for (const view of this.#remote.values()) {
-      for (const [producerId, info] of view.tracks) {
-        if (this.#subscriber?.consumerOfTrack(info.sid)?.consumerId !== consumerId) continue;
-        this.#options.directory.setMuted(producerId, muted);
-        info.muted = muted;
-        this.#update(view);
-        return;
-      }
-    }
-  }
-
-  /**
-   * ConnectionQuality of a remote participant from its producers' scores (mediasoup 0-10: how
-   * well its uplink reaches us): 8+ EXCELLENT, 5+ GOOD, else POOR; sent when the bucket changes.
-   */
-  #connectionQuality(consumerId: string, producerScore: number): void {
-    for (const view of this.#remote.values()) {
-      for (const info of view.tracks.values()) {
-        if (this.#subscriber?.consumerOfTrack(info.sid)?.consumerId !== consumerId) continue;
-        const quality = connectionQualityOf(producerScore);
-        if (this.#quality.get(view.identity) === quality) return;
-        this.#quality.set(view.identity, quality);
-        this.#respond({
-          case: 'connectionQuality',
-          value: new ConnectionQualityUpdate({ updates: [new ConnectionQualityInfo({ participantSid: view.sid, quality, score: producerScore / 2 })] }),
-        });
-        return;
-      }
-    }
-  }
-
-  #activeSpeaker(participantId: string | null): void {
-    const speakers: SpeakerInfo[] = [];
-    const sidOf = (id: string) => (id === this.ticket.participantId ? this.#self?.sid : this.#remote.get(id)?.sid);
-    if (this.#speaker && this.#speaker !== participantId) {
-      const sid = sidOf(this.#speaker);
-      if (sid) speakers.push(new SpeakerInfo({ sid, level: 0, active: false }));
-    }
-    const sid = participantId ? sidOf(participantId) : undefined;
-    if (sid) speakers.push(new SpeakerInfo({ sid, level: 1, active: true }));
-    this.#speaker = participantId ?? undefined;
-    if (speakers.length > 0) this.#respond({ case: 'speakersChanged', value: new SpeakersChanged({ speakers }) });
-  }
-
-  #update(view: ParticipantView): void {
-    view.version = nextParticipantVersion();
-    if (!this.#channel.attached) this.#missed.set(view.sid, participantInfo(view));
-    this.#respond({ case: 'update', value: new ParticipantUpdate({ participants: [participantInfo(view)] }) });
   }
 
   #onFrame(data: Buffer, isBinary: boolean): void {
@@ -697,12 +609,7 @@ export class LiveKitSession {
   async #replay(): Promise<void> {
     const handle = this.#handle;
     if (!handle) return;
-    if (this.#missed.size > 0) {
-      this.#respond({ case: 'update', value: new ParticipantUpdate({ participants: [...this.#missed.values()] }) });
-      this.#missed.clear();
-    }
-    if (this.#speaker) this.#activeSpeaker(this.#speaker);
-    this.#quality.clear();
+    this.#others.replay();
     this.#dynacast.replay();
     void this.#refreshToken();
     await this.#subscriber?.restartIce();
