@@ -556,6 +556,7 @@ export class LiveKitSession {
     this.#channel.close(code, reason);
     this.#options.onClosed(this);
   }
+
   /**
    * The socket dropped without a leave: a joined participant is held for the resume grace
    * period (the others see nothing); a session still joining, or with resume off, ends.
@@ -596,7 +597,7 @@ export class LiveKitSession {
     this.#respond({
       case: 'reconnect',
       value: new ReconnectResponse({
-        iceServers: [] as ICEServer[],
+        iceServers: (this.#options.settings.iceServers?.(this.#ticket.participantId) ?? []).map((s) => new ICEServer({ urls: [...s.urls], username: s.username, credential: s.credential })),
         clientConfiguration: this.#clientConfiguration(),
         serverInfo: new ServerInfo({ edition: ServerInfo_Edition.Standard, version: SERVER_VERSION, protocol: SERVER_PROTOCOL, nodeId: 'matrix-sfu' }),
       }),
