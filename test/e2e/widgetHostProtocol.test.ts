@@ -240,6 +240,19 @@ describe('Element Call\'s host protocol in the widget', () => {
       await waitFor(async () => (await observed(a.page)).includes('io.element.close'), { timeoutMs: 15_000, description: 'anna closes' });
     }), 150_000);
 
+  it('preload: the lobby waits for the host\'s io.element.join, which joins with the devices it names (null = off)', () =>
+    dumpOnFailure(async () => {
+      const p = await openHosted('bengt-preload', bengt, { widget: `${node.publicUrl}/room`, fragment: true, extra: 'preload=true&skipLobby=true&perParticipantE2EE=false' });
+      await p.frame.waitForSelector('.screen-lobby', { timeout: 30_000 });
+      expect(await observed(p.page)).toEqual([]);
+      expect(await p.page.evaluate(() => (globalThis as unknown as HostGlobal).widgetHost.join({ audioInput: 'Fake Default Audio Input', videoInput: null }))).toEqual({});
+      await p.frame.waitForSelector('.call', { timeout: 30_000 });
+      await waitFor(async () => (await observed(p.page)).length >= 3, { timeoutMs: 20_000, description: 'join actions' });
+      expect(await observed(p.page)).toEqual(['io.element.join', 'set_always_on_screen:true', 'io.element.device_mute:a-']);
+      await clickControl(p.frame, 'leave');
+      await waitFor(async () => (await observed(p.page)).includes('io.element.close'), { timeoutMs: 15_000, description: 'bengt closes' });
+    }), 90_000);
+
   it('says in the embedded widget when its CSP blocks the homeserver (not a 20 s membership timeout), and stays open', () =>
     dumpOnFailure(async () => {
       // The same Synapse under another origin (localhost instead of 127.0.0.1): not in the widget's connect-src.

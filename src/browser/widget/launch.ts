@@ -63,6 +63,11 @@ export interface WidgetLaunch {
   readonly theme: WidgetTheme | undefined;
   /** A voice intent (`*_voice`): join with the camera off. */
   readonly audioOnly: boolean;
+  /**
+   * `preload`: the host loads the widget ahead and says when to join (`io.element.join`). The
+   * lobby is shown meanwhile (so the person may also press Join), whatever `skipLobby` says.
+   */
+  readonly preload: boolean;
 }
 
 /** Opened directly (no host): the person signs in. Parameters only pre-fill the form. */
@@ -201,7 +206,8 @@ export function parseLaunch(search: string, origin: string, hash = ''): Launch {
   const e2ee = params.flag('perParticipantE2EE') ?? intent !== undefined;
   const skipLobby = params.flag('skipLobby') ?? (intent ? intentSkipsLobby(intent) : true);
   const audioOnly = intent?.endsWith('_voice') ?? false;
-  return { mode: 'widget', widgetId, parentOrigin: parent.origin, roomId, userId, deviceId, baseUrl: base(baseUrl), sfuServiceUrl, lang, e2ee, intent, skipLobby, theme, audioOnly };
+  const preload = params.flag('preload') ?? false;
+  return { mode: 'widget', widgetId, parentOrigin: parent.origin, roomId, userId, deviceId, baseUrl: base(baseUrl), sfuServiceUrl, lang, e2ee, intent, skipLobby, theme, audioOnly, preload };
 }
 
 /**

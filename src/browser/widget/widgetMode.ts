@@ -68,7 +68,7 @@ export function startWidgetMode(options: WidgetModeOptions): WidgetMode {
       logger,
       e2ee: () => options.e2ee(backend),
       restart: join,
-      ...(launch.skipLobby ? { initial: { micOn: true, camOn: !launch.audioOnly } } : { lobby: { camOff: launch.audioOnly } }),
+      ...(launch.skipLobby && !launch.preload ? { initial: { micOn: true, camOn: !launch.audioOnly } } : { lobby: { camOff: launch.audioOnly } }),
       onJoined: (session) => {
         void hostProtocol.joined(muteStateOf(session));
         session.on('changed', () => {

@@ -21,6 +21,8 @@ export interface WidgetHostApi {
   hangup(): Promise<unknown>;
   /** Host → widget io.element.device_mute; resolves with the widget's reply (the resulting state). */
   deviceMute(request: { audio_enabled?: boolean; video_enabled?: boolean }): Promise<unknown>;
+  /** Host → widget io.element.join (Element Call's preload flow). */
+  join(request: { audioInput: string | null; videoInput: string | null }): Promise<unknown>;
   /** Host → widget theme_change. */
   themeChange(name: string): Promise<unknown>;
   /** This room's call membership state content of a device, as the host's client sees it. */

@@ -48,6 +48,7 @@ const host: WidgetHostApi = {
   hangup: () => Promise.reject(new Error('not ready')),
   deviceMute: () => Promise.reject(new Error('not ready')),
   themeChange: () => Promise.reject(new Error('not ready')),
+  join: () => Promise.reject(new Error('not ready')),
   membership: () => null,
 };
 (globalThis as unknown as { widgetHost: WidgetHostApi }).widgetHost = host;
@@ -220,6 +221,7 @@ async function main(): Promise<void> {
   host.hangup = () => api.transport.send('im.vector.hangup', {});
   host.deviceMute = (request) => api.transport.send('io.element.device_mute', request);
   host.themeChange = (name) => api.transport.send('theme_change', { name });
+  host.join = (request) => api.transport.send('io.element.join', request);
   host.membership = (user, device) => {
     const event = client.getRoom(roomId)?.currentState.getStateEvents('org.matrix.msc3401.call.member', `_${user}_${device}_m.call`);
     return event ? (event.getContent() as Record<string, unknown>) : null;

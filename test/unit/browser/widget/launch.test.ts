@@ -48,6 +48,7 @@ describe('parseLaunch()', () => {
       skipLobby: true,
       theme: undefined,
       audioOnly: false,
+      preload: false,
     });
   });
 
@@ -95,6 +96,7 @@ describe('parseLaunch()', () => {
     expect(parseLaunch(widgetQuery({ skipLobby: 'false' }), ORIGIN)).toMatchObject({ intent: undefined, skipLobby: false, e2ee: false });
     expect(parseLaunch(widgetQuery({ skipLobby: '' }), ORIGIN)).toMatchObject({ skipLobby: true });
     expect(parseLaunch(widgetQuery({ intent: 'make_coffee' }), ORIGIN)).toMatchObject({ intent: undefined, skipLobby: true, e2ee: false });
+    expect(parseLaunch(widgetQuery({ preload: 'true', skipLobby: 'true' }), ORIGIN)).toMatchObject({ preload: true, skipLobby: true });
   });
 
   it('maps theme names to light or dark, and ignores unknown or unsubstituted ones', () => {
