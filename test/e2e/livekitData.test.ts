@@ -1,8 +1,9 @@
 // End to end: data packets between real livekit-client participants (2.22.3, the version
 // Element Call ships, and the newest) in Chromium through the livekit edge of a real SfuNode
 // (development admission). Reliable and lossy channels both ways with topics and sender
-// identities, destinationIdentities among three, a spoofed sender overwritten, and garbage
-// and oversized messages faulting only their sender. Waits are bounded polls; nothing
+// identities, destinationIdentities among three, a spoofed sender overwritten, a sender
+// who reconnected fully still heard, and garbage and oversized messages faulting only their
+// sender. Waits are bounded polls; nothing
 // about timing is asserted.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +141,25 @@ describe.each(['shipped', 'latest'] as const)('livekit-client (%s) data packets 
     await carol!.page.evaluate(() => (globalThis as unknown as PageGlobal).lkData.publishSpoofed('spoofed by carol', 'bob', 'PA_fake', '_reliable'));
     expect(await receivedText(alice!, 'spoofed by carol')).toMatchObject({ from: 'carol', text: 'spoofed by carol', topic: 'spoof', kind: 'reliable' });
     expect(await receivedText(bob!, 'spoofed by carol')).toMatchObject({ from: 'carol' });
+  });
+
+  it('delivers reliable messages of a participant who reconnected fully (same sid, its sequence restarted)', async () => {
+    const [alice, bob] = opened;
+    for (let i = 0; i < 3; i++) await alice!.publish(`before ${i}`, { reliable: true });
+    await receivedText(bob!, 'before 2');
+    await alice!.page.evaluate(() => (globalThis as unknown as PageGlobal).lkData.disconnect());
+    await waitFor(async () => !(await bob!.page.evaluate(() => (globalThis as unknown as PageGlobal).lkData.remoteIdentities())).includes('alice'), {
+      timeoutMs: 20_000,
+      description: 'bob to see alice leave',
+    });
+    await alice!.page.evaluate((a) => (globalThis as unknown as PageGlobal).lkData.connect(a.url, a.token), { url: `ws://127.0.0.1:${node!.port}`, token: devToken(room, 'alice') });
+    await alice!.page.evaluate(() => (globalThis as unknown as PageGlobal).lkData.channelsOpen());
+    await waitFor(async () => (await bob!.page.evaluate(() => (globalThis as unknown as PageGlobal).lkData.remoteIdentities())).includes('alice'), {
+      timeoutMs: 20_000,
+      description: 'bob to see alice again',
+    });
+    await alice!.publish('after reconnect', { reliable: true, topic: 'again' });
+    expect(await receivedText(bob!, 'after reconnect')).toMatchObject({ from: 'alice', topic: 'again' });
   });
 
   it('faults a sender of garbage and oversized messages and leaves the others untouched', async () => {
