@@ -42,6 +42,8 @@ export async function startTestCoturn(options: Omit<StartCoturnOptions, 'dataDir
 const MAGIC_COOKIE = 0x2112a442;
 const ALLOCATE_REQUEST = 0x0003;
 const ALLOCATE_SUCCESS = 0x0103;
+const CREATE_PERMISSION_REQUEST = 0x0008;
+const CREATE_PERMISSION_SUCCESS = 0x0108;
 const ATTR = {
   username: 0x0006,
   messageIntegrity: 0x0008,
@@ -50,6 +52,7 @@ const ATTR = {
   nonce: 0x0015,
   xorRelayedAddress: 0x0016,
   requestedTransport: 0x0019,
+  xorPeerAddress: 0x0012,
 } as const;
 
 function attribute(type: number, value: Buffer): Buffer {
@@ -62,11 +65,25 @@ function attribute(type: number, value: Buffer): Buffer {
 
 /** An Allocate request for a UDP relay; signed with `key` when given (MESSAGE-INTEGRITY last). */
 function allocateRequest(attributes: Buffer[], key?: Buffer): Buffer {
+  return stunRequest(ALLOCATE_REQUEST, [attribute(ATTR.requestedTransport, Buffer.from([17, 0, 0, 0])), ...attributes], key);
+}
+
+/** A CreatePermission request (RFC 5766 §9) for an IPv4 peer, signed with `key`. */
+function createPermissionRequest(peerIp: string, attributes: Buffer[], key: Buffer): Buffer {
+  const peer = Buffer.alloc(8);
+  peer.writeUInt16BE(0x0001, 0);
+  peer.writeUInt16BE(0 ^ (MAGIC_COOKIE >>> 16), 2);
+  const [a, b, c, d] = peerIp.split('.').map(Number) as [number, number, number, number];
+  peer.writeUInt32BE((((a << 24) | (b << 16) | (c << 8) | d) ^ MAGIC_COOKIE) >>> 0, 4);
+  return stunRequest(CREATE_PERMISSION_REQUEST, [attribute(ATTR.xorPeerAddress, peer), ...attributes], key);
+}
+
+function stunRequest(type: number, attributes: Buffer[], key?: Buffer): Buffer {
   const header = Buffer.alloc(20);
-  header.writeUInt16BE(ALLOCATE_REQUEST, 0);
+  header.writeUInt16BE(type, 0);
   header.writeUInt32BE(MAGIC_COOKIE, 4);
   randomBytes(12).copy(header, 8);
-  const body = Buffer.concat([attribute(ATTR.requestedTransport, Buffer.from([17, 0, 0, 0])), ...attributes]);
+  const body = Buffer.concat(attributes);
   if (!key) {
     header.writeUInt16BE(body.length, 2);
     return Buffer.concat([header, body]);
@@ -109,22 +126,39 @@ function udpExchanger(host: string, port: number, timeoutMs: number): { send(req
 }
 
 /** What coturn answered to a signed Allocate. */
-export type AllocateResult = { readonly ok: true; readonly relayedIp: string; readonly relayedPort: number } | { readonly ok: false; readonly errorCode: number };
+export type AllocateResult =
+  | {
+      readonly ok: true;
+      readonly relayedIp: string;
+      readonly relayedPort: number;
+      /** CreatePermission answer per asked peer: 0 = granted, otherwise the error code (403 = peer refused). */
+      readonly permissions: Readonly<Record<string, number>>;
+    }
+  | { readonly ok: false; readonly errorCode: number };
 
 /**
  * Asks the TURN server at host:port for a UDP relay with `username` / `password` (the
  * long-term credential mechanism; with `use-auth-secret` the password is the REST HMAC).
  */
-export async function turnAllocate(host: string, port: number, username: string, password: string, timeoutMs = 3000): Promise<AllocateResult> {
-  const udp = udpExchanger(host, port, timeoutMs);
+export async function turnAllocate(host: string, port: number, username: string, password: string, options: { permissionPeers?: readonly string[]; timeoutMs?: number } = {}): Promise<AllocateResult> {
+  const udp = udpExchanger(host, port, options.timeoutMs ?? 3000);
   let answer: Buffer;
+  const permissions: Record<string, number> = {};
   try {
     const challenge = attributesOf(await udp.send(allocateRequest([])));
     const realm = challenge.get(ATTR.realm);
     const nonce = challenge.get(ATTR.nonce);
     if (!realm || !nonce) throw new Error('the TURN server sent no realm and nonce to an unauthenticated Allocate');
     const key = createHash('md5').update(`${username}:${realm.toString()}:${password}`).digest();
-    answer = await udp.send(allocateRequest([attribute(ATTR.username, Buffer.from(username)), attribute(ATTR.realm, realm), attribute(ATTR.nonce, nonce)], key));
+    const signed = [attribute(ATTR.username, Buffer.from(username)), attribute(ATTR.realm, realm), attribute(ATTR.nonce, nonce)];
+    answer = await udp.send(allocateRequest(signed, key));
+    if (answer.readUInt16BE(0) === ALLOCATE_SUCCESS) {
+      for (const peer of options.permissionPeers ?? []) {
+        const reply = await udp.send(createPermissionRequest(peer, signed, key));
+        const error = attributesOf(reply).get(ATTR.errorCode);
+        permissions[peer] = reply.readUInt16BE(0) === CREATE_PERMISSION_SUCCESS ? 0 : error ? (error[2]! & 7) * 100 + error[3]! : -1;
+      }
+    }
   } finally {
     udp.close();
   }
@@ -134,7 +168,7 @@ export async function turnAllocate(host: string, port: number, username: string,
     if (!relayed) throw new Error('Allocate succeeded without XOR-RELAYED-ADDRESS');
     const relayedPort = relayed.readUInt16BE(2) ^ (MAGIC_COOKIE >>> 16);
     const ip = (relayed.readUInt32BE(4) ^ MAGIC_COOKIE) >>> 0;
-    return { ok: true, relayedIp: [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join('.'), relayedPort };
+    return { ok: true, relayedIp: [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join('.'), relayedPort, permissions };
   }
   const error = attributes.get(ATTR.errorCode);
   return { ok: false, errorCode: error ? (error[2]! & 7) * 100 + error[3]! : 0 };

@@ -44,6 +44,8 @@ export interface StartCoturnOptions {
   readonly tls?: boolean;
   /** Default {@link TURNSERVER_PATH}. */
   readonly turnserverPath?: string;
+  /** Writes another config than {@link renderCoturnConfig} from the same values (tests of the production example). */
+  readonly renderConfig?: (values: CoturnConfigValues) => string;
   /** Give up when the listeners do not accept connections by then. Default 20 000 ms. */
   readonly startTimeoutMs?: number;
   /** SIGTERM, then SIGKILL after this long. Default 5 000 ms. */
@@ -163,7 +165,7 @@ export async function startCoturn(options: StartCoturnOptions): Promise<CoturnIn
   const configPath = join(dataDir, 'turnserver.conf');
   await writeFile(
     configPath,
-    renderCoturnConfig({
+    (options.renderConfig ?? renderCoturnConfig)({
       listenIp,
       relayIp,
       port,
