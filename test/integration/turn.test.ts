@@ -16,6 +16,7 @@ import { SfuNode } from '../../src/server/SfuNode.ts';
 import { createLogger } from '../../src/common/lib/logger.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { TestClient } from '../tools/wsClient.ts';
+import { LiveKitWsClient } from '../tools/liveKitWsClient.ts';
 import { RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
 
 const PRODUCTION_EXAMPLE = fileURLToPath(new URL('../../native-config/coturn/turnserver.conf', import.meta.url));
@@ -124,6 +125,32 @@ describe('a node with turn.urls', () => {
         expect(lines.join('\n')).not.toContain(coturn!.secret);
       } finally {
         client.close();
+      }
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('puts TURN credentials coturn accepts into the LiveKit JoinResponse.iceServers', async () => {
+    const config = loadConfig({
+      overrides: { server: { port: 0 }, auth: { mode: 'none' }, media: { numWorkers: 1, basePort: await freeMediaBasePort() }, turn: turnConfig(coturn!) },
+    });
+    const node = await SfuNode.start({ config, logger: createLogger({ level: 'warn', sink: () => undefined }) });
+    try {
+      // Development admission takes an unsigned LiveKit token naming the room and identity.
+      const part = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const token = `${part({ alg: 'none', typ: 'JWT' })}.${part({ sub: 'lk-alice', video: { room: 'turn-lk', roomJoin: true, canPublish: true, canSubscribe: true } })}.`;
+      const connected = await LiveKitWsClient.connect(node.publicUrl, token);
+      if (!connected.ok) throw new Error(`LiveKit connect refused: ${connected.status} ${connected.body}`);
+      try {
+        const join = await connected.client.next('join');
+        expect(join.iceServers).toHaveLength(1);
+        const [server] = join.iceServers;
+        expect(server!.urls).toEqual([coturn!.urls.udp, coturn!.urls.tcp]);
+        expect(await turnAllocate(coturn!.listenIp, coturn!.port, server!.username, server!.credential)).toMatchObject({ ok: true });
+        expect(await node.metrics.scrape()).toContain('sfu_turn_credentials_issued_total{edge="livekit"} 1');
+      } finally {
+        connected.client.close();
       }
     } finally {
       await node.stop();
