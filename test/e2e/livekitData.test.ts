@@ -178,5 +178,12 @@ describe.each(['shipped', 'latest'] as const)('livekit-client (%s) data packets 
     expect((await alice!.received()).some((message) => message.from === 'mallory')).toBe(false);
     await alice!.publish('still here', { reliable: true, topic: 'after' });
     expect(await receivedText(bob!, 'still here')).toMatchObject({ from: 'alice' });
+    const scrape = await node!.metrics.scrape();
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(scrape)?.[1] ?? 0);
+    const refused = value('sfu_livekit_data_messages_total{channel="reliable",outcome="refused"}') + value('sfu_livekit_data_messages_total{channel="lossy",outcome="refused"}');
+    expect(refused).toBeGreaterThanOrEqual(21);
+    expect(value('sfu_livekit_data_messages_total{channel="reliable",outcome="relayed"}')).toBeGreaterThan(0);
+    expect(value('sfu_livekit_data_bytes_total{channel="lossy"}')).toBeGreaterThan(0);
+    expect(value('sfu_livekit_data_deliveries_total{channel="reliable",outcome="sent"}')).toBeGreaterThan(0);
   });
 });
