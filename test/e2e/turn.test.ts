@@ -8,6 +8,8 @@
 // no media port), still gets media with ICE policy 'all', through TURN over TCP. Timings
 // are printed, never asserted.
 
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
@@ -105,6 +107,29 @@ describe('relay-only pages through a real coturn', () => {
       }
     });
   }
+});
+
+describe('when neither direct nor relay works', () => {
+  it('a relay-only page whose TURN credentials coturn refuses reports the media path as failed', async () => {
+    // The node signs with another secret than coturn's: every allocation is refused (401), so no relay candidate exists.
+    const wrongSecret = join(coturn!.dataDir, 'wrong-secret');
+    await writeFile(wrongSecret, 'not-the-secret-of-this-coturn-0001\n', { mode: 0o600 });
+    const turnNode = await startTurnNode(serverLog, { ...coturn!, secretFile: wrongSecret }, [coturn!.urls.udp]);
+    const page = await openParticipant(browser!, turnNode.pageUrl, 'refused');
+    try {
+      const started = performance.now();
+      await page.join({ conference: 'refused', iceTransportPolicy: 'relay', simulcast: false });
+      await waitFor(async () => ((await pathsOf(page)).some((path) => path.endsWith(':failed')) ? true : undefined), {
+        timeoutMs: MEDIA_TIMEOUT_MS,
+        description: 'the page to report a failed media path',
+      });
+      console.log(`[e2e] refused credentials: mediaPath failed ${Math.round(performance.now() - started)} ms after the join`);
+      expect((await pathsOf(page)).some((path) => path.endsWith(':relay') || path.endsWith(':direct'))).toBe(false);
+    } finally {
+      await page.leave();
+      await stopNode(turnNode);
+    }
+  });
 });
 
 describe('a browser behind a firewall that blocks UDP and every TCP port but the web and TURN ones', () => {
