@@ -102,9 +102,10 @@ dumpLogsOnFailure(serverLog, () => browser);
 const activeOf = (encodings: Array<{ rid: string; active: boolean }>) => encodings.map((e) => `${e.rid}:${e.active ? 'on' : 'off'}`).join(' ');
 
 describe('dynacast with livekit-client 2.22.3', () => {
-  it('the publisher turns its upper simulcast layers off when the only subscriber asks for LOW, on again for HIGH, and every layer off when nobody subscribes', async () => {
+  it('the publisher turns its upper simulcast layers off when the only subscriber asks for LOW, on again for HIGH, every layer off when nobody subscribes, and on for the next subscriber', async () => {
     const pub = await open('dyn-pub');
     const sub = await open('dyn-sub');
+    const late = await open('dyn-late');
     try {
       await pub.connect('lk-dynacast');
       await sub.connect('lk-dynacast', { camera: false, microphone: false });
@@ -136,9 +137,17 @@ describe('dynacast with livekit-client 2.22.3', () => {
       await sub.disconnect();
       await waitFor(async () => (await pub.encodings()).every((e) => !e.active) || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'every layer off with no subscriber' });
       console.log(`[e2e] dynacast nobody subscribed: ${activeOf(await pub.encodings())} after ${Math.round(performance.now() - started)} ms`);
+
+      // A subscriber who arrives while every layer is off gets them back and decodes.
+      started = performance.now();
+      await late.connect('lk-dynacast', { camera: false, microphone: false });
+      await waitFor(async () => (await pub.encodings()).every((e) => e.active) || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'layers on for a new subscriber' });
+      await waitFor(async () => (await late.videoFrom('dyn-pub')).framesDecoded > 0 || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'the new subscriber decodes' });
+      console.log(`[e2e] dynacast new subscriber after all off: decodes ${Math.round(performance.now() - started)} ms after its connect started`);
     } finally {
       await pub.disconnect();
       await sub.disconnect().catch(() => undefined);
+      await late.disconnect();
     }
   });
 });
