@@ -20,7 +20,7 @@ import { watchIoUring } from './media/ioUring.ts';
 import { WorkerLoadMonitor } from './media/WorkerLoadMonitor.ts';
 import { ConferenceRegistry } from './conference/ConferenceRegistry.ts';
 import { SignallingServer } from './signalling/SignallingServer.ts';
-import { createHttpServer, type RouteHandler, type StaticHeaders } from './http/HttpServer.ts';
+import { createHttpServer, redirectRoute, type RouteHandler, type StaticHeaders } from './http/HttpServer.ts';
 import { CLOSE_CODES } from '../common/protocol/closeCodes.ts';
 import { SfuMetrics } from './metrics/SfuMetrics.ts';
 import { METRICS_PATH, createMetricsRoute } from './metrics/metricsRoute.ts';
@@ -175,6 +175,8 @@ export class SfuNode {
         ...this.config.widget.homeserverUrls,
       ];
       staticDirs.push(['/widget/', WIDGET_DIST_DIR, (file) => widgetResponseHeaders(file, { publicUrl: this.publicUrl, homeserverUrls })]);
+      // Element Call's path: a host that opens Element Call as `<base>/room#?…` opens the widget the same way.
+      for (const path of ['/room', '/room/']) this.#routes.set(path, redirectRoute('/widget/'));
       // The widget's sign-in: which homeserver a server name or user id means, and whether the CSP above allows it.
       this.#routes.set(
         '/widget/homeserver',
@@ -226,6 +228,7 @@ export class SfuNode {
       ? new LiveKitServer({
           server: this.server,
           registry: this.registry,
+          observer: { ...this.metrics.liveKitDataObserver(), ...this.metrics.liveKitSessionsObserver() },
           admission: () => this.#liveKitAdmission,
           settings: {
             maxFrameBytes: this.config.livekit.maxFrameBytes,
@@ -344,6 +347,7 @@ export class SfuNode {
         publicUrl: this.publicUrl,
         signallingUrl: this.publicUrl.replace(/^http/, 'ws') + '/ws',
         observer: this.metrics.admissionObserver(),
+        liveKitObserver: this.metrics.admissionObserver('livekit'),
         clientAddress: this.#clientAddress,
         ...(this.liveKit ? { onDelegation: (delegation) => this.#delegate(delegation) } : {}),
         ...(this.cluster ? this.#clusterAdmission(this.cluster) : {}),
@@ -357,7 +361,7 @@ export class SfuNode {
         membership: this.#matrix.watcher,
         jtis: this.#matrix.jtis,
         logger: this.#rootLogger,
-        observer: this.metrics.admissionObserver(),
+        observer: this.metrics.admissionObserver('livekit'),
       });
     }
   }

@@ -13,6 +13,8 @@ const BENCHES: ReadonlyArray<readonly [string, string[]]> = [
   ['workerCpu.ts', ['--seconds', '5']],
   // Join → first remote frame, livekit-client through the livekit edge vs our own client.
   ['liveKitJoin.ts', ['20']],
+  // Join → first remote frame, direct vs relayed through a real coturn over UDP, TCP and TLS.
+  ['turnJoin.ts', ['10']],
 ];
 
 let failed = 0;

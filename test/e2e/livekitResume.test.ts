@@ -1,7 +1,7 @@
 // Dynacast and resume with the real livekit-client 2.22.3 in Chromium against the livekit edge
 // of a real SfuNode (development admission). Dynacast: the publisher's RTCRtpSender encodings
 // (what livekit-client switches on SubscribedQualityUpdate) follow what the only subscriber
-// asks for, and all go off when nobody subscribes. Resume: the node drops a client's
+// asks for, a LiveKit one or one of our own client, and all go off when nobody subscribes. Resume: the node drops a client's
 // signalling TCP connection; the client resumes (Reconnected without a full reconnect: same
 // track sids), media keeps decoding both ways, and the other participant never sees it leave.
 // Waits are bounded polls; timings are printed, never asserted.
@@ -13,6 +13,7 @@ import type { SfuNode } from '../../src/server/SfuNode.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
 import { dumpLogsOnFailure, startDevNode, tearDown } from '../tools/e2eHarness.ts';
+import { openParticipant } from '../tools/callPage.ts';
 import { buildLiveKitFlowPage, LIVEKIT_FLOW_PAGE_PATHS } from './pages/livekit/buildLiveKitFlowPage.ts';
 import type { LiveKitFlowApi, LiveKitFlowConnectOptions } from './pages/livekit/liveKitFlowApi.ts';
 
@@ -23,6 +24,7 @@ const serverLog: string[] = [];
 let workerPids: number[] = [];
 let node: SfuNode | undefined;
 let browser: BrowserHandle | undefined;
+let pageUrl = '';
 /** The latest raw /rtc connection of each identity, so a test can drop it like a broken network. */
 const rtcSockets = new Map<string, Socket>();
 
@@ -83,7 +85,7 @@ function identityOf(url: string | undefined): string | undefined {
 }
 
 beforeAll(async () => {
-  ({ node, workerPids } = await startDevNode(serverLog, { livekit: { dynacastPauseMs: DYNACAST_PAUSE_MS, resumeGraceMs: 20_000 } }, 'debug'));
+  ({ node, workerPids, pageUrl } = await startDevNode(serverLog, { livekit: { dynacastPauseMs: DYNACAST_PAUSE_MS, resumeGraceMs: 20_000 } }, 'debug'));
   node.server.on('upgrade', (request, socket: Socket) => {
     if (!new URL(request.url ?? '/', 'http://localhost').pathname.endsWith('/rtc')) return;
     const identity = identityOf(request.url);
@@ -100,9 +102,10 @@ dumpLogsOnFailure(serverLog, () => browser);
 const activeOf = (encodings: Array<{ rid: string; active: boolean }>) => encodings.map((e) => `${e.rid}:${e.active ? 'on' : 'off'}`).join(' ');
 
 describe('dynacast with livekit-client 2.22.3', () => {
-  it('the publisher turns its upper simulcast layers off when the only subscriber asks for LOW, on again for HIGH, and every layer off when nobody subscribes', async () => {
+  it('the publisher turns its upper simulcast layers off when the only subscriber asks for LOW, on again for HIGH, every layer off when nobody subscribes, and on for the next subscriber', async () => {
     const pub = await open('dyn-pub');
     const sub = await open('dyn-sub');
+    const late = await open('dyn-late');
     try {
       await pub.connect('lk-dynacast');
       await sub.connect('lk-dynacast', { camera: false, microphone: false });
@@ -134,9 +137,50 @@ describe('dynacast with livekit-client 2.22.3', () => {
       await sub.disconnect();
       await waitFor(async () => (await pub.encodings()).every((e) => !e.active) || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'every layer off with no subscriber' });
       console.log(`[e2e] dynacast nobody subscribed: ${activeOf(await pub.encodings())} after ${Math.round(performance.now() - started)} ms`);
+
+      // A subscriber who arrives while every layer is off gets them back and decodes.
+      started = performance.now();
+      await late.connect('lk-dynacast', { camera: false, microphone: false });
+      await waitFor(async () => (await pub.encodings()).every((e) => e.active) || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'layers on for a new subscriber' });
+      await waitFor(async () => (await late.videoFrom('dyn-pub')).framesDecoded > 0 || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'the new subscriber decodes' });
+      console.log(`[e2e] dynacast new subscriber after all off: decodes ${Math.round(performance.now() - started)} ms after its connect started`);
     } finally {
       await pub.disconnect();
       await sub.disconnect().catch(() => undefined);
+      await late.disconnect();
+    }
+  });
+});
+
+describe('dynacast across both edges', () => {
+  it('a subscriber of our own client counts like a LiveKit one: its preferred spatial layer sets the publisher\'s layers, its leave turns them off', async () => {
+    const pub = await open('dyn-pub2');
+    const native = await openParticipant(browser!, pageUrl, 'dyn-native');
+    let nativeLeft = false;
+    try {
+      await pub.connect('lk-dynacast-mixed', { microphone: false });
+      await native.join({ conference: 'lk-dynacast-mixed', video: false, audio: false });
+      const consumer = await waitFor(
+        async () => (await native.stats()).find((s) => s.participantId === 'dyn-pub2' && s.kind === 'video' && s.framesDecoded > 0),
+        { timeoutMs: MEDIA_TIMEOUT_MS, description: 'native decodes the LiveKit publisher' },
+      );
+      await waitFor(async () => (await pub.encodings()).every((e) => e.active) || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'every layer on for the native subscriber' });
+      await native.setPreferredLayers(consumer.consumerId, 0);
+      await waitFor(
+        async () => {
+          const encodings = await pub.encodings();
+          return (encodings[0]!.active && encodings.slice(1).every((e) => !e.active)) || undefined;
+        },
+        { timeoutMs: MEDIA_TIMEOUT_MS, description: 'only the lowest layer on for the native subscriber' },
+      );
+      await native.setPreferredLayers(consumer.consumerId, 2);
+      await waitFor(async () => (await pub.encodings()).every((e) => e.active) || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'every layer on again' });
+      nativeLeft = true;
+      await native.leave();
+      await waitFor(async () => (await pub.encodings()).every((e) => !e.active) || undefined, { timeoutMs: MEDIA_TIMEOUT_MS, description: 'every layer off after the native subscriber left' });
+    } finally {
+      await pub.disconnect();
+      if (!nativeLeft) await native.leave();
     }
   });
 });

@@ -137,6 +137,7 @@ describe('the call widget', () => {
       // Capabilities: exactly what the call uses, approved by the host.
       const requested = await a.page.evaluate(() => (globalThis as unknown as HostGlobal).widgetHost.requested);
       expect(requested.sort()).toEqual([
+        'm.always_on_screen',
         'org.matrix.msc2762.receive.state_event:m.room.create',
         'org.matrix.msc2762.receive.state_event:m.room.member',
         'org.matrix.msc2762.receive.state_event:m.room.name',
@@ -161,7 +162,7 @@ describe('the call widget', () => {
       const bobTile = (await tiles(a.frame)).find((tile) => tile.participant === bobId);
       expect(bobTile?.name).toBe('Bertil Berg');
       expect(bobTile?.e2ee).toBe('off');
-      expect(await membershipOf(a.page, bob)).toMatchObject({ application: 'm.call', device_id: bob.deviceId, foci_preferred: [{ type: 'org.matrix_sfu.mediasoup', sfu_service_url: node.publicUrl }] });
+      expect(await membershipOf(a.page, bob)).toMatchObject({ application: 'm.call', device_id: bob.deviceId, foci_preferred: [{ type: 'livekit', livekit_service_url: node.publicUrl }, { type: 'org.matrix_sfu.mediasoup', sfu_service_url: node.publicUrl }] });
 
       // The SFU's active-speaker detection reaches the tiles (the fake microphones beep).
       await waitFor(async () => (await tiles(a.frame)).some((tile) => tile.speaking), { timeoutMs: 20_000, description: 'alice sees someone speaking' });

@@ -232,18 +232,18 @@ describe('the livekit edge on a real Synapse', () => {
     // The socket drops without a leave; ivo joins meanwhile and sees hana as a member.
     first.close();
     await first.closed(5000);
-    const droppedAt = performance.now();
     const ivoToken = await getToken(ivo);
     const ivoWs = await connect(ivoToken);
     const ivoJoined = await ivoWs.next('join');
     expect(ivoJoined.otherParticipants.map((p) => p.identity)).toEqual(expect.arrayContaining([identity(hana)]));
 
     // The same token resumes: ReconnectResponse first, then what hana missed (ivo joined).
+    const resumeStarted = performance.now();
     const resumed = await LiveKitWsClient.connect(node.publicUrl, hanaToken, { reconnect: '1', sid: joined.participant!.sid });
     if (!resumed.ok) throw new Error(`resume refused: ${resumed.status} ${resumed.body}`);
     const again = resumed.client;
     const reconnect = await again.next('reconnect');
-    console.log(`[integration] livekit resume: ReconnectResponse ${(performance.now() - droppedAt).toFixed(0)} ms after the drop`);
+    console.log(`[integration] livekit resume: reconnect=1 upgrade → ReconnectResponse ${(performance.now() - resumeStarted).toFixed(0)} ms`);
     expect(again.messages[0]!.message.case).toBe('reconnect');
     expect(reconnect.clientConfiguration?.resumeConnection).toBe(ClientConfigSetting.ENABLED);
     await waitFor(() => again.messages.some((m) => m.message.case === 'update' && m.message.value.participants.some((p) => p.identity === identity(ivo))) || undefined, {
@@ -273,5 +273,12 @@ describe('the livekit edge on a real Synapse', () => {
     const ivoResume = await LiveKitWsClient.connect(node.publicUrl, ivoToken, { reconnect: '1', sid: ivoJoined.participant!.sid });
     expect(ivoResume).toMatchObject({ ok: false, status: 401 });
     await sessions[0]!.leaveRoomSession(5000);
+
+    // /get_token and /rtc count as the livekit edge's admissions, and its sessions have their own gauge.
+    const metrics = await (await fetch(`${node.publicUrl}/metrics`)).text();
+    expect(metrics).toMatch(/sfu_admissions_total\{outcome="granted",reason="ok",edge="livekit"\} [1-9]/);
+    expect(metrics).toMatch(/sfu_admissions_total\{outcome="refused",reason="jwt_replayed",edge="livekit"\} [1-9]/);
+    expect(metrics).toMatch(/sfu_admissions_total\{outcome="granted",reason="ok",edge="native"\} 0/);
+    expect(metrics).toMatch(/sfu_websocket_sessions\{edge="livekit"\} \d/);
   }, 60_000);
 });

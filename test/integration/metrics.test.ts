@@ -1,6 +1,6 @@
 // GET /metrics of a real SFU node during a call: two participants publishing
 // and consuming through the Conference API (no browser), one more over the
-// signalling WebSocket. The scrape must pass `promtool check metrics` with no
+// signalling WebSocket and one over the LiveKit edge (sessions and participants by `edge`). The scrape must pass `promtool check metrics` with no
 // lint warning, carry the call's gauges, and never carry an id as a label.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
@@ -14,6 +14,7 @@ import { joinAs } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS, RECEIVER_RTP_CAPABILITIES, VIDEO_SIMULCAST_RTP_PARAMETERS } from '../fixtures/rtp.ts';
 import { checkMetrics, describeResult, parseSamples } from '../tools/promtool.ts';
 import { TestClient } from '../tools/wsClient.ts';
+import { LiveKitWsClient } from '../tools/liveKitWsClient.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 
 const logLines: string[] = [];
@@ -81,6 +82,13 @@ describe('GET /metrics', () => {
     expect((await client.request('getRouterRtpCapabilities')).ok).toBe(true);
     expect((await client.request('join', { rtpCapabilities: RECEIVER_RTP_CAPABILITIES })).ok).toBe(true);
     expect((await client.request('resumeConsumer', { consumerId: 'nope' })).ok).toBe(false);
+    // The livekit edge (development admission: an unsigned token naming room and identity).
+    const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const lkToken = `${part({ alg: 'none' })}.${part({ sub: 'dora-metrics', video: { room: 'metrics-lk-room', roomJoin: true } })}.`;
+    const lk = await LiveKitWsClient.connect(baseUrl(), lkToken);
+    if (!lk.ok) throw new Error(`livekit upgrade refused: ${lk.status}`);
+    await lk.client.next('join');
+    await waitFor(() => node.registry.get('metrics-lk-room' as ConferenceId)?.participantCount === 1 || undefined, { description: 'dora joined' });
 
     const cycle = await node.metrics.pollStats();
     expect(cycle.polled).toBeGreaterThan(0);
@@ -95,27 +103,32 @@ describe('GET /metrics', () => {
     expect(samples.get('sfu_worker_up{slot="0"}')).toBe(1);
     expect(samples.get('sfu_worker_cpu_seconds_total{slot="0",mode="user"}')).toBeGreaterThan(0);
     expect(samples.get('sfu_worker_max_rss_bytes{slot="0"}')).toBeGreaterThan(1024 * 1024);
-    expect(samples.get('sfu_conferences')).toBe(2);
-    expect(samples.get('sfu_participants')).toBe(3);
-    expect(samples.get('sfu_routers')).toBe(2);
-    expect(samples.get('sfu_transports')).toBe(4);
+    expect(samples.get('sfu_conferences')).toBe(3);
+    expect(samples.get('sfu_participants{edge="native"}')).toBe(3);
+    expect(samples.get('sfu_participants{edge="livekit"}')).toBe(1);
+    expect(samples.get('sfu_participant_joins_total{edge="livekit"}')).toBe(1);
+    expect(samples.get('sfu_routers')).toBe(3);
+    expect(samples.get('sfu_transports')).toBe(5);
     expect(samples.get('sfu_producers{kind="audio"}')).toBe(2);
     expect(samples.get('sfu_producers{kind="video"}')).toBe(1);
     expect(samples.get('sfu_consumers{kind="audio"}')).toBe(2);
     expect(samples.get('sfu_consumers{kind="video"}')).toBe(1);
-    expect(samples.get('sfu_websocket_sessions')).toBe(1);
+    expect(samples.get('sfu_websocket_sessions{edge="native"}')).toBe(1);
+    expect(samples.get('sfu_websocket_sessions{edge="livekit"}')).toBe(1);
     expect(samples.get('sfu_signalling_requests_total{method="join",outcome="ok",code="none"}')).toBe(1);
     expect(samples.get('sfu_signalling_requests_total{method="resumeConsumer",outcome="error",code="NOT_FOUND"}')).toBe(1);
     expect(samples.get('sfu_first_media_seconds_count')).toBe(1);
     expect(samples.get('sfu_first_media_seconds_sum')).toBeCloseTo(0.64);
     expect(samples.get('sfu_process_resident_memory_bytes')).toBeGreaterThan(0);
     // Bounded cardinality and privacy: no conference or participant id is a label value.
-    for (const id of ['metrics-room', 'metrics-ws-room', 'alice-metrics', 'bob-metrics', 'carol-metrics']) {
+    for (const id of ['metrics-room', 'metrics-ws-room', 'metrics-lk-room', 'alice-metrics', 'bob-metrics', 'carol-metrics', 'dora-metrics']) {
       expect(body).not.toContain(id);
     }
 
     client.close();
     await client.closed();
+    lk.client.send({ case: 'leave', value: {} as never });
+    await lk.client.closed();
     conference.close();
   });
 
@@ -123,13 +136,17 @@ describe('GET /metrics', () => {
     await waitFor(() => node.registry.size === 0, { description: 'conferences closed' });
     const samples = parseSamples((await scrape()).body);
     expect(samples.get('sfu_conferences')).toBe(0);
-    expect(samples.get('sfu_participants')).toBe(0);
+    expect(samples.get('sfu_participants{edge="native"}')).toBe(0);
+    expect(samples.get('sfu_participants{edge="livekit"}')).toBe(0);
     expect(samples.get('sfu_routers')).toBe(0);
     expect(samples.get('sfu_transports')).toBe(0);
     expect(samples.get('sfu_producers{kind="audio"}')).toBe(0);
     expect(samples.get('sfu_consumers{kind="video"}')).toBe(0);
-    expect(samples.get('sfu_websocket_sessions')).toBe(0);
-    expect(samples.get('sfu_participant_joins_total')).toBe(samples.get('sfu_participant_leaves_total'));
+    expect(samples.get('sfu_websocket_sessions{edge="native"}')).toBe(0);
+    expect(samples.get('sfu_websocket_sessions{edge="livekit"}')).toBe(0);
+    for (const edge of ['native', 'livekit']) {
+      expect(samples.get(`sfu_participant_joins_total{edge="${edge}"}`)).toBe(samples.get(`sfu_participant_leaves_total{edge="${edge}"}`));
+    }
     expect(samples.get('sfu_websocket_closes_total{code="1005"}')).toBe(1);
   });
 

@@ -10,8 +10,13 @@
 import nodeDataChannel from 'node-datachannel';
 import { ConnectionClosedError, SfuClientError } from '../../src/browser/client/errors.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
-import { Participant, type JoinTimings } from './Participant.ts';
+import { Participant, type LoadParticipant } from './Participant.ts';
+import { LiveKitParticipant } from './LiveKitParticipant.ts';
 import { expectedByLayer, forwardedOf, SIMULCAST_LAYERS } from './Reception.ts';
+import { account, joinStats, percentile, simulcastResult, type JoinStats, type LoadAccounting, type SimulcastResult } from './figures.ts';
+
+export { percentile };
+export type { JoinStats, LayerAccounting, LoadAccounting, SimulcastResult } from './figures.ts';
 import { cpuSeconds, rssBytes } from './procStat.ts';
 import { TargetProcess } from './TargetProcess.ts';
 import type { ConsumerLayersDump } from './target.ts';
@@ -58,6 +63,8 @@ export interface LoadRunOptions {
   readonly layers?: LayerPreference;
   /** Seconds between preferred-layer steps with `layers: 'cycle'` (default 3). */
   readonly layerCycleS?: number;
+  /** Share (0–1) of the participants that join through the LiveKit edge (/rtc) instead of protocol v1 (default 0). */
+  readonly liveKitShare?: number;
 }
 
 /**
@@ -67,34 +74,6 @@ export interface LoadRunOptions {
  * the joins to the end of the window).
  */
 export type LayerPreference = 'high' | 'low' | 'mixed' | 'cycle';
-
-/** Per spatial layer: packets received and expected over the run, by the tags of the packets. */
-export interface LayerAccounting {
-  readonly rid: string;
-  readonly received: number;
-  readonly expected: number;
-  readonly lossPercent: number;
-}
-
-/** What simulcast did in a run. */
-export interface SimulcastResult {
-  readonly bitrates: readonly [number, number, number];
-  readonly layers: LayerPreference;
-  /** Per layer q, h, f. */
-  readonly perLayer: LayerAccounting[];
-  /** Video subscriptions, and those whose packets came from more than one layer. */
-  readonly subscriptions: number;
-  readonly subscriptionsThatSwitched: number;
-  /** Layer switches seen in received packets, over all subscriptions. */
-  readonly switchesSeen: number;
-  /** consumerLayersChanged notifications, and how many named each spatial layer. */
-  readonly layerNotifications: number;
-  readonly notifiedSpatialLayers: Record<string, number>;
-  /** The worker's view at the end of the window (consumer.dump()). */
-  readonly dump: ConsumerLayersDump | undefined;
-  /** Packets sent again on NACKs (simulcast streams). */
-  readonly retransmitted: number;
-}
 
 /** One sample of the run (rates over the last sampling interval). */
 export interface LoadSample {
@@ -113,26 +92,6 @@ export interface LoadSample {
   readonly nodeRssBytes: number;
   /** Received packets/s per simulcast layer q, h, f (simulcast runs). */
   readonly receivedPpsByLayer?: number[];
-}
-
-/** Accounting of every packet after the senders stopped and the last packets landed. */
-export interface LoadAccounting {
-  /** Packets the publishers sent, over all streams. */
-  readonly sent: number;
-  /** Per subscription: what its publisher sent from the first packet this subscriber got to the end. */
-  readonly expected: number;
-  /** What the SFU sent to subscribers (by its sequence numbers, first to last seen). */
-  readonly forwarded: number;
-  readonly received: number;
-  /** forwarded − received: lost between the SFU and the subscriber. */
-  readonly lostAfterSfu: number;
-  /** expected − forwarded: never forwarded (dropped on the way into or inside the SFU). */
-  readonly notForwarded: number;
-  /** Percent of expected packets not received. */
-  readonly lossPercent: number;
-  readonly subscriptions: number;
-  /** Subscriptions that never received a packet. */
-  readonly silentSubscriptions: number;
 }
 
 /** Steady-state window figures. */
@@ -163,20 +122,6 @@ export interface LoadMemory {
   readonly rssPerParticipantBytes: number;
 }
 
-/** Join latency figures, ms. */
-export interface JoinStats {
-  readonly attempted: number;
-  readonly joined: number;
-  /** Refused or failed joins by error code (wire code, close code, or `error`). */
-  readonly refusals: Record<string, number>;
-  readonly joinedP50Ms: number;
-  readonly joinedP95Ms: number;
-  readonly flowingP50Ms: number;
-  readonly flowingP95Ms: number;
-  /** Participants whose consumers of the peers present at join never all delivered a packet. */
-  readonly neverFlowing: number;
-}
-
 /** Result of one run. */
 export interface LoadRunResult {
   readonly label: string;
@@ -204,13 +149,6 @@ const TICK_MS = 20;
 /** Most 20 ms ticks sent at once when the timer fell behind. */
 const MAX_CATCH_UP_TICKS = 5;
 
-/** pth percentile (nearest rank) of values; NaN for none. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -221,11 +159,6 @@ interface Totals {
   received: number;
   receivedByLayer: number[];
 }
-
-/** Packets a publisher sent so far, by producer id, per spatial layer (0 without simulcast). */
-type ProducerSent = ReadonlyMap<string, (layer: number) => number>;
-
-const RIDS = ['q', 'h', 'f'] as const;
 
 /** The preferred layer of a subscriber's n-th simulcast consumer. */
 function preferredLayerOf(layers: LayerPreference): ((index: number) => number) | undefined {
@@ -242,15 +175,16 @@ function errorCode(error: unknown): string {
 
 /** Runs one bounded load run. */
 export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
+  if ((options.liveKitShare ?? 0) > 0 && options.target !== 'sfu') throw new Error('LiveKit-edge participants need our SFU as the target');
   nodeDataChannel.initLogger('Error', () => undefined);
   const label = options.label ?? options.target;
   const startedAt = new Date().toISOString();
   const basePort = await freeMediaBasePort(Math.max(1, options.workers));
   const target = new TargetProcess(options, basePort);
   const errors: string[] = [];
-  const participants: Participant[] = [];
-  const active: Participant[] = [];
-  const producerSent = new Map<string, (layer: number) => number>();
+  const participants: LoadParticipant[] = [];
+  const active: LoadParticipant[] = [];
+  const producerSent = new Map<number, (layer: number) => number>();
   const t0 = performance.now();
   const now = (): number => performance.now() - t0;
   let ticker: NodeJS.Timeout | undefined;
@@ -304,7 +238,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       let expected = 0;
       for (const participant of participants) {
         for (const sub of participant.subscriptions.values()) {
-          const sentOf = producerSent.get(sub.producerId);
+          const sentOf = (sub.streamKey === undefined ? undefined : producerSent.get(sub.streamKey));
           if (sub.firstCounter < 0 || !sentOf) continue;
           for (const n of expectedByLayer(sub, sentOf, false)) expected += n;
         }
@@ -354,8 +288,10 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
     for (let i = 0; i < options.participants; i++) {
       const room = i % options.rooms;
       const indexInRoom = Math.floor(i / options.rooms);
-      const participant = new Participant(
-        {
+      // Spread the LiveKit share evenly: participant i is on the LiveKit edge when the running share steps up at i.
+      const share = options.liveKitShare ?? 0;
+      const liveKit = Math.floor((i + 1) * share) > Math.floor(i * share);
+      const participantOptions = {
           wsUrl: ready.wsUrl,
           conference: `load-${room}`,
           participantId: `p${i}`,
@@ -365,15 +301,15 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
           subscribe: indexInRoom >= perRoom - subscribers,
           ...(options.simulcastBitrates ? { simulcastBitrates: options.simulcastBitrates } : {}),
           ...(preferredLayer ? { preferredLayer } : {}),
-        },
-        now,
-      );
+      };
+      const participant: LoadParticipant = liveKit ? new LiveKitParticipant(participantOptions, now) : new Participant(participantOptions, now);
       participants.push(participant);
       const task = participant.start().then(
         () => {
           active.push(participant);
-          if (participant.producerIds.audio) producerSent.set(participant.producerIds.audio, () => participant.sent.audio);
-          if (participant.producerIds.video) producerSent.set(participant.producerIds.video, (layer) => participant.videoSentOfLayer(layer));
+          const keys = participant.streamKeys;
+          if (keys.audio !== undefined) producerSent.set(keys.audio, () => participant.sent.audio);
+          if (keys.video !== undefined) producerSent.set(keys.video, (layer) => participant.videoSentOfLayer(layer));
         },
         (error: unknown) => {
           const code = errorCode(error);
@@ -449,8 +385,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
 
     const accounting = account(participants, producerSent);
     const simulcast = options.simulcastBitrates ? simulcastResult(participants, producerSent, options, layersDump ?? undefined) : undefined;
-    const joinedList = active.map((p) => p.timings);
-    const joins = joinStats(options.participants, joinedList, refusals);
+    const joins = joinStats(participants, active, refusals);
     for (const participant of participants) for (const error of participant.errors) if (errors.length < 20) errors.push(`${participant.id}: ${error}`);
     const joinedCount = Math.max(1, active.length);
     const memory: LoadMemory = {
@@ -488,99 +423,3 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
   }
 }
 
-function account(participants: readonly Participant[], producerSent: ProducerSent): LoadAccounting {
-  let sent = 0;
-  let expected = 0;
-  let forwarded = 0;
-  let received = 0;
-  let subscriptions = 0;
-  let silent = 0;
-  for (const participant of participants) {
-    const s = participant.sent;
-    sent += s.audio + s.video;
-    for (const sub of participant.subscriptions.values()) {
-      subscriptions++;
-      const sentOf = producerSent.get(sub.producerId);
-      if (sub.firstSequence < 0 || sub.firstCounter < 0 || !sentOf) {
-        silent++;
-        continue;
-      }
-      for (const n of expectedByLayer(sub, sentOf, true)) expected += n;
-      forwarded += forwardedOf(sub);
-      received += sub.received;
-    }
-  }
-  return {
-    sent,
-    expected,
-    forwarded,
-    received,
-    lostAfterSfu: forwarded - received,
-    notForwarded: expected - forwarded,
-    lossPercent: expected > 0 ? (100 * (expected - received)) / expected : 0,
-    subscriptions,
-    silentSubscriptions: silent,
-  };
-}
-
-function joinStats(attempted: number, timings: readonly JoinTimings[], refusals: Record<string, number>): JoinStats {
-  const joinedMs = timings.filter((t) => t.joinedMs !== undefined).map((t) => t.joinedMs! - t.startedMs);
-  const flowingMs = timings.filter((t) => t.allFlowingMs !== undefined).map((t) => t.allFlowingMs! - t.startedMs);
-  return {
-    attempted,
-    joined: timings.length,
-    refusals,
-    joinedP50Ms: percentile(joinedMs, 50),
-    joinedP95Ms: percentile(joinedMs, 95),
-    flowingP50Ms: percentile(flowingMs, 50),
-    flowingP95Ms: percentile(flowingMs, 95),
-    neverFlowing: timings.length - flowingMs.length,
-  };
-}
-
-function simulcastResult(
-  participants: readonly Participant[],
-  producerSent: ProducerSent,
-  options: LoadRunOptions,
-  dump: ConsumerLayersDump | undefined,
-): SimulcastResult {
-  const received = new Array<number>(SIMULCAST_LAYERS).fill(0);
-  const expected = new Array<number>(SIMULCAST_LAYERS).fill(0);
-  const notifiedSpatialLayers: Record<string, number> = {};
-  let subscriptions = 0;
-  let switched = 0;
-  let switchesSeen = 0;
-  let layerNotifications = 0;
-  let retransmitted = 0;
-  for (const participant of participants) {
-    retransmitted += participant.sent.retransmitted;
-    for (const sub of participant.subscriptions.values()) {
-      if (!sub.simulcast) continue;
-      subscriptions++;
-      switchesSeen += sub.switches;
-      if (sub.switches > 0) switched++;
-      layerNotifications += sub.layerNotifications;
-      for (const layer of sub.notifiedLayers) notifiedSpatialLayers[layer] = (notifiedSpatialLayers[layer] ?? 0) + 1;
-      sub.receivedByLayer.forEach((n, layer) => (received[layer]! += n));
-      const sentOf = producerSent.get(sub.producerId);
-      if (sentOf && sub.firstCounter >= 0) expectedByLayer(sub, sentOf, true).forEach((n, layer) => (expected[layer]! += n));
-    }
-  }
-  return {
-    bitrates: options.simulcastBitrates!,
-    layers: options.layers ?? 'high',
-    perLayer: RIDS.map((rid, layer) => ({
-      rid,
-      received: received[layer]!,
-      expected: expected[layer]!,
-      lossPercent: expected[layer]! > 0 ? (100 * (expected[layer]! - received[layer]!)) / expected[layer]! : 0,
-    })),
-    subscriptions,
-    subscriptionsThatSwitched: switched,
-    switchesSeen,
-    layerNotifications,
-    notifiedSpatialLayers,
-    dump,
-    retransmitted,
-  };
-}

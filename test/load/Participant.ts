@@ -9,12 +9,13 @@
 // preferred spatial layer (setConsumerPreferredLayers).
 
 import nodeDataChannel, { type PeerConnection, type Track } from 'node-datachannel';
+import { MediaSender } from './MediaSender.ts';
 import { LoadSignalling as Signalling } from './LoadSignalling.ts';
 import { ResumeBatcher } from '../../src/browser/client/ResumeBatcher.ts';
 import type { ConsumerInfo, TransportInfo } from '../../src/common/protocol/messages.ts';
 import type { WireRtpCapabilities } from '../../src/common/protocol/rtp.ts';
-import { OpusStream, parseRtp, Vp8Stream } from './rtp.ts';
-import { asksForKeyFrame, isRtcp, keyFrameRequests, nackedSequences, senderReport, SentPacketStore } from './rtcp.ts';
+import { parseRtp } from './rtp.ts';
+import { isRtcp } from './rtcp.ts';
 import { localDtls, remoteDescription, type RemoteSection } from './sdp.ts';
 import { newSubscription, receivePacket, SIMULCAST_LAYERS, type SubscriptionCounters } from './Reception.ts';
 
@@ -54,10 +55,6 @@ const SEND_VIDEO_MID = '0';
 const SEND_AUDIO_MID = '1';
 const SEND_VIDEO_PT = 96;
 const SEND_AUDIO_PT = 111;
-/** Header extension id of the rid (urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id) on simulcast streams. */
-const RID_EXTENSION_ID = 10;
-/** Sender reports: one per simulcast stream every this many 20 ms ticks. */
-const SENDER_REPORT_TICKS = 50;
 
 /** RTP capabilities of a generator participant: Opus and VP8, no RTX, no header extensions. */
 export const GENERATOR_RTP_CAPABILITIES: WireRtpCapabilities = {
@@ -74,31 +71,32 @@ export const GENERATOR_RTP_CAPABILITIES: WireRtpCapabilities = {
   headerExtensions: [],
 };
 
-/** The simulcast layers a publisher sends: rid, resolution (announced in key frames), downscale factor. */
-const SIMULCAST_SHAPES = [
-  { rid: 'q', width: 320, height: 180, scaleDownBy: 4 },
-  { rid: 'h', width: 640, height: 360, scaleDownBy: 2 },
-  { rid: 'f', width: 1280, height: 720, scaleDownBy: 1 },
-] as const;
-
-function randomSsrc(): number {
-  return (Math.floor(Math.random() * 0xffff_fff0) + 1) >>> 0;
-}
-
-function waitOpen(track: Track, timeoutMs: number, what: string): Promise<void> {
-  if (track.isOpen()) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: track did not open within ${timeoutMs} ms`)), timeoutMs);
-    track.onOpen(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-/** A synthetic participant. */
-export class Participant {
+/** What a load run needs of a synthetic participant, on either edge. */
+export interface LoadParticipant {
   readonly id: string;
+  /** The signalling edge it joined through: protocol v1 (/ws) or LiveKit (/rtc). */
+  readonly edge: 'native' | 'livekit';
+  readonly timings: JoinTimings;
+  /** Receive counters by the SSRC the SFU sends on. */
+  readonly subscriptions: ReadonlyMap<number, SubscriptionCounters>;
+  /** Signalling or transport errors after the join, as text. */
+  readonly errors: string[];
+  /** Signalling messages received, by method or LiveKit response case. */
+  readonly notifications: ReadonlyMap<string, number>;
+  readonly sent: { audio: number; video: number; keyFrames: number; retransmitted: number };
+  /** The tags' keys of the published tracks. */
+  readonly streamKeys: { audio?: number; video?: number };
+  videoSentOfLayer(layer: number): number;
+  start(): Promise<void>;
+  tick(tickIndex: number, nowMs: number): void;
+  cyclePreferredLayers(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A synthetic participant on the native edge (protocol v1). */
+export class Participant implements LoadParticipant {
+  readonly id: string;
+  readonly edge = 'native' as const;
   readonly timings: JoinTimings;
   readonly subscriptions = new Map<number, SubscriptionCounters>();
   readonly #options: ParticipantOptions;
@@ -111,25 +109,15 @@ export class Participant {
   #recvVersion = 1;
   /** Receive tracks by mid: held here, or the garbage collector takes them (and their callbacks). */
   readonly #recvTracks = new Map<string, Track>();
-  #videoTrack: Track | undefined;
-  #audioTrack: Track | undefined;
-  /** One VP8 stream, or the simulcast layers q, h, f. */
-  #videoStreams: Vp8Stream[] = [];
-  /** Sent simulcast packets, for NACKs (single streams use libdatachannel's RtcpNackResponder). */
-  #sentStore: SentPacketStore | undefined;
-  #audio: OpusStream | undefined;
+  #sender: MediaSender | undefined;
   /** Subscriptions by consumer id (layer notifications name the consumer). */
   readonly #byConsumer = new Map<string, SubscriptionCounters>();
   #videoSubscriptions = 0;
-  /** Ticks since this participant's first video frame (sender report schedule). */
-  #reportTicks = 0;
   #routerPt = { audio: 100, video: 101 };
   #expectedAtJoin = 0;
   #pendingConsumers: ConsumerInfo[] = [];
   #offerTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
-  /** Send failures (track refused the packet). */
-  sendFailures = 0;
   /** Signalling or transport errors after the join, as text. */
   readonly errors: string[] = [];
   /** Close code of the signalling socket, once closed. */
@@ -148,23 +136,22 @@ export class Participant {
 
   /** Packets sent by this participant's streams (video: all layers). */
   get sent(): { audio: number; video: number; keyFrames: number; retransmitted: number } {
-    let video = 0;
-    let keyFrames = 0;
-    for (const stream of this.#videoStreams) {
-      video += stream.sent;
-      keyFrames += stream.keyFrames;
-    }
-    return { audio: this.#audio?.sent ?? 0, video, keyFrames, retransmitted: this.#sentStore?.retransmitted ?? 0 };
+    return this.#sender?.sent ?? { audio: 0, video: 0, keyFrames: 0, retransmitted: 0 };
   }
 
   /** Packets sent so far on the video stream of spatial layer `layer` (0 for a single stream). */
   videoSentOfLayer(layer: number): number {
-    return this.#videoStreams.find((stream) => stream.layer === layer)?.sent ?? 0;
+    return this.#sender?.videoSentOfLayer(layer) ?? 0;
   }
 
-  /** True when this participant publishes simulcast video. */
-  get simulcast(): boolean {
-    return this.#videoStreams.length > 1;
+  /** The tags' keys of this participant's published tracks. */
+  get streamKeys(): { audio?: number; video?: number } {
+    return this.#sender?.streamKeys ?? {};
+  }
+
+  /** Send failures (a track refused the packet). */
+  get sendFailures(): number {
+    return this.#sender?.sendFailures ?? 0;
   }
 
   /**
@@ -214,26 +201,7 @@ export class Participant {
 
   /** Sends the packets due at this 20 ms tick: Opus every tick, a VP8 frame every second tick (25 fps). */
   tick(tickIndex: number, nowMs: number): void {
-    if (this.#closed) return;
-    if (this.#audio && this.#audioTrack) this.#send(this.#audioTrack, this.#audio.next(nowMs));
-    const videoTrack = this.#videoTrack;
-    if (videoTrack && tickIndex % 2 === 0) {
-      for (const stream of this.#videoStreams) {
-        for (const packet of stream.nextFrame(nowMs, 3600)) {
-          this.#sentStore?.store(packet);
-          this.#send(videoTrack, packet);
-        }
-      }
-    }
-    // Sender reports for simulcast layers (mediasoup aligns their timestamps with them before
-    // switching): right after the first frames, then once a second.
-    if (videoTrack && this.#videoStreams.length > 1 && this.#reportTicks++ % SENDER_REPORT_TICKS === 1) {
-      const wallClockMs = Date.now();
-      for (const stream of this.#videoStreams) {
-        const rtpTimestamp = stream.rtpTimestampAt(nowMs);
-        if (rtpTimestamp !== undefined) this.#send(videoTrack, senderReport(stream.ssrc, wallClockMs, rtpTimestamp, stream.sent, stream.octets));
-      }
-    }
+    if (!this.#closed) this.#sender?.tick(tickIndex, nowMs);
   }
 
   /** Leaves (best effort) and closes both PeerConnections. */
@@ -248,14 +216,6 @@ export class Participant {
     }
     this.#sendPc?.close();
     this.#recvPc?.close();
-  }
-
-  #send(track: Track, packet: Buffer): void {
-    try {
-      if (!track.sendMessageBinary(packet)) this.sendFailures++;
-    } catch {
-      this.sendFailures++;
-    }
   }
 
   async #createRecvTransport(signalling: Signalling): Promise<void> {
@@ -382,60 +342,21 @@ export class Participant {
     const info = await signalling.request('createTransport', { direction: 'send' });
     const pc = new nodeDataChannel.PeerConnection(`${this.id}-send`, { iceServers: [], bindAddress: '127.0.0.1', disableAutoNegotiation: true });
     this.#sendPc = pc;
-    const cname = `g-${this.id}`;
+    const sender = new MediaSender(pc, {
+      name: this.id,
+      video: o.video,
+      audio: o.audio,
+      videoBitrate: o.videoBitrate,
+      ...(o.simulcastBitrates ? { simulcastBitrates: o.simulcastBitrates } : {}),
+      videoMid: SEND_VIDEO_MID,
+      audioMid: SEND_AUDIO_MID,
+      videoPayloadType: SEND_VIDEO_PT,
+      audioPayloadType: SEND_AUDIO_PT,
+    });
+    this.#sender = sender;
     const sections: RemoteSection[] = [];
-    if (o.video) {
-      const media = new nodeDataChannel.Video(SEND_VIDEO_MID, 'SendOnly');
-      media.addVP8Codec(SEND_VIDEO_PT);
-      if (o.simulcastBitrates) {
-        // Three streams on one track (one m-section, as a browser's rid simulcast), each with its SSRC and rid.
-        this.#videoStreams = SIMULCAST_SHAPES.map((shape, layer) => {
-          const ssrc = randomSsrc();
-          media.addSSRC(ssrc, cname, 'stream', 'video');
-          return new Vp8Stream(ssrc, SEND_VIDEO_PT, o.simulcastBitrates![layer]!, 25, {
-            layer,
-            width: shape.width,
-            height: shape.height,
-            temporalLayers: 3,
-            rid: { extensionId: RID_EXTENSION_ID, value: shape.rid },
-          });
-        });
-        const track = pc.addTrack(media);
-        this.#videoTrack = track;
-        // libdatachannel's RtcpNackResponder keys packets by sequence number alone, which three
-        // streams on one track share: NACKs are answered here, per SSRC.
-        const store = new SentPacketStore(512);
-        this.#sentStore = store;
-        track.onMessage((message) => {
-          if (!isRtcp(message)) return;
-          for (const ssrc of keyFrameRequests(message)) this.#videoStreams.find((stream) => stream.ssrc === ssrc)?.requestKeyFrame();
-          for (const { ssrc, sequences } of nackedSequences(message)) for (const packet of store.lookup(ssrc, sequences)) this.#send(track, packet);
-        });
-      } else {
-        const ssrc = randomSsrc();
-        media.addSSRC(ssrc, cname, 'stream', 'video');
-        const track = pc.addTrack(media);
-        this.#videoTrack = track;
-        // Answers the SFU's NACKs from the packets it sent (as browsers do), so one lost packet
-        // of a key frame does not leave subscribers waiting for the next key-frame request.
-        track.setMediaHandler(new nodeDataChannel.RtcpNackResponder(512));
-        const stream = new Vp8Stream(ssrc, SEND_VIDEO_PT, o.videoBitrate, 25);
-        this.#videoStreams = [stream];
-        track.onMessage((message) => {
-          if (isRtcp(message) && asksForKeyFrame(message)) stream.requestKeyFrame();
-        });
-      }
-      sections.push({ mid: SEND_VIDEO_MID, kind: 'video', payloadType: SEND_VIDEO_PT, ssrcs: [] });
-    }
-    if (o.audio) {
-      const media = new nodeDataChannel.Audio(SEND_AUDIO_MID, 'SendOnly');
-      media.addOpusCodec(SEND_AUDIO_PT);
-      const ssrc = randomSsrc();
-      media.addSSRC(ssrc, cname, 'stream', 'audio');
-      this.#audioTrack = pc.addTrack(media);
-      this.#audio = new OpusStream(ssrc, SEND_AUDIO_PT);
-      sections.push({ mid: SEND_AUDIO_MID, kind: 'audio', payloadType: SEND_AUDIO_PT, ssrcs: [] });
-    }
+    if (o.video) sections.push({ mid: SEND_VIDEO_MID, kind: 'video', payloadType: SEND_VIDEO_PT, ssrcs: [] });
+    if (o.audio) sections.push({ mid: SEND_AUDIO_MID, kind: 'audio', payloadType: SEND_AUDIO_PT, ssrcs: [] });
     pc.setLocalDescription('offer');
     const local = pc.localDescription();
     if (!local) throw new Error('send PeerConnection produced no offer');
@@ -445,53 +366,15 @@ export class Participant {
       transportId: info.transportId,
       dtlsParameters: { role: 'server', fingerprints: [{ algorithm: dtls.algorithm, value: dtls.value }] },
     });
-    if (this.#videoStreams.length > 0 && this.#videoTrack) {
-      const simulcast = this.#videoStreams.length > 1;
-      const { producerId } = await signalling.request('produce', {
-        transportId: info.transportId,
-        kind: 'video',
-        source: 'camera',
-        rtpParameters: {
-          codecs: [
-            {
-              mimeType: 'video/VP8',
-              payloadType: SEND_VIDEO_PT,
-              clockRate: 90_000,
-              rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
-            },
-          ],
-          // Simulcast: rids only, as a browser announces them; the SFU learns each SSRC from the rid extension.
-          ...(simulcast
-            ? {
-                headerExtensions: [{ uri: 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id', id: RID_EXTENSION_ID }],
-                encodings: SIMULCAST_SHAPES.map((shape, layer) => ({
-                  rid: shape.rid,
-                  maxBitrate: o.simulcastBitrates![layer]!,
-                  scaleResolutionDownBy: shape.scaleDownBy,
-                  scalabilityMode: 'L1T3',
-                })),
-              }
-            : { encodings: [{ ssrc: this.#videoStreams[0]!.ssrc }] }),
-          rtcp: { cname, reducedSize: true },
-        },
-      });
+    if (o.video) {
+      const { producerId } = await signalling.request('produce', { transportId: info.transportId, kind: 'video', source: 'camera', rtpParameters: sender.videoRtpParameters() });
       this.producerIds.video = producerId;
     }
-    if (this.#audio && this.#audioTrack) {
-      const { producerId } = await signalling.request('produce', {
-        transportId: info.transportId,
-        kind: 'audio',
-        source: 'microphone',
-        rtpParameters: {
-          codecs: [{ mimeType: 'audio/opus', payloadType: SEND_AUDIO_PT, clockRate: 48_000, channels: 2, parameters: { useinbandfec: 1 } }],
-          encodings: [{ ssrc: this.#audio.ssrc }],
-          rtcp: { cname, reducedSize: true },
-        },
-      });
+    if (o.audio) {
+      const { producerId } = await signalling.request('produce', { transportId: info.transportId, kind: 'audio', source: 'microphone', rtpParameters: sender.audioRtpParameters() });
       this.producerIds.audio = producerId;
     }
-    const tracks = [this.#videoTrack, this.#audioTrack].filter((t): t is Track => t !== undefined);
-    await Promise.all(tracks.map((track) => waitOpen(track, timeoutMs, `${this.id} send`)));
+    await sender.waitOpen(timeoutMs);
   }
 }
 

@@ -6,7 +6,10 @@
 // was not forwarding at that time were not. Loss by the SFU's rewritten sequence numbers
 // (forwarded − received) needs no segments, except that mediasoup leaves sequence numbers
 // unused on purpose at a switch (one when the last frame of the old layer was cut short):
-// those gaps are not counted as forwarded.
+// those gaps are not counted as forwarded. A simulcast consumer whose layers the SFU's
+// bandwidth estimation chooses (a LiveKit-edge subscriber: transport-cc negotiated, and
+// the generator sends no feedback) may also lose temporal layers on purpose; for it the
+// expected packets are what the SFU forwarded, so only loss after the SFU counts.
 
 import type { ParsedRtp } from './rtp.ts';
 
@@ -17,9 +20,14 @@ export const SIMULCAST_LAYERS = 3;
 export interface SubscriptionCounters {
   readonly consumerId: string;
   readonly kind: 'audio' | 'video';
+  /** The publication as the edge names it: producer id (native) or track sid (LiveKit). */
   readonly producerId: string;
+  /** The publisher's key of the track, from the first tagged packet (what the run looks its sent counts up by). */
+  streamKey: number | undefined;
   /** The consumer is a mediasoup simulcast consumer. */
   readonly simulcast: boolean;
+  /** The SFU's bandwidth estimation picks its layers (temporal layers dropped on purpose are not loss). */
+  readonly bandwidthManaged?: boolean;
   received: number;
   /** First, highest and last extended SFU sequence number seen. */
   firstSequence: number;
@@ -51,9 +59,10 @@ export interface SubscriptionCounters {
 }
 
 /** Fresh counters of a consumer. */
-export function newSubscription(init: Pick<SubscriptionCounters, 'consumerId' | 'kind' | 'producerId' | 'simulcast' | 'createdAtMs'>): SubscriptionCounters {
+export function newSubscription(init: Pick<SubscriptionCounters, 'consumerId' | 'kind' | 'producerId' | 'simulcast' | 'createdAtMs' | 'bandwidthManaged'>): SubscriptionCounters {
   return {
     ...init,
+    streamKey: undefined,
     received: 0,
     firstSequence: -1,
     maxSequence: -1,
@@ -92,6 +101,7 @@ export function receivePacket(counters: SubscriptionCounters, packet: ParsedRtp,
   }
   if (packet.counter === undefined || packet.layer === undefined || packet.layer >= SIMULCAST_LAYERS) return first;
   counters.receivedByLayer[packet.layer]!++;
+  counters.streamKey ??= packet.streamKey;
   if (counters.firstCounter < 0) counters.firstCounter = packet.counter;
   if (packet.layer !== counters.layer) {
     if (counters.layer >= 0) {
@@ -116,8 +126,15 @@ export function receivePacket(counters: SubscriptionCounters, packet: ParsedRtp,
  * Packets the publisher sent that this subscription should have received, per layer:
  * the closed segments, plus the current one up to `sentOf(layer)` (the end of the run,
  * `final`) or up to the last counter seen (while running, so packets in flight do not count).
+ * For a bandwidth-managed consumer: what the SFU forwarded, by layer.
  */
 export function expectedByLayer(counters: SubscriptionCounters, sentOf: (layer: number) => number, final: boolean): number[] {
+  if (counters.bandwidthManaged) {
+    // What the SFU chose to forward: received, plus the packets lost after it (in the current layer).
+    const expected = [...counters.receivedByLayer];
+    if (counters.layer >= 0) expected[counters.layer]! += Math.max(0, forwardedOf(counters) - counters.received);
+    return expected;
+  }
   const expected = [...counters.closedExpectedByLayer];
   if (counters.layer >= 0) {
     const end = final ? sentOf(counters.layer) : Math.min(sentOf(counters.layer), counters.segmentLast + 1);

@@ -42,6 +42,8 @@ export interface CliOptions {
   readonly simulcastBitrates: readonly [number, number, number] | undefined;
   readonly layers: LayerPreference;
   readonly layerCycleS: number;
+  /** Share (0–1) of participants that join through the LiveKit edge. */
+  readonly liveKitShare: number;
   readonly help: boolean;
 }
 
@@ -78,6 +80,9 @@ Simulcast:
   --layers high|low|mixed|cycle  preferred layer of the subscribers' simulcast consumers (default high;
                          mixed: q, h, f in turn; cycle: f, then every --layer-cycle s the next one: q, h, f, …)
   --layer-cycle S        seconds per step of --layers cycle (default 3)
+Edges:
+  --livekit-share F      share 0-1 of the participants that join through the LiveKit edge (/rtc) instead of
+                         protocol v1, spread evenly (default 0; our SFU only: the baseline speaks protocol v1)
 `;
 
 function positive(name: string, value: string | undefined, faults: string[], allowZero = false): number {
@@ -118,6 +123,7 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
     simulcastBitrates: undefined as readonly [number, number, number] | undefined,
     layers: 'high' as LayerPreference,
     layerCycleS: 3,
+    liveKitShare: 0,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -159,6 +165,12 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
         const layers = take();
         if (layers === 'high' || layers === 'low' || layers === 'mixed' || layers === 'cycle') o.layers = layers;
         else faults.push('--layers is high, low, mixed or cycle');
+        break;
+      }
+      case '--livekit-share': {
+        const share = Number(take());
+        if (Number.isFinite(share) && share >= 0 && share <= 1) o.liveKitShare = share;
+        else faults.push('--livekit-share is a share between 0 and 1');
         break;
       }
       case '--layer-cycle':
@@ -249,6 +261,9 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
   if (o.durationS > 600) faults.push('--duration is at most 600 s');
   if (o.maxLimit > 500) faults.push('--max-limit is at most 500');
   if (o.simulcastBitrates && !o.video) faults.push('--simulcast needs video (--media av or video)');
+  if (o.liveKitShare > 0 && (o.mode === 'compare' || o.mode === 'simulcast-compare' || o.target === 'baseline')) {
+    faults.push('--livekit-share needs our SFU as the only target (the baseline speaks protocol v1 only)');
+  }
   if (faults.length > 0) throw new Error(`invalid options:\n  ${faults.join('\n  ')}\n\n${USAGE}`);
   return o;
 }

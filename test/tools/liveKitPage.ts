@@ -6,6 +6,9 @@ import type { Page } from 'playwright-core';
 import type { LiveKitConnectOptions, LiveKitRemoteTrackStat, LiveKitTestApi } from '../e2e/pages/livekit/liveKitApi.ts';
 import type { BrowserHandle } from './browser.ts';
 
+/** Bound on loading the page and its script. */
+const PAGE_LOAD_TIMEOUT_MS = 90_000;
+
 /** The page's global; page.evaluate() callbacks are serialised, so each names it inline. */
 type PageGlobal = { lkTest: LiveKitTestApi };
 
@@ -21,6 +24,7 @@ export interface LiveKitPage {
   elementCallPayload(jwt: string): Promise<unknown>;
   permissions(): Promise<{ canPublish: boolean; canSubscribe: boolean } | undefined>;
   tryPublishCamera(): Promise<string>;
+  forcePublishCamera(): Promise<string>;
   disconnectedAt(): Promise<number | undefined>;
   /** Leaves the room (client LeaveRequest) and closes the page. */
   disconnect(): Promise<void>;
@@ -34,8 +38,9 @@ export interface LiveKitPage {
 /** Opens `pageUrl` (the livekit test page) in a new page labelled `name`. */
 export async function openLiveKitPage(browser: BrowserHandle, pageUrl: string, name: string): Promise<LiveKitPage> {
   const page = await browser.newPage(name);
-  await page.goto(pageUrl);
-  await page.waitForFunction(() => 'lkTest' in globalThis, undefined, { timeout: 10_000 });
+  // Generous bounds: on a loaded 2-core machine a page load can take tens of seconds.
+  await page.goto(pageUrl, { waitUntil: 'domcontentloaded', timeout: PAGE_LOAD_TIMEOUT_MS });
+  await page.waitForFunction(() => 'lkTest' in globalThis, undefined, { timeout: PAGE_LOAD_TIMEOUT_MS });
   const api = <T>(fn: (lk: LiveKitTestApi) => T | Promise<T>): Promise<T> =>
     page.evaluate(`(${fn.toString()})(globalThis.lkTest)`) as Promise<T>;
   return {
@@ -49,6 +54,7 @@ export async function openLiveKitPage(browser: BrowserHandle, pageUrl: string, n
     elementCallPayload: (jwt) => page.evaluate((j) => (globalThis as unknown as PageGlobal).lkTest.elementCallPayload(j), jwt),
     permissions: () => api((lk) => lk.permissions()),
     tryPublishCamera: () => api((lk) => lk.tryPublishCamera()),
+    forcePublishCamera: () => api((lk) => lk.forcePublishCamera()),
     disconnectedAt: () => api((lk) => lk.disconnectedAt()),
     async disconnect() {
       if (page.isClosed()) return;

@@ -1,6 +1,7 @@
 // A LiveKit signalling client for tests, speaking the protobuf protocol over `ws` the way
 // livekit-client does on /rtc (no media): it connects with `access_token`, collects every
-// SignalResponse, and sends SignalRequests.
+// SignalResponse (or, for long-lived clients such as the load generator's, hands each to a
+// listener without keeping it), and sends SignalRequests.
 
 import WebSocket from 'ws';
 import { SignalRequest, SignalResponse } from '@livekit/protocol';
@@ -14,13 +15,21 @@ export type UpgradeResult = { ok: true; client: LiveKitWsClient } | { ok: false;
 /** One connection to /rtc. */
 export class LiveKitWsClient {
   readonly messages: SignalResponse[] = [];
+  /** Called with every SignalResponse as it arrives. */
+  onMessage: ((message: SignalResponse) => void) | undefined;
+  /** Keep every SignalResponse in `messages` for next() (default); long-lived clients turn it off. */
+  keepMessages = true;
   readonly #ws: WebSocket;
   #closeCode: number | undefined;
   readonly #closed: Promise<number>;
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
-    ws.on('message', (data: Buffer) => this.messages.push(SignalResponse.fromBinary(new Uint8Array(data))));
+    ws.on('message', (data: Buffer) => {
+      const message = SignalResponse.fromBinary(new Uint8Array(data));
+      if (this.keepMessages) this.messages.push(message);
+      this.onMessage?.(message);
+    });
     this.#closed = new Promise((resolve) =>
       ws.on('close', (code) => {
         this.#closeCode = code;

@@ -319,6 +319,7 @@ export class SfuClient extends Emitter<SfuClientEvents> {
       onPath: (path) => this.safeEmit('mediaPath', { direction, path }),
       ...(options.preferTcp ? { preferTcp: true } : {}),
       ...(options.encodedInsertableStreams ? { encodedInsertableStreams: true } : {}),
+      ...(options.encryptedMedia ? { encryptedMedia: true } : {}),
     };
   }
 

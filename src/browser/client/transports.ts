@@ -31,9 +31,18 @@ export interface CreateTransportOptions {
   readonly preferTcp?: boolean;
   /** Sets Chromium's encodedInsertableStreams (needed by createEncodedStreams()). */
   readonly encodedInsertableStreams?: boolean;
+  /** Send: every produce says `encrypted: true` (E2EE on). */
+  readonly encryptedMedia?: boolean;
   /** Told the path once connected (relay = through TURN), and `failed` when ICE fails. */
   readonly onPath?: (path: MediaPath) => void;
 }
+
+/**
+ * A transport that has not connected this long after its first negotiation (the `connect`
+ * event) counts as `failed`: with no usable candidate pair at all (every relay refused,
+ * UDP and TCP blocked) browsers stay in `checking` instead of reaching `failed`.
+ */
+export const CONNECT_DEADLINE_MS = 20_000;
 
 /** Reads of the selected pair after `connected` (stats can lag the state by a moment). */
 const PATH_READS = 5;
@@ -81,7 +90,15 @@ export async function createTransport(options: CreateTransportOptions): Promise<
       : options.device.createRecvTransport(transportOptions);
   const transportId = transport.id;
 
+  let deadline: ReturnType<typeof setTimeout> | undefined;
   transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+    if (options.onPath && deadline === undefined) {
+      deadline = setTimeout(() => {
+        if (transport.closed || transport.connectionState === 'connected') return;
+        logger.warn('transport did not connect in time: neither directly nor through a relay', { transportId, direction, state: transport.connectionState });
+        options.onPath?.('failed');
+      }, CONNECT_DEADLINE_MS);
+    }
     Promise.resolve()
       .then(() => signalling.request('connectTransport', { transportId, dtlsParameters: toWireDtlsParameters(dtlsParameters) }))
       .then(() => callback(), errback);
@@ -98,6 +115,7 @@ export async function createTransport(options: CreateTransportOptions): Promise<
             rtpParameters: toWireRtpParameters(rtpParameters),
             source,
             ...(paused ? { paused: true } : {}),
+            ...(options.encryptedMedia ? { encrypted: true } : {}),
           }),
         )
         .then(({ producerId }) => callback({ id: producerId }), errback);
@@ -106,6 +124,7 @@ export async function createTransport(options: CreateTransportOptions): Promise<
 
   transport.on('connectionstatechange', (state) => {
     logger.debug('transport connection state', { transportId, direction, state });
+    if (state === 'connected' || state === 'closed') clearTimeout(deadline);
     if (state === 'connected' && options.onPath) {
       reportPath(transport, options.onPath, logger).catch((error: unknown) => logger.debug('cannot read the media path', { transportId, error: String(error) }));
     }

@@ -77,6 +77,8 @@ export interface SfuClientOptions {
    * in Chromium. RTCRtpScriptTransform does not need it.
    */
   readonly encodedInsertableStreams?: boolean;
+  /** Every publication is end-to-end encrypted: `produce` says so (the SFU's LiveKit edge announces it). Default false. */
+  readonly encryptedMedia?: boolean;
   /**
    * Media codecs (MIME types, case-insensitive) this client may send or receive; RTX follows its
    * codec. Join announces only these, so the SFU never forwards another codec to us, and

@@ -101,11 +101,11 @@ export class E2eeManager extends TypedEmitter<E2eeManagerEvents> {
 
   /**
    * Spread into SfuClient.connect() options: the hooks, `encodedInsertableStreams` for the
-   * fallback mode, and the codecs E2EE allows (codecPrefix.ts: Opus, VP8, VP9; never H.264),
+   * fallback mode, `encryptedMedia` (each produce says it is encrypted), and the codecs E2EE allows (codecPrefix.ts: Opus, VP8, VP9; never H.264),
    * so we neither publish nor subscribe to a codec whose frames we cannot encrypt.
    */
-  clientOptions(): { transforms: E2eeTransforms; encodedInsertableStreams: boolean; codecMimeTypes: readonly string[] } {
-    return { transforms: this.transforms, encodedInsertableStreams: this.mode === 'encoded-streams', codecMimeTypes: E2EE_CODEC_MIME_TYPES };
+  clientOptions(): { transforms: E2eeTransforms; encodedInsertableStreams: boolean; encryptedMedia: true; codecMimeTypes: readonly string[] } {
+    return { transforms: this.transforms, encodedInsertableStreams: this.mode === 'encoded-streams', encryptedMedia: true, codecMimeTypes: E2EE_CODEC_MIME_TYPES };
   }
 
   /** The format our senders write (receivers read both). */

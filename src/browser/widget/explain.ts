@@ -111,6 +111,8 @@ export const LOGIN_MESSAGES: Readonly<Record<string, MessageKey>> = Object.freez
 /** errcodes of publishing the call membership. */
 export const MEMBERSHIP_MESSAGES: Readonly<Record<string, MessageKey>> = Object.freeze({
   M_FORBIDDEN: 'err.membership.forbidden',
+  // WidgetBackend: the widget's CSP blocked the homeserver (widget.homeserverUrls lacks it).
+  'ORG.MATRIX_SFU.HOMESERVER_NOT_ALLOWED': 'err.login.blocked',
   M_LIMIT_EXCEEDED: 'err.rateLimited',
   M_UNKNOWN_TOKEN: 'err.login.token',
 });

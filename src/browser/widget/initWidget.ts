@@ -9,7 +9,7 @@ import { unencryptedStatus } from './call/unencrypted.ts';
 import type { E2eeStatusSource } from './call/types.ts';
 import { WidgetError } from './errors.ts';
 import { createTranslator, pickLanguage } from './i18n/index.ts';
-import { parseLaunch, type Launch } from './launch.ts';
+import { LaunchParams, parseLaunch, type Launch } from './launch.ts';
 import type { WidgetBackend } from './matrix/WidgetBackend.ts';
 import { startStandaloneMode } from './standaloneMode.ts';
 import { AppShell } from './ui/screens.ts';
@@ -21,6 +21,8 @@ export interface InitWidgetOptions {
   readonly root?: HTMLElement;
   /** The page URL's query. Default `location.search`. */
   readonly search?: string;
+  /** The page URL's fragment (`#?…` parameters win over the query). Default `location.hash`. */
+  readonly hash?: string;
   /** The origin serving the widget (default SFU). Default `location.origin`. */
   readonly origin?: string;
   /** The browser's languages. Default `navigator.languages`. */
@@ -52,18 +54,20 @@ export const consoleLogger: ClientLogger = {
 export function initWidget(options: InitWidgetOptions = {}): WidgetHandle {
   const root = options.root ?? document.getElementById('app') ?? document.body;
   const search = options.search ?? location.search;
+  const hash = options.hash ?? location.hash;
   const logger = options.logger ?? consoleLogger;
   let launch: Launch;
   try {
-    launch = parseLaunch(search, options.origin ?? location.origin);
+    launch = parseLaunch(search, options.origin ?? location.origin, hash);
   } catch (error) {
-    const lang = new URLSearchParams(search).get('lang');
+    const lang = new LaunchParams(search, hash).get('lang');
     const app = new AppShell(root, createTranslator(pickLanguage(lang, options.languages ?? navigator.languages)), logger);
     const failure = error instanceof WidgetError ? error : new WidgetError('CONFIGURATION', 'bad widget URL', { cause: error });
     app.error(failure, []);
     return { mode: 'invalid', error: failure };
   }
   const app = new AppShell(root, createTranslator(pickLanguage(launch.lang, options.languages ?? navigator.languages)), logger);
+  app.setTheme(launch.theme ?? 'dark');
   if (launch.mode === 'standalone') {
     startStandaloneMode({ app, launch, logger });
     return { mode: 'standalone' };

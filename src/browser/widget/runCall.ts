@@ -11,6 +11,7 @@ import { WidgetError } from './errors.ts';
 import { endsQuietly } from './call/closePolicy.ts';
 import { explain } from './explain.ts';
 import { CallView } from './ui/CallView.ts';
+import { LobbyView, type LobbyChoice } from './ui/LobbyView.ts';
 import type { AppShell, ScreenAction } from './ui/screens.ts';
 
 /** Options of runCall(). */
@@ -28,12 +29,22 @@ export interface RunCallOptions {
   readonly onJoined?: (session: CallSession) => void;
   /** Called when the person hung up or the call ended (after the membership was emptied). */
   readonly onEnded?: (error: WidgetError | undefined) => void;
+  /**
+   * Show the pre-join screen first (camera preview, devices, microphone/camera on or off);
+   * nothing is written to the room before the person presses Join. `camOff`: start with the
+   * camera off (a voice intent). Without it the call is joined at once (`skipLobby`).
+   */
+  readonly lobby?: { readonly camOff?: boolean };
+  /** Without a lobby: microphone and camera on or off at the start. Default both on. */
+  readonly initial?: LobbyChoice;
 }
 
-/** A running call screen; hangUp() works while joining too. */
+/** A running call screen; hangUp() works in the lobby and while joining too. */
 export interface RunningCall {
   hangUp(): Promise<void>;
   readonly session: CallSession | undefined;
+  /** The pre-join screen while it is shown (the host's device_mute applies to it). */
+  readonly lobby: LobbyView | undefined;
 }
 
 /** Joins and shows the call; returns at once. */
@@ -44,6 +55,7 @@ export function runCall(options: RunCallOptions): RunningCall {
   const rejoin: readonly ScreenAction[] = [{ label: 'ended.rejoin', primary: true, run: options.restart }, ...(options.extraActions ?? [])];
   let session: CallSession | undefined;
   let view: CallView | undefined;
+  let lobby: LobbyView | undefined;
   let finished = false;
 
   const finish = (error: WidgetError | undefined, joining = false): void => {
@@ -57,7 +69,8 @@ export function runCall(options: RunCallOptions): RunningCall {
     options.onEnded?.(error);
   };
 
-  const start = async (): Promise<void> => {
+  const start = async (initial?: LobbyChoice): Promise<void> => {
+    lobby = undefined;
     app.loading('status.joiningRoom');
     try {
       session = await CallSession.start({
@@ -66,6 +79,7 @@ export function runCall(options: RunCallOptions): RunningCall {
         media: new LocalMedia(),
         logger,
         signal: abort.signal,
+        ...(initial ? { initial } : {}),
         onStatus: (key) => {
           if (!abort.signal.aborted) app.loading(key);
         },
@@ -86,17 +100,33 @@ export function runCall(options: RunCallOptions): RunningCall {
     options.onJoined?.(joined);
   };
 
-  void start();
+  if (options.lobby) {
+    const shown = new LobbyView({ t: app.t, roomName: () => backend.roomName(), onRoomChanged: (listener) => backend.onRoomChanged(listener), camOff: options.lobby.camOff ?? false, onJoin: (choice) => void start(choice) });
+    lobby = shown;
+    app.show(shown.element, () => shown.dispose());
+  } else {
+    void start(options.initial);
+  }
   return {
     async hangUp(): Promise<void> {
       if (session) return session.hangUp();
       if (finished) return;
+      if (lobby) {
+        // Nothing was written to the room yet.
+        lobby.dispose();
+        lobby = undefined;
+        finish(undefined);
+        return;
+      }
       abort.abort(new WidgetError('SIGNALLING_FAILED', 'hung up while joining'));
       await backend.leaveCall().catch((error: unknown) => logger.warn('leaving while joining failed', { error: String(error) }));
       finish(undefined);
     },
     get session() {
       return session;
+    },
+    get lobby() {
+      return lobby;
     },
   };
 }

@@ -1,6 +1,6 @@
 // LiveKit's E2EE frame format (the format livekit-client's E2EE worker writes, and so Element
 // Call's), written from its observable wire behaviour, for calls that include Element Call users
-// (README.md §12). WebCrypto only: runs in browser Workers and Node alike.
+// (README.md §11, and §12 for when a call uses it). WebCrypto only: runs in browser Workers and Node alike.
 //
 //   encrypted frame = clear codec prefix ‖ AES-GCM(ciphertext ‖ 16-byte tag) ‖ IV (12) ‖ IV length (1) ‖ key index (1)
 //

@@ -46,6 +46,12 @@ export const REQUESTS = {
     rtpParameters: rtpParametersSchema,
     source: mediaSourceSchema,
     paused: opt(bool()),
+    /**
+     * The publisher encrypts this track's frames end to end (E2EE on). Informational for the SFU;
+     * an edge that speaks LiveKit's protocol announces such tracks as encrypted (TrackInfo.encryption),
+     * which livekit-client needs before it decrypts them.
+     */
+    encrypted: opt(bool()),
   }),
   closeProducer: obj({ producerId: id }),
   pauseProducer: obj({ producerId: id }),

@@ -1,7 +1,8 @@
 // Matrix admission for WebSocket sessions: a valid SFU JWT (offered as the subprotocol
 // `matrix-sfu.jwt.<token>`, or in the older `?jwt=` query) whose jti has not opened a
 // session before (persisted: JtiStore), AND the call membership it names still live in the
-// room state the SFU syncs. While that sync is stale, only returning sessions are admitted,
+// room state the SFU syncs (a pending token, issued before the device had a membership, is
+// bound to the live one here: pendingMembership.ts). While that sync is stale, only returning sessions are admitted,
 // for a bounded time (README.md in this folder, "While the homeserver is unreachable").
 // The ticket's watch() evicts the session when that membership ends.
 
@@ -15,6 +16,7 @@ import type { SfuTokenService } from './SfuToken.ts';
 import type { MembershipView } from './types.ts';
 import type { UsedJtis } from './JtiStore.ts';
 import { narrowDisplayName } from './displayName.ts';
+import { bindMembership, PENDING_MEMBERSHIP_WAIT_MS } from './pendingMembership.ts';
 
 /** How fresh the Matrix view is (the SFU account's sync). */
 export interface SyncFreshness {
@@ -37,6 +39,8 @@ export interface MatrixAdmissionOptions {
   readonly staleAdmissionMs?: number;
   readonly observer?: { admission(outcome: 'granted' | 'refused', reason: AdmissionRefusal | 'ok', durationMs: number): void };
   readonly now?: () => number;
+  /** How long a pending token (pendingMembership.ts) waits for its membership. Default PENDING_MEMBERSHIP_WAIT_MS. */
+  readonly pendingMembershipWaitMs?: number;
 }
 
 /** Conference id of a room's call (one call per room: application m.call, call_id ""). */
@@ -98,9 +102,12 @@ export class MatrixAdmission implements Admission {
     if (this.#jtiUsed(claims.jti, issuedAtMs)) throw new AdmissionError('jwt_replayed', 'jti already used');
     const key = `${claims.room}\u0000${participantIdFor(claims.sub, claims.device)}`;
     this.#checkFreshness(key);
-    const check = this.#options.membership.check(claims.room, claims.sub, claims.device);
-    if (!check.ok) throw new AdmissionError('membership_ended', `membership not live (${check.reason})`);
-    if (check.membershipId !== claims.membership) throw new AdmissionError('membership_ended', 'membership replaced since the token was issued');
+    // A pending token (issued before the membership existed) binds to the live one, waiting a moment for it.
+    const check = await bindMembership(
+      this.#options.membership,
+      { room: claims.room, user: claims.sub, device: claims.device, membership: claims.membership, role: 'publisher' },
+      { waitMs: this.#options.pendingMembershipWaitMs ?? PENDING_MEMBERSHIP_WAIT_MS },
+    );
     // Mark the jti used only once everything else passed, so a refused attempt
     // (e.g. sync not caught up yet) can be retried with the same token.
     await this.#markJti(claims.jti, issuedAtMs, claims.exp * 1000);
@@ -113,7 +120,7 @@ export class MatrixAdmission implements Admission {
       displayNameFor: (requested) => narrowDisplayName(matrixName, requested),
       watch: (evict) => {
         this.#sessionOpened(key);
-        const unwatch = membership.watch(claims.room, claims.sub, claims.device, claims.membership, evict);
+        const unwatch = membership.watch(claims.room, claims.sub, claims.device, check.membershipId, evict);
         let closed = false;
         return () => {
           if (closed) return;

@@ -8,6 +8,9 @@
 //   active focus (our own transport, or a `livekit` one with our service URL);
 // - subscribe only when the device has a live membership whose focus is
 //   elsewhere (a multi-SFU member) while some live member publishes here;
+// - publish + subscribe on a pending token when the joined user's device has no
+//   membership yet (Element Call asks before it publishes one; the connect binds
+//   the token to the membership: pendingMembership.ts);
 // - anything else is refused with the Matrix envelope.
 // The reply is `{url, jwt}`: url is where livekit-client connects (it appends
 // /rtc), jwt carries the LiveKit claims Element Call decodes (SfuToken.ts).
@@ -18,6 +21,7 @@ import { num, obj, opt, str } from '../../common/protocol/schema.ts';
 import { AdmissionError } from './errors.ts';
 import { createOpenIdRoute, routeOrRefuse, type TokenEndpointOptions } from './tokenEndpoint.ts';
 import type { LiveKitGrant } from './SfuToken.ts';
+import { PENDING_MEMBERSHIP } from './pendingMembership.ts';
 
 /** The only MatrixRTC slot this SFU serves: the room-wide call (application m.call, call id ""). */
 export const ROOM_CALL_SLOT = 'm.call#ROOM';
@@ -70,6 +74,8 @@ export function liveKitGrantFor(
 ): { grant: LiveKitGrant; membershipId: string } {
   const check = membership.check(roomId, userId, deviceId);
   if (check.ok) return { grant: { canPublish: true, canSubscribe: true }, membershipId: check.membershipId };
+  // Element Call asks before it publishes its membership: a pending token, bound at connect.
+  if (check.reason === 'no_membership') return { grant: { canPublish: true, canSubscribe: true }, membershipId: PENDING_MEMBERSHIP };
   if (check.reason === 'membership_other_sfu' && membership.checkSubscriber) {
     const subscriber = membership.checkSubscriber(roomId, userId, deviceId);
     if (subscriber.ok) return { grant: { canPublish: false, canSubscribe: true }, membershipId: subscriber.membershipId };
@@ -93,7 +99,8 @@ export function createGetTokenEndpoint(options: GetTokenEndpointOptions) {
       const { grant, membershipId } = liveKitGrantFor(options.membership, body.room_id, userId, deviceId);
       const url = options.route ? (await routeOrRefuse(options.route, body.room_id)).liveKitUrl : options.liveKitUrl;
       const { jwt } = await options.tokens.mint({ userId, deviceId, roomId: body.room_id, membershipId, grant });
-      if (body.delay_id !== undefined && body.delay_timeout !== undefined && body.delay_cs_api_url !== undefined) {
+      // A pending token has no membership yet whose delayed leave could be kept alive.
+      if (membershipId !== PENDING_MEMBERSHIP && body.delay_id !== undefined && body.delay_timeout !== undefined && body.delay_cs_api_url !== undefined) {
         options.onDelegation?.({
           roomId: body.room_id,
           userId,

@@ -3,7 +3,8 @@
 // (liveKitToken.ts). Steps:
 // strict body → server allow-list → federation userinfo (sub must belong to
 // matrix_server_name) → sub joined to the room with a live call membership
-// for device_id naming this SFU → {url, jwt}. Refusals use the Matrix
+// for device_id naming this SFU, or without any membership for device_id yet
+// (a pending token, bound at connect: pendingMembership.ts) → {url, jwt}. Refusals use the Matrix
 // envelope with a generic message; the precise reason is logged and counted.
 // Concurrency: each request is independent; the only shared state is the
 // rate limiters (per client address before any work, per user after userinfo)
@@ -18,6 +19,7 @@ import { AdmissionError, REFUSAL_TABLE, type AdmissionRefusal } from './errors.t
 import { verifyOpenIdToken, type FederationDeps } from './openid.ts';
 import type { SfuTokenService } from './SfuToken.ts';
 import type { MembershipView } from './types.ts';
+import { PENDING_MEMBERSHIP, tokenMembershipFor } from './pendingMembership.ts';
 
 /** Body of POST /sfu/get (lk-jwt-service shape; delay_* accepted and ignored: we evict ourselves). */
 export const sfuGetBodySchema = obj({
@@ -223,15 +225,17 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
         throw new AdmissionError('room_not_visible', `no source of room state sees ${body.room}`);
       }
       const check = options.membership.check(body.room, userId, body.device_id);
-      if (!check.ok) throw new AdmissionError(check.reason, `membership check failed for ${userId} ${body.device_id}`);
+      // A joined member whose device has no membership yet gets a pending token (pendingMembership.ts).
+      const membershipId = tokenMembershipFor(check);
+      if (membershipId === undefined) throw new AdmissionError(check.ok ? 'no_membership' : check.reason, `membership check failed for ${userId} ${body.device_id}`);
       const url = options.route ? (await routeOrRefuse(options.route, body.room)).signallingUrl : options.signallingUrl;
       const { jwt } = await options.tokens.mint({
         userId,
         deviceId: body.device_id,
         roomId: body.room,
-        membershipId: check.membershipId,
+        membershipId,
       });
-      return { reply: { url, jwt }, log: { deviceId: body.device_id, roomId: body.room } };
+      return { reply: { url, jwt }, log: { deviceId: body.device_id, roomId: body.room, pending: membershipId === PENDING_MEMBERSHIP } };
     },
   });
 }

@@ -198,7 +198,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         replaced: previous !== undefined,
         slot: home.lease.slotIndex,
       });
-      this.observer.safeEmit('participantJoined', participant.id);
+      this.observer.safeEmit('participantJoined', participant.id, participant.edge);
       return handle;
     });
   }
@@ -332,7 +332,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     entry.handle.conferenceClosed(reason);
     for (const peer of this.#participants.values()) peer.handle.safeEmit('peerLeft', participant.id);
     participant.logger.info('participant left', { reason, participants: this.#participants.size });
-    this.observer.safeEmit('participantLeft', participant.id);
+    this.observer.safeEmit('participantLeft', participant.id, participant.edge);
     if (emitEmpty && this.#participants.size === 0 && !this.#closed) this.safeEmit('empty');
   }
 

@@ -12,7 +12,7 @@ import type { ParticipantId } from '../../common/lib/ids.ts';
 import { NotFoundError, PermissionError, SfuError } from '../../common/lib/errors.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { Consumer, Producer, RtpCapabilities, WebRtcTransport } from '../media/types.ts';
-import type { ConsumerInfo, MediaSource, PeerInfo, PublicationInfo } from './types.ts';
+import type { ConsumerInfo, EdgeKind, MediaSource, PeerInfo, PublicationInfo } from './types.ts';
 
 /** Ids of closed objects remembered per participant, for GONE answers. */
 export const GONE_IDS_REMEMBERED = 512;
@@ -38,6 +38,8 @@ export interface ParticipantOptions {
   readonly displayName: string;
   readonly rtpCapabilities: RtpCapabilities;
   readonly autoSubscribe: boolean;
+  /** The edge it came through; default 'native'. */
+  readonly edge?: EdgeKind;
   readonly logger: Logger;
 }
 
@@ -47,6 +49,7 @@ export class Participant {
   readonly displayName: string;
   readonly rtpCapabilities: RtpCapabilities;
   readonly autoSubscribe: boolean;
+  readonly edge: EdgeKind;
   readonly logger: Logger;
   readonly transports = new Map<string, { transport: WebRtcTransport; direction: 'send' | 'recv' }>();
   readonly publications = new Map<string, Publication>();
@@ -61,6 +64,7 @@ export class Participant {
     this.displayName = options.displayName;
     this.rtpCapabilities = options.rtpCapabilities;
     this.autoSubscribe = options.autoSubscribe;
+    this.edge = options.edge ?? 'native';
     this.logger = options.logger;
   }
 

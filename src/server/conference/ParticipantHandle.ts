@@ -16,6 +16,7 @@ import type { ConferenceId, ParticipantId } from '../../common/lib/ids.ts';
 import { fromMediasoupError } from '../media/errors.ts';
 import type { RouterLease } from '../media/WorkerPool.ts';
 import type { Producer, RtpCapabilities } from '../media/types.ts';
+import { DataLink, type DataLinkOptions } from './DataLink.ts';
 import type { EdgeCloseReason, ParticipantCloseReason, ParticipantEvents } from './events.ts';
 import type { Participant, Publication } from './Participant.ts';
 import type {
@@ -157,6 +158,17 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
       const transport = participant.transport(transportId);
       return this.#ctx.media('transport.restartIce', transport.restartIce());
     });
+  }
+
+  /**
+   * Bridges the client's data channels on a send transport created with enableSctp to Node
+   * (DataLink.ts): messages arrive at `options.onMessage`, `link.send()` writes to the client.
+   * The link closes with the transport or the router.
+   */
+  openDataLink(transportId: string, options: DataLinkOptions): Promise<DataLink> {
+    return this.#run((participant) =>
+      DataLink.open(this.#ctx.lease(participant).router, participant.transport(transportId, 'send'), options, (what, request, onLate) => this.#ctx.media(what, request, onLate), participant.logger),
+    );
   }
 
   /** Publishes a track; every auto-subscribing peer with a receive transport gets a paused consumer. */

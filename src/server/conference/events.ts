@@ -3,7 +3,7 @@
 // one `close` that ends the handle, with a reason (README: closures table).
 
 import type { ParticipantId } from '../../common/lib/ids.ts';
-import type { ConsumerInfo, PeerInfo, ProducerDemand } from './types.ts';
+import type { ConsumerInfo, EdgeKind, PeerInfo, ProducerDemand } from './types.ts';
 
 /**
  * Why a participant handle closed. Edge-initiated: `left` (the client said
@@ -55,8 +55,8 @@ export type ConsumerRefusal = 'participant-limit' | 'worker-limit';
 
 /** Monitoring events of a Conference (metrics, admin dump). */
 export type ConferenceObserverEvents = {
-  participantJoined: [participantId: ParticipantId];
-  participantLeft: [participantId: ParticipantId];
+  participantJoined: [participantId: ParticipantId, edge: EdgeKind];
+  participantLeft: [participantId: ParticipantId, edge: EdgeKind];
   firstMediaReported: [elapsedMs: number];
   rebuilt: [];
   consumerRefused: [reason: ConsumerRefusal];

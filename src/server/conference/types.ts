@@ -72,9 +72,14 @@ export interface ConsumerInfo {
   producerPaused: boolean;
 }
 
+/** Which signalling edge a participant came through (our protocol, or LiveKit's). */
+export type EdgeKind = 'native' | 'livekit';
+
 /** Input of conference.join(), once the edge parsed and admitted it. */
 export interface JoinInput {
   readonly participantId: ParticipantId;
+  /** The edge that admitted it (metrics label only); default 'native'. */
+  readonly edge?: EdgeKind;
   readonly displayName: string;
   readonly rtpCapabilities: RtpCapabilities;
   /** Create consumers for every producer automatically. */

@@ -12,6 +12,7 @@ import type { Logger } from '../../common/lib/logger.ts';
 import { startSynapse, type SynapseInstance } from './synapse/SynapseProcess.ts';
 import { registerUser, type RegisteredUser } from './synapse/sharedSecretRegistration.ts';
 import { OUR_FOCUS_TYPE } from '../matrix/callMembership.ts';
+import { startDevTurn } from './devTurn.ts';
 
 /** A demo account the demo page can log in with. */
 export interface DemoUser {
@@ -143,6 +144,8 @@ export async function startDevHomeserver(options: { publicUrl: string; logger: L
     let stopping = false;
     let restarts = 0;
     void superviseSynapse(synapse, log, () => stopping, () => restarts++);
+    // A loopback TURN relay, so the dev setup hands out TURN credentials like production does.
+    const turn = await startDevTurn({ logger: options.logger, sfuAddress: '127.0.0.1' });
     return {
       synapse,
       bot,
@@ -151,13 +154,13 @@ export async function startDevHomeserver(options: { publicUrl: string; logger: L
         { userId: bob.userId, password: DEMO_PASSWORD },
       ],
       roomId,
-      configOverrides: loopbackMatrixOverrides(synapse, bot),
+      configOverrides: { ...loopbackMatrixOverrides(synapse, bot), ...(turn ? { turn: turn.configOverrides } : {}) },
       get restarts() {
         return restarts;
       },
-      stop: () => {
+      stop: async () => {
         stopping = true;
-        return synapse.stop();
+        await Promise.all([synapse.stop(), turn?.stop()]);
       },
     };
   } catch (error) {

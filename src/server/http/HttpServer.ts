@@ -44,6 +44,22 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(text);
 }
 
+/**
+ * A route that redirects (302) to `target`, keeping the query. The browser keeps the URL
+ * fragment across the redirect, so `/room#?roomId=…` (how hosts open Element Call) reaches
+ * `target#?roomId=…`.
+ */
+export function redirectRoute(target: string): RouteHandler {
+  return (request, response, url) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      sendJson(response, 405, { errcode: 'M_UNRECOGNIZED', error: 'Use GET.' });
+      return;
+    }
+    response.writeHead(302, { location: `${target}${url.search}`, 'cache-control': 'no-cache' });
+    response.end();
+  };
+}
+
 /** Creates the node:http server with the routes above. */
 export function createHttpServer(options: HttpServerOptions): Server {
   const log = options.logger.child({ component: 'http' });

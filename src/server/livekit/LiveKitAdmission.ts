@@ -10,7 +10,10 @@
 //
 // Matrix mode: the SFU JWT (SfuToken.ts) plus the live membership it names:
 // publisher tokens need a membership whose active focus is us, subscribe-only
-// tokens a live membership while someone publishes here (MembershipView).
+// tokens a live membership while someone publishes here (MembershipView). A
+// pending token (issued before the device had a membership, as Element Call asks)
+// is bound at connect to the live membership, waiting up to 10 s for it; validate
+// does not wait (auth/pendingMembership.ts).
 // Development mode (auth.mode none): the token's payload is read without a
 // signature check (`video.room` → conference, `sub` → identity), as the native
 // edge's DevAdmission admits anyone.
@@ -24,6 +27,7 @@ import type { UsedJtis } from '../auth/JtiStore.ts';
 import type { SfuTokenService } from '../auth/SfuToken.ts';
 import type { MembershipView } from '../auth/types.ts';
 import { conferenceIdForRoom } from '../auth/MatrixAdmission.ts';
+import { bindMembership, PENDING_MEMBERSHIP_WAIT_MS } from '../auth/pendingMembership.ts';
 
 /** How long after a session closed its token may open it again (resume, full reconnect). */
 export const REUSE_WINDOW_MS = 60_000;
@@ -72,6 +76,8 @@ export interface MatrixLiveKitAdmissionOptions {
   readonly logger: Logger;
   readonly observer?: { admission(outcome: 'granted' | 'refused', reason: AdmissionRefusal | 'ok', durationMs: number): void };
   readonly now?: () => number;
+  /** How long a connect with a pending token waits for its membership. Default PENDING_MEMBERSHIP_WAIT_MS. */
+  readonly pendingMembershipWaitMs?: number;
 }
 
 /** JWT + live membership admission for the livekit edge. */
@@ -88,7 +94,7 @@ export class MatrixLiveKitAdmission implements LiveKitAdmission {
   }
 
   async validate(token: string | null): Promise<void> {
-    await this.#check(token);
+    await this.#check(token, 0);
   }
 
   async admit(token: string | null): Promise<LiveKitTicket> {
@@ -105,7 +111,7 @@ export class MatrixLiveKitAdmission implements LiveKitAdmission {
     }
   }
 
-  async #check(token: string | null) {
+  async #check(token: string | null, pendingWaitMs: number) {
     if (!token) throw new AdmissionError('jwt_missing', 'no access_token');
     const claims = await this.#options.tokens.verify(token);
     const entry = this.#entries.get(claims.jti);
@@ -116,17 +122,18 @@ export class MatrixLiveKitAdmission implements LiveKitAdmission {
     } else if (this.#options.jtis?.has(claims.jti, claims.iat * 1000)) {
       throw new AdmissionError('jwt_replayed', 'jti already used');
     }
-    const membership = this.#options.membership;
-    const check = claims.canPublish
-      ? membership.check(claims.room, claims.sub, claims.device)
-      : (membership.checkSubscriber?.(claims.room, claims.sub, claims.device) ?? { ok: false as const, reason: 'membership_other_sfu' as const });
-    if (!check.ok) throw new AdmissionError('membership_ended', `membership not live (${check.reason})`);
-    if (check.membershipId !== claims.membership) throw new AdmissionError('membership_ended', 'membership replaced since the token was issued');
-    return { claims, displayName: check.displayName };
+    // A pending token (Element Call asks before it publishes its membership) binds to the live
+    // membership, waiting while the client's membership is on its way (pendingMembership.ts).
+    const check = await bindMembership(
+      this.#options.membership,
+      { room: claims.room, user: claims.sub, device: claims.device, membership: claims.membership, role: claims.canPublish ? 'publisher' : 'subscriber' },
+      { waitMs: pendingWaitMs },
+    );
+    return { claims, displayName: check.displayName, membershipId: check.membershipId };
   }
 
   async #admit(token: string | null): Promise<LiveKitTicket> {
-    const { claims, displayName } = await this.#check(token);
+    const { claims, displayName, membershipId } = await this.#check(token, this.#options.pendingMembershipWaitMs ?? PENDING_MEMBERSHIP_WAIT_MS);
     let entry = this.#entries.get(claims.jti);
     if (!entry) {
       if (this.#options.jtis) {
@@ -153,7 +160,7 @@ export class MatrixLiveKitAdmission implements LiveKitAdmission {
       name: displayName ?? claims.sub,
       canPublish: claims.canPublish,
       roomName: claims.room,
-      watch: (evict) => membership.watch(claims.room, claims.sub, claims.device, claims.membership, evict, role),
+      watch: (evict) => membership.watch(claims.room, claims.sub, claims.device, membershipId, evict, role),
       closed: (evicted) => {
         if (closed) return;
         closed = true;
@@ -167,7 +174,7 @@ export class MatrixLiveKitAdmission implements LiveKitAdmission {
             userId: claims.sub,
             deviceId: claims.device,
             roomId: claims.room,
-            membershipId: claims.membership,
+            membershipId,
             grant: { canPublish: claims.canPublish, canSubscribe: claims.canSubscribe },
           })
         ).jwt,

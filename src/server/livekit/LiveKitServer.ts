@@ -26,6 +26,7 @@ import type { LiveKitAdmission } from './LiveKitAdmission.ts';
 import { LiveKitSession } from './LiveKitSession.ts';
 import type { LiveKitSessionSettings } from './policy.ts';
 import { TrackDirectory } from './TrackDirectory.ts';
+import { DataRelay, type DataRelayObserver } from './DataRelay.ts';
 import type { DelayedLeaveKeeper } from './DelayedLeaveKeeper.ts';
 
 /** Paths of the livekit edge. */
@@ -55,7 +56,7 @@ export interface LiveKitServerOptions {
   readonly logger: Logger;
   /** Whether the node refuses new sessions (draining). */
   readonly isDraining?: () => boolean;
-  readonly observer?: { sessionsChanged?(open: number): void };
+  readonly observer?: { sessionsChanged?(open: number): void } & DataRelayObserver;
   /** Keeps delegated delayed leaves alive while their member is connected. */
   readonly keeper?: DelayedLeaveKeeper;
 }
@@ -78,6 +79,8 @@ function refuseUpgrade(socket: Duplex, status: number, text: string): void {
 /** Owns every LiveKit session of this node. */
 export class LiveKitServer {
   readonly directory = new TrackDirectory();
+  /** Data packets between the LiveKit sessions of each conference. */
+  readonly dataRelay: DataRelay;
   readonly #options: LiveKitServerOptions;
   readonly #log: Logger;
   readonly #wss: WebSocketServer;
@@ -90,6 +93,7 @@ export class LiveKitServer {
   constructor(options: LiveKitServerOptions) {
     this.#options = options;
     this.keeper = options.keeper;
+    this.dataRelay = new DataRelay(options.observer);
     this.#log = options.logger.child({ component: 'livekit' });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.settings.maxFrameBytes, perMessageDeflate: false });
     this.#onUpgrade = (request, socket, head) => {
@@ -212,6 +216,7 @@ export class LiveKitServer {
         ticket,
         registry: this.#options.registry,
         directory: this.directory,
+        dataRelay: this.dataRelay,
         settings: this.#options.settings,
         logger: this.#options.logger,
         onClosed: (closed) => {

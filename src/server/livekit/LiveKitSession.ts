@@ -17,39 +17,35 @@ import { errorMessage } from '../../common/lib/errors.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { ConferenceRegistry } from '../conference/ConferenceRegistry.ts';
 import type { ParticipantHandle } from '../conference/ParticipantHandle.ts';
-import type { ConsumerInfo, PeerInfo, TransportInfo } from '../conference/types.ts';
+import type { ConsumerInfo, TransportInfo } from '../conference/types.ts';
 import type { RtpCapabilities } from '../media/types.ts';
 import {
   AddTrackRequest,
   ClientConfigSetting,
   ClientConfiguration,
-  ConnectionQuality,
-  ConnectionQualityInfo,
-  ConnectionQualityUpdate,
   DisconnectReason,
   ICEServer,
   JoinResponse,
   LeaveRequest,
   LeaveRequest_Action,
-  type ParticipantInfo,
-  ParticipantUpdate,
   Pong,
   ReconnectResponse,
   Room,
   ServerInfo,
   ServerInfo_Edition,
   SessionDescription,
-  SpeakerInfo,
-  SpeakersChanged,
   TrackPublishedResponse,
   UpdateTrackSettings,
 } from '@livekit/protocol';
 import type { LiveKitTicket } from './LiveKitAdmission.ts';
 import { buildPublisherAnswer, parsePublisherOffer, SdpError } from './sdp.ts';
 import { SubscriberLink } from './SubscriberLink.ts';
+import { DataEndpoint, type DataRelay } from './DataRelay.ts';
+import { LIVEKIT_DATA_CHANNELS, MAX_DATA_PACKET_BYTES } from './dataPacket.ts';
 import { Dynacast } from './Dynacast.ts';
 import { SignalChannel } from './SignalChannel.ts';
-import { LEAVE_FOR, MAX_PENDING_TRACKS, MAX_QUEUED_REQUESTS, connectionQualityOf, preferredSpatialLayer, spatialLayerCount, type LiveKitSessionSettings } from './policy.ts';
+import { RemoteParticipants } from './RemoteParticipants.ts';
+import { LEAVE_FOR, MAX_PENDING_TRACKS, MAX_QUEUED_REQUESTS, preferredSpatialLayer, spatialLayerCount, type LiveKitSessionSettings } from './policy.ts';
 import type { TrackDirectory } from './TrackDirectory.ts';
 import {
   ParticipantInfo_State,
@@ -79,6 +75,8 @@ export interface LiveKitSessionOptions {
   readonly settings: LiveKitSessionSettings;
   readonly logger: Logger;
   readonly onClosed: (session: LiveKitSession) => void;
+  /** Relays data packets between the LiveKit participants of a conference (DataRelay.ts). */
+  readonly dataRelay?: DataRelay;
 }
 
 interface Published {
@@ -93,28 +91,25 @@ export class LiveKitSession {
   readonly #dynacast: Dynacast;
   #ticket: LiveKitTicket;
   readonly #log: Logger;
-  /** Participant infos changed while the socket was away, sent again on resume (latest per sid). */
-  readonly #missed = new Map<string, ParticipantInfo>();
+  /** What the client is told about the others (views, speaker, connection quality). */
+  readonly #others: RemoteParticipants;
   readonly #queue = new AsyncQueue('livekit-session');
   /** Filled from the router's capabilities inside the join task (the core reads it only when consuming). */
   readonly #capabilities: RtpCapabilities = { codecs: [], headerExtensions: [] };
-  readonly #remote = new Map<string, ParticipantView>();
   readonly #pending = new Map<string, TrackInfo>();
   readonly #publishedByMid = new Map<string, Published>();
   #self: ParticipantView | undefined;
   #handle: ParticipantHandle | undefined;
   #subscriber: SubscriberLink | undefined;
+  #data: DataEndpoint | undefined;
   #send: TransportInfo | undefined;
   #sendIceUfrag: string | undefined;
   #answerVersion = 0;
   #faults = 0;
   #closed = false;
-  #speaker: string | undefined;
   #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
   readonly #rate: RateLimiter;
-  /** Last connection quality told per remote participant id (updates only on change). */
-  readonly #quality = new Map<string, ConnectionQuality>();
 
   constructor(options: LiveKitSessionOptions) {
     this.#options = options;
@@ -132,6 +127,15 @@ export class LiveKitSession {
         this.#log.info('livekit resume grace expired; leaving');
         this.#close(1000, 'resume grace expired');
       },
+    });
+    this.#others = new RemoteParticipants({
+      conferenceId: options.ticket.conferenceId,
+      selfId: options.ticket.participantId,
+      selfSid: () => this.#self?.sid,
+      directory: options.directory,
+      send: (message) => this.#respond(message),
+      attached: () => this.#channel.attached,
+      consumerIdOfTrack: (trackSid) => this.#subscriber?.consumerOfTrack(trackSid)?.consumerId,
     });
     this.#dynacast = new Dynacast({
       pauseMs: options.settings.dynacastPauseMs,
@@ -167,7 +171,7 @@ export class LiveKitSession {
     const { ticket, registry, settings } = this.#options;
     const handle = await registry.join(
       ticket.conferenceId,
-      { participantId: ticket.participantId, displayName: ticket.name, rtpCapabilities: this.#capabilities, autoSubscribe: true },
+      { participantId: ticket.participantId, displayName: ticket.name, rtpCapabilities: this.#capabilities, autoSubscribe: true, edge: 'livekit' },
       (h) => {
         Object.assign(this.#capabilities, structuredClone(h.rtpCapabilities()));
         this.#listen(h);
@@ -188,13 +192,23 @@ export class LiveKitSession {
       tracks: new Map(),
       canPublish: ticket.canPublish,
     };
-    for (const peer of handle.peers) this.#viewOf(peer);
+    if (this.#options.dataRelay) {
+      this.#data = new DataEndpoint({
+        relay: this.#options.dataRelay,
+        conferenceId: handle.conferenceId,
+        sender: { identity: handle.id, sid: this.#self.sid },
+        canPublish: this.#self.canPublish,
+        onFault: (why) => this.#fault('data channel message refused', why),
+        logger: this.#log,
+      });
+    }
+    for (const peer of handle.peers) this.#others.viewOf(peer);
     this.#respond({
       case: 'join',
       value: new JoinResponse({
         room: new Room({ sid: roomSid(ticket.conferenceId), name: ticket.roomName, numParticipants: handle.peers.length + 1 }),
         participant: participantInfo(this.#self),
-        otherParticipants: [...this.#remote.values()].map(participantInfo),
+        otherParticipants: this.#others.infos(),
         serverVersion: SERVER_VERSION,
         serverInfo: new ServerInfo({ edition: ServerInfo_Edition.Standard, version: SERVER_VERSION, protocol: SERVER_PROTOCOL, nodeId: 'matrix-sfu' }),
         iceServers: (settings.iceServers?.(ticket.participantId) ?? []).map((s) => new ICEServer({ urls: [...s.urls], username: s.username, credential: s.credential })),
@@ -244,32 +258,21 @@ export class LiveKitSession {
   }
 
   #listen(handle: ParticipantHandle): void {
-    handle.on('peerJoined', (peer) => this.#task('peerJoined', () => this.#update(this.#viewOf(peer))));
-    handle.on('peerLeft', (participantId) =>
-      this.#task('peerLeft', () => {
-        const view = this.#remote.get(participantId);
-        if (!view) return;
-        this.#remote.delete(participantId);
-        this.#quality.delete(participantId);
-        view.state = ParticipantInfo_State.DISCONNECTED;
-        view.tracks.clear();
-        this.#update(view);
-      }),
-    );
+    handle.on('peerJoined', (peer) => this.#task('peerJoined', () => this.#others.update(this.#others.viewOf(peer))));
+    handle.on('peerLeft', (participantId) => this.#task('peerLeft', () => this.#others.left(participantId)));
     handle.on('consumerCreated', (consumer) => this.#task('consumerCreated', () => this.#consumerCreated(consumer)));
     handle.on('consumerClosed', (consumerId) =>
       this.#task('consumerClosed', () => {
         const consumer = this.#subscriber?.remove(consumerId);
         if (!consumer) return;
         this.#options.directory.forget(consumer.producerId);
-        const view = this.#remote.get(consumer.participantId);
-        if (view?.tracks.delete(consumer.producerId)) this.#update(view);
+        this.#others.trackClosed(consumer.participantId, consumer.producerId);
       }),
     );
-    handle.on('consumerPaused', (consumerId) => this.#task('consumerPaused', () => this.#producerMuted(consumerId, true)));
-    handle.on('consumerResumed', (consumerId) => this.#task('consumerResumed', () => this.#producerMuted(consumerId, false)));
-    handle.on('activeSpeaker', (participantId) => this.#task('activeSpeaker', () => this.#activeSpeaker(participantId)));
-    handle.on('consumerScore', (consumerId, _score, producerScore) => this.#task('consumerScore', () => this.#connectionQuality(consumerId, producerScore)));
+    handle.on('consumerPaused', (consumerId) => this.#task('consumerPaused', () => this.#others.muted(consumerId, true)));
+    handle.on('consumerResumed', (consumerId) => this.#task('consumerResumed', () => this.#others.muted(consumerId, false)));
+    handle.on('activeSpeaker', (participantId) => this.#task('activeSpeaker', () => this.#others.activeSpeaker(participantId)));
+    handle.on('consumerScore', (consumerId, _score, producerScore) => this.#task('consumerScore', () => this.#others.connectionQuality(consumerId, producerScore)));
     handle.on('producerDemand', (producerId, demand) => this.#dynacast.demand(producerId, demand));
     handle.on('mediaReset', () =>
       this.#leave({ reason: DisconnectReason.MIGRATION, action: LeaveRequest_Action.RECONNECT }, 'media reset: reconnect'),
@@ -280,95 +283,20 @@ export class LiveKitSession {
     });
   }
 
-  /** The view of a remote participant, created from what the core said about it. */
-  #viewOf(peer: PeerInfo): ParticipantView {
-    let view = this.#remote.get(peer.participantId);
-    if (!view) {
-      view = {
-        sid: participantSid(this.ticket.conferenceId, peer.participantId),
-        identity: peer.participantId,
-        name: peer.displayName,
-        joinedAtMs: Date.now(),
-        version: nextParticipantVersion(),
-        state: ParticipantInfo_State.ACTIVE,
-        tracks: new Map(),
-        canPublish: true,
-      };
-      this.#remote.set(peer.participantId, view);
-    }
-    // With the publisher's id, a track still being produced resolves to its announced
-    // TrackInfo (mime type, encryption); without it the directory would invent a bare one,
-    // and livekit-client cannot set up its E2EE cryptor for a track without a mime type.
-    for (const publication of peer.publications) {
-      view.tracks.set(publication.producerId, this.#options.directory.infoFor({ ...publication, participantId: peer.participantId }));
-    }
-    return view;
-  }
-
   #consumerCreated(consumer: ConsumerInfo): void {
-    const view = this.#viewOf({ participantId: consumer.participantId, displayName: consumer.participantId, publications: [] });
+    const view = this.#others.viewOf({ participantId: consumer.participantId, displayName: consumer.participantId, publications: [] });
     const info = this.#options.directory.infoFor({
       producerId: consumer.producerId,
       participantId: consumer.participantId,
       kind: consumer.kind,
       source: consumer.source,
       paused: consumer.producerPaused,
+      mimeType: consumer.rtpParameters.codecs[0]?.mimeType,
     });
     info.muted = consumer.producerPaused;
     view.tracks.set(consumer.producerId, info);
-    this.#update(view);
+    this.#others.update(view);
     this.#subscriber?.add(consumer, `${view.sid}|${info.sid}`, info.sid);
-  }
-
-  #producerMuted(consumerId: string, muted: boolean): void {
-    for (const view of this.#remote.values()) {
-      for (const [producerId, info] of view.tracks) {
-        if (this.#subscriber?.consumerOfTrack(info.sid)?.consumerId !== consumerId) continue;
-        this.#options.directory.setMuted(producerId, muted);
-        info.muted = muted;
-        this.#update(view);
-        return;
-      }
-    }
-  }
-
-  /**
-   * ConnectionQuality of a remote participant from its producers' scores (mediasoup 0-10: how
-   * well its uplink reaches us): 8+ EXCELLENT, 5+ GOOD, else POOR; sent when the bucket changes.
-   */
-  #connectionQuality(consumerId: string, producerScore: number): void {
-    for (const view of this.#remote.values()) {
-      for (const info of view.tracks.values()) {
-        if (this.#subscriber?.consumerOfTrack(info.sid)?.consumerId !== consumerId) continue;
-        const quality = connectionQualityOf(producerScore);
-        if (this.#quality.get(view.identity) === quality) return;
-        this.#quality.set(view.identity, quality);
-        this.#respond({
-          case: 'connectionQuality',
-          value: new ConnectionQualityUpdate({ updates: [new ConnectionQualityInfo({ participantSid: view.sid, quality, score: producerScore / 2 })] }),
-        });
-        return;
-      }
-    }
-  }
-
-  #activeSpeaker(participantId: string | null): void {
-    const speakers: SpeakerInfo[] = [];
-    const sidOf = (id: string) => (id === this.ticket.participantId ? this.#self?.sid : this.#remote.get(id)?.sid);
-    if (this.#speaker && this.#speaker !== participantId) {
-      const sid = sidOf(this.#speaker);
-      if (sid) speakers.push(new SpeakerInfo({ sid, level: 0, active: false }));
-    }
-    const sid = participantId ? sidOf(participantId) : undefined;
-    if (sid) speakers.push(new SpeakerInfo({ sid, level: 1, active: true }));
-    this.#speaker = participantId ?? undefined;
-    if (speakers.length > 0) this.#respond({ case: 'speakersChanged', value: new SpeakersChanged({ speakers }) });
-  }
-
-  #update(view: ParticipantView): void {
-    view.version = nextParticipantVersion();
-    if (!this.#channel.attached) this.#missed.set(view.sid, participantInfo(view));
-    this.#respond({ case: 'update', value: new ParticipantUpdate({ participants: [participantInfo(view)] }) });
   }
 
   #onFrame(data: Buffer, isBinary: boolean): void {
@@ -471,10 +399,9 @@ export class LiveKitSession {
       throw error;
     }
     if (!this.#send) {
-      // No SCTP association (yet): the data section is answered so the PC connects, and the
-      // client's data channels stay unopened (data packets are not relayed). Opening one made
-      // the mediasoup 3.19 worker of this build crash in libssl (README.md, "Not supported").
-      this.#send = await handle.createTransport({ direction: 'send' });
+      // The client's data channels (`_lossy`, `_reliable`) ride on this transport's SCTP association.
+      this.#send = await handle.createTransport({ direction: 'send', enableSctp: this.#data !== undefined });
+      if (this.#data) await this.#openData(handle, this.#send.transportId, this.#data);
       await handle.connectTransport(this.#send.transportId, offer.dtlsParameters);
     } else if (this.#sendIceUfrag !== undefined && this.#sendIceUfrag !== offer.iceUfrag) {
       // The client restarted ICE: answer with fresh credentials.
@@ -538,6 +465,21 @@ export class LiveKitSession {
     }
     const sdp = buildPublisherAnswer(offer, this.#send, produced, ++this.#answerVersion);
     this.#respond({ case: 'answer', value: new SessionDescription({ type: 'answer', sdp, id: description.id }) });
+  }
+
+  /** Bridges the client's data channels to the relay; without it media still works. */
+  async #openData(handle: ParticipantHandle, transportId: string, endpoint: DataEndpoint): Promise<void> {
+    try {
+      const link = await handle.openDataLink(transportId, {
+        channels: LIVEKIT_DATA_CHANNELS,
+        // Larger than a DataPacket may be, so that oversized messages reach the relay and count as faults.
+        maxMessageBytes: Math.max(MAX_DATA_PACKET_BYTES, this.#send?.sctpParameters?.maxMessageSize ?? 0),
+        onMessage: (label, message, ppid) => endpoint.receive(label, message, ppid),
+      });
+      endpoint.bind(link);
+    } catch (error) {
+      this.#log.warn('data channels not bridged', { error: errorMessage(error) });
+    }
   }
 
   #pendingOfKind(kind: 'audio' | 'video'): string | undefined {
@@ -607,12 +549,14 @@ export class LiveKitSession {
     for (const timer of this.#timers) clearInterval(timer);
     this.#unwatch?.();
     this.#dynacast.close();
+    this.#data?.close();
     this.#handle?.close(evicted ? 'evicted' : 'disconnected');
     this.#ticket.closed(evicted);
     this.#queue.close();
     this.#channel.close(code, reason);
     this.#options.onClosed(this);
   }
+
   /**
    * The socket dropped without a leave: a joined participant is held for the resume grace
    * period (the others see nothing); a session still joining, or with resume off, ends.
@@ -653,7 +597,7 @@ export class LiveKitSession {
     this.#respond({
       case: 'reconnect',
       value: new ReconnectResponse({
-        iceServers: [] as ICEServer[],
+        iceServers: (this.#options.settings.iceServers?.(this.#ticket.participantId) ?? []).map((s) => new ICEServer({ urls: [...s.urls], username: s.username, credential: s.credential })),
         clientConfiguration: this.#clientConfiguration(),
         serverInfo: new ServerInfo({ edition: ServerInfo_Edition.Standard, version: SERVER_VERSION, protocol: SERVER_PROTOCOL, nodeId: 'matrix-sfu' }),
       }),
@@ -666,12 +610,7 @@ export class LiveKitSession {
   async #replay(): Promise<void> {
     const handle = this.#handle;
     if (!handle) return;
-    if (this.#missed.size > 0) {
-      this.#respond({ case: 'update', value: new ParticipantUpdate({ participants: [...this.#missed.values()] }) });
-      this.#missed.clear();
-    }
-    if (this.#speaker) this.#activeSpeaker(this.#speaker);
-    this.#quality.clear();
+    this.#others.replay();
     this.#dynacast.replay();
     void this.#refreshToken();
     await this.#subscriber?.restartIce();

@@ -40,8 +40,12 @@ export class TrackDirectory {
     this.#producerBySid.set(info.sid, producerId);
   }
 
-  /** The TrackInfo of a producer (an announced one, or built for producers of the native edge). */
-  infoFor(summary: ProducerSummary & { readonly participantId?: string }): TrackInfo {
+  /**
+   * The TrackInfo of a producer (an announced one, or built for producers of the native edge).
+   * `mimeType` (the producer's codec, from a consumer's RTP parameters) fills in a TrackInfo
+   * without one: livekit-client (and Element Call's E2EE) need it for a native participant's track.
+   */
+  infoFor(summary: ProducerSummary & { readonly participantId?: string; readonly mimeType?: string | undefined }): TrackInfo {
     let info = this.#byProducer.get(summary.producerId);
     const announced = summary.participantId === undefined ? undefined : this.#announced.get(`${summary.participantId}\u0000${summary.source}`);
     if (!info && announced) {
@@ -58,6 +62,7 @@ export class TrackDirectory {
       });
       this.publish(summary.producerId, info);
     }
+    if (!info.mimeType && summary.mimeType) info.mimeType = summary.mimeType;
     return info;
   }
 

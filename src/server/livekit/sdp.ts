@@ -174,6 +174,20 @@ function encodingsOf(media: MediaDescription): Encoding[] {
   throw new SdpError('sending m-section has neither rids nor SSRCs');
 }
 
+/** The SCTP port mediasoup uses on both ends of an association. */
+export const SCTP_PORT = 5000;
+
+/**
+ * The verdict on an application m-section: SCTP data channels over DTLS on port 5000 (the
+ * worker's SctpAssociation speaks to port 5000 only; every browser offers it), else rejected.
+ */
+function dataVerdict(mid: string, media: MediaDescription): OfferSection {
+  if (media.port === 0 || !media.protocol.includes('SCTP')) return { mid, verdict: 'reject', why: 'not an SCTP data section' };
+  const port = media.sctpPort ?? (media.sctpmap ? Number(media.sctpmap.sctpmapNumber) : SCTP_PORT);
+  if (port !== SCTP_PORT) return { mid, verdict: 'reject', why: `SCTP port ${port} (only ${SCTP_PORT})` };
+  return { mid, verdict: 'data' };
+}
+
 /** Parses a publisher offer and decides, per m-section, what to do with it. */
 export function parsePublisherOffer(sdp: string, router: RtpCapabilities): ParsedOffer {
   const parsed = parse(sdp);
@@ -191,7 +205,7 @@ export function parsePublisherOffer(sdp: string, router: RtpCapabilities): Parse
     if (mids.has(mid)) throw new SdpError(`mid ${mid} appears twice`);
     mids.add(mid);
     if (media.type === 'application') {
-      sections.push(media.protocol.includes('SCTP') && media.port !== 0 ? { mid, verdict: 'data' } : { mid, verdict: 'reject', why: 'not an SCTP data section' });
+      sections.push(dataVerdict(mid, media));
       continue;
     }
     if (media.type !== 'audio' && media.type !== 'video') {
@@ -290,8 +304,9 @@ export function buildPublisherAnswer(offer: ParsedOffer, transport: TransportInf
     const offered = offer.raw.media[index]!;
     const base = { connection: { version: 4, ip: '127.0.0.1' }, mid: section.mid };
     if (section.verdict === 'data') {
-      // Accepted even without an SCTP association on our side: the client's PC must connect
-      // (its first offer carries only this section); its data channels then never open.
+      // The client's data channels (DataLink on the send transport's SCTP association). Without
+      // an association on our side (data relay off) it is still accepted: the client's first
+      // offer carries little else, and its PC must connect; its channels then never open.
       bundled.push(section.mid);
       media.push({
         ...base,
@@ -302,7 +317,7 @@ export function buildPublisherAnswer(offer: ParsedOffer, transport: TransportInf
         rtp: [],
         fmtp: [],
         ...transportAttributes(transport, 'passive'),
-        sctpPort: transport.sctpParameters?.port ?? 5000,
+        sctpPort: transport.sctpParameters?.port ?? SCTP_PORT,
         maxMessageSize: transport.sctpParameters?.maxMessageSize ?? 262_144,
       });
       continue;

@@ -45,6 +45,8 @@ export interface StartMatrixAdmissionOptions {
   /** ws(s) URL returned by /sfu/get. */
   readonly signallingUrl: string;
   readonly observer?: TokenEndpointObserver & { eviction?(reason: EvictionReason): void; grace?(outcome: GraceOutcome): void };
+  /** Admissions of the livekit edge's token endpoint (/get_token); default `observer`. */
+  readonly liveKitObserver?: TokenEndpointObserver;
   /** The client's address of an HTTP request (src/server/http/clientAddress.ts); default the TCP peer. */
   readonly clientAddress?: (request: IncomingMessage) => string | undefined;
   /** Receives /get_token delay delegations (the livekit edge), when livekit.enabled. */
@@ -193,7 +195,7 @@ export async function startMatrixAdmission(options: StartMatrixAdmissionOptions)
         federationTimeoutMs: config.auth.federationTimeoutMs,
         maxBodyBytes: config.auth.maxBodyBytes,
         logger,
-        ...(options.observer ? { observer: options.observer } : {}),
+        ...((options.liveKitObserver ?? options.observer) ? { observer: options.liveKitObserver ?? options.observer } : {}),
         isReady: () => account.isFresh(maxSyncLagMs(config)),
         ...(options.clientAddress ? { clientAddress: options.clientAddress } : {}),
         ...(options.onDelegation ? { onDelegation: options.onDelegation } : {}),

@@ -12,6 +12,7 @@ import type { SessionObserver } from '../signalling/Session.ts';
 import {
   ADMISSION_REASONS,
   CLOSE_CODE_LABELS,
+  EDGES,
   EVICTION_REASONS,
   METRIC_PREFIX,
   OTHER,
@@ -19,12 +20,14 @@ import {
   SIGNALLING_METHODS,
   closedLabel,
   type AdmissionOutcome,
+  type EdgeLabel,
   type SignallingOutcome,
 } from './constants.ts';
 import { createMetricDefinitions, type MetricDefinitions } from './definitions.ts';
 import { MediaTracker } from './MediaTracker.ts';
 import { StatsPoller, type PollCycleResult } from './StatsPoller.ts';
 import type { WatchedWorker } from './types.ts';
+import type { DataRelayObserver } from '../livekit/DataRelay.ts';
 
 /** Resolution of the event-loop delay histogram behind sfu_nodejs_eventloop_lag_*_seconds. */
 export const EVENT_LOOP_MONITORING_PRECISION_MS = 100;
@@ -70,10 +73,12 @@ export interface WatchedPool {
 
 /** The observer events of a Conference that metrics reads. */
 export interface WatchedConferenceObserver {
-  on(event: 'participantJoined' | 'participantLeft' | 'rebuilt', listener: () => void): unknown;
+  on(event: 'participantJoined' | 'participantLeft', listener: (participantId: string, edge: EdgeLabel) => void): unknown;
+  on(event: 'rebuilt', listener: () => void): unknown;
   on(event: 'firstMediaReported', listener: (elapsedMs: number) => void): unknown;
   on(event: 'consumerRefused', listener: (reason: 'participant-limit' | 'worker-limit') => void): unknown;
-  off(event: 'participantJoined' | 'participantLeft' | 'rebuilt', listener: () => void): unknown;
+  off(event: 'participantJoined' | 'participantLeft', listener: (participantId: string, edge: EdgeLabel) => void): unknown;
+  off(event: 'rebuilt', listener: () => void): unknown;
   off(event: 'firstMediaReported', listener: (elapsedMs: number) => void): unknown;
   off(event: 'consumerRefused', listener: (reason: 'participant-limit' | 'worker-limit') => void): unknown;
 }
@@ -187,9 +192,14 @@ export class SfuMetrics {
     this.#metrics.websocketCloses.inc({ code: closedLabel(CLOSE_CODE_LABELS, String(code), OTHER) });
   }
 
-  /** The number of open signalling sessions changed. */
-  setWebSocketSessions(open: number): void {
-    this.#metrics.websocketSessions.set(open);
+  /** The number of open signalling sessions of an edge changed. */
+  setWebSocketSessions(open: number, edge: EdgeLabel = 'native'): void {
+    this.#metrics.websocketSessions.set({ edge: edgeLabel(edge) }, open);
+  }
+
+  /** The `observer.sessionsChanged` of the livekit edge (LiveKitServer). */
+  liveKitSessionsObserver(): { sessionsChanged(open: number): void } {
+    return { sessionsChanged: (open) => this.setWebSocketSessions(open, 'livekit') };
   }
 
   /** The observer to pass to SignallingServer (and so to every Session). */
@@ -206,22 +216,36 @@ export class SfuMetrics {
   /**
    * One admission decision, at the token endpoint or a WebSocket session.
    * `reason` is 'ok' when granted, else a refusal of src/server/auth/errors.ts
-   * (anything else counts as 'other').
+   * (anything else counts as 'other'); `edge` is where it happened (default native).
    */
-  recordAdmission(outcome: AdmissionOutcome, reason: string, durationMs?: number): void {
+  recordAdmission(outcome: AdmissionOutcome, reason: string, durationMs?: number, edge: EdgeLabel = 'native'): void {
     const reasonLabel = outcome === 'granted' ? 'ok' : reason === 'ok' ? OTHER : closedLabel(ADMISSION_REASONS, reason, OTHER);
-    this.#metrics.admissions.inc({ outcome, reason: reasonLabel });
+    this.#metrics.admissions.inc({ outcome, reason: reasonLabel, edge: edgeLabel(edge) });
     if (durationMs !== undefined && validDuration(durationMs)) {
-      this.#metrics.admissionDuration.observe({ outcome }, durationMs / 1000);
+      this.#metrics.admissionDuration.observe({ outcome, edge: edgeLabel(edge) }, durationMs / 1000);
     }
   }
 
-  /** The `observer` option of startMatrixAdmission() (MatrixAdmission, the token endpoint, the membership watcher). */
-  admissionObserver(): AdmissionMetricsObserver {
+  /**
+   * The `observer` option of startMatrixAdmission() (MatrixAdmission, the token endpoint, the
+   * membership watcher) and of the livekit edge's admission, counting admissions for `edge`.
+   */
+  admissionObserver(edge: EdgeLabel = 'native'): AdmissionMetricsObserver {
     return {
-      admission: (outcome, reason, durationMs) => this.recordAdmission(outcome, reason, durationMs),
+      admission: (outcome, reason, durationMs) => this.recordAdmission(outcome, reason, durationMs, edge),
       eviction: (reason) => this.recordEviction(reason),
       grace: (outcome) => this.recordMembershipGrace(outcome),
+    };
+  }
+
+  /** Counters of the LiveKit edge's data relay (LiveKitServer's observer). */
+  liveKitDataObserver(): DataRelayObserver {
+    return {
+      dataMessage: (channel, outcome, bytes) => {
+        this.#metrics.liveKitDataMessages.inc({ channel, outcome });
+        if (outcome === 'relayed') this.#metrics.liveKitDataBytes.inc({ channel }, bytes);
+      },
+      dataDelivery: (channel, outcome) => this.#metrics.liveKitDataDeliveries.inc({ channel, outcome }),
     };
   }
 
@@ -297,36 +321,36 @@ export class SfuMetrics {
     this.#metrics.workerLoad.set({ slot: String(slotIndex) }, load);
   }
 
-  /** A participant joined a conference. */
-  recordParticipantJoined(): void {
-    this.#metrics.participantJoins.inc();
-    this.#metrics.participants.inc();
+  /** A participant joined a conference through `edge`. */
+  recordParticipantJoined(edge: EdgeLabel = 'native'): void {
+    this.#metrics.participantJoins.inc({ edge: edgeLabel(edge) });
+    this.#metrics.participants.inc({ edge: edgeLabel(edge) });
   }
 
-  /** `count` participants left a conference (several when it closes with people inside). */
-  recordParticipantsLeft(count = 1): void {
+  /** `count` participants of `edge` left a conference (several when it closes with people inside). */
+  recordParticipantsLeft(count = 1, edge: EdgeLabel = 'native'): void {
     if (count <= 0) return;
-    this.#metrics.participantLeaves.inc(count);
-    this.#metrics.participants.dec(count);
+    this.#metrics.participantLeaves.inc({ edge: edgeLabel(edge) }, count);
+    this.#metrics.participants.dec({ edge: edgeLabel(edge) }, count);
   }
 
   /**
    * Follows a conference registry: conference and participant gauges, joins,
-   * leaves, rebuilds and first-media reports. Conferences already open are
-   * counted as they are (not as created).
+   * leaves, rebuilds and first-media reports, by edge. Conferences already open are
+   * counted as they are (not as created; their participants as native).
    */
   watchConferences<C extends WatchedConference>(registry: WatchedConferenceRegistry<C>): void {
-    const counts = new Map<C, { participants: number; detach: () => void }>();
+    const counts = new Map<C, { participants: Record<EdgeLabel, number>; detach: () => void }>();
     const follow = (conference: C): void => {
       if (counts.has(conference)) return;
-      const entry = { participants: conference.participantCount, detach: () => undefined };
-      const joined = (): void => {
-        entry.participants++;
-        this.recordParticipantJoined();
+      const entry = { participants: { native: conference.participantCount, livekit: 0 }, detach: () => undefined };
+      const joined = (_participantId: string, edge: EdgeLabel): void => {
+        entry.participants[edgeLabel(edge)]++;
+        this.recordParticipantJoined(edge);
       };
-      const left = (): void => {
-        entry.participants--;
-        this.recordParticipantsLeft(1);
+      const left = (_participantId: string, edge: EdgeLabel): void => {
+        entry.participants[edgeLabel(edge)]--;
+        this.recordParticipantsLeft(1, edge);
       };
       const firstMedia = (elapsedMs: number): void => this.observeFirstMedia(elapsedMs);
       const rebuilt = (): void => this.#metrics.conferenceRebuilds.inc();
@@ -345,7 +369,7 @@ export class SfuMetrics {
       };
       counts.set(conference, entry);
       this.#metrics.conferences.inc();
-      this.#metrics.participants.inc(entry.participants);
+      this.#metrics.participants.inc({ edge: 'native' }, entry.participants.native);
     };
     const created = (conference: C): void => {
       this.#metrics.conferencesCreated.inc();
@@ -358,7 +382,7 @@ export class SfuMetrics {
       entry.detach();
       this.#metrics.conferences.dec();
       // Conference.close() drops its participants without participantLeft events.
-      this.recordParticipantsLeft(entry.participants);
+      for (const edge of EDGES) this.recordParticipantsLeft(entry.participants[edge], edge);
     };
     for (const conference of registry.list()) follow(conference);
     registry.observer.on('conferenceCreated', created);
@@ -410,6 +434,11 @@ export class SfuMetrics {
     this.#poller.close();
     for (const detach of this.#detach.splice(0)) detach();
   }
+}
+
+/** A known edge label; anything else (a caller outside the type system) counts as native. */
+function edgeLabel(edge: string | undefined): EdgeLabel {
+  return closedLabel(EDGES, edge ?? 'native', 'native');
 }
 
 function validDuration(ms: number): boolean {

@@ -75,6 +75,10 @@ export type IcePathLabel = (typeof ICE_PATHS)[number];
 export const TURN_EDGES = ['native', 'livekit'] as const;
 export type TurnEdgeLabel = (typeof TURN_EDGES)[number];
 
+/** `edge` label of sessions, admissions and participants: the signalling edge (our protocol at /ws, LiveKit's at /rtc). */
+export const EDGES = ['native', 'livekit'] as const;
+export type EdgeLabel = (typeof EDGES)[number];
+
 /** `kind` label of media metrics. */
 export const MEDIA_KINDS = ['audio', 'video'] as const;
 export type MediaKindLabel = (typeof MEDIA_KINDS)[number];

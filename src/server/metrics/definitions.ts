@@ -10,6 +10,7 @@ import {
   ADMISSION_OUTCOMES,
   ADMISSION_REASONS,
   CONSUMER_REFUSAL_REASONS,
+  EDGES,
   EVICTION_REASONS,
   ICE_PATHS,
   JOIN_REFUSAL_REASONS,
@@ -60,9 +61,9 @@ export interface MetricDefinitions {
   readonly conferencesCreated: Counter;
   readonly conferenceRebuilds: Counter;
   readonly consumerRefusals: Counter<'reason'>;
-  readonly participants: Gauge;
-  readonly participantJoins: Counter;
-  readonly participantLeaves: Counter;
+  readonly participants: Gauge<'edge'>;
+  readonly participantJoins: Counter<'edge'>;
+  readonly participantLeaves: Counter<'edge'>;
   readonly transportBytes: Counter<'direction'>;
   readonly rtpBytes: Counter<'direction' | 'kind'>;
   readonly rtpPackets: Counter<'direction' | 'kind'>;
@@ -73,14 +74,17 @@ export interface MetricDefinitions {
   readonly consumerScore: Histogram<'kind'>;
   readonly statsPollDuration: Histogram;
   readonly statsPollSkipped: Counter;
-  readonly websocketSessions: Gauge;
+  readonly websocketSessions: Gauge<'edge'>;
   readonly websocketCloses: Counter<'code'>;
   readonly signallingRequests: Counter<'method' | 'outcome' | 'code'>;
   readonly signallingRequestDuration: Histogram<'method' | 'outcome'>;
-  readonly admissions: Counter<'outcome' | 'reason'>;
-  readonly admissionDuration: Histogram<'outcome'>;
+  readonly admissions: Counter<'outcome' | 'reason' | 'edge'>;
+  readonly admissionDuration: Histogram<'outcome' | 'edge'>;
   readonly evictions: Counter<'reason'>;
   readonly membershipGraces: Counter<'outcome'>;
+  readonly liveKitDataMessages: Counter<'channel' | 'outcome'>;
+  readonly liveKitDataBytes: Counter<'channel'>;
+  readonly liveKitDataDeliveries: Counter<'channel' | 'outcome'>;
   readonly firstMedia: Histogram;
   readonly matrixSyncLag: Gauge;
   readonly transportIcePaths: Counter<'path'>;
@@ -195,11 +199,17 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
       labelNames: ['reason'],
       registers,
     }),
-    participants: new Gauge({ name: 'sfu_participants', help: 'Participants joined to a conference on this node.', registers }),
-    participantJoins: new Counter({ name: 'sfu_participant_joins_total', help: 'Successful conference joins.', registers }),
+    participants: new Gauge({
+      name: 'sfu_participants',
+      help: 'Participants joined to a conference on this node, by the signalling edge they came through (native, livekit).',
+      labelNames: ['edge'],
+      registers,
+    }),
+    participantJoins: new Counter({ name: 'sfu_participant_joins_total', help: 'Successful conference joins, by signalling edge (native, livekit).', labelNames: ['edge'], registers }),
     participantLeaves: new Counter({
       name: 'sfu_participant_leaves_total',
-      help: 'Participants that left a conference (leave, disconnect, eviction).',
+      help: 'Participants that left a conference (leave, disconnect, eviction), by signalling edge (native, livekit).',
+      labelNames: ['edge'],
       registers,
     }),
 
@@ -266,7 +276,12 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     }),
 
     // Signalling: from the SignallingServer / Session observer.
-    websocketSessions: new Gauge({ name: 'sfu_websocket_sessions', help: 'Open signalling WebSocket sessions.', registers }),
+    websocketSessions: new Gauge({
+      name: 'sfu_websocket_sessions',
+      help: 'Open signalling WebSocket sessions, by edge (native /ws, livekit /rtc; a livekit session held for a resume counts).',
+      labelNames: ['edge'],
+      registers,
+    }),
     websocketCloses: new Counter({
       name: 'sfu_websocket_closes_total',
       help: 'Signalling WebSocket closes, by close code (ours from closeCodes.ts, 1005, 1006, else other).',
@@ -290,14 +305,14 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     // Admission and eviction: called by the Matrix admission code.
     admissions: new Counter({
       name: 'sfu_admissions_total',
-      help: 'Admission decisions (token endpoint /sfu/get and WebSocket sessions), by outcome and reason.',
-      labelNames: ['outcome', 'reason'],
+      help: 'Admission decisions (token endpoints and WebSocket sessions), by outcome, reason and edge (native: /sfu/get and /ws; livekit: /get_token and /rtc).',
+      labelNames: ['outcome', 'reason', 'edge'],
       registers,
     }),
     admissionDuration: new Histogram({
       name: 'sfu_admission_duration_seconds',
-      help: 'Time to reach an admission decision (token endpoint and WebSocket sessions), by outcome.',
-      labelNames: ['outcome'],
+      help: 'Time to reach an admission decision (token endpoints and WebSocket sessions), by outcome and edge.',
+      labelNames: ['outcome', 'edge'],
       buckets: [...ADMISSION_DURATION_BUCKETS_SECONDS],
       registers,
     }),
@@ -311,6 +326,26 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
       name: 'sfu_membership_graces_total',
       help: 'Grace periods of connected sessions whose membership was emptied or expired, by outcome (restored by the client, or expired into an eviction).',
       labelNames: ['outcome'],
+      registers,
+    }),
+
+    // LiveKit data channels (src/server/livekit/DataRelay.ts).
+    liveKitDataMessages: new Counter({
+      name: 'sfu_livekit_data_messages_total',
+      help: 'Data channel messages from LiveKit clients, by channel (reliable, lossy) and outcome: relayed, refused (a fault of the sender), rate_limited or dropped (not for other clients, e.g. metrics).',
+      labelNames: ['channel', 'outcome'],
+      registers,
+    }),
+    liveKitDataBytes: new Counter({
+      name: 'sfu_livekit_data_bytes_total',
+      help: 'Bytes of the relayed data channel messages from LiveKit clients, by channel (counted once per message, not per receiver).',
+      labelNames: ['channel'],
+      registers,
+    }),
+    liveKitDataDeliveries: new Counter({
+      name: 'sfu_livekit_data_deliveries_total',
+      help: 'Copies of relayed data packets to LiveKit receivers, by channel and outcome: sent (handed to the SCTP association) or dropped (no data channels yet, too many copies in flight, or refused by the worker).',
+      labelNames: ['channel', 'outcome'],
       registers,
     }),
 
@@ -358,13 +393,24 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     }
   }
   for (const direction of MEDIA_DIRECTIONS) definitions.transportBytes.inc({ direction }, 0);
-  for (const outcome of ADMISSION_OUTCOMES) {
-    for (const reason of ADMISSION_REASONS) {
-      if ((outcome === 'granted') === (reason === 'ok')) definitions.admissions.inc({ outcome, reason }, 0);
+  for (const edge of EDGES) {
+    definitions.participants.set({ edge }, 0);
+    definitions.participantJoins.inc({ edge }, 0);
+    definitions.participantLeaves.inc({ edge }, 0);
+    definitions.websocketSessions.set({ edge }, 0);
+    for (const outcome of ADMISSION_OUTCOMES) {
+      for (const reason of ADMISSION_REASONS) {
+        if ((outcome === 'granted') === (reason === 'ok')) definitions.admissions.inc({ outcome, reason, edge }, 0);
+      }
     }
   }
   for (const reason of EVICTION_REASONS) definitions.evictions.inc({ reason }, 0);
   for (const outcome of ['restored', 'expired']) definitions.membershipGraces.inc({ outcome }, 0);
+  for (const channel of ['reliable', 'lossy']) {
+    for (const outcome of ['relayed', 'refused', 'rate_limited', 'dropped']) definitions.liveKitDataMessages.inc({ channel, outcome }, 0);
+    for (const outcome of ['sent', 'dropped']) definitions.liveKitDataDeliveries.inc({ channel, outcome }, 0);
+    definitions.liveKitDataBytes.inc({ channel }, 0);
+  }
   for (const reason of CONSUMER_REFUSAL_REASONS) definitions.consumerRefusals.inc({ reason }, 0);
   for (const reason of JOIN_REFUSAL_REASONS) definitions.joinRefusals.inc({ reason }, 0);
   for (const path of ICE_PATHS) definitions.transportIcePaths.inc({ path }, 0);

@@ -23,6 +23,8 @@ export interface TestJoinOptions {
   readonly audio?: boolean;
   /** Simulcast the camera. Default true. */
   readonly simulcast?: boolean;
+  /** `relay` makes both PeerConnections use only TURN candidates (the join reply's TURN servers). Default `all`. */
+  readonly iceTransportPolicy?: 'all' | 'relay';
   /**
    * Attach RTCRtpScriptTransforms to every sender and receiver: senders XOR
    * the frame payload past its unencrypted header, receivers undo it, both

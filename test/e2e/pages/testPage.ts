@@ -120,6 +120,7 @@ async function join(options: TestJoinOptions): Promise<{ participantId: string }
     url,
     query,
     ...(options.transform ? { transforms: transforms() } : {}),
+    ...(options.iceTransportPolicy ? { iceTransportPolicy: options.iceTransportPolicy } : {}),
     ...(e2ee ? e2ee.clientOptions() : {}),
     logger: {
       debug: () => undefined,
@@ -139,6 +140,7 @@ async function join(options: TestJoinOptions): Promise<{ participantId: string }
     record('trackRemoved', { ...event });
   });
   joined.on('firstMedia', (event) => record('firstMedia', { ...event }));
+  joined.on('mediaPath', (event) => record('mediaPath', { ...event }));
   joined.on('layersChanged', (event) => record('layersChanged', { ...event }));
   joined.on('peerJoined', (peer) => record('peerJoined', { participantId: peer.participantId }));
   joined.on('peerLeft', (event) => record('peerLeft', { ...event }));

@@ -49,7 +49,7 @@ describe('Vp8Stream', () => {
 
 describe('Vp8Stream as a simulcast layer', () => {
   it('carries the rid in a one-byte header extension, TL0PICIDX and the temporal ids 0,2,1,2, and tags its layer', () => {
-    const stream = new Vp8Stream(5, 96, 150_000, 25, { layer: 2, width: 1280, height: 720, temporalLayers: 3, rid: { extensionId: 10, value: 'f' } });
+    const stream = new Vp8Stream(5, 96, 150_000, 25, { layer: 2, streamKey: 77, width: 1280, height: 720, temporalLayers: 3, rid: { extensionId: 10, value: 'f' } });
     const frames = [0, 1, 2, 3, 4].map((i) => stream.nextFrame(i * 40, 3600)[0]!);
     const first = frames[0]!;
     expect(first[0]! & 0x10).toBe(0x10); // X: header extension
@@ -64,13 +64,13 @@ describe('Vp8Stream as a simulcast layer', () => {
     expect(tids).toEqual([0, 2, 1, 2, 0]);
     const tl0 = frames.map((p) => p[d + 4]!);
     expect((tl0[4]! - tl0[0]!) & 0xff).toBe(1);
-    expect(parseRtp(first, 'video')).toMatchObject({ ssrc: 5, counter: 0, layer: 2 });
+    expect(parseRtp(first, 'video')).toMatchObject({ ssrc: 5, counter: 0, layer: 2, streamKey: 77 });
     expect(stream.rtpTimestampAt(160 + 10)).toBe((frames[4]!.readUInt32BE(4) + 900) >>> 0);
   });
 });
 
 describe('Reception', () => {
-  const packet = (layer: number, counter: number, sequence: number) => ({ ssrc: 1, sequence, payloadType: 101, counter, layer, sentAtMs: 0 });
+  const packet = (layer: number, counter: number, sequence: number) => ({ ssrc: 1, sequence, payloadType: 101, counter, layer, streamKey: 9, sentAtMs: 0 });
 
   it('expects packets per layer segment, not those of a layer the SFU was not forwarding, and skips the sequence gap of a switch', () => {
     const sub = newSubscription({ consumerId: 'c', kind: 'video', producerId: 'p', simulcast: true, createdAtMs: 0 });
@@ -84,6 +84,7 @@ describe('Reception', () => {
     expect(expectedByLayer(sub, (layer) => sent[layer]!, true)).toEqual([10, 0, 4]);
     expect(sub.receivedByLayer).toEqual([2, 0, 3]);
     expect(sub.switches).toBe(1);
+    expect(sub.streamKey).toBe(9);
     expect(forwardedOf(sub)).toBe(16 - 10 + 1 - 1);
   });
 });
@@ -176,6 +177,8 @@ describe('parseCliOptions', () => {
     expect(parseCliOptions(['--simulcast', '--layers', 'cycle', '--layer-cycle', '2'])).toMatchObject({ simulcastBitrates: [150_000, 500_000, 1_200_000], layers: 'cycle', layerCycleS: 2 });
     expect(parseCliOptions(['--simulcast-bitrates', '100000,300000,900000']).simulcastBitrates).toEqual([100_000, 300_000, 900_000]);
     expect(parseCliOptions(['--simulcast-compare']).mode).toBe('simulcast-compare');
+    expect(parseCliOptions(['--livekit-share', '0.25']).liveKitShare).toBe(0.25);
+    expect(() => parseCliOptions(['--compare', '--livekit-share', '0.5'])).toThrow(/baseline speaks protocol v1 only/);
     expect(() => parseCliOptions(['--simulcast-bitrates', '1,2', '--layers', 'best', '--simulcast', '--media', 'audio'])).toThrow(/three bitrates[\s\S]*high, low, mixed or cycle[\s\S]*needs video/);
   });
 });

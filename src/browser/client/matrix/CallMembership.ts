@@ -21,6 +21,7 @@
 import { TypedEmitter } from '../../../common/lib/TypedEmitter.ts';
 import { isRateLimited, isTransient, matrixRequest, MatrixRequestError, type MatrixSession } from './matrixHttp.ts';
 import { backoffDelayMs } from './retry.ts';
+import { preferredFoci, type SfuFocus } from './foci.ts';
 
 /** Event type of call memberships. */
 export const CALL_MEMBER_TYPE = 'org.matrix.msc3401.call.member';
@@ -29,11 +30,7 @@ export const MEMBERSHIP_EXPIRES_MS = 14_400_000;
 /** `expires` is extended when less than this is left. */
 export const EXPIRY_HEADROOM_MS = 300_000;
 
-/** Our transport, as it appears in foci_preferred. */
-export interface SfuFocus {
-  readonly type: string;
-  readonly sfu_service_url: string;
-}
+export type { SfuFocus } from './foci.ts';
 
 /** Why the membership was published again. */
 export type RestoreReason =
@@ -66,6 +63,11 @@ export interface CallMembershipOptions {
   readonly session: MatrixSession;
   readonly roomId: string;
   readonly focus: SfuFocus;
+  /**
+   * The SFU also serves a LiveKit focus (servesLiveKitFocus()): name it first in
+   * `foci_preferred`, so Element Call users see this device (foci.ts). Default false.
+   */
+  readonly liveKitFocus?: boolean;
   /** Delay of the pre-scheduled leave (MSC4140). Default 10 000 ms (Element Call's). */
   readonly delayedLeaveMs?: number;
   /** How often the delayed leave is restarted. Default 5000 ms. */
@@ -213,7 +215,7 @@ export class CallMembership extends TypedEmitter<CallMembershipEvents> {
   }
 
   async #publish(createdTs: number, expiresMs: number): Promise<void> {
-    const { session, focus } = this.#options;
+    const { session, focus, liveKitFocus = false } = this.#options;
     await this.#request('publish call membership', 'PUT', this.#path, {
       application: 'm.call',
       call_id: '',
@@ -221,7 +223,7 @@ export class CallMembership extends TypedEmitter<CallMembershipEvents> {
       device_id: session.deviceId,
       expires: expiresMs,
       focus_active: { type: 'livekit', focus_selection: 'multi_sfu' },
-      foci_preferred: [focus],
+      foci_preferred: preferredFoci(focus, liveKitFocus),
       created_ts: createdTs,
     });
     this.#createdTs = createdTs;

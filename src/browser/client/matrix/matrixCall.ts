@@ -18,6 +18,7 @@ export {
   type RestoreReason,
   type SfuFocus,
 } from './CallMembership.ts';
+export { liveKitFocusOf, preferredFoci, servesLiveKitFocus, type LiveKitFocus } from './foci.ts';
 
 /**
  * Password login; returns the device's session. With `deviceId` (a device this browser used

@@ -6,6 +6,8 @@
 
 import { TypedEmitter } from '../../../common/lib/TypedEmitter.ts';
 import type { ClientLogger } from '../../client/types.ts';
+import type { SfuClient } from '../../client/SfuClient.ts';
+import type { MediaPath } from '../../client/mediaPath.ts';
 import { WidgetError } from '../errors.ts';
 import type { MessageKey } from '../i18n/index.ts';
 import type { LocalMedia } from './LocalMedia.ts';
@@ -34,6 +36,8 @@ export interface CallSessionOptions {
   readonly onStatus?: (key: MessageKey) => void;
   /** Aborts joining (hang-up while joining). */
   readonly signal?: AbortSignal;
+  /** Microphone and camera on or off at the start (the lobby's choice). Default both on. */
+  readonly initial?: { readonly micOn: boolean; readonly camOn: boolean };
 }
 
 /** The participant id of a device: `${userId}:${deviceId}` (the SFU's, from the JWT). */
@@ -55,6 +59,8 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   readonly #selfId: string;
   readonly #cleanups: Array<() => void> = [];
   #state: ConnectionState = 'connected';
+  /** The last media path of each transport direction (client `mediaPath` events). */
+  readonly #paths = new Map<'send' | 'recv', MediaPath>();
   #micOn = true;
   #camOn = true;
 
@@ -103,10 +109,13 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     this.#connection = connection;
     this.#remote = remote;
     this.#selfId = participantIdOf(options.backend.userId, options.backend.deviceId);
+    this.#micOn = options.initial?.micOn ?? true;
+    this.#camOn = options.initial?.camOn ?? true;
     const client = connection.client;
-    if (client) this.#cleanups.push(remote.attach(client, client.peers));
+    if (client) this.#cleanups.push(remote.attach(client, client.peers), this.#watchMediaPath(client));
     connection.on('joined', (newClient, peers) => {
-      this.#cleanups.push(remote.attach(newClient, peers));
+      this.#paths.clear();
+      this.#cleanups.push(remote.attach(newClient, peers), this.#watchMediaPath(newClient));
       this.#changed();
     });
     connection.on('reconnecting', () => this.#setState('reconnecting'));
@@ -119,6 +128,27 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /**
+   * How media gets through: `relay` (a TURN server relays at least one direction), `failed`
+   * (ICE failed: neither directly nor through a relay), `direct`, or undefined before the
+   * transports connected.
+   */
+  get mediaPath(): MediaPath | undefined {
+    const paths = [...this.#paths.values()];
+    if (paths.includes('failed')) return 'failed';
+    if (paths.includes('relay')) return 'relay';
+    return paths.length > 0 ? 'direct' : undefined;
+  }
+
+  #watchMediaPath(client: SfuClient): () => void {
+    const listener = ({ direction, path }: { direction: 'send' | 'recv'; path: MediaPath }): void => {
+      this.#paths.set(direction, path);
+      this.#changed();
+    };
+    client.on('mediaPath', listener);
+    return () => client.off('mediaPath', listener);
   }
 
   /** This device's camera, microphone and screen (device lists, choices). */
@@ -239,8 +269,9 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
 
   async #publishDevices(): Promise<void> {
     const { media } = this.#options;
-    if (media.microphone) await this.#connection.setTrack('microphone', media.microphone);
-    if (media.camera) await this.#connection.setTrack('camera', media.camera);
+    // A device the person turned off in the lobby is published paused: turning it on is then a resume.
+    if (media.microphone) await this.#connection.setTrack('microphone', media.microphone, !this.#micOn);
+    if (media.camera) await this.#connection.setTrack('camera', media.camera, !this.#camOn);
     this.#changed();
   }
 

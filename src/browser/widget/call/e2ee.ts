@@ -4,10 +4,14 @@
 // else's over Olm-encrypted to-device messages, which the host encrypts and decrypts for us).
 // The tiles' badges combine both: keys present / waiting / failing to decrypt.
 //
+// Frame format (src/browser/e2ee/frameFormat.ts): RFC 9605 SFrame among our widgets, LiveKit's
+// format while an Element Call member is in the call; receivers read both.
+//
 // Only for calls whose every participant encrypts: a participant without E2EE (standalone
 // mode) cannot decode an encrypted sender, and encrypted receivers drop its clear frames.
 
 import { E2eeManager } from '../../e2ee/E2eeManager.ts';
+import { chooseFrameFormat } from '../../e2ee/frameFormat.ts';
 import { MatrixKeyManager } from '../../../common/e2ee/keys/MatrixKeyManager.ts';
 import type { KeyTransportClient } from '../../../common/e2ee/keys/types.ts';
 import type { Logger } from '../../../common/lib/logger.ts';
@@ -86,7 +90,14 @@ export function matrixE2eeStatus(options: MatrixE2eeOptions): E2eeStatusSource {
       keys.on('keyStateChanged', changed);
       keys.on('error', (error) => logger.warn('media key distribution problem', { reason: error.reason }));
       keys.start();
-      const feed = (): void => keys?.setMemberships(backend.memberships());
+      const feed = (): void => {
+        const members = backend.memberships();
+        // The format first: a join under LiveKit's format must bring a fresh key, not a ratchet.
+        const format = chooseFrameFormat(members);
+        keys?.setRatchetOnJoin(format === 'sframe');
+        manager?.setFrameFormat(format);
+        keys?.setMemberships(members);
+      };
       unwatch = backend.onRoomChanged(feed);
       feed();
     },

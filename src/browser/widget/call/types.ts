@@ -27,7 +27,7 @@ export interface CallBackend {
   /** Empties this device's membership (delayed leave sent now, or `{}`). Idempotent. */
   leaveCall(): Promise<void>;
   /** Other devices' live memberships, for key distribution. */
-  memberships(): ReadonlyArray<{ userId: string; deviceId: string; memberId: string; createdTs: number }>;
+  memberships(): ReadonlyArray<{ userId: string; deviceId: string; memberId: string; createdTs: number; transportTypes?: readonly string[] }>;
 }
 
 /** Per-participant E2EE state shown as a badge. */

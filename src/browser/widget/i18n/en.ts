@@ -16,6 +16,8 @@ export const en = {
   'status.reconnecting': 'Connection interrupted. Reconnecting…',
   'status.retrying': 'The server is busy. Trying again in a moment…',
   'status.leaving': 'Leaving the call…',
+  'status.relay': 'Connected through a relay server: your network blocks a direct connection.',
+  'status.mediaBlocked': 'Audio and video cannot get through, neither directly nor through the relay server. Your network may block them: ask your IT support to allow this video server (UDP) or its relay (TCP port 443).',
 
   'login.heading': 'Sign in to join a call',
   'login.intro': 'Use your Matrix account. Your organisation can tell you the server address.',
@@ -87,6 +89,9 @@ export const en = {
   'e2ee.failed': 'Cannot decrypt',
   'e2ee.failedHint': 'The media of this person cannot be decrypted. Ask them to leave and join again.',
 
+  'lobby.heading': 'Ready to join?',
+  'lobby.headingRoom': 'Join the call in {room}',
+  'lobby.join': 'Join call',
   'ended.heading': 'You left the call',
   'ended.rejoin': 'Join again',
   'ended.closeHint': 'You can close this window.',

@@ -16,6 +16,8 @@ export const sv: Messages = {
   'status.reconnecting': 'Anslutningen bröts. Ansluter igen…',
   'status.retrying': 'Servern är upptagen. Försöker igen om en stund…',
   'status.leaving': 'Lämnar samtalet…',
+  'status.relay': 'Ansluten via en reläserver: ditt nätverk blockerar en direkt anslutning.',
+  'status.mediaBlocked': 'Ljud och bild kommer inte fram, varken direkt eller via reläservern. Ditt nätverk kan blockera dem: be er IT-support att tillåta videoservern (UDP) eller dess relä (TCP-port 443).',
 
   'login.heading': 'Logga in för att delta i ett samtal',
   'login.intro': 'Använd ditt Matrix-konto. Din organisation kan ge dig serverns adress.',
@@ -87,6 +89,9 @@ export const sv: Messages = {
   'e2ee.failed': 'Kan inte dekrypteras',
   'e2ee.failedHint': 'Ljud och bild från den här personen kan inte dekrypteras. Be personen lämna och ansluta igen.',
 
+  'lobby.heading': 'Redo att ansluta?',
+  'lobby.headingRoom': 'Anslut till samtalet i {room}',
+  'lobby.join': 'Anslut',
   'ended.heading': 'Du har lämnat samtalet',
   'ended.rejoin': 'Delta igen',
   'ended.closeHint': 'Du kan stänga det här fönstret.',

@@ -1,14 +1,16 @@
 // Actions the host sends to the widget outside the Matrix client (src/browser/widget/README.md,
 // "MatrixRTC widget mode"):
 // `im.vector.hangup` (leave now), `io.element.close` (the host is closing us),
-// `io.element.device_mute` (toggle or query mic and camera). They may arrive before the call
+// `io.element.device_mute` (toggle or query mic and camera), `theme_change` (matrix-widget-api's
+// ThemeChange: `{name: "light" | "dark" | …}`), `io.element.join` (`{audioInput, videoInput}`:
+// join now from the lobby, `null` = that device off). They may arrive before the call
 // screen exists, e.g. a hang-up while we are still joining, so they are claimed at once
 // (preventDefault, else matrix-widget-api answers "unsupported action") and buffered until a
 // handler is set (element-call's LazyEventEmitter idea); the host gets its reply when the
 // handler has run.
 
 /** Host → widget actions the call handles. */
-export const HOST_ACTIONS = Object.freeze(['im.vector.hangup', 'io.element.close', 'io.element.device_mute'] as const);
+export const HOST_ACTIONS = Object.freeze(['im.vector.hangup', 'io.element.close', 'io.element.device_mute', 'theme_change', 'io.element.join'] as const);
 
 /** One of them. */
 export type HostAction = (typeof HOST_ACTIONS)[number];

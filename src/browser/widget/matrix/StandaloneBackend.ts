@@ -4,7 +4,7 @@
 // room's joined members, refreshed when someone we do not know appears. No Olm here, so no
 // media keys: standalone calls show "Not encrypted".
 
-import { CallMembership, type MatrixSession } from '../../client/matrix/matrixCall.ts';
+import { CallMembership, servesLiveKitFocus, type MatrixSession } from '../../client/matrix/matrixCall.ts';
 import { WidgetError } from '../errors.ts';
 import { SFU_FOCUS_TYPE } from '../launch.ts';
 import type { CallBackend, OpenIdToken } from '../call/types.ts';
@@ -51,10 +51,13 @@ export class StandaloneBackend implements CallBackend {
   async joinCall(): Promise<void> {
     this.#refreshNames();
     try {
+      // Element Call users see us only through a LiveKit focus (foci.ts); ask the SFU whether it serves one.
+      const liveKitFocus = await servesLiveKitFocus(this.sfuServiceUrl);
       this.#membership = await CallMembership.join({
         session: this.#session,
         roomId: this.roomId,
         focus: { type: SFU_FOCUS_TYPE, sfu_service_url: this.sfuServiceUrl },
+        liveKitFocus,
       });
     } catch (error) {
       throw new WidgetError('MEMBERSHIP_FAILED', 'the membership could not be published', { cause: error });

@@ -22,13 +22,16 @@ import type { Room } from 'matrix-js-sdk/lib/models/room.js';
 import { RoomStateEvent } from 'matrix-js-sdk/lib/models/room-state.js';
 import { MatrixRTCSessionEvent, type MatrixRTCSession } from 'matrix-js-sdk/lib/matrixrtc/MatrixRTCSession.js';
 import { MembershipManagerEvent } from 'matrix-js-sdk/lib/matrixrtc/IMembershipManager.js';
+import type { Transport } from 'matrix-js-sdk/lib/matrixrtc/types.js';
 import type { ClientLogger } from '../../client/types.ts';
 import { WidgetError } from '../errors.ts';
 import { SFU_FOCUS_TYPE, type WidgetLaunch } from '../launch.ts';
 import type { CallBackend, OpenIdToken } from '../call/types.ts';
 import { CALL_MEMBER_EVENT_TYPE, callCapabilities, ownMembershipStateKeys } from './capabilities.ts';
 import { quietSdk, sdkLogger } from './sdkLogging.ts';
+import { HOMESERVER_NOT_ALLOWED } from './discovery.ts';
 import { backoffDelayMs } from '../../client/matrix/retry.ts';
+import { liveKitFocusOf, servesLiveKitFocus } from '../../client/matrix/foci.ts';
 
 /**
  * js-sdk membership settings: keep retrying through an outage (every 3 s for ~10 min) and
@@ -39,6 +42,25 @@ export const MEMBERSHIP_CONFIG = Object.freeze({
   maximumNetworkErrorRetryCount: 200,
   maximumRateLimitRetryCount: 100,
 });
+/** The homeserver's origin, or undefined for a non-URL. */
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The failure when this page's Content-Security-Policy blocks the user's homeserver (js-sdk reads
+ * its `/versions` before it schedules the delayed leave): explain.ts says `err.login.blocked`,
+ * which names `widget.homeserverUrls`, instead of a membership timeout 20 s later.
+ */
+export function homeserverBlockedError(baseUrl: string): WidgetError {
+  const cause = Object.assign(new Error('the page\'s Content-Security-Policy blocks the homeserver'), { errcode: HOMESERVER_NOT_ALLOWED });
+  return new WidgetError('MEMBERSHIP_FAILED', 'the homeserver is not in the widget\'s CSP', { cause, details: [`${originOf(baseUrl) ?? baseUrl}: not in widget.homeserverUrls`] });
+}
+
 /** Back-off before joining the session again after js-sdk's membership manager stopped. */
 const REJOIN_BACKOFF = { baseMs: 2000, maxMs: 30_000 } as const;
 
@@ -78,6 +100,11 @@ export class WidgetBackend implements CallBackend {
   #inCall = false;
   #rejoins = 0;
   #rejoinTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set when the page's CSP blocked a request to the homeserver (securitypolicyviolation). */
+  #homeserverBlocked = false;
+  readonly #onHomeserverBlocked = new Set<() => void>();
+  /** Whether our SFU serves a LiveKit focus (probed in start()): then that is our membership's active focus. */
+  #liveKitFocus = false;
 
   /** Creates the embedded client, which starts the widget API at once. Call during page load. */
   static create(options: WidgetBackendOptions): WidgetBackend {
@@ -92,6 +119,15 @@ export class WidgetBackend implements CallBackend {
     this.deviceId = launch.deviceId;
     this.sfuServiceUrl = launch.sfuServiceUrl;
     this.#capabilitiesSettled = new Promise((resolve) => api.once('ready', () => resolve()));
+    // A homeserver outside the CSP fails every fetch the same way as an unreachable one; the
+    // browser tells the page which it was. (Standalone mode asks the node instead: discovery.ts.)
+    const homeserverOrigin = originOf(launch.baseUrl);
+    globalThis.document?.addEventListener('securitypolicyviolation', (event) => {
+      if (event.effectiveDirective !== 'connect-src' || originOf(event.blockedURI) !== homeserverOrigin) return;
+      options.logger.warn('the widget\'s CSP blocks the homeserver', { homeserver: homeserverOrigin });
+      this.#homeserverBlocked = true;
+      for (const listener of this.#onHomeserverBlocked) listener();
+    });
     quietSdk();
     // The host may or may not wait for `content_loaded` (Element's waitForIframeLoad); send it ourselves and tolerate a refusal.
     this.client = createRoomWidgetClient(api, callCapabilities(launch.userId, launch.deviceId), launch.roomId, {
@@ -111,6 +147,7 @@ export class WidgetBackend implements CallBackend {
   async start(): Promise<void> {
     const { api, readyTimeoutMs = 30_000 } = this.#options;
     const hostSilent = (): WidgetError => new WidgetError('HOST_UNAVAILABLE', 'the host did not answer the widget API');
+    const liveKitProbe = servesLiveKitFocus(this.sfuServiceUrl, { logger: this.#options.logger });
     await withTimeout(this.#capabilitiesSettled, readyTimeoutMs, hostSilent);
     const [normalKey, ownedKey] = ownMembershipStateKeys(this.userId, this.deviceId);
     const missing = [
@@ -126,6 +163,13 @@ export class WidgetBackend implements CallBackend {
     if (!room) throw hostSilent();
     this.#room = room;
     this.#session = this.client.matrixRTC.getRoomSession(room);
+    this.#liveKitFocus = await liveKitProbe;
+  }
+
+  /** The membership's foci: the LiveKit focus of our SFU first when it serves one (Element Call reads only those), then our transport. */
+  get foci(): { readonly active: Transport; readonly preferred: readonly Transport[] } {
+    const ours = { type: SFU_FOCUS_TYPE, sfu_service_url: this.sfuServiceUrl };
+    return this.#liveKitFocus ? { active: { ...liveKitFocusOf(this.sfuServiceUrl) }, preferred: [ours] } : { active: ours, preferred: [] };
   }
 
   roomName(): string | undefined {
@@ -163,12 +207,19 @@ export class WidgetBackend implements CallBackend {
         cleanup();
         reject(new WidgetError('MEMBERSHIP_FAILED', 'the membership could not be published', { cause: error }));
       };
+      const onBlocked = (): void => {
+        cleanup();
+        reject(homeserverBlockedError(this.#options.launch.baseUrl));
+      };
       const cleanup = (): void => {
         session.off(MembershipManagerEvent.StatusChanged, onStatus);
         session.off(MatrixRTCSessionEvent.MembershipManagerError, onError);
+        this.#onHomeserverBlocked.delete(onBlocked);
       };
       session.on(MembershipManagerEvent.StatusChanged, onStatus);
       session.on(MatrixRTCSessionEvent.MembershipManagerError, onError);
+      this.#onHomeserverBlocked.add(onBlocked);
+      if (this.#homeserverBlocked) onBlocked();
     });
     this.#joinSession(session);
     await withTimeout(published, this.#options.joinTimeoutMs ?? 20_000, () => new WidgetError('MEMBERSHIP_FAILED', 'publishing the membership timed out'));
@@ -178,9 +229,9 @@ export class WidgetBackend implements CallBackend {
   }
 
   #joinSession(session: MatrixRTCSession): void {
-    const focus = { type: SFU_FOCUS_TYPE, sfu_service_url: this.sfuServiceUrl };
-    // multi_sfu: the focus is our own transport, first in foci_preferred (src/server/matrix/README.md §6).
-    session.joinRTCSession({ userId: this.userId, deviceId: this.deviceId, memberId: `${this.userId}:${this.deviceId}` }, [], focus, {
+    const { active, preferred } = this.foci;
+    // multi_sfu: js-sdk writes `active` first in foci_preferred, then `preferred` (src/server/matrix/README.md §6).
+    session.joinRTCSession({ userId: this.userId, deviceId: this.deviceId, memberId: `${this.userId}:${this.deviceId}` }, [...preferred], active, {
       manageMediaKeys: false,
       callIntent: 'video',
       ...MEMBERSHIP_CONFIG,
@@ -225,6 +276,13 @@ export class WidgetBackend implements CallBackend {
   memberships(): ReturnType<CallBackend['memberships']> {
     return (this.#session?.memberships ?? [])
       .filter((membership) => !(membership.sender === this.userId && membership.deviceId === this.deviceId))
-      .map((membership) => ({ userId: membership.sender, deviceId: membership.deviceId, memberId: membership.memberId, createdTs: membership.createdTs() }));
+      .map((membership) => ({
+        userId: membership.sender,
+        deviceId: membership.deviceId,
+        memberId: membership.memberId,
+        createdTs: membership.createdTs(),
+        // Which frame format the call needs (src/browser/e2ee/frameFormat.ts).
+        transportTypes: membership.transports.map((transport) => transport.type),
+      }));
   }
 }

@@ -129,7 +129,10 @@ export class CallView {
     this.#count.textContent = t.plural('call.participants', people.length);
     this.#renderE2ee();
     const state = session.state;
-    this.#status.textContent = state === 'reconnecting' ? t.t('status.reconnecting') : state === 'leaving' ? t.t('status.leaving') : '';
+    const path = session.mediaPath;
+    this.#status.textContent =
+      state === 'reconnecting' ? t.t('status.reconnecting') : state === 'leaving' ? t.t('status.leaving') : path === 'failed' ? t.t('status.mediaBlocked') : path === 'relay' ? t.t('status.relay') : '';
+    this.element.dataset['mediaPath'] = path ?? '';
     this.element.dataset['state'] = state;
     this.#renderTiles(tiles);
     this.#renderAudio();

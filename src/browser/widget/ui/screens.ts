@@ -32,6 +32,12 @@ export class AppShell {
     document.title = t.t('app.title');
   }
 
+  /** Applies a colour scheme (`data-theme` on the document; styles.css has both). */
+  setTheme(theme: 'light' | 'dark'): void {
+    document.documentElement.dataset['theme'] = theme;
+    document.querySelector('meta[name="color-scheme"]')?.setAttribute('content', theme);
+  }
+
   /** Replaces the current screen; `dispose` runs when it is replaced in turn. */
   show(screen: HTMLElement, dispose?: () => void): void {
     this.#dispose?.();

@@ -126,6 +126,11 @@ export class MatrixKeyManager extends TypedEmitter<MatrixKeyManagerEvents> {
     this.#logger.info('key manager started');
   }
 
+  /** Joins ratchet our key (default) or bring a fresh key for everyone (OutboundKeyPolicy.setRatchetOnJoin). */
+  setRatchetOnJoin(enabled: boolean): void {
+    this.#policy.setRatchetOnJoin(enabled);
+  }
+
   /**
    * Replaces the call's live memberships (our own entry may be included; it is skipped).
    * Devices that left lose their keys at once; our key is re-rolled per the policy.

@@ -130,6 +130,7 @@ export class OutboundKeyPolicy {
   readonly #rotationIntervalMs: number;
   readonly #sendRetryDelayMs: number;
   readonly #maxRatchetSteps: number;
+  #ratchetOnJoin = true;
   #members: readonly KeyMember[] = [];
   #current: CurrentKey | undefined;
   #recipients = new Map<string, RecipientRecord>();
@@ -167,6 +168,16 @@ export class OutboundKeyPolicy {
     if (this.#started || this.#stopped) return;
     this.#started = true;
     this.#requestRollout();
+  }
+
+  /**
+   * Whether a join ratchets the current key (default) or makes a fresh key for everyone. Off
+   * while the call writes LiveKit's frame format: Element Call receivers follow only
+   * livekit-client's own ratchet, not ours (src/common/e2ee/README.md §12). Set it before the
+   * setMembers() that brings the joiner.
+   */
+  setRatchetOnJoin(enabled: boolean): void {
+    this.#ratchetOnJoin = enabled;
   }
 
   /** Replaces the list of other live member devices (never our own) and rolls out as needed. */
@@ -220,7 +231,7 @@ export class OutboundKeyPolicy {
       members: this.#members,
       nowMs: this.#clock.now(),
       rotationIntervalMs: this.#rotationIntervalMs,
-      maxRatchetSteps: this.#maxRatchetSteps,
+      maxRatchetSteps: this.#ratchetOnJoin ? this.#maxRatchetSteps : 0,
     });
     switch (plan.kind) {
       case 'none':

@@ -8,7 +8,7 @@
 // with the openssl CLI. Credentials are the TURN REST scheme (`use-auth-secret`).
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -44,6 +44,8 @@ export interface StartCoturnOptions {
   readonly tls?: boolean;
   /** Default {@link TURNSERVER_PATH}. */
   readonly turnserverPath?: string;
+  /** Writes another config than {@link renderCoturnConfig} from the same values (tests of the production example). */
+  readonly renderConfig?: (values: CoturnConfigValues) => string;
   /** Give up when the listeners do not accept connections by then. Default 20 000 ms. */
   readonly startTimeoutMs?: number;
   /** SIGTERM, then SIGKILL after this long. Default 5 000 ms. */
@@ -56,6 +58,11 @@ export interface CoturnInstance {
   readonly port: number;
   /** TLS port (`tls-listening-port`), when `tls` was on. */
   readonly tlsPort: number | undefined;
+  /**
+   * base64 SHA-256 of the self-signed certificate's SubjectPublicKeyInfo, when `tls` was on:
+   * what Chromium's `--ignore-certificate-errors-spki-list` takes to accept it.
+   */
+  readonly certificateSpkiSha256: string | undefined;
   readonly listenIp: string;
   readonly relayIp: string;
   readonly realm: string;
@@ -158,7 +165,7 @@ export async function startCoturn(options: StartCoturnOptions): Promise<CoturnIn
   const configPath = join(dataDir, 'turnserver.conf');
   await writeFile(
     configPath,
-    renderCoturnConfig({
+    (options.renderConfig ?? renderCoturnConfig)({
       listenIp,
       relayIp,
       port,
@@ -232,6 +239,7 @@ export async function startCoturn(options: StartCoturnOptions): Promise<CoturnIn
   return {
     port,
     tlsPort,
+    certificateSpkiSha256: certFile ? spkiSha256(readFileSync(certFile, 'utf8')) : undefined,
     listenIp,
     relayIp,
     realm: DEV_TURN_REALM,
@@ -261,6 +269,12 @@ export async function makeSelfSignedCertificate(dir: string): Promise<{ certFile
     { timeout: 20_000 },
   );
   return { certFile, keyFile };
+}
+
+/** base64 SHA-256 of a PEM certificate's SubjectPublicKeyInfo (DER). */
+export function spkiSha256(certificatePem: string): string {
+  const spki = new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
 }
 
 function tail(path: string, lineCount = 40): string {

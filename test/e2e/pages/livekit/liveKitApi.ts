@@ -63,6 +63,11 @@ export interface LiveKitTestApi {
   /** Tries to publish the camera; resolves 'published' or `${error.name}: ${error.message}`. */
   tryPublishCamera(): Promise<string>;
   /**
+   * A client that ignores its grant: sets canPublish on its own copy of the permissions, then
+   * publishes the camera; resolves 'published' or the error, as tryPublishCamera().
+   */
+  forcePublishCamera(): Promise<string>;
+  /**
    * Tells livekit-client's E2EE that `identity` publishes encrypted media (its cryptors then
    * decrypt that participant's frames), as TrackInfo.encryption ≠ NONE would. Stands in for an
    * edge that does not yet announce encryption on native participants' tracks.

@@ -171,6 +171,11 @@ const api: LiveKitTestApi = {
     const permissions = room?.localParticipant.permissions;
     return permissions ? { canPublish: permissions.canPublish, canSubscribe: permissions.canSubscribe } : undefined;
   },
+  async forcePublishCamera() {
+    const permissions = room?.localParticipant.permissions;
+    if (permissions) permissions.canPublish = true;
+    return api.tryPublishCamera();
+  },
   async tryPublishCamera() {
     try {
       await room?.localParticipant.setCameraEnabled(true, { resolution: { width: 640, height: 360, frameRate: 30 } });

@@ -3,6 +3,9 @@
 // Synapse, the call widget in an iframe, and matrix-widget-api's own ClientWidgetApi bridged
 // to the client by a WidgetDriver. Served from its own origin (another port than the SFU),
 // like a real host. The test drives and inspects it through `window.widgetHost`.
+// `?fragment=1` puts the call parameters after `#?` as Element Web does for Element Call
+// (widgetId and parentUrl stay in the query); `?extra=` appends more widget parameters
+// (e.g. `intent=join_existing&theme=light`); `?widgetBaseUrl=` tells the widget another homeserver URL.
 
 import { ClientEvent, createClient, RoomStateEvent, type MatrixClient, type MatrixEvent } from 'matrix-js-sdk';
 import {
@@ -38,9 +41,14 @@ const host: WidgetHostApi = {
   requested: [],
   approved: [],
   fromWidget: [],
+  fromWidgetData: [],
+  widgetUrl: '',
   openIdRequests: 0,
   toDevice: { encrypted: 0, clear: 0, failed: 0 },
   hangup: () => Promise.reject(new Error('not ready')),
+  deviceMute: () => Promise.reject(new Error('not ready')),
+  themeChange: () => Promise.reject(new Error('not ready')),
+  join: () => Promise.reject(new Error('not ready')),
   membership: () => null,
 };
 (globalThis as unknown as { widgetHost: WidgetHostApi }).widgetHost = host;
@@ -176,12 +184,15 @@ async function startClient(): Promise<MatrixClient> {
 async function main(): Promise<void> {
   const client = await startClient();
   const widgetId = `call-${Math.random().toString(36).slice(2, 10)}`;
-  const template = `${widgetBase}?roomId=$matrix_room_id&userId=$matrix_user_id&deviceId=$org.matrix.msc3819.matrix_device_id&baseUrl=$org.matrix.msc4039.matrix_base_url&lang=$org.matrix.msc2873.client_language${params.get('sfu') ? `&sfu=${encodeURIComponent(need('sfu'))}` : ''}${params.get('e2ee') === '1' ? '&perParticipantE2EE=true' : ''}`;
+  const callParams = `roomId=$matrix_room_id&userId=$matrix_user_id&deviceId=$org.matrix.msc3819.matrix_device_id&baseUrl=$org.matrix.msc4039.matrix_base_url&lang=$org.matrix.msc2873.client_language${params.get('sfu') ? `&sfu=${encodeURIComponent(need('sfu'))}` : ''}${params.get('e2ee') === '1' ? '&perParticipantE2EE=true' : ''}${params.get('extra') ? `&${params.get('extra')}` : ''}`;
+  // Element Web launches Element Call with its parameters in the fragment (`<url>#?…`), so they never reach a server log.
+  const template = params.get('fragment') === '1' ? `${widgetBase}#?${callParams}` : `${widgetBase}?${callParams}`;
   const widget = new Widget({ id: widgetId, creatorUserId: userId, type: 'm.custom', url: template, waitForIframeLoad: true, data: {} });
-  // As Element's StopGapWidget: template variables, then widgetId and parentUrl appended.
-  const url = new URL(widget.getCompleteUrl({ widgetRoomId: roomId, currentUserId: userId, deviceId, baseUrl, clientLanguage: params.get('lang') ?? 'en' }));
+  // As Element's StopGapWidget: template variables (in the fragment too), then widgetId and parentUrl appended to the query.
+  const url = new URL(widget.getCompleteUrl({ widgetRoomId: roomId, currentUserId: userId, deviceId, baseUrl: params.get('widgetBaseUrl') ?? baseUrl, clientLanguage: params.get('lang') ?? 'en', clientTheme: params.get('theme') ?? 'dark' }));
   url.searchParams.set('widgetId', widgetId);
   url.searchParams.set('parentUrl', location.href.split('#')[0] ?? location.href);
+  host.widgetUrl = url.toString();
   const iframe = document.createElement('iframe');
   iframe.allow = 'camera; microphone; display-capture; autoplay; clipboard-write';
   iframe.title = 'Call';
@@ -190,11 +201,14 @@ async function main(): Promise<void> {
   document.getElementById('frame')?.append(iframe);
   const api = new ClientWidgetApi(widget, iframe, new TestDriver(client));
   api.setViewedRoomId(roomId);
-  for (const action of ['im.vector.hangup', 'io.element.close', 'io.element.device_mute']) {
-    api.on(`action:${action}`, (event: CustomEvent<{ action: string }>) => {
+  // Element Web's call widget handling: the widget's join, hang-up, close, mute state and keep-on-screen request.
+  for (const action of ['io.element.join', 'im.vector.hangup', 'io.element.close', 'io.element.device_mute', 'set_always_on_screen']) {
+    api.on(`action:${action}`, (event: CustomEvent<{ action: string; data: unknown }>) => {
       event.preventDefault();
       host.fromWidget.push(action);
-      api.transport.reply(event.detail as never, {});
+      host.fromWidgetData.push({ action, data: event.detail.data });
+      const allowed = action !== 'set_always_on_screen' || api.hasCapability('m.always_on_screen');
+      api.transport.reply(event.detail as never, allowed ? (action === 'set_always_on_screen' ? { success: true } : {}) : { error: { message: 'no m.always_on_screen capability' } });
     });
   }
   client.on(ClientEvent.Event, (event) => {
@@ -205,6 +219,9 @@ async function main(): Promise<void> {
     void api.feedToDevice(message as never, encryptionInfo !== null);
   });
   host.hangup = () => api.transport.send('im.vector.hangup', {});
+  host.deviceMute = (request) => api.transport.send('io.element.device_mute', request);
+  host.themeChange = (name) => api.transport.send('theme_change', { name });
+  host.join = (request) => api.transport.send('io.element.join', request);
   host.membership = (user, device) => {
     const event = client.getRoom(roomId)?.currentState.getStateEvents('org.matrix.msc3401.call.member', `_${user}_${device}_m.call`);
     return event ? (event.getContent() as Record<string, unknown>) : null;

@@ -62,7 +62,7 @@ describe('E2eeManager', () => {
     expect((sender.transform as FakeScriptTransform).worker).toBe(worker);
     expect((sender.transform as FakeScriptTransform).options).toEqual({ side: 'send', kind: 'video', source: 'camera' });
     expect((receiver.transform as FakeScriptTransform).options).toEqual({ side: 'receive', kind: 'audio', source: 'microphone', participantId: 'bob' });
-    expect(e2ee.clientOptions()).toMatchObject({ encodedInsertableStreams: false, codecMimeTypes: ['audio/opus', 'video/VP8', 'video/VP9'] });
+    expect(e2ee.clientOptions()).toMatchObject({ encodedInsertableStreams: false, encryptedMedia: true, codecMimeTypes: ['audio/opus', 'video/VP8', 'video/VP9'] });
   });
 
   it('falls back to createEncodedStreams and transfers the streams to the worker', () => {
@@ -124,6 +124,23 @@ describe('E2eeManager', () => {
     ]);
     expect(e2ee.decryptState('bob')).toBe('failing');
     expect(e2ee.lastStats?.participants).toHaveLength(1);
+  });
+
+  it('setFrameFormat() posts each change once, starting from sframe, and nothing after close()', () => {
+    const worker = fakeWorker();
+    const e2ee = new E2eeManager({ worker, scriptTransform: FakeScriptTransform, logger: silent });
+    expect(e2ee.frameFormat).toBe('sframe');
+    e2ee.setFrameFormat('sframe');
+    e2ee.setFrameFormat('livekit');
+    e2ee.setFrameFormat('livekit');
+    e2ee.setFrameFormat('sframe');
+    expect(worker.posted.map((p) => p.message)).toEqual([
+      { kind: 'setFrameFormat', format: 'livekit' },
+      { kind: 'setFrameFormat', format: 'sframe' },
+    ]);
+    e2ee.close();
+    e2ee.setFrameFormat('livekit');
+    expect(worker.posted).toHaveLength(2);
   });
 
   it('close() terminates the worker, rejects pending stats and ignores later keys', async () => {

@@ -58,7 +58,7 @@ describe('HostActions', () => {
   it('leaves other actions to matrix-widget-api, and dispose() answers what is still buffered', async () => {
     const api = fakeApi();
     const actions = new HostActions(api);
-    expect(api.emitAction('theme_change').defaultPrevented).toBe(false);
+    expect(api.emitAction('io.element.unknown').defaultPrevented).toBe(false);
     api.emitAction('io.element.close');
     actions.dispose();
     expect(api.reply).toHaveBeenCalledWith(expect.objectContaining({ action: 'io.element.close' }), {});

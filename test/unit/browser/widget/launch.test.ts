@@ -44,6 +44,11 @@ describe('parseLaunch()', () => {
       sfuServiceUrl: ORIGIN,
       lang: 'sv',
       e2ee: false,
+      intent: undefined,
+      skipLobby: true,
+      theme: undefined,
+      audioOnly: false,
+      preload: false,
     });
   });
 
@@ -70,8 +75,35 @@ describe('parseLaunch()', () => {
       homeserverUrl: 'https://matrix.example.org',
       user: '@anna:example.org',
       roomId: '!r:example.org',
+      theme: undefined,
     });
     expect(parseLaunch('?homeserver=javascript:alert(1)&roomId=nope', ORIGIN)).toMatchObject({ homeserverUrl: undefined, roomId: undefined });
+  });
+
+  it('reads Element Call\'s parameters from the #? fragment first, then the query (widgetId and parentUrl stay in the query)', () => {
+    const fragment = `#?${new URLSearchParams({ roomId: '!frag:example.org', userId: '@anna:example.org', deviceId: 'DEV9', baseUrl: 'https://matrix.example.org', lang: 'sv', theme: 'light' })}`;
+    const launch = parseLaunch(`?${new URLSearchParams({ widgetId: 'w1', parentUrl: 'https://app.element.io/', roomId: '!query:example.org' })}`, ORIGIN, fragment);
+    expect(launch).toMatchObject({ mode: 'widget', roomId: '!frag:example.org', deviceId: 'DEV9', lang: 'sv', theme: 'light' });
+    // Element Web's own path form `#/room?…` also works: only the part after the first `?` counts.
+    expect(parseLaunch('', ORIGIN, '#/room/x?homeserver=https://m.example.org&theme=dark')).toMatchObject({ mode: 'standalone', homeserverUrl: 'https://m.example.org', theme: 'dark' });
+  });
+
+  it('presets skipLobby and perParticipantE2EE from intent as Element Call does; explicit flags win', () => {
+    expect(parseLaunch(widgetQuery({ intent: 'start_call' }), ORIGIN)).toMatchObject({ intent: 'start_call', skipLobby: false, e2ee: true, audioOnly: false });
+    expect(parseLaunch(widgetQuery({ intent: 'join_existing_voice' }), ORIGIN)).toMatchObject({ skipLobby: false, audioOnly: true });
+    expect(parseLaunch(widgetQuery({ intent: 'join_existing_dm' }), ORIGIN)).toMatchObject({ skipLobby: true });
+    expect(parseLaunch(widgetQuery({ intent: 'join_existing', skipLobby: 'true', perParticipantE2EE: 'false' }), ORIGIN)).toMatchObject({ skipLobby: true, e2ee: false });
+    expect(parseLaunch(widgetQuery({ skipLobby: 'false' }), ORIGIN)).toMatchObject({ intent: undefined, skipLobby: false, e2ee: false });
+    expect(parseLaunch(widgetQuery({ skipLobby: '' }), ORIGIN)).toMatchObject({ skipLobby: true });
+    expect(parseLaunch(widgetQuery({ intent: 'make_coffee' }), ORIGIN)).toMatchObject({ intent: undefined, skipLobby: true, e2ee: false });
+    expect(parseLaunch(widgetQuery({ preload: 'true', skipLobby: 'true' }), ORIGIN)).toMatchObject({ preload: true, skipLobby: true });
+  });
+
+  it('maps theme names to light or dark, and ignores unknown or unsubstituted ones', () => {
+    expect(parseLaunch(widgetQuery({ theme: 'light-high-contrast' }), ORIGIN)).toMatchObject({ theme: 'light' });
+    expect(parseLaunch(widgetQuery({ theme: 'dark' }), ORIGIN)).toMatchObject({ theme: 'dark' });
+    expect(parseLaunch(widgetQuery({ theme: '$org.matrix.msc2873.client_theme' }), ORIGIN)).toMatchObject({ theme: undefined });
+    expect(parseLaunch(widgetQuery({ theme: 'sepia' }), ORIGIN)).toMatchObject({ theme: undefined });
   });
 
   it('widgetUrlTemplate() carries the template variables Element substitutes and our SFU', () => {

@@ -41,6 +41,20 @@ describe('parseRequest()', () => {
     expect(error?.message).toContain('data.spatialLayer: out of range');
   });
 
+  it('accepts produce with encrypted: true (E2EE on) and refuses a non-boolean encrypted', () => {
+    const produce = (encrypted: unknown) =>
+      parseRequest(
+        frame({
+          type: 'request',
+          id: 1,
+          method: 'produce',
+          data: { transportId: 't', kind: 'audio', source: 'microphone', encrypted, rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }] } },
+        }),
+      );
+    expect(produce(true).error).toBeUndefined();
+    expect(produce('yes').error?.message).toContain('encrypted');
+  });
+
   it('refuses produce with malformed rtpParameters (payload type out of range, bad mime type)', () => {
     const { error } = parseRequest(
       frame({

@@ -28,4 +28,15 @@ describe('TrackDirectory', () => {
     expect(directory.size).toBe(0);
     expect(directory.producerOf(first.sid)).toBeUndefined();
   });
+
+  it('gives a native producer\'s track its source and the mime type of its codec, once a consumer names it', () => {
+    const directory = new TrackDirectory();
+    const bare = directory.infoFor({ producerId: 'n2', participantId: '@w:x:DEV', kind: 'video', source: 'camera', paused: false });
+    expect(bare.mimeType).toBe('');
+    const named = directory.infoFor({ producerId: 'n2', participantId: '@w:x:DEV', kind: 'video', source: 'camera', paused: false, mimeType: 'video/VP8' });
+    expect(named).toBe(bare);
+    expect(named).toMatchObject({ source: TrackSource.CAMERA, type: TrackType.VIDEO, mimeType: 'video/VP8' });
+    const audio = directory.infoFor({ producerId: 'n3', kind: 'audio', source: 'microphone', paused: false, mimeType: 'audio/opus' });
+    expect(audio).toMatchObject({ source: TrackSource.MICROPHONE, mimeType: 'audio/opus' });
+  });
 });

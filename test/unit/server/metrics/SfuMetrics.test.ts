@@ -61,37 +61,44 @@ describe('SfuMetrics', () => {
     observer.closed(4004);
     observer.closed(1006);
     observer.closed(3999);
+    metrics.liveKitSessionsObserver().sessionsChanged(2);
     const s = await samplesOf(metrics);
     expect(s.get('sfu_signalling_requests_total{method="leave",outcome="ok",code="none"}')).toBe(1);
-    expect(s.get('sfu_websocket_sessions')).toBe(3);
+    expect(s.get('sfu_websocket_sessions{edge="native"}')).toBe(3);
+    expect(s.get('sfu_websocket_sessions{edge="livekit"}')).toBe(2);
     expect(s.get('sfu_websocket_closes_total{code="4004"}')).toBe(1);
     expect(s.get('sfu_websocket_closes_total{code="1006"}')).toBe(1);
     expect(s.get('sfu_websocket_closes_total{code="other"}')).toBe(1);
   });
 
-  it('recordAdmission() labels granted as ok and refusals by their closed reason, else other; durations in seconds', async () => {
+  it('recordAdmission() labels granted as ok and refusals by their closed reason, else other, by edge (native by default); durations in seconds', async () => {
     const metrics = newMetrics();
     metrics.recordAdmission('granted', 'whatever', 20);
     metrics.recordAdmission('refused', 'jwt_expired', 2);
     metrics.recordAdmission('refused', '!room:example.org', 2);
     metrics.recordAdmission('refused', 'ok');
+    metrics.recordAdmission('granted', 'ok', 30, 'livekit');
     const s = await samplesOf(metrics);
-    expect(s.get('sfu_admissions_total{outcome="granted",reason="ok"}')).toBe(1);
-    expect(s.get('sfu_admissions_total{outcome="refused",reason="jwt_expired"}')).toBe(1);
-    expect(s.get('sfu_admissions_total{outcome="refused",reason="other"}')).toBe(2);
-    expect(s.get('sfu_admissions_total{outcome="refused",reason="membership_ended"}')).toBe(0);
-    expect(s.get('sfu_admission_duration_seconds_count{outcome="refused"}')).toBe(2);
-    expect(s.get('sfu_admission_duration_seconds_sum{outcome="granted"}')).toBe(0.02);
+    expect(s.get('sfu_admissions_total{outcome="granted",reason="ok",edge="native"}')).toBe(1);
+    expect(s.get('sfu_admissions_total{outcome="refused",reason="jwt_expired",edge="native"}')).toBe(1);
+    expect(s.get('sfu_admissions_total{outcome="refused",reason="other",edge="native"}')).toBe(2);
+    expect(s.get('sfu_admissions_total{outcome="refused",reason="membership_ended",edge="native"}')).toBe(0);
+    expect(s.get('sfu_admissions_total{outcome="granted",reason="ok",edge="livekit"}')).toBe(1);
+    expect(s.get('sfu_admission_duration_seconds_count{outcome="refused",edge="native"}')).toBe(2);
+    expect(s.get('sfu_admission_duration_seconds_sum{outcome="granted",edge="native"}')).toBe(0.02);
+    expect(s.get('sfu_admission_duration_seconds_sum{outcome="granted",edge="livekit"}')).toBe(0.03);
   });
 
   it('admissionObserver() feeds admissions and evictions; recordEviction() maps unknown reasons to other', async () => {
     const metrics = newMetrics();
     const observer = metrics.admissionObserver();
     observer.admission('refused', 'not_joined', 5);
+    metrics.admissionObserver('livekit').admission('refused', 'jwt_replayed', 1);
     observer.eviction('banned');
     metrics.recordEviction('@mallory:example.org');
     const s = await samplesOf(metrics);
-    expect(s.get('sfu_admissions_total{outcome="refused",reason="not_joined"}')).toBe(1);
+    expect(s.get('sfu_admissions_total{outcome="refused",reason="not_joined",edge="native"}')).toBe(1);
+    expect(s.get('sfu_admissions_total{outcome="refused",reason="jwt_replayed",edge="livekit"}')).toBe(1);
     expect(s.get('sfu_evictions_total{reason="banned"}')).toBe(1);
     expect(s.get('sfu_evictions_total{reason="other"}')).toBe(1);
     expect(s.get('sfu_evictions_total{reason="membership-expired"}')).toBe(0);
@@ -128,21 +135,24 @@ describe('SfuMetrics', () => {
     metrics.watchConferences(registry);
     let s = await samplesOf(metrics);
     expect(s.get('sfu_conferences')).toBe(1);
-    expect(s.get('sfu_participants')).toBe(2);
+    expect(s.get('sfu_participants{edge="native"}')).toBe(2);
     expect(s.get('sfu_conferences_created_total')).toBe(0);
 
     const call = registry.create();
     call.join('a');
     call.join('b');
+    call.join('k', 'livekit');
     call.leave('a');
     call.observer.safeEmit('firstMediaReported', 1200);
     call.observer.safeEmit('rebuilt');
     s = await samplesOf(metrics);
     expect(s.get('sfu_conferences')).toBe(2);
     expect(s.get('sfu_conferences_created_total')).toBe(1);
-    expect(s.get('sfu_participants')).toBe(3);
-    expect(s.get('sfu_participant_joins_total')).toBe(2);
-    expect(s.get('sfu_participant_leaves_total')).toBe(1);
+    expect(s.get('sfu_participants{edge="native"}')).toBe(3);
+    expect(s.get('sfu_participants{edge="livekit"}')).toBe(1);
+    expect(s.get('sfu_participant_joins_total{edge="native"}')).toBe(2);
+    expect(s.get('sfu_participant_joins_total{edge="livekit"}')).toBe(1);
+    expect(s.get('sfu_participant_leaves_total{edge="native"}')).toBe(1);
     expect(s.get('sfu_first_media_seconds_sum')).toBe(1.2);
     expect(s.get('sfu_conference_rebuilds_total')).toBe(1);
 
@@ -151,9 +161,11 @@ describe('SfuMetrics', () => {
     call.join('late');
     s = await samplesOf(metrics);
     expect(s.get('sfu_conferences')).toBe(0);
-    expect(s.get('sfu_participants')).toBe(0);
-    expect(s.get('sfu_participant_leaves_total')).toBe(4);
-    expect(s.get('sfu_participant_joins_total')).toBe(2);
+    expect(s.get('sfu_participants{edge="native"}')).toBe(0);
+    expect(s.get('sfu_participants{edge="livekit"}')).toBe(0);
+    expect(s.get('sfu_participant_leaves_total{edge="native"}')).toBe(4);
+    expect(s.get('sfu_participant_leaves_total{edge="livekit"}')).toBe(1);
+    expect(s.get('sfu_participant_joins_total{edge="native"}')).toBe(2);
   });
 
   it('watchWorkerPool() follows slots, deaths, replacements and the media objects below each worker', async () => {
@@ -200,8 +212,11 @@ describe('SfuMetrics', () => {
 
   it('pre-creates the series of small closed label sets at zero', async () => {
     const s = await samplesOf(newMetrics());
-    expect(s.get('sfu_admissions_total{outcome="granted",reason="ok"}')).toBe(0);
-    expect(s.has('sfu_admissions_total{outcome="granted",reason="jwt_expired"}')).toBe(false);
+    expect(s.get('sfu_admissions_total{outcome="granted",reason="ok",edge="native"}')).toBe(0);
+    expect(s.get('sfu_admissions_total{outcome="refused",reason="jwt_expired",edge="livekit"}')).toBe(0);
+    expect(s.has('sfu_admissions_total{outcome="granted",reason="jwt_expired",edge="native"}')).toBe(false);
+    expect(s.get('sfu_websocket_sessions{edge="livekit"}')).toBe(0);
+    expect(s.get('sfu_participant_joins_total{edge="livekit"}')).toBe(0);
     expect(s.get('sfu_evictions_total{reason="left-room"}')).toBe(0);
     expect(s.get('sfu_rtp_packets_lost_total{direction="out",kind="video"}')).toBe(0);
     expect(s.get('sfu_producers{kind="video"}')).toBe(0);

@@ -155,8 +155,8 @@ export class FakePool {
 
 export class FakeConference {
   readonly observer = new TypedEmitter<{
-    participantJoined: [participantId: string];
-    participantLeft: [participantId: string];
+    participantJoined: [participantId: string, edge: 'native' | 'livekit'];
+    participantLeft: [participantId: string, edge: 'native' | 'livekit'];
     firstMediaReported: [elapsedMs: number];
     rebuilt: [];
   }>();
@@ -166,14 +166,14 @@ export class FakeConference {
     this.participantCount = participantCount;
   }
 
-  join(id: string): void {
+  join(id: string, edge: 'native' | 'livekit' = 'native'): void {
     this.participantCount++;
-    this.observer.safeEmit('participantJoined', id);
+    this.observer.safeEmit('participantJoined', id, edge);
   }
 
-  leave(id: string): void {
+  leave(id: string, edge: 'native' | 'livekit' = 'native'): void {
     this.participantCount--;
-    this.observer.safeEmit('participantLeft', id);
+    this.observer.safeEmit('participantLeft', id, edge);
   }
 }
 

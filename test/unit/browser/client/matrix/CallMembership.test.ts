@@ -48,6 +48,15 @@ describe('CallMembership', () => {
     await membership.leave();
   });
 
+  it('with liveKitFocus names the SFU as a LiveKit focus first, then our transport (Element Call reads the first)', async () => {
+    const membership = await join({ liveKitFocus: true });
+    expect(hs.state.get(stateKey)).toMatchObject({
+      focus_active: { type: 'livekit', focus_selection: 'multi_sfu' },
+      foci_preferred: [{ type: 'livekit', livekit_service_url: 'https://sfu.example' }, focus],
+    });
+    await membership.leave();
+  });
+
   it('survives a 60 s outage that outlives the delayed leave: retries, then publishes again once', async () => {
     const membership = await join();
     const seen = record(membership);

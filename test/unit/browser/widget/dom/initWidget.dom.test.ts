@@ -47,4 +47,14 @@ describe('initWidget()', () => {
     expect(problem.hidden).toBe(false);
     expect(problem.textContent).toBe('Fill in every field.');
   });
+
+  it('reads the #? fragment first (Element Call\'s way) and applies the theme', () => {
+    const root = document.createElement('div');
+    document.body.append(root);
+    const handle = initWidget({ root, search: '?user=%40query%3Aexample.org&theme=dark', hash: '#?user=%40frag%3Aexample.org&theme=light&lang=sv', origin: 'https://sfu.example', languages: ['en'], logger: quiet });
+    expect(handle.mode).toBe('standalone');
+    expect((root.querySelector('#login-user') as HTMLInputElement).value).toBe('@frag:example.org');
+    expect(document.documentElement.dataset['theme']).toBe('light');
+    expect(document.documentElement.lang).toBe('sv');
+  });
 });

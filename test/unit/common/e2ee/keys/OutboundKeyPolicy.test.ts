@@ -121,6 +121,17 @@ describe('OutboundKeyPolicy', () => {
     expect(sent[8]).toEqual({ index: 1, key: keyBytes(2), recipients: members });
   });
 
+  it('with setRatchetOnJoin(false) (LiveKit frame format) a join brings a fresh key to everyone instead of a ratchet', async () => {
+    policy.start();
+    policy.setMembers([bob]);
+    await until(() => sent.length === 1, 'first key sent to bob');
+    await vi.advanceTimersByTimeAsync(1_000);
+    policy.setRatchetOnJoin(false);
+    policy.setMembers([bob, carol]);
+    await until(() => sent.length === 2, 'fresh key sent');
+    expect(sent[1]).toEqual({ index: 1, key: keyBytes(2), recipients: [bob, carol] });
+  });
+
   it('emits send-failed and retries with back-off (3 s, then 6 s) until the send succeeds', async () => {
     policy.start();
     send.mockRejectedValueOnce(new Error('network down')).mockRejectedValueOnce(new Error('still down'));
