@@ -448,6 +448,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       rtpParameters: consumer.rtpParameters,
       type: consumer.type,
       producerPaused: consumer.producerPaused,
+      ...(publication.encrypted ? { encrypted: true } : {}),
     };
     subscriber.addSubscription({ consumer, publisherId: publisher.id, info, createdAtMs: performance.now() });
     const handle = (): ParticipantHandle | undefined => this.#participants.get(subscriber.id)?.handle;

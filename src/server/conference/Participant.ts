@@ -21,6 +21,8 @@ export const GONE_IDS_REMEMBERED = 512;
 export interface Publication {
   readonly producer: Producer;
   readonly source: MediaSource;
+  /** The publisher said it encrypts the frames end to end. */
+  readonly encrypted?: boolean;
 }
 
 /** A consumer of another participant's publication. */
@@ -80,11 +82,12 @@ export class Participant {
 
   /** Public summary for other participants. */
   info(): PeerInfo {
-    const publications: PublicationInfo[] = [...this.publications.values()].map(({ producer, source }) => ({
+    const publications: PublicationInfo[] = [...this.publications.values()].map(({ producer, source, encrypted }) => ({
       producerId: producer.id,
       kind: producer.kind,
       source,
       paused: producer.paused,
+      ...(encrypted ? { encrypted: true } : {}),
     }));
     return { participantId: this.id, displayName: this.displayName, publications };
   }

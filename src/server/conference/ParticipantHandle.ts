@@ -193,7 +193,7 @@ export class ParticipantHandle extends TypedEmitter<ParticipantEvents> {
         }),
         (late) => late.close(),
       );
-      const publication: Publication = { producer, source: options.source };
+      const publication: Publication = { producer, source: options.source, ...(options.encrypted ? { encrypted: true } : {}) };
       participant.publications.set(producer.id, publication);
       producer.observer.once('close', () => participant.removePublication(producer.id));
       if (producer.kind === 'audio') {

@@ -41,6 +41,8 @@ export interface PublicationInfo {
   kind: 'audio' | 'video';
   source: MediaSource;
   paused: boolean;
+  /** The publisher encrypts the frames end to end (it said so when producing); absent = not said. */
+  encrypted?: boolean;
 }
 
 /** Summary of one participant, as others see it. */
@@ -70,6 +72,8 @@ export interface ConsumerInfo {
   rtpParameters: RtpParameters;
   type: string;
   producerPaused: boolean;
+  /** The publisher encrypts the frames end to end (it said so when producing). */
+  encrypted?: boolean;
 }
 
 /** Which signalling edge a participant came through (our protocol, or LiveKit's). */
@@ -102,6 +106,8 @@ export interface ProduceOptions {
   readonly rtpParameters: RtpParameters;
   readonly source: MediaSource;
   readonly paused?: boolean;
+  /** The publisher encrypts the frames end to end (told to other edges, e.g. LiveKit's TrackInfo.encryption). */
+  readonly encrypted?: boolean;
 }
 
 /** Preferred simulcast/SVC layers of a consumer. */

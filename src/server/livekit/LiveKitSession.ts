@@ -48,6 +48,7 @@ import { RemoteParticipants } from './RemoteParticipants.ts';
 import { LEAVE_FOR, MAX_PENDING_TRACKS, MAX_QUEUED_REQUESTS, preferredSpatialLayer, spatialLayerCount, type LiveKitSessionSettings } from './policy.ts';
 import type { TrackDirectory } from './TrackDirectory.ts';
 import {
+  Encryption_Type,
   ParticipantInfo_State,
   SERVER_PROTOCOL,
   SERVER_VERSION,
@@ -292,6 +293,7 @@ export class LiveKitSession {
       source: consumer.source,
       paused: consumer.producerPaused,
       mimeType: consumer.rtpParameters.codecs[0]?.mimeType,
+      encrypted: consumer.encrypted,
     });
     info.muted = consumer.producerPaused;
     view.tracks.set(consumer.producerId, info);
@@ -433,6 +435,7 @@ export class LiveKitSession {
           rtpParameters: section.track.rtpParameters,
           source,
           paused: info.muted,
+          ...(info.encryption !== Encryption_Type.NONE ? { encrypted: true } : {}),
         });
         this.#pending.delete(cid);
         this.#publishedByMid.set(section.mid, { producerId, info });

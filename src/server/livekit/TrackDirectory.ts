@@ -6,7 +6,7 @@
 // LiveKit subscriber sees it. Bounded by the producers alive: entries go when
 // their producer closes (forget()).
 
-import { TrackInfo, TrackSource, TrackType, newTrackSid, trackSourceOf } from './wire.ts';
+import { Encryption_Type, TrackInfo, TrackSource, TrackType, newTrackSid, trackSourceOf } from './wire.ts';
 import type { MediaSource } from '../conference/types.ts';
 
 /** Summary of a producer the core hands to subscribers. */
@@ -15,6 +15,8 @@ export interface ProducerSummary {
   readonly kind: 'audio' | 'video';
   readonly source: MediaSource;
   readonly paused: boolean;
+  /** The publisher encrypts end to end: livekit-client decrypts a track only when its TrackInfo says GCM. */
+  readonly encrypted?: boolean | undefined;
 }
 
 /** Producer id ↔ LiveKit track. */
@@ -63,6 +65,7 @@ export class TrackDirectory {
       this.publish(summary.producerId, info);
     }
     if (!info.mimeType && summary.mimeType) info.mimeType = summary.mimeType;
+    if (summary.encrypted && info.encryption === Encryption_Type.NONE) info.encryption = Encryption_Type.GCM;
     return info;
   }
 

@@ -157,12 +157,18 @@ function headerExtensions(media: MediaDescription, kind: 'audio' | 'video', rout
     .map((ext) => ({ uri: ext.uri as HeaderExtensionParameters['uri'], id: ext.value, encrypt: false, parameters: {} }));
 }
 
+/** Scalability mode of each simulcast layer a client offers by rid (see encodingsOf). */
+export const SIMULCAST_SCALABILITY_MODE = 'L1T3';
+
 function encodingsOf(media: MediaDescription): Encoding[] {
   const sendRids = (media.rids ?? []).filter((rid) => rid.direction === 'send').map((rid) => String(rid.id));
   if (sendRids.length > 0) {
     if (sendRids.length > MAX_SIMULCAST_LAYERS) throw new SdpError(`more than ${MAX_SIMULCAST_LAYERS} simulcast layers`);
     const ordered = sendRids.every((rid) => rid in RID_RANK) ? [...sendRids].sort((a, b) => RID_RANK[a]! - RID_RANK[b]!) : sendRids;
-    return ordered.map((rid) => ({ rid }));
+    // Chromium's simulcast VP8 carries temporal layer ids (two or three): declared as L1T3, so
+    // mediasoup forwards every temporal layer; without it a consumer forwards only layer 0
+    // (a half or a quarter of the frames). Fewer layers in the stream than declared is fine.
+    return ordered.map((rid) => ({ rid, scalabilityMode: SIMULCAST_SCALABILITY_MODE }));
   }
   const fid = (media.ssrcGroups ?? []).find((group) => group.semantics === 'FID');
   if (fid) {

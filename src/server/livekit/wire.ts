@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   type AddTrackRequest,
+  Encryption_Type,
   ParticipantInfo,
   ParticipantInfo_State,
   ParticipantPermission,
@@ -177,4 +178,4 @@ export function trackInfoOfAddTrack(request: AddTrackRequest): TrackInfo {
   });
 }
 
-export { ParticipantInfo_State, TrackInfo, TrackSource, TrackType };
+export { Encryption_Type, ParticipantInfo_State, TrackInfo, TrackSource, TrackType };

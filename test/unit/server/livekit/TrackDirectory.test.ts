@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { TrackDirectory } from '../../../../src/server/livekit/TrackDirectory.ts';
-import { TrackInfo, TrackSource, TrackType } from '../../../../src/server/livekit/wire.ts';
+import { Encryption_Type, TrackInfo, TrackSource, TrackType } from '../../../../src/server/livekit/wire.ts';
 
 describe('TrackDirectory', () => {
   it('hands an announced track to subscribers told before produce() returned', () => {
@@ -38,5 +38,13 @@ describe('TrackDirectory', () => {
     expect(named).toMatchObject({ source: TrackSource.CAMERA, type: TrackType.VIDEO, mimeType: 'video/VP8' });
     const audio = directory.infoFor({ producerId: 'n3', kind: 'audio', source: 'microphone', paused: false, mimeType: 'audio/opus' });
     expect(audio).toMatchObject({ source: TrackSource.MICROPHONE, mimeType: 'audio/opus' });
+  });
+
+  it('announces a producer its publisher encrypts end to end as GCM, so livekit-client decrypts it', () => {
+    const directory = new TrackDirectory();
+    const encrypted = directory.infoFor({ producerId: 'n4', participantId: '@w:x:DEV', kind: 'video', source: 'camera', paused: false, encrypted: true });
+    expect(encrypted.encryption).toBe(Encryption_Type.GCM);
+    const plain = directory.infoFor({ producerId: 'n5', participantId: '@w:x:DEV', kind: 'audio', source: 'microphone', paused: false });
+    expect(plain.encryption).toBe(Encryption_Type.NONE);
   });
 });

@@ -37,7 +37,8 @@ describe('parsePublisherOffer()', () => {
       ['video/rtx', 97],
     ]);
     expect(rtpParameters.codecs[1]!.parameters).toEqual({ apt: 96 });
-    expect(rtpParameters.encodings).toEqual([{ rid: 'q' }, { rid: 'h' }, { rid: 'f' }]);
+    // Declared L1T3: Chromium's simulcast VP8 carries temporal ids, and mediasoup forwards only the layers declared.
+    expect(rtpParameters.encodings).toEqual(['q', 'h', 'f'].map((rid) => ({ rid, scalabilityMode: 'L1T3' })));
     const uris = (rtpParameters.headerExtensions ?? []).map((h) => h.uri);
     expect(uris).toContain('urn:ietf:params:rtp-hdrext:sdes:mid');
     expect(uris).toContain('urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id');
