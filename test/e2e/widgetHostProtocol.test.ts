@@ -253,6 +253,23 @@ describe('Element Call\'s host protocol in the widget', () => {
       await waitFor(async () => (await observed(p.page)).includes('io.element.close'), { timeoutMs: 15_000, description: 'bengt closes' });
     }), 90_000);
 
+  it('returnToLobby (Element Web\'s video rooms): after Leave the lobby comes back and the host is not asked to close', () =>
+    dumpOnFailure(async () => {
+      const r = await openHosted('bengt-video-room', bengt, { widget: `${node.publicUrl}/room`, fragment: true, extra: 'skipLobby=true&returnToLobby=true' });
+      await r.frame.waitForSelector('.call', { timeout: 30_000 });
+      await waitFor(async () => (await observed(r.page)).length >= 3, { timeoutMs: 20_000, description: 'join actions' });
+      await clickControl(r.frame, 'leave');
+      await r.frame.waitForSelector('.screen-lobby', { timeout: 15_000 });
+      await waitFor(async () => (await observed(r.page)).length >= 5, { timeoutMs: 15_000, description: 'leave actions' });
+      expect(await observed(r.page)).toEqual(['io.element.join', 'set_always_on_screen:true', 'io.element.device_mute:av', 'im.vector.hangup', 'set_always_on_screen:false']);
+      // Joining again from the lobby tells the host again.
+      await r.frame.click('button[data-action="join"]');
+      await waitFor(async () => (await observed(r.page)).length >= 8, { timeoutMs: 20_000, description: 'second join actions' });
+      expect((await observed(r.page)).slice(5)).toEqual(['io.element.join', 'set_always_on_screen:true', 'io.element.device_mute:av']);
+      await r.page.evaluate(() => (globalThis as unknown as HostGlobal).widgetHost.hangup());
+      await r.frame.waitForSelector('.screen-lobby', { timeout: 15_000 });
+    }), 90_000);
+
   it('says in the embedded widget when its CSP blocks the homeserver (not a 20 s membership timeout), and stays open', () =>
     dumpOnFailure(async () => {
       // The same Synapse under another origin (localhost instead of 127.0.0.1): not in the widget's connect-src.

@@ -280,5 +280,7 @@ describe('the livekit edge on a real Synapse', () => {
     expect(metrics).toMatch(/sfu_admissions_total\{outcome="refused",reason="jwt_replayed",edge="livekit"\} [1-9]/);
     expect(metrics).toMatch(/sfu_admissions_total\{outcome="granted",reason="ok",edge="native"\} 0/);
     expect(metrics).toMatch(/sfu_websocket_sessions\{edge="livekit"\} \d/);
+    expect(metrics).toMatch(/sfu_livekit_resumes_total\{outcome="resumed"\} [1-9]/);
+    expect(metrics).toMatch(/sfu_livekit_resumes_total\{outcome="expired"\} [1-9]/);
   }, 60_000);
 });

@@ -1,12 +1,13 @@
 // One synthetic participant: speaks signalling protocol v1 (LoadSignalling: subprotocol
 // matrix-sfu.v1, dev admission by query string; the browser client's ResumeBatcher),
 // carries real WebRTC transports through node-datachannel (ICE, DTLS-SRTP), publishes
-// VP8 (one stream, or three simulcast layers q/h/f with rids) and Opus (rtp.ts) and
+// VP8 (one stream, or three simulcast layers q/h/f with rids) and Opus (MediaSender) and
 // counts what it receives per consumer: packets, loss by the SFU's sequence numbers,
 // first-packet time, and the publisher's counters it saw, per spatial layer (Reception).
 // Consumers are acknowledged in resumeConsumers batches once their SSRCs are in the
 // receive PeerConnection's remote description; simulcast consumers then get their
-// preferred spatial layer (setConsumerPreferredLayers).
+// preferred spatial layer (setConsumerPreferredLayers). Also the LoadParticipant interface
+// a run drives, which LiveKitParticipant implements for the other edge.
 
 import nodeDataChannel, { type PeerConnection, type Track } from 'node-datachannel';
 import { MediaSender } from './MediaSender.ts';

@@ -68,6 +68,11 @@ export interface WidgetLaunch {
    * lobby is shown meanwhile (so the person may also press Join), whatever `skipLobby` says.
    */
   readonly preload: boolean;
+  /**
+   * `returnToLobby` (Element Web sets it for video rooms): after a leave, show the lobby again
+   * and do not ask the host to close the widget.
+   */
+  readonly returnToLobby: boolean;
 }
 
 /** Opened directly (no host): the person signs in. Parameters only pre-fill the form. */
@@ -207,7 +212,8 @@ export function parseLaunch(search: string, origin: string, hash = ''): Launch {
   const skipLobby = params.flag('skipLobby') ?? (intent ? intentSkipsLobby(intent) : true);
   const audioOnly = intent?.endsWith('_voice') ?? false;
   const preload = params.flag('preload') ?? false;
-  return { mode: 'widget', widgetId, parentOrigin: parent.origin, roomId, userId, deviceId, baseUrl: base(baseUrl), sfuServiceUrl, lang, e2ee, intent, skipLobby, theme, audioOnly, preload };
+  const returnToLobby = params.flag('returnToLobby') ?? false;
+  return { mode: 'widget', widgetId, parentOrigin: parent.origin, roomId, userId, deviceId, baseUrl: base(baseUrl), sfuServiceUrl, lang, e2ee, intent, skipLobby, theme, audioOnly, preload, returnToLobby };
 }
 
 /**

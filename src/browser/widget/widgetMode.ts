@@ -58,17 +58,18 @@ export function startWidgetMode(options: WidgetModeOptions): WidgetMode {
   const backend = WidgetBackend.create({ launch, api, logger });
   let call: RunningCall | undefined;
   let leaving: Promise<void> | undefined;
+  let leavingPage = false;
   /** A host's io.element.join that came before the lobby was up. */
   let hostJoin: { micOn?: boolean; camOn?: boolean } | undefined;
 
-  const join = (): void => {
+  const join = (lobby = false): void => {
     call = runCall({
       app,
       backend,
       logger,
       e2ee: () => options.e2ee(backend),
-      restart: join,
-      ...(launch.skipLobby && !launch.preload ? { initial: { micOn: true, camOn: !launch.audioOnly } } : { lobby: { camOff: launch.audioOnly } }),
+      restart: () => join(),
+      ...(launch.skipLobby && !launch.preload && !lobby ? { initial: { micOn: true, camOn: !launch.audioOnly } } : { lobby: { camOff: launch.audioOnly } }),
       onJoined: (session) => {
         void hostProtocol.joined(muteStateOf(session));
         session.on('changed', () => {
@@ -79,7 +80,12 @@ export function startWidgetMode(options: WidgetModeOptions): WidgetMode {
       },
       // Every end, also one the host asked for (Element Web waits for our hang-up then). After an
       // error the widget stays open so the person can read the sentence; otherwise it asks to be closed.
-      onEnded: (error) => void hostProtocol.left({ close: !error || endsQuietly(error) }),
+      onEnded: (error) => {
+        const normal = !error || endsQuietly(error);
+        // returnToLobby (video rooms): the widget stays, back in the lobby, and is not closed.
+        void hostProtocol.left({ close: normal && !launch.returnToLobby });
+        if (normal && launch.returnToLobby && !leavingPage) join(true);
+      },
     });
     if (hostJoin && call.lobby) call.lobby.join(hostJoin);
     hostJoin = undefined;
@@ -140,6 +146,9 @@ export function startWidgetMode(options: WidgetModeOptions): WidgetMode {
     join();
   })();
   // Leaving the page (the host removed the iframe): fire the delayed leave now if we can.
-  addEventListener('pagehide', () => void call?.hangUp());
+  addEventListener('pagehide', () => {
+    leavingPage = true;
+    void call?.hangUp();
+  });
   return { api, hostActions, hostProtocol, backend, started };
 }

@@ -56,7 +56,7 @@ export interface LiveKitServerOptions {
   readonly logger: Logger;
   /** Whether the node refuses new sessions (draining). */
   readonly isDraining?: () => boolean;
-  readonly observer?: { sessionsChanged?(open: number): void } & DataRelayObserver;
+  readonly observer?: { sessionsChanged?(open: number): void; resume?(outcome: 'resumed' | 'expired'): void } & DataRelayObserver;
   /** Keeps delegated delayed leaves alive while their member is connected. */
   readonly keeper?: DelayedLeaveKeeper;
 }
@@ -219,6 +219,7 @@ export class LiveKitServer {
         dataRelay: this.dataRelay,
         settings: this.#options.settings,
         logger: this.#options.logger,
+        onResume: (outcome) => this.#options.observer?.resume?.(outcome),
         onClosed: (closed) => {
           stopKeeping?.();
           this.#sessions.delete(closed);

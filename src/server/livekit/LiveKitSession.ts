@@ -76,6 +76,8 @@ export interface LiveKitSessionOptions {
   readonly settings: LiveKitSessionSettings;
   readonly logger: Logger;
   readonly onClosed: (session: LiveKitSession) => void;
+  /** A socket dropped without a leave ended in a resume, or in a leave when the grace ran out. */
+  readonly onResume?: (outcome: 'resumed' | 'expired') => void;
   /** Relays data packets between the LiveKit participants of a conference (DataRelay.ts). */
   readonly dataRelay?: DataRelay;
 }
@@ -126,6 +128,7 @@ export class LiveKitSession {
       onDropped: () => this.#dropped(),
       onGraceExpired: () => {
         this.#log.info('livekit resume grace expired; leaving');
+        this.#options.onResume?.('expired');
         this.#close(1000, 'resume grace expired');
       },
     });
@@ -597,6 +600,7 @@ export class LiveKitSession {
     previous.closed(false);
     this.#channel.attach(socket);
     this.#log.info('livekit session resumed', { heldMs: Math.round(heldMs) });
+    this.#options.onResume?.('resumed');
     this.#respond({
       case: 'reconnect',
       value: new ReconnectResponse({

@@ -197,9 +197,17 @@ export class SfuMetrics {
     this.#metrics.websocketSessions.set({ edge: edgeLabel(edge) }, open);
   }
 
-  /** The `observer.sessionsChanged` of the livekit edge (LiveKitServer). */
-  liveKitSessionsObserver(): { sessionsChanged(open: number): void } {
-    return { sessionsChanged: (open) => this.setWebSocketSessions(open, 'livekit') };
+  /** The `observer.sessionsChanged` and `observer.resume` of the livekit edge (LiveKitServer). */
+  liveKitSessionsObserver(): { sessionsChanged(open: number): void; resume(outcome: 'resumed' | 'expired'): void } {
+    return {
+      sessionsChanged: (open) => this.setWebSocketSessions(open, 'livekit'),
+      resume: (outcome) => this.recordLiveKitResume(outcome),
+    };
+  }
+
+  /** A LiveKit participant held after its socket dropped came back (resumed) or left when the grace ran out (expired). */
+  recordLiveKitResume(outcome: 'resumed' | 'expired'): void {
+    this.#metrics.liveKitResumes.inc({ outcome: outcome === 'resumed' ? 'resumed' : 'expired' });
   }
 
   /** The observer to pass to SignallingServer (and so to every Session). */

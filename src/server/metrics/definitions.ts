@@ -83,6 +83,7 @@ export interface MetricDefinitions {
   readonly evictions: Counter<'reason'>;
   readonly membershipGraces: Counter<'outcome'>;
   readonly liveKitDataMessages: Counter<'channel' | 'outcome'>;
+  readonly liveKitResumes: Counter<'outcome'>;
   readonly liveKitDataBytes: Counter<'channel'>;
   readonly liveKitDataDeliveries: Counter<'channel' | 'outcome'>;
   readonly firstMedia: Histogram;
@@ -329,6 +330,14 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
       registers,
     }),
 
+    // LiveKit signalling resumes (src/server/livekit/SignalChannel.ts).
+    liveKitResumes: new Counter({
+      name: 'sfu_livekit_resumes_total',
+      help: 'LiveKit participants whose signalling socket dropped without a leave, by outcome: resumed (the client came back on a new socket within livekit.resumeGraceMs) or expired (it did not, and left).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+
     // LiveKit data channels (src/server/livekit/DataRelay.ts).
     liveKitDataMessages: new Counter({
       name: 'sfu_livekit_data_messages_total',
@@ -406,6 +415,7 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
   }
   for (const reason of EVICTION_REASONS) definitions.evictions.inc({ reason }, 0);
   for (const outcome of ['restored', 'expired']) definitions.membershipGraces.inc({ outcome }, 0);
+  for (const outcome of ['resumed', 'expired']) definitions.liveKitResumes.inc({ outcome }, 0);
   for (const channel of ['reliable', 'lossy']) {
     for (const outcome of ['relayed', 'refused', 'rate_limited', 'dropped']) definitions.liveKitDataMessages.inc({ channel, outcome }, 0);
     for (const outcome of ['sent', 'dropped']) definitions.liveKitDataDeliveries.inc({ channel, outcome }, 0);

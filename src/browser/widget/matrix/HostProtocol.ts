@@ -12,7 +12,10 @@
 // one (a host that refuses one, e.g. without the m.always_on_screen capability, does not stop
 // the rest). The host's replies carry nothing we need.
 
-import type { ClientLogger } from '../../client/types.ts';
+/** Where refusals are logged (the widget's ClientLogger fits; kept narrow so Node tests need no DOM types). */
+export interface HostProtocolLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+}
 
 /** Widget → host actions of Element Call (Element Web's ElementWidgetActions). */
 export const ELEMENT_ACTIONS = Object.freeze({
@@ -40,14 +43,14 @@ export interface HostProtocolApi {
 /** Widget → host notifications of one widget, serialised. */
 export class HostProtocol {
   readonly #api: HostProtocolApi;
-  readonly #logger: ClientLogger;
+  readonly #logger: HostProtocolLogger;
   #queue: Promise<void> = Promise.resolve();
   #mute: DeviceMuteState | undefined;
   #inCall = false;
   /** Every action sent, in order (for diagnostics and tests). */
   readonly sent: string[] = [];
 
-  constructor(api: HostProtocolApi, logger: ClientLogger) {
+  constructor(api: HostProtocolApi, logger: HostProtocolLogger) {
     this.#api = api;
     this.#logger = logger;
   }

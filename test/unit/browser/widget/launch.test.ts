@@ -49,6 +49,7 @@ describe('parseLaunch()', () => {
       theme: undefined,
       audioOnly: false,
       preload: false,
+      returnToLobby: false,
     });
   });
 
@@ -97,6 +98,7 @@ describe('parseLaunch()', () => {
     expect(parseLaunch(widgetQuery({ skipLobby: '' }), ORIGIN)).toMatchObject({ skipLobby: true });
     expect(parseLaunch(widgetQuery({ intent: 'make_coffee' }), ORIGIN)).toMatchObject({ intent: undefined, skipLobby: true, e2ee: false });
     expect(parseLaunch(widgetQuery({ preload: 'true', skipLobby: 'true' }), ORIGIN)).toMatchObject({ preload: true, skipLobby: true });
+    expect(parseLaunch(widgetQuery({ returnToLobby: 'true' }), ORIGIN)).toMatchObject({ returnToLobby: true });
   });
 
   it('maps theme names to light or dark, and ignores unknown or unsubstituted ones', () => {

@@ -62,7 +62,12 @@ describe('SfuMetrics', () => {
     observer.closed(1006);
     observer.closed(3999);
     metrics.liveKitSessionsObserver().sessionsChanged(2);
+    metrics.liveKitSessionsObserver().resume('resumed');
+    metrics.liveKitSessionsObserver().resume('expired');
+    metrics.liveKitSessionsObserver().resume('resumed');
     const s = await samplesOf(metrics);
+    expect(s.get('sfu_livekit_resumes_total{outcome="resumed"}')).toBe(2);
+    expect(s.get('sfu_livekit_resumes_total{outcome="expired"}')).toBe(1);
     expect(s.get('sfu_signalling_requests_total{method="leave",outcome="ok",code="none"}')).toBe(1);
     expect(s.get('sfu_websocket_sessions{edge="native"}')).toBe(3);
     expect(s.get('sfu_websocket_sessions{edge="livekit"}')).toBe(2);

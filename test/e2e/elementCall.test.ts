@@ -1,0 +1,289 @@
+// The real Element Call (@element-hq/element-call-embedded, pinned) on this SFU, embedded the
+// way Element Web embeds it (test/e2e/elementCallHost): a homeserver whose MatrixRTC
+// transports name this SFU as the `livekit` focus, a host page per user with a matrix-js-sdk
+// client (Rust crypto) on that Synapse, Element Call in an iframe with per-participant E2EE.
+// Two users join one room's call and each decodes the other's video; a third joins late and
+// decodes both; one hangs up (Element Web's hang-up action): Element Call leaves the SFU
+// itself, its membership empties and the others see it leave; a member removed from the room
+// while still connected is evicted by the SFU and leaves the other's call. Join → first remote
+// frame, hang-up and eviction latencies are measured and printed (never asserted).
+
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { createLogger } from '../../src/common/lib/logger.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
+import { findFreePort, startSynapse, type SynapseInstance } from '../../src/server/dev/synapse/SynapseProcess.ts';
+import { registerUser, type RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
+import { MatrixTestClient } from './../tools/synapse/MatrixTestClient.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../tools/browser.ts';
+import { waitForExit } from '../tools/workerPid.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
+import { buildElementCallHost, serveElementCallHost } from './elementCallHost/hostServer.ts';
+import type { ElementCallHostGlobal } from './elementCallHost/hostApi.ts';
+import { elementCallFrame, framesKeepComing, hostState, pageNowMs, seesVideoOf, tileNames } from './elementCallHost/callPage.ts';
+import type { ConferenceId } from '../../src/common/lib/ids.ts';
+
+const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts');
+const NAMES = { alice: 'Alice Andersson', bob: 'Bertil Berg', carol: 'Carol Chen' } as const;
+type Who = keyof typeof NAMES;
+
+const serverLog: string[] = [];
+const consoleLines: string[] = [];
+const pids: number[] = [];
+let synapse: SynapseInstance;
+let synapseDir: string;
+let node: SfuNode;
+let hostServer: Awaited<ReturnType<typeof serveElementCallHost>>;
+let context: BrowserContext;
+let profileDir: string | undefined;
+let roomId: string;
+const users = {} as Record<Who, RegisteredUser>;
+const opened = {} as Record<Who, { page: Page; frame: Frame; openedAtMs: number }>;
+const joinToFirstFrameMs: Record<string, number> = {};
+
+async function openCall(who: Who, intent: 'start_call' | 'join_existing'): Promise<{ page: Page; frame: Frame; openedAtMs: number }> {
+  const user = users[who];
+  const page = await context.newPage();
+  page.on('console', (message) => {
+    const text = message.text();
+    if (message.type() === 'debug' || text.startsWith('[PostmessageTransport]')) return;
+    consoleLines.push(`${new Date().toISOString().slice(11, 23)} [${who}] ${message.type()}: ${text.slice(0, 400)}`);
+  });
+  page.on('pageerror', (error) => consoleLines.push(`[${who}] pageerror: ${error.message}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) consoleLines.push(`${new Date().toISOString().slice(11, 23)} [${who}] HTTP ${response.status()} ${response.request().method()} ${response.url().replace(/access_token=[^&]*/, 'access_token=…')}`);
+  });
+  await page.setViewportSize({ width: 1000, height: 700 });
+  const query = new URLSearchParams({ hs: synapse.baseUrl, user: user.userId, device: user.deviceId, token: user.accessToken, room: roomId, intent, lang: 'en', theme: 'dark' });
+  const openedAtMs = performance.now();
+  await page.goto(`${hostServer.url}/?${query}`);
+  await waitFor(
+    async () => {
+      const state = await page.evaluate(() => ({ ready: (globalThis as unknown as ElementCallHostGlobal).elementCallHost.ready, error: (globalThis as unknown as ElementCallHostGlobal).elementCallHost.error }));
+      if (state.error) throw new Error(`host failed: ${state.error}`);
+      return state.ready;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, description: `${who}'s host ready` },
+  );
+  return { page, frame: await elementCallFrame(page), openedAtMs };
+}
+
+/** Waits until `viewer` decodes `subject`'s video, and records the time since the later of the two opened its call. */
+async function waitUntilSees(viewer: Who, subject: Who, timeoutMs = 120_000): Promise<void> {
+  await waitFor(() => seesVideoOf(opened[viewer].frame, NAMES[subject]), { timeoutMs, intervalMs: 250, description: `${viewer} decodes ${subject}'s video` });
+  joinToFirstFrameMs[`${viewer}←${subject}`] = Math.round(performance.now() - Math.max(opened[viewer].openedAtMs, opened[subject].openedAtMs));
+  await waitFor(() => framesKeepComing(opened[viewer].frame, NAMES[subject]), { timeoutMs: 20_000, intervalMs: 250, description: `${subject}'s frames keep coming at ${viewer}` });
+}
+
+function dumpOnFailure<T>(run: () => Promise<T>): Promise<T> {
+  return run().catch(async (error: unknown) => {
+    // Everything, for reading afterwards: the console of the three pages and the SFU's debug lines.
+    await mkdir(ARTIFACTS, { recursive: true });
+    const file = join(ARTIFACTS, `elementCall-${Date.now()}.log`);
+    await writeFile(file, [...consoleLines, '--- server log ---', ...serverLog].join('\n'));
+    console.log(`--- full logs in ${file} ---`);
+    console.log(`--- browser console (last 150) ---\n${consoleLines.slice(-150).join('\n')}`);
+    console.log(`--- server log (last 200) ---\n${serverLog.slice(-200).map((line) => line.slice(0, 400)).join('\n')}`);
+    throw error;
+  });
+}
+
+beforeAll(async () => {
+  // This SFU's port is chosen first, so that the homeserver can name it in its transports.
+  const sfuPort = await findFreePort();
+  const sfuUrl = `http://127.0.0.1:${sfuPort}`;
+  synapseDir = await mkdtemp(join(tmpdir(), 'sfu-e2e-ec-synapse-'));
+  const startedAt = performance.now();
+  [synapse] = await Promise.all([startSynapse({ dataDir: synapseDir, rtcTransports: [{ type: 'livekit', livekit_service_url: sfuUrl }] }), buildElementCallHost()]);
+  console.log(`[e2e] Synapse with transports naming ${sfuUrl} ready in ${Math.round(performance.now() - startedAt)} ms`);
+
+  const suffix = Date.now().toString(36);
+  const bot = await registerUser(synapse.baseUrl, synapse.sharedSecret, `sfu${suffix}`, 'bot-password');
+  for (const who of Object.keys(NAMES) as Who[]) users[who] = await registerUser(synapse.baseUrl, synapse.sharedSecret, `${who}${suffix}`, `pw-${who}`);
+  const aliceHttp = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...users.alice });
+  roomId = await aliceHttp.createRoom({ invite: [bot.userId, users.bob.userId, users.carol.userId], powerLevelContentOverride: { events: { 'org.matrix.msc3401.call.member': 0 } } });
+  await aliceHttp.sendState(roomId as never, 'm.room.name', '', { name: 'Element Call on our SFU' });
+  await aliceHttp.sendState(roomId as never, 'm.room.encryption', '', { algorithm: 'm.megolm.v1.aes-sha2' });
+  for (const who of Object.keys(NAMES) as Who[]) {
+    const http = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...users[who] });
+    if (who !== 'alice') await http.join(roomId as never);
+    await http.request('PUT', `/_matrix/client/v3/profile/${encodeURIComponent(users[who].userId)}/displayname`, { displayname: NAMES[who] });
+  }
+
+  const config = loadConfig({
+    overrides: {
+      server: { port: sfuPort, dataDir: `/tmp/sfu-e2e-ec-${process.pid}` },
+      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
+      ...loopbackMatrixOverrides(synapse, { userId: bot.userId, password: 'bot-password' }, 5000),
+    },
+  });
+  // Debug lines of the SFU's own components (livekit, conference, auth); the Matrix SDK's request lines stay out.
+  node = await SfuNode.start({ config, logger: createLogger({ level: 'debug', sink: (line) => void (line.includes('"component":"matrix-sdk"') || serverLog.push(line)) }) });
+  expect(node.publicUrl).toBe(sfuUrl);
+  pids.push(...node.pool.slots.map((slot) => slot.worker.pid));
+  await waitFor(() => node.matrix!.account.client.getRoom(roomId)?.getMyMembership() === 'join', { timeoutMs: 30_000, description: 'SFU account joined' });
+  hostServer = await serveElementCallHost();
+  profileDir = await mkdtemp(join(tmpdir(), 'sfu-e2e-ec-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'],
+  });
+}, 180_000);
+
+afterAll(async () => {
+  console.log(`[e2e] Element Call join → first remote frame (ms): ${JSON.stringify(joinToFirstFrameMs)}`);
+  if (process.env['EC_E2E_TRACE']) console.log(consoleLines.join('\n'));
+  await context?.close();
+  if (profileDir) await rm(profileDir, { recursive: true, force: true });
+  await hostServer?.close();
+  await node?.stop();
+  await waitForExit(pids);
+  await synapse?.stop();
+  if (synapseDir) await rm(synapseDir, { recursive: true, force: true });
+}, 60_000);
+
+/** Whether the SFU has `who`'s device in the room's conference. */
+function inConference(who: Who): boolean {
+  return node.registry.get(roomId as ConferenceId)?.has(`${users[who].userId}:${users[who].deviceId}`) ?? false;
+}
+
+function membershipSeenBy(viewer: Who, subject: Who): Promise<Record<string, unknown> | null> {
+  return opened[viewer].page.evaluate(
+    ([userId, deviceId]) => (globalThis as unknown as ElementCallHostGlobal).elementCallHost.membership(userId, deviceId),
+    [users[subject].userId, users[subject].deviceId] as const,
+  );
+}
+
+describe('Element Call 0.26.1 embedded like Element Web, on this SFU as its livekit focus', () => {
+  it('two users join one call with per-participant E2EE and each decodes the other’s video', () =>
+    dumpOnFailure(async () => {
+      opened.alice = await openCall('alice', 'start_call');
+      opened.bob = await openCall('bob', 'join_existing');
+      await waitUntilSees('alice', 'bob');
+      await waitUntilSees('bob', 'alice');
+      expect(inConference('alice') && inConference('bob')).toBe(true);
+
+      for (const who of ['alice', 'bob'] as const) {
+        const state = await hostState(opened[who].page);
+        // The focus came from the homeserver's transports, through the host (MSC4515).
+        expect(state.transports).toEqual([{ type: 'livekit', livekit_service_url: node.publicUrl }]);
+        // Everything Element Call asked for is in Element Web's call-widget set.
+        expect([...state.approved].sort()).toEqual([...state.requested].sort());
+        expect(state.requested).toEqual(expect.arrayContaining(['org.matrix.msc4515.rtc_transports', 'org.matrix.msc4157.send.delayed_event', 'org.matrix.msc4157.update_delayed_event']));
+        expect(state.openIdRequests).toBeGreaterThan(0);
+        // Per-participant E2EE: the media keys went out Olm-encrypted as to-device messages and came in decrypted.
+        expect(state.fromWidget.some((action) => action.action === 'send_to_device' && action.summary === 'io.element.call.encryption_keys encrypted=true')).toBe(true);
+        expect(state.toDevice.encrypted).toBeGreaterThan(0);
+        expect(state.toDevice.failed).toBe(0);
+        expect(state.toDeviceIn['io.element.call.encryption_keys'] ?? 0).toBeGreaterThan(0);
+      }
+      // The membership names this SFU as its livekit focus (multi-SFU, as Element Call 0.26 writes it).
+      const membership = await membershipSeenBy('bob', 'alice');
+      expect(membership).toMatchObject({
+        application: 'm.call',
+        device_id: users.alice.deviceId,
+        focus_active: { type: 'livekit', focus_selection: 'multi_sfu' },
+        foci_preferred: [{ type: 'livekit', livekit_service_url: node.publicUrl }],
+      });
+    }), 300_000);
+
+  it('a third user who joins late decodes both, and both decode the third', () =>
+    dumpOnFailure(async () => {
+      opened.carol = await openCall('carol', 'join_existing');
+      await waitUntilSees('carol', 'alice');
+      await waitUntilSees('carol', 'bob');
+      await waitUntilSees('alice', 'carol');
+      await waitUntilSees('bob', 'carol');
+      expect(inConference('carol')).toBe(true);
+    }), 300_000);
+
+  it('a user who hangs up leaves the SFU and the others’ calls; its membership is emptied', () =>
+    dumpOnFailure(async () => {
+      const bobId = `${users.bob.userId}:${users.bob.deviceId}`;
+      const logFrom = serverLog.length;
+      const started = performance.now();
+      const hangupAtMs = await pageNowMs(opened.bob.page);
+      // Element Web's hang-up: im.vector.hangup to the widget, which answers with its own im.vector.hangup once it has left.
+      await opened.bob.page.evaluate(() => (globalThis as unknown as ElementCallHostGlobal).elementCallHost.hangup());
+      await waitFor(() => !inConference('bob'), { timeoutMs: 60_000, intervalMs: 100, description: 'bob gone from the SFU conference' });
+      const leftSfuMs = Math.round(performance.now() - started);
+      for (const viewer of ['alice', 'carol'] as const) {
+        await waitFor(async () => !(await tileNames(opened[viewer].frame)).some((name) => name.includes(NAMES.bob)), { timeoutMs: 60_000, intervalMs: 250, description: `bob's tile gone at ${viewer}` });
+        await waitFor(async () => {
+          const content = await membershipSeenBy(viewer, 'bob');
+          return content !== null && Object.keys(content).length === 0;
+        }, { timeoutMs: 60_000, intervalMs: 250, description: `bob's membership emptied as ${viewer}'s host sees it` });
+      }
+      const goneEverywhereMs = Math.round(performance.now() - started);
+      const bobHost = await hostState(opened.bob.page);
+      const afterHangup = bobHost.fromWidget.filter((action) => action.atMs >= hangupAtMs).map((action) => `${action.action}${action.summary ? ` (${action.summary})` : ''}`);
+      console.log(`[e2e] Element Call's widget actions after the host's hang-up: ${afterHangup.join(', ')}`);
+      // Alice and carol still decode each other.
+      await waitFor(() => framesKeepComing(opened.alice.frame, NAMES.carol), { timeoutMs: 20_000, intervalMs: 250, description: 'carol still decoded at alice' });
+      await waitFor(() => framesKeepComing(opened.carol.frame, NAMES.alice), { timeoutMs: 20_000, intervalMs: 250, description: 'alice still decoded at carol' });
+      const bobLines = serverLog.slice(logFrom).filter((line) => line.includes(bobId) && /evicted|participant left/.test(line));
+      console.log(`[e2e] hang-up: off the SFU after ${leftSfuMs} ms, tile and membership gone at both others after ${goneEverywhereMs} ms; SFU: ${bobLines.map((line) => JSON.parse(line).msg + ' ' + (JSON.parse(line).reason ?? '')).join('; ')}`);
+    }));
+
+  it('a member removed from the room is evicted by the SFU while its Element Call is still connected, and leaves the other’s call', () =>
+    dumpOnFailure(async () => {
+      const carolId = `${users.carol.userId}:${users.carol.deviceId}`;
+      const logFrom = serverLog.length;
+      const started = performance.now();
+      // A moderator removes carol from the room: her membership stops counting at once, whatever her client does.
+      await new MatrixTestClient({ baseUrl: synapse.baseUrl, ...users.alice }).request('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/kick`, { user_id: users.carol.userId, reason: 'e2e' });
+      await waitFor(() => serverLog.slice(logFrom).some((line) => line.includes('livekit session evicted') && line.includes(carolId)), { timeoutMs: 60_000, intervalMs: 100, description: 'the SFU evicts carol’s LiveKit session' });
+      const evictedMs = Math.round(performance.now() - started);
+      await waitFor(() => !inConference('carol'), { timeoutMs: 30_000, intervalMs: 100, description: 'carol gone from the SFU conference' });
+      await waitFor(async () => !(await tileNames(opened.alice.frame)).some((name) => name.includes(NAMES.carol)), { timeoutMs: 60_000, intervalMs: 250, description: 'carol’s tile gone at alice' });
+      const goneAtAliceMs = Math.round(performance.now() - started);
+      const eviction = serverLog.slice(logFrom).find((line) => line.includes('livekit session evicted') && line.includes(carolId));
+      expect(JSON.parse(eviction!)).toMatchObject({ reason: expect.any(String) });
+      console.log(`[e2e] kick: SFU evicted carol after ${evictedMs} ms (${String(JSON.parse(eviction!).reason)}), her tile gone at alice after ${goneAtAliceMs} ms`);
+    }));
+
+  // Opt-in (EC_E2E_JOIN_RUNS=N): N more joins of bob into alice's call, each on a fresh device
+  // (a new sign-in: the host's crypto store lives in memory), for join → first remote frame
+  // percentiles. Each join ends with Element Web's hang-up and waits until the SFU let go.
+  const joinRuns = Number(process.env['EC_E2E_JOIN_RUNS'] ?? '0');
+  it.skipIf(!(joinRuns > 0))(`${joinRuns} more joins: join → first remote frame in both directions (p50/p95 printed)`, () =>
+    dumpOnFailure(async () => {
+      const samples = { bobSeesAlice: [] as number[], aliceSeesBob: [] as number[] };
+      for (let run = 0; run < joinRuns; run++) {
+        await opened.bob.page.close();
+        users.bob = await logIn(users.bob.userId, 'pw-bob');
+        opened.bob = await openCall('bob', 'join_existing');
+        const from = opened.bob.openedAtMs;
+        await Promise.all([
+          waitFor(() => seesVideoOf(opened.bob.frame, NAMES.alice), { timeoutMs: 120_000, intervalMs: 100, description: `run ${run}: bob decodes alice` }).then(() => samples.bobSeesAlice.push(performance.now() - from)),
+          waitFor(() => seesVideoOf(opened.alice.frame, NAMES.bob), { timeoutMs: 120_000, intervalMs: 100, description: `run ${run}: alice decodes bob` }).then(() => samples.aliceSeesBob.push(performance.now() - from)),
+        ]);
+        await opened.bob.page.evaluate(() => (globalThis as unknown as ElementCallHostGlobal).elementCallHost.hangup());
+        await waitFor(() => !inConference('bob'), { timeoutMs: 60_000, intervalMs: 100, description: `run ${run}: bob off the SFU` });
+        await waitFor(async () => !(await tileNames(opened.alice.frame)).some((name) => name.includes(NAMES.bob)), { timeoutMs: 60_000, intervalMs: 250, description: `run ${run}: bob's tile gone at alice` });
+      }
+      const pct = (values: number[], p: number) => Math.round([...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(p * values.length) - 1)]!);
+      for (const [name, values] of Object.entries(samples)) {
+        console.log(`[e2e] Element Call join → first remote frame, ${name}, ${values.length} joins (page open → decoded): p50 ${pct(values, 0.5)} ms, p95 ${pct(values, 0.95)} ms, max ${Math.round(Math.max(...values))} ms`);
+      }
+    }), 120_000 + joinRuns * 120_000);
+});
+
+/** A new device of an existing user (password login). */
+async function logIn(userId: string, password: string): Promise<RegisteredUser> {
+  const response = await fetch(`${synapse.baseUrl}/_matrix/client/v3/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'm.login.password', identifier: { type: 'm.id.user', user: userId }, password }),
+  });
+  const body = (await response.json()) as { user_id: string; access_token: string; device_id: string };
+  if (!response.ok) throw new Error(`login of ${userId} failed: HTTP ${response.status}`);
+  return { userId: body.user_id, accessToken: body.access_token, deviceId: body.device_id } as RegisteredUser;
+}
