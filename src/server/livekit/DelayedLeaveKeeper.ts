@@ -11,8 +11,10 @@
 //   refused: we never call an address a client picked.
 // - connected(): the member's LiveKit session opened: restart now and every third of the
 //   timeout (bounded 500 ms .. 10 s); the returned stop() (session closed) stops restarting,
-//   so the homeserver sends the leave when the timeout runs out. A 404 (the delayed event was
-//   sent or cancelled) stops too.
+//   so the homeserver sends the leave when the timeout runs out. stop({sendNow: true}) (the
+//   member left for good: it said `leave`, or its dropped socket was not resumed) asks the
+//   homeserver to send the leave at once. A 404 (the delayed event was sent or cancelled)
+//   stops too. Never sent on an eviction: the member's state may already be newer.
 // A delegation waits at most PENDING_MS for its session; one per member, the newest wins.
 
 import type { Logger } from '../../common/lib/logger.ts';
@@ -96,17 +98,28 @@ export class DelayedLeaveKeeper {
   }
 
   /** The member's session opened; returns stop() for when it closes. */
-  connected(roomId: string, identity: string): () => void {
+  connected(roomId: string, identity: string): (options?: { sendNow?: boolean }) => void {
     const key = `${roomId}\u0000${identity}`;
     this.#connected.add(key);
     this.#start(key);
     let stopped = false;
-    return () => {
+    return (options = {}) => {
       if (stopped) return;
       stopped = true;
       this.#connected.delete(key);
+      const held = this.#held.get(key);
       this.#stop(key);
+      if (options.sendNow && held?.timer) this.#sendNow(held);
     };
+  }
+
+  /** Asks the homeserver to send the delayed leave now (MSC4140 `/send`). */
+  #sendNow(held: Held): void {
+    const url = held.restartUrl.replace(/\/restart$/, '/send');
+    (this.#options.post ?? ((target) => this.#post(target)))(url).then(
+      (status) => this.#log.info('delayed leave sent now: the member left', { userId: held.delegation.userId, deviceId: held.delegation.deviceId, status }),
+      (error: unknown) => this.#log.debug('delayed leave send failed; it fires after its timeout', { error: errorMessage(error) }),
+    );
   }
 
   #start(key: string): void {

@@ -221,7 +221,9 @@ export class LiveKitServer {
         logger: this.#options.logger,
         onResume: (outcome) => this.#options.observer?.resume?.(outcome),
         onClosed: (closed) => {
-          stopKeeping?.();
+          // A member gone for good gets its delegated delayed leave sent now (as lk-jwt-service
+          // does), not after the delay runs out; any other end only stops the restarts.
+          stopKeeping?.({ sendNow: closed.goneForGood });
           this.#sessions.delete(closed);
           this.#options.observer?.sessionsChanged?.(this.#sessions.size);
         },

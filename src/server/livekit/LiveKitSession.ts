@@ -109,6 +109,7 @@ export class LiveKitSession {
   #sendIceUfrag: string | undefined;
   #answerVersion = 0;
   #faults = 0;
+  #goneForGood = false;
   #closed = false;
   #timers: NodeJS.Timeout[] = [];
   #unwatch: (() => void) | undefined;
@@ -129,6 +130,7 @@ export class LiveKitSession {
       onGraceExpired: () => {
         this.#log.info('livekit resume grace expired; leaving');
         this.#options.onResume?.('expired');
+        this.#goneForGood = true;
         this.#close(1000, 'resume grace expired');
       },
     });
@@ -159,6 +161,15 @@ export class LiveKitSession {
   /** The admission ticket of the current connection (a resume brings a new one). */
   get ticket(): LiveKitTicket {
     return this.#ticket;
+  }
+
+  /**
+   * The member left this call for good: it sent `leave`, or its socket dropped and the
+   * resume grace ran out. False for every other end (eviction, replacement, a reconnect the
+   * server asked for, faults), after which the member's membership must stay as it is.
+   */
+  get goneForGood(): boolean {
+    return this.#goneForGood;
   }
 
   /** The participant sid clients know this session by (`sid` of a resume). */
@@ -366,6 +377,7 @@ export class LiveKitSession {
         return;
       case 'leave':
         await handle.leave();
+        this.#goneForGood = true;
         this.#close(1000, 'client left');
         return;
       default:

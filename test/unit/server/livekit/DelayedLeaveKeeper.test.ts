@@ -71,4 +71,21 @@ describe('DelayedLeaveKeeper', () => {
     await vi.advanceTimersByTimeAsync(5000);
     expect(posts.length).toBe(2);
   });
+
+  it('asks the homeserver to send the leave at once when the member left for good, never otherwise', async () => {
+    const k = keeper();
+    expect(await k.offer(delegation)).toBe(true);
+    const stop = k.connected(delegation.roomId, '@a:example.org:D');
+    await vi.advanceTimersByTimeAsync(10);
+    const restarts = posts.length;
+    stop({ sendNow: true });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(posts.slice(restarts)).toEqual(['https://matrix.example.org/_matrix/client/unstable/org.matrix.msc4140/delayed_events/syd_1/send']);
+    // A member that never connected (or whose delegation is gone) sends nothing.
+    const other = keeper();
+    const before = posts.length;
+    other.connected(delegation.roomId, '@b:example.org:E')({ sendNow: true });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(posts.length).toBe(before);
+  });
 });
