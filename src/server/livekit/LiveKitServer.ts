@@ -5,7 +5,8 @@
 // - /rtc/validate: the same checks without spending the token (200 or 401, CORS);
 // - /rtc/v1 and /rtc/v1/validate: 404 with CORS headers, which is what makes
 //   livekit-client 2.x fall back from single-PeerConnection mode to /rtc (without
-//   the CORS headers the browser reports "Failed to fetch" and the client gives up).
+//   the CORS headers the browser reports "Failed to fetch" and the client gives up);
+// - /delegate_delayed_leave: 404 with CORS headers (Element Call's probe: "no delegation").
 // The same four paths also answer under the native signalling path (`/ws/rtc`, ...):
 // /sfu/get replies with the native URL `…/ws`, and Element Call in its default
 // ("compatibility") mode takes its publishing token from /sfu/get and hands that URL to
@@ -143,12 +144,21 @@ export class LiveKitServer {
         this.#send(response, status, REFUSAL_TABLE[refusal.reason].message);
       }
     };
+    // Element Call probes `POST {focus}/delegate_delayed_leave` without credentials and reads a
+    // 404 as "no delegation"; with CORS headers the browser hands it the 404 instead of a CORS
+    // failure. Delegation here is the delay_* fields of /get_token.
+    const noDelegationEndpoint: RouteHandler = (request, response) => {
+      if (request.method === 'OPTIONS') return this.#send(response, 204, '');
+      this.#send(response, 404, 'no delegate_delayed_leave endpoint; delegate with the delay_* fields of /get_token');
+    };
     const routes: Array<[string, RouteHandler]> = [
       [LIVEKIT_PATHS.validate, validate],
       [LIVEKIT_PATHS.v1Validate, notFound],
       [LIVEKIT_PATHS.v1, notFound],
     ];
-    return new Map(routes.flatMap(([path, handler]): Array<[string, RouteHandler]> => [[path, handler], [`${NATIVE_URL_PATH}${path}`, handler]]));
+    const map = new Map(routes.flatMap(([path, handler]): Array<[string, RouteHandler]> => [[path, handler], [`${NATIVE_URL_PATH}${path}`, handler]]));
+    map.set('/delegate_delayed_leave', noDelegationEndpoint);
+    return map;
   }
 
   /** Closes every session (LeaveRequest first) and stops accepting. */

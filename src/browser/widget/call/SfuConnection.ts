@@ -171,6 +171,7 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
         logger: this.#options.logger,
         ...(e2ee.transforms ? { transforms: e2ee.transforms } : {}),
         ...(e2ee.encodedInsertableStreams ? { encodedInsertableStreams: true } : {}),
+        ...(e2ee.enabled && e2ee.transforms ? { encryptedMedia: true } : {}),
       });
       ({ peers } = await client.join({ displayName: this.#options.displayName() }).catch(async (error: unknown) => {
         await client.leave();
