@@ -3,7 +3,7 @@
 // transports name this SFU as the `livekit` focus, a host page per user with a matrix-js-sdk
 // client (Rust crypto) on that Synapse, Element Call in an iframe with per-participant E2EE.
 // Two users join one room's call and each decodes the other's video; a third joins late and
-// decodes both; one hangs up (Element Web's hang-up action): Element Call leaves the SFU
+// decodes both; a camera turned off through the host stops at the others and comes back; one hangs up (Element Web's hang-up action): Element Call leaves the SFU
 // itself, its membership empties and the others see it leave; a member removed from the room
 // while still connected is evicted by the SFU and leaves the other's call. Join → first remote
 // frame, hang-up and eviction latencies are measured and printed (never asserted).
@@ -26,7 +26,7 @@ import { waitForExit } from '../tools/workerPid.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { buildElementCallHost, serveElementCallHost } from './elementCallHost/hostServer.ts';
 import type { ElementCallHostGlobal } from './elementCallHost/hostApi.ts';
-import { elementCallFrame, framesKeepComing, hostState, pageNowMs, seesVideoOf, tileNames } from './elementCallHost/callPage.ts';
+import { elementCallFrame, framesKeepComing, hostState, pageNowMs, seesVideoOf, tileNames, tileVideo } from './elementCallHost/callPage.ts';
 import type { ConferenceId } from '../../src/common/lib/ids.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts');
@@ -206,6 +206,25 @@ describe('Element Call 0.26.1 embedded like Element Web, on this SFU as its live
       await waitUntilSees('bob', 'carol');
       expect(inConference('carol')).toBe(true);
     }), 300_000);
+
+  it('a camera turned off through the host (io.element.device_mute) stops at the others and comes back when turned on', () =>
+    dumpOnFailure(async () => {
+      const mute = (videoEnabled: boolean) =>
+        opened.alice.page.evaluate((enabled) => (globalThis as unknown as ElementCallHostGlobal).elementCallHost.deviceMute({ video_enabled: enabled }), videoEnabled);
+      const started = performance.now();
+      expect(await mute(false)).toMatchObject({ video_enabled: false });
+      for (const viewer of ['bob', 'carol'] as const) {
+        await waitFor(async () => (await tileVideo(opened[viewer].frame, NAMES.alice))?.videoEnabled === false, { timeoutMs: 30_000, intervalMs: 100, description: `alice's video off at ${viewer}` });
+      }
+      const offMs = Math.round(performance.now() - started);
+      const resumed = performance.now();
+      expect(await mute(true)).toMatchObject({ video_enabled: true });
+      for (const viewer of ['bob', 'carol'] as const) {
+        await waitFor(async () => (await tileVideo(opened[viewer].frame, NAMES.alice))?.videoEnabled === true, { timeoutMs: 30_000, intervalMs: 100, description: `alice's video back on at ${viewer}` });
+        await waitFor(() => framesKeepComing(opened[viewer].frame, NAMES.alice), { timeoutMs: 45_000, intervalMs: 250, description: `alice's frames again at ${viewer}` });
+      }
+      console.log(`[e2e] camera off → tile without video at both others after ${offMs} ms; on → decoded frames again at both after ${Math.round(performance.now() - resumed)} ms`);
+    }));
 
   it('a user who hangs up leaves the SFU and the others’ calls; its membership is emptied', () =>
     dumpOnFailure(async () => {
