@@ -3,7 +3,8 @@
 // transports name this SFU as the `livekit` focus, a host page per user with a matrix-js-sdk
 // client (Rust crypto) on that Synapse, Element Call in an iframe with per-participant E2EE.
 // Two users join one room's call and each decodes the other's video; a third joins late and
-// decodes both; a camera turned off through the host stops at the others and comes back; one hangs up (Element Web's hang-up action): Element Call leaves the SFU
+// decodes both; a camera turned off through the host stops at the others and comes back; a
+// screen shared with Element Call's button arrives decoded; one hangs up (Element Web's hang-up action): Element Call leaves the SFU
 // itself, its membership empties and the others see it leave; a member removed from the room
 // while still connected is evicted by the SFU and leaves the other's call. Join → first remote
 // frame, hang-up and eviction latencies are measured and printed (never asserted).
@@ -26,7 +27,7 @@ import { waitForExit } from '../tools/workerPid.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { buildElementCallHost, serveElementCallHost } from './elementCallHost/hostServer.ts';
 import type { ElementCallHostGlobal } from './elementCallHost/hostApi.ts';
-import { elementCallFrame, framesKeepComing, hostState, pageNowMs, seesVideoOf, tileNames, tileVideo } from './elementCallHost/callPage.ts';
+import { elementCallFrame, framesKeepComing, hostState, pageNowMs, seesVideoOf, tileNames, tileVideo, videos } from './elementCallHost/callPage.ts';
 import type { ConferenceId } from '../../src/common/lib/ids.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts');
@@ -224,6 +225,25 @@ describe('Element Call 0.26.1 embedded like Element Web, on this SFU as its live
         await waitFor(() => framesKeepComing(opened[viewer].frame, NAMES.alice), { timeoutMs: 45_000, intervalMs: 250, description: `alice's frames again at ${viewer}` });
       }
       console.log(`[e2e] camera off → tile without video at both others after ${offMs} ms; on → decoded frames again at both after ${Math.round(performance.now() - resumed)} ms`);
+    }));
+
+  it('a screen shared with Element Call’s button arrives decoded at the others', () =>
+    dumpOnFailure(async () => {
+      const before = (await videos(opened.bob.frame)).filter((video) => video.name.includes(NAMES.alice)).length;
+      const started = performance.now();
+      // Chromium's fake capture UI picks its fake 1280×720 screen without a prompt.
+      await opened.alice.frame.getByRole('switch', { name: 'Share screen' }).click();
+      for (const viewer of ['bob', 'carol'] as const) {
+        await waitFor(async () => {
+          // The screen is the second decoded video with alice's name, or one wider than her camera (640).
+          const shown = (await videos(opened[viewer].frame)).filter((video) => video.name.includes(NAMES.alice) && video.frames >= 5 && video.width > 0);
+          if (shown.length <= before && !shown.some((video) => video.width > 640)) throw new Error(`no screen of alice at ${viewer}: ${JSON.stringify(await videos(opened[viewer].frame))}`);
+          return shown;
+        }, { timeoutMs: 60_000, intervalMs: 250, description: `alice's screen decoded at ${viewer}` });
+      }
+      console.log(`[e2e] screen share decoded at both others after ${Math.round(performance.now() - started)} ms: ${JSON.stringify(await videos(opened.bob.frame))}`);
+      await opened.alice.frame.getByRole('switch', { name: 'Sharing screen' }).click();
+      await waitFor(async () => (await videos(opened.bob.frame)).filter((video) => video.name.includes(NAMES.alice)).length <= before, { timeoutMs: 30_000, intervalMs: 250, description: 'the screen gone at bob' });
     }));
 
   it('a user who hangs up leaves the SFU and the others’ calls; its membership is emptied', () =>
