@@ -298,6 +298,7 @@ describe('Element Call 0.26.1 embedded like Element Web, on this SFU as its live
   it.skipIf(!(joinRuns > 0))(`${joinRuns} more joins: join → first remote frame in both directions (p50/p95 printed)`, () =>
     dumpOnFailure(async () => {
       const samples = { bobSeesAlice: [] as number[], aliceSeesBob: [] as number[] };
+      const logFrom = serverLog.length;
       for (let run = 0; run < joinRuns; run++) {
         await opened.bob.page.close();
         users.bob = await logIn(users.bob.userId, 'pw-bob');
@@ -313,8 +314,10 @@ describe('Element Call 0.26.1 embedded like Element Web, on this SFU as its live
       }
       const pct = (values: number[], p: number) => Math.round([...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(p * values.length) - 1)]!);
       for (const [name, values] of Object.entries(samples)) {
-        console.log(`[e2e] Element Call join → first remote frame, ${name}, ${values.length} joins (page open → decoded): p50 ${pct(values, 0.5)} ms, p95 ${pct(values, 0.95)} ms, max ${Math.round(Math.max(...values))} ms`);
+        console.log(`[e2e] Element Call join → first remote frame, ${name}, ${values.length} joins (page open → decoded): p50 ${pct(values, 0.5)} ms, p95 ${pct(values, 0.95)} ms, max ${Math.round(Math.max(...values))} ms; all: ${values.map(Math.round).join(', ')}`);
       }
+      const refusals = serverLog.slice(logFrom).filter((line) => /session refused|token refused|validate refused/.test(line)).map((line) => `${JSON.parse(line).msg} ${JSON.parse(line).reason}`);
+      console.log(`[e2e] refusals during the joins: ${refusals.length === 0 ? 'none' : refusals.join('; ')}`);
     }), 120_000 + joinRuns * 120_000);
 });
 
