@@ -3,7 +3,8 @@
 // transports name this SFU as the `livekit` focus, a host page per user with a matrix-js-sdk
 // client (Rust crypto) on that Synapse, Element Call in an iframe with per-participant E2EE.
 // Two users join one room's call and each decodes the other's video; a third joins late and
-// decodes both; one hangs up (Element Web's hang-up action): Element Call leaves the SFU
+// decodes both; a camera turned off through the host stops at the others and comes back; a
+// screen shared with Element Call's button arrives decoded; one hangs up (Element Web's hang-up action): Element Call leaves the SFU
 // itself, its membership empties and the others see it leave; a member removed from the room
 // while still connected is evicted by the SFU and leaves the other's call. Join → first remote
 // frame, hang-up and eviction latencies are measured and printed (never asserted).
@@ -26,7 +27,7 @@ import { waitForExit } from '../tools/workerPid.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { buildElementCallHost, serveElementCallHost } from './elementCallHost/hostServer.ts';
 import type { ElementCallHostGlobal } from './elementCallHost/hostApi.ts';
-import { elementCallFrame, framesKeepComing, hostState, pageNowMs, seesVideoOf, tileNames } from './elementCallHost/callPage.ts';
+import { elementCallFrame, framesKeepComing, hostState, pageNowMs, seesVideoOf, tileNames, tileVideo, videos } from './elementCallHost/callPage.ts';
 import type { ConferenceId } from '../../src/common/lib/ids.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts');
@@ -207,6 +208,44 @@ describe('Element Call 0.26.1 embedded like Element Web, on this SFU as its live
       expect(inConference('carol')).toBe(true);
     }), 300_000);
 
+  it('a camera turned off through the host (io.element.device_mute) stops at the others and comes back when turned on', () =>
+    dumpOnFailure(async () => {
+      const mute = (videoEnabled: boolean) =>
+        opened.alice.page.evaluate((enabled) => (globalThis as unknown as ElementCallHostGlobal).elementCallHost.deviceMute({ video_enabled: enabled }), videoEnabled);
+      const started = performance.now();
+      expect(await mute(false)).toMatchObject({ video_enabled: false });
+      for (const viewer of ['bob', 'carol'] as const) {
+        await waitFor(async () => (await tileVideo(opened[viewer].frame, NAMES.alice))?.videoEnabled === false, { timeoutMs: 30_000, intervalMs: 100, description: `alice's video off at ${viewer}` });
+      }
+      const offMs = Math.round(performance.now() - started);
+      const resumed = performance.now();
+      expect(await mute(true)).toMatchObject({ video_enabled: true });
+      for (const viewer of ['bob', 'carol'] as const) {
+        await waitFor(async () => (await tileVideo(opened[viewer].frame, NAMES.alice))?.videoEnabled === true, { timeoutMs: 30_000, intervalMs: 100, description: `alice's video back on at ${viewer}` });
+        await waitFor(() => framesKeepComing(opened[viewer].frame, NAMES.alice), { timeoutMs: 45_000, intervalMs: 250, description: `alice's frames again at ${viewer}` });
+      }
+      console.log(`[e2e] camera off → tile without video at both others after ${offMs} ms; on → decoded frames again at both after ${Math.round(performance.now() - resumed)} ms`);
+    }));
+
+  it('a screen shared with Element Call’s button arrives decoded at the others', () =>
+    dumpOnFailure(async () => {
+      const before = (await videos(opened.bob.frame)).filter((video) => video.name.includes(NAMES.alice)).length;
+      const started = performance.now();
+      // Chromium's fake capture UI picks its fake 1280×720 screen without a prompt.
+      await opened.alice.frame.getByRole('switch', { name: 'Share screen' }).click();
+      for (const viewer of ['bob', 'carol'] as const) {
+        await waitFor(async () => {
+          // The screen is the second decoded video with alice's name, or one wider than her camera (640).
+          const shown = (await videos(opened[viewer].frame)).filter((video) => video.name.includes(NAMES.alice) && video.frames >= 5 && video.width > 0);
+          if (shown.length <= before && !shown.some((video) => video.width > 640)) throw new Error(`no screen of alice at ${viewer}: ${JSON.stringify(await videos(opened[viewer].frame))}`);
+          return shown;
+        }, { timeoutMs: 60_000, intervalMs: 250, description: `alice's screen decoded at ${viewer}` });
+      }
+      console.log(`[e2e] screen share decoded at both others after ${Math.round(performance.now() - started)} ms: ${JSON.stringify(await videos(opened.bob.frame))}`);
+      await opened.alice.frame.getByRole('switch', { name: 'Sharing screen' }).click();
+      await waitFor(async () => (await videos(opened.bob.frame)).filter((video) => video.name.includes(NAMES.alice)).length <= before, { timeoutMs: 30_000, intervalMs: 250, description: 'the screen gone at bob' });
+    }));
+
   it('a user who hangs up leaves the SFU and the others’ calls; its membership is emptied', () =>
     dumpOnFailure(async () => {
       const bobId = `${users.bob.userId}:${users.bob.deviceId}`;
@@ -259,6 +298,7 @@ describe('Element Call 0.26.1 embedded like Element Web, on this SFU as its live
   it.skipIf(!(joinRuns > 0))(`${joinRuns} more joins: join → first remote frame in both directions (p50/p95 printed)`, () =>
     dumpOnFailure(async () => {
       const samples = { bobSeesAlice: [] as number[], aliceSeesBob: [] as number[] };
+      const logFrom = serverLog.length;
       for (let run = 0; run < joinRuns; run++) {
         await opened.bob.page.close();
         users.bob = await logIn(users.bob.userId, 'pw-bob');
@@ -274,8 +314,10 @@ describe('Element Call 0.26.1 embedded like Element Web, on this SFU as its live
       }
       const pct = (values: number[], p: number) => Math.round([...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(p * values.length) - 1)]!);
       for (const [name, values] of Object.entries(samples)) {
-        console.log(`[e2e] Element Call join → first remote frame, ${name}, ${values.length} joins (page open → decoded): p50 ${pct(values, 0.5)} ms, p95 ${pct(values, 0.95)} ms, max ${Math.round(Math.max(...values))} ms`);
+        console.log(`[e2e] Element Call join → first remote frame, ${name}, ${values.length} joins (page open → decoded): p50 ${pct(values, 0.5)} ms, p95 ${pct(values, 0.95)} ms, max ${Math.round(Math.max(...values))} ms; all: ${values.map(Math.round).join(', ')}`);
       }
+      const refusals = serverLog.slice(logFrom).filter((line) => /session refused|token refused|validate refused/.test(line)).map((line) => `${JSON.parse(line).msg} ${JSON.parse(line).reason}`);
+      console.log(`[e2e] refusals during the joins: ${refusals.length === 0 ? 'none' : refusals.join('; ')}`);
     }), 120_000 + joinRuns * 120_000);
 });
 

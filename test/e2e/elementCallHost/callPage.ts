@@ -87,11 +87,24 @@ export async function tileNames(frame: Frame): Promise<string[]> {
   return (await videos(frame)).map((video) => video.name);
 }
 
+/** Whether the tile named `name` shows video (Element Call's `data-video-enabled`), and its frames so far. */
+export function tileVideo(frame: Frame, name: string): Promise<{ videoEnabled: boolean; frames: number } | undefined> {
+  return frame.evaluate((wanted) => {
+    const { document } = globalThis as unknown as PageGlobals;
+    for (const tile of [...document.querySelectorAll('[data-testid="videoTile"]')]) {
+      if (!(tile.querySelector('[data-testid="name_tag"]')?.textContent ?? '').includes(wanted)) continue;
+      const video = tile.querySelector('video') as PageVideo | null;
+      return { videoEnabled: tile.getAttribute('data-video-enabled') === 'true', frames: video?.getVideoPlaybackQuality().totalVideoFrames ?? 0 };
+    }
+    return undefined;
+  }, name);
+}
+
 /** The host's state, read in the host page. */
-export function hostState(page: Page): Promise<Omit<ElementCallHostApi, 'hangup' | 'membership'>> {
+export function hostState(page: Page): Promise<Omit<ElementCallHostApi, 'hangup' | 'deviceMute' | 'membership'>> {
   return page.evaluate(() => {
-    const { hangup: _hangup, membership: _membership, ...state } = (globalThis as unknown as ElementCallHostGlobal).elementCallHost;
-    return JSON.parse(JSON.stringify(state)) as Omit<ElementCallHostApi, 'hangup' | 'membership'>;
+    const { hangup: _hangup, deviceMute: _deviceMute, membership: _membership, ...state } = (globalThis as unknown as ElementCallHostGlobal).elementCallHost;
+    return JSON.parse(JSON.stringify(state)) as Omit<ElementCallHostApi, 'hangup' | 'deviceMute' | 'membership'>;
   });
 }
 

@@ -30,6 +30,8 @@ export interface ElementCallHostApi {
   toDeviceIn: Record<string, number>;
   /** Asks Element Call to hang up (host → widget `im.vector.hangup`, as Element Web's hang-up button). */
   hangup(): Promise<unknown>;
+  /** Asks Element Call to set its devices (host → widget `io.element.device_mute`); resolves with the resulting state. */
+  deviceMute(state: { audio_enabled?: boolean; video_enabled?: boolean }): Promise<unknown>;
   /** This room's call membership state content of a device, as the host's client sees it. */
   membership(userId: string, deviceId: string): Record<string, unknown> | null;
 }

@@ -50,6 +50,7 @@ const host: ElementCallHostApi = {
   toDevice: { encrypted: 0, clear: 0, failed: 0 },
   toDeviceIn: {},
   hangup: () => Promise.reject(new Error('not ready')),
+  deviceMute: () => Promise.reject(new Error('not ready')),
   membership: () => null,
 };
 (globalThis as unknown as { elementCallHost: ElementCallHostApi }).elementCallHost = host;
@@ -366,6 +367,7 @@ async function main(): Promise<void> {
     void api.feedToDevice(message as never, encryptionInfo !== null);
   });
   host.hangup = () => api.transport.send('im.vector.hangup', {});
+  host.deviceMute = (state) => api.transport.send('io.element.device_mute', state);
   host.membership = (user, device) => {
     const event = client.getRoom(roomId)?.currentState.getStateEvents(CALL_MEMBER, `_${user}_${device}_m.call`);
     return event ? (event.getContent() as Record<string, unknown>) : null;
