@@ -16,15 +16,20 @@ export const LIVEKIT_PAGE_PATH = `${TEST_PAGE_PREFIX}lk.html`;
 /** The same page bundled with the newest livekit-client (npm alias `livekit-client-latest`). */
 export const LIVEKIT_LATEST_PAGE_PATH = `${TEST_PAGE_PREFIX}lk-latest.html`;
 
-const html = (script: string) => `<!doctype html>
+const html = (title: string, script: string) => `<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>livekit-client test page</title></head>
+<head><meta charset="utf-8"><title>${title}</title></head>
 <body><script type="module" src="${script}"></script></body>
 </html>
 `;
 
-/** Builds the page; resolves with its directory. */
-export async function buildLiveKitPage(): Promise<string> {
+/**
+ * Bundles one livekit-client test page (`entry`, a file beside this one) twice, with
+ * livekit-client 2.22.3 as `{name}.js`/`.html` and with the newest (npm alias
+ * `livekit-client-latest`) as `{name}-latest.js`/`.html`; resolves with both page paths
+ * relative to the node.
+ */
+export async function buildLiveKitClientPages(entry: string, name: string, title: string): Promise<{ shipped: string; latest: string }> {
   await mkdir(LIVEKIT_PAGE_DIR, { recursive: true });
   const common = {
     bundle: true,
@@ -33,17 +38,23 @@ export async function buildLiveKitPage(): Promise<string> {
     format: 'esm' as const,
     sourcemap: 'linked' as const,
     logLevel: 'warning' as const,
-    entryPoints: [join(import.meta.dirname, 'liveKitPage.ts')],
+    entryPoints: [join(import.meta.dirname, entry)],
   };
   await Promise.all([
-    build({ ...common, outfile: join(LIVEKIT_PAGE_DIR, 'lk.js') }),
-    build({ ...common, outfile: join(LIVEKIT_PAGE_DIR, 'lk-latest.js'), alias: { 'livekit-client': 'livekit-client-latest' } }),
+    build({ ...common, outfile: join(LIVEKIT_PAGE_DIR, `${name}.js`) }),
+    build({ ...common, outfile: join(LIVEKIT_PAGE_DIR, `${name}-latest.js`), alias: { 'livekit-client': 'livekit-client-latest' } }),
+    writeFile(join(LIVEKIT_PAGE_DIR, `${name}.html`), html(title, `${name}.js`)),
+    writeFile(join(LIVEKIT_PAGE_DIR, `${name}-latest.html`), html(title, `${name}-latest.js`)),
   ]);
+  return { shipped: `${TEST_PAGE_PREFIX}${name}.html`, latest: `${TEST_PAGE_PREFIX}${name}-latest.html` };
+}
+
+/** Builds the page; resolves with its directory. */
+export async function buildLiveKitPage(): Promise<string> {
+  await buildLiveKitClientPages('liveKitPage.ts', 'lk', 'livekit-client test page');
   // livekit-client's E2EE worker (2.22.3), loaded by the page as a module worker.
   const require = createRequire(import.meta.url);
   const worker = join(dirname(require.resolve('livekit-client')), 'livekit-client.e2ee.worker.mjs');
   await copyFile(worker, join(LIVEKIT_PAGE_DIR, 'lk-e2ee-worker.js'));
-  await writeFile(join(LIVEKIT_PAGE_DIR, 'lk.html'), html('lk.js'));
-  await writeFile(join(LIVEKIT_PAGE_DIR, 'lk-latest.html'), html('lk-latest.js'));
   return LIVEKIT_PAGE_DIR;
 }
