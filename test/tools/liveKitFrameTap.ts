@@ -101,6 +101,11 @@ export interface LiveKitFrameTapOptions {
   readonly passphrase?: string;
   /** Ask the publisher for a key frame this often (video); default 500 ms. */
   readonly keyFrameRequestMs?: number;
+  /**
+   * Key indexes the trailer may carry; default [0] (livekit-client with one shared key).
+   * Per-participant keys (Element Call, our widget) move to higher indexes as they rotate.
+   */
+  readonly keyIndexes?: readonly number[];
 }
 
 /** What the tap saw. */
@@ -112,7 +117,7 @@ export interface LiveKitFrameTapReport {
   readonly keyFrames: number;
   /** Frames lost to a missing packet (not checked). */
   readonly incompleteFrames: number;
-  /** Frames ending in the trailer `IV length 12 ‖ key index 0`. */
+  /** Frames ending in the trailer `IV length 12 ‖ key index` (one of `keyIndexes`, default 0). */
   readonly withTrailer: number;
   /** Frames whose ciphertext authenticated under the passphrase's key (0 without a passphrase). */
   readonly authenticated: number;
@@ -165,6 +170,7 @@ export class LiveKitFrameTap {
   readonly #payloadType: number;
   readonly #key: webcrypto.CryptoKey | undefined;
   readonly #wrongKey: webcrypto.CryptoKey | undefined;
+  readonly #keyIndexes: ReadonlySet<number>;
   readonly #ivs = new Set<string>();
   readonly #keyFrameSizes = new Set<string>();
   readonly #failureSamples: string[] = [];
@@ -199,7 +205,7 @@ export class LiveKitFrameTap {
               consumer.requestKeyFrame().catch((error: unknown) => console.log(`[tap] key frame request failed: ${String(error)}`));
             }, options.keyFrameRequestMs ?? 500)
           : undefined;
-      const tap = new LiveKitFrameTap(transport, consumer.kind, codec.payloadType, key, wrongKey, timer);
+      const tap = new LiveKitFrameTap(transport, consumer.kind, codec.payloadType, key, wrongKey, timer, new Set(options.keyIndexes ?? [0]));
       consumer.on('rtp', (packet: Buffer) => tap.#onPacket(packet));
       if (consumer.kind === 'video') await consumer.requestKeyFrame();
       return tap;
@@ -216,7 +222,9 @@ export class LiveKitFrameTap {
     key: webcrypto.CryptoKey | undefined,
     wrongKey: webcrypto.CryptoKey | undefined,
     timer: NodeJS.Timeout | undefined,
+    keyIndexes: ReadonlySet<number>,
   ) {
+    this.#keyIndexes = keyIndexes;
     this.#transport = transport;
     this.#kind = kind;
     this.#payloadType = payloadType;
@@ -289,7 +297,7 @@ export class LiveKitFrameTap {
       if (parsesAsVp8PlaintextKeyFrame(frame)) counts.forwardedParsesAsPlaintext++;
     }
     const overhead = TAG_LENGTH + IV_LENGTH + TRAILER_LENGTH;
-    const trailer = frame.length >= prefixLength + overhead && frame[frame.length - 2] === IV_LENGTH && frame[frame.length - 1] === 0;
+    const trailer = frame.length >= prefixLength + overhead && frame[frame.length - 2] === IV_LENGTH && this.#keyIndexes.has(frame[frame.length - 1]!);
     if (trailer) counts.withTrailer++;
     if (!this.#key) return;
     if (!trailer) return this.#fail(`no LiveKit trailer (${frame.length} bytes, ends ${Buffer.from(frame.subarray(-2)).toString('hex')})`);

@@ -287,9 +287,14 @@ async function startClient(): Promise<MatrixClient> {
   return client;
 }
 
-/** Element Web's Element Call URL: the call parameters in the fragment after `#?`. */
+/**
+ * Element Web's Element Call URL: the call parameters in the fragment after `#?`. With
+ * `?widget=<url>` the host launches that call widget instead (this SFU's `/room`), the same
+ * way: a host that launches Element Call launches ours.
+ */
 function widgetTemplateUrl(): string {
-  const widgetBase = new URL('widgets/element-call/index.html', location.href);
+  const other = params.get('widget');
+  const widgetBase = other ? new URL(other) : new URL('widgets/element-call/index.html', location.href);
   const fragment = new URLSearchParams({
     perParticipantE2EE: '$perParticipantE2EE',
     userId,
