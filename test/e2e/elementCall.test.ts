@@ -9,71 +9,32 @@
 // while still connected is evicted by the SFU and leaves the other's call. Join → first remote
 // frame, hang-up and eviction latencies are measured and printed (never asserted).
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
-import { SfuNode } from '../../src/server/SfuNode.ts';
-import { loadConfig } from '../../src/server/config/loadConfig.ts';
-import { createLogger } from '../../src/common/lib/logger.ts';
+import type { SfuNode } from '../../src/server/SfuNode.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
-import { findFreePort, startSynapse, type SynapseInstance } from '../../src/server/dev/synapse/SynapseProcess.ts';
-import { registerUser, type RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
-import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
+import type { SynapseInstance } from '../../src/server/dev/synapse/SynapseProcess.ts';
+import type { RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
 import { MatrixTestClient } from './../tools/synapse/MatrixTestClient.ts';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../tools/browser.ts';
-import { waitForExit } from '../tools/workerPid.ts';
-import { freeMediaBasePort } from '../tools/ports.ts';
-import { buildElementCallHost, serveElementCallHost } from './elementCallHost/hostServer.ts';
 import type { ElementCallHostGlobal } from './elementCallHost/hostApi.ts';
-import { elementCallFrame, framesKeepComing, hostState, pageNowMs, seesVideoOf, tileNames, tileVideo, videos } from './elementCallHost/callPage.ts';
+import { framesKeepComing, hostState, pageNowMs, seesVideoOf, tileNames, tileVideo, videos } from './elementCallHost/callPage.ts';
+import { startCallWorld, type CallWorld, type OpenedCall } from './elementCallHost/world.ts';
 import type { ConferenceId } from '../../src/common/lib/ids.ts';
 
-const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts');
 const NAMES = { alice: 'Alice Andersson', bob: 'Bertil Berg', carol: 'Carol Chen' } as const;
 type Who = keyof typeof NAMES;
 
 const serverLog: string[] = [];
 const consoleLines: string[] = [];
-const pids: number[] = [];
+let world: CallWorld<Who>;
 let synapse: SynapseInstance;
-let synapseDir: string;
 let node: SfuNode;
-let hostServer: Awaited<ReturnType<typeof serveElementCallHost>>;
-let context: BrowserContext;
-let profileDir: string | undefined;
 let roomId: string;
-const users = {} as Record<Who, RegisteredUser>;
-const opened = {} as Record<Who, { page: Page; frame: Frame; openedAtMs: number }>;
+let users: Record<Who, RegisteredUser>;
+const opened = {} as Record<Who, OpenedCall>;
 const joinToFirstFrameMs: Record<string, number> = {};
 
-async function openCall(who: Who, intent: 'start_call' | 'join_existing'): Promise<{ page: Page; frame: Frame; openedAtMs: number }> {
-  const user = users[who];
-  const page = await context.newPage();
-  page.on('console', (message) => {
-    const text = message.text();
-    if (message.type() === 'debug' || text.startsWith('[PostmessageTransport]')) return;
-    consoleLines.push(`${new Date().toISOString().slice(11, 23)} [${who}] ${message.type()}: ${text.slice(0, 400)}`);
-  });
-  page.on('pageerror', (error) => consoleLines.push(`[${who}] pageerror: ${error.message}`));
-  page.on('response', (response) => {
-    if (response.status() >= 400) consoleLines.push(`${new Date().toISOString().slice(11, 23)} [${who}] HTTP ${response.status()} ${response.request().method()} ${response.url().replace(/access_token=[^&]*/, 'access_token=…')}`);
-  });
-  await page.setViewportSize({ width: 1000, height: 700 });
-  const query = new URLSearchParams({ hs: synapse.baseUrl, user: user.userId, device: user.deviceId, token: user.accessToken, room: roomId, intent, lang: 'en', theme: 'dark' });
-  const openedAtMs = performance.now();
-  await page.goto(`${hostServer.url}/?${query}`);
-  await waitFor(
-    async () => {
-      const state = await page.evaluate(() => ({ ready: (globalThis as unknown as ElementCallHostGlobal).elementCallHost.ready, error: (globalThis as unknown as ElementCallHostGlobal).elementCallHost.error }));
-      if (state.error) throw new Error(`host failed: ${state.error}`);
-      return state.ready;
-    },
-    { timeoutMs: 60_000, intervalMs: 200, description: `${who}'s host ready` },
-  );
-  return { page, frame: await elementCallFrame(page), openedAtMs };
-}
+const openCall = (who: Who, intent: 'start_call' | 'join_existing'): Promise<OpenedCall> => world.open(who, { intent });
+const dumpOnFailure = <T>(run: () => Promise<T>): Promise<T> => world.dumpOnFailure(run);
 
 /** Waits until `viewer` decodes `subject`'s video, and records the time since the later of the two opened its call. */
 async function waitUntilSees(viewer: Who, subject: Who, timeoutMs = 120_000): Promise<void> {
@@ -82,72 +43,23 @@ async function waitUntilSees(viewer: Who, subject: Who, timeoutMs = 120_000): Pr
   await waitFor(() => framesKeepComing(opened[viewer].frame, NAMES[subject]), { timeoutMs: 45_000, intervalMs: 250, description: `${subject}'s frames keep coming at ${viewer}` });
 }
 
-function dumpOnFailure<T>(run: () => Promise<T>): Promise<T> {
-  return run().catch(async (error: unknown) => {
-    // Everything, for reading afterwards: the console of the three pages and the SFU's debug lines.
-    await mkdir(ARTIFACTS, { recursive: true });
-    const file = join(ARTIFACTS, `elementCall-${Date.now()}.log`);
-    await writeFile(file, [...consoleLines, '--- server log ---', ...serverLog].join('\n'));
-    console.log(`--- full logs in ${file} ---`);
-    console.log(`--- browser console (last 150) ---\n${consoleLines.slice(-150).join('\n')}`);
-    console.log(`--- server log (last 200) ---\n${serverLog.slice(-200).map((line) => line.slice(0, 400)).join('\n')}`);
-    throw error;
-  });
-}
 
 beforeAll(async () => {
-  // This SFU's port is chosen first, so that the homeserver can name it in its transports.
-  const sfuPort = await findFreePort();
-  const sfuUrl = `http://127.0.0.1:${sfuPort}`;
-  synapseDir = await mkdtemp(join(tmpdir(), 'sfu-e2e-ec-synapse-'));
-  const startedAt = performance.now();
-  [synapse] = await Promise.all([startSynapse({ dataDir: synapseDir, rtcTransports: [{ type: 'livekit', livekit_service_url: sfuUrl }] }), buildElementCallHost()]);
-  console.log(`[e2e] Synapse with transports naming ${sfuUrl} ready in ${Math.round(performance.now() - startedAt)} ms`);
-
-  const suffix = Date.now().toString(36);
-  const bot = await registerUser(synapse.baseUrl, synapse.sharedSecret, `sfu${suffix}`, 'bot-password');
-  for (const who of Object.keys(NAMES) as Who[]) users[who] = await registerUser(synapse.baseUrl, synapse.sharedSecret, `${who}${suffix}`, `pw-${who}`);
-  const aliceHttp = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...users.alice });
-  roomId = await aliceHttp.createRoom({ invite: [bot.userId, users.bob.userId, users.carol.userId], powerLevelContentOverride: { events: { 'org.matrix.msc3401.call.member': 0 } } });
-  await aliceHttp.sendState(roomId as never, 'm.room.name', '', { name: 'Element Call on our SFU' });
-  await aliceHttp.sendState(roomId as never, 'm.room.encryption', '', { algorithm: 'm.megolm.v1.aes-sha2' });
-  for (const who of Object.keys(NAMES) as Who[]) {
-    const http = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...users[who] });
-    if (who !== 'alice') await http.join(roomId as never);
-    await http.request('PUT', `/_matrix/client/v3/profile/${encodeURIComponent(users[who].userId)}/displayname`, { displayname: NAMES[who] });
-  }
-
-  const config = loadConfig({
-    overrides: {
-      server: { port: sfuPort, dataDir: `/tmp/sfu-e2e-ec-${process.pid}` },
-      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
-      ...loopbackMatrixOverrides(synapse, { userId: bot.userId, password: 'bot-password' }, 5000),
-    },
+  world = await startCallWorld({
+    names: NAMES,
+    transports: (sfuUrl) => [{ type: 'livekit', livekit_service_url: sfuUrl }],
+    roomName: 'Element Call on our SFU',
+    tag: 'elementCall',
+    serverLog,
+    consoleLines,
   });
-  // Debug lines of the SFU's own components (livekit, conference, auth); the Matrix SDK's request lines stay out.
-  node = await SfuNode.start({ config, logger: createLogger({ level: 'debug', sink: (line) => void (line.includes('"component":"matrix-sdk"') || serverLog.push(line)) }) });
-  expect(node.publicUrl).toBe(sfuUrl);
-  pids.push(...node.pool.slots.map((slot) => slot.worker.pid));
-  await waitFor(() => node.matrix!.account.client.getRoom(roomId)?.getMyMembership() === 'join', { timeoutMs: 30_000, description: 'SFU account joined' });
-  hostServer = await serveElementCallHost();
-  profileDir = await mkdtemp(join(tmpdir(), 'sfu-e2e-ec-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'],
-  });
+  ({ synapse, node, roomId, users } = world);
 }, 180_000);
 
 afterAll(async () => {
   console.log(`[e2e] Element Call join → first remote frame (ms): ${JSON.stringify(joinToFirstFrameMs)}`);
   if (process.env['EC_E2E_TRACE']) console.log(consoleLines.join('\n'));
-  await context?.close();
-  if (profileDir) await rm(profileDir, { recursive: true, force: true });
-  await hostServer?.close();
-  await node?.stop();
-  await waitForExit(pids);
-  await synapse?.stop();
-  if (synapseDir) await rm(synapseDir, { recursive: true, force: true });
+  await world?.close();
 }, 60_000);
 
 /** Whether the SFU has `who`'s device in the room's conference. */

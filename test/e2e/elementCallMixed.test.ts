@@ -8,134 +8,43 @@
 // Olm-encrypted to-device events between the two clients. Each decodes the other's video.
 // Join → first remote frame is printed, never asserted.
 
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
-import { SfuNode } from '../../src/server/SfuNode.ts';
-import { loadConfig } from '../../src/server/config/loadConfig.ts';
-import { createLogger } from '../../src/common/lib/logger.ts';
+import type { SfuNode } from '../../src/server/SfuNode.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
-import { findFreePort, startSynapse, type SynapseInstance } from '../../src/server/dev/synapse/SynapseProcess.ts';
-import { registerUser, type RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
-import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
-import { buildClient } from '../../src/build/buildClient.ts';
-import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../tools/browser.ts';
-import { waitForExit } from '../tools/workerPid.ts';
-import { freeMediaBasePort } from '../tools/ports.ts';
-import { buildElementCallHost, serveElementCallHost } from './elementCallHost/hostServer.ts';
-import type { ElementCallHostGlobal } from './elementCallHost/hostApi.ts';
-import { elementCallFrame, seesVideoOf as elementCallSees, framesKeepComing as elementCallFramesKeepComing } from './elementCallHost/callPage.ts';
-import { widgetFrame, seesVideoOf as widgetSees, framesKeepComing as widgetFramesKeepComing } from './widgetHost/widgetPage.ts';
-import { LiveKitFrameTap, type LiveKitFrameTapReport } from '../tools/liveKitFrameTap.ts';
 import type { ConferenceId } from '../../src/common/lib/ids.ts';
+import type { RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
+import { seesVideoOf as elementCallSees, framesKeepComing as elementCallFramesKeepComing } from './elementCallHost/callPage.ts';
+import { startCallWorld, type CallWorld } from './elementCallHost/world.ts';
+import { seesVideoOf as widgetSees, framesKeepComing as widgetFramesKeepComing } from './widgetHost/widgetPage.ts';
+import { LiveKitFrameTap, type LiveKitFrameTapReport } from '../tools/liveKitFrameTap.ts';
 
-const ARTIFACTS = join(import.meta.dirname, '..', '.artifacts');
 const NAMES = { alice: 'Alice Andersson', bob: 'Bertil Berg' } as const;
 type Who = keyof typeof NAMES;
 
 const serverLog: string[] = [];
 const consoleLines: string[] = [];
-const pids: number[] = [];
-let synapse: SynapseInstance;
-let synapseDir: string;
+let world: CallWorld<Who>;
 let node: SfuNode;
-let hostServer: Awaited<ReturnType<typeof serveElementCallHost>>;
-let context: BrowserContext;
-let profileDir: string | undefined;
 let roomId: string;
-const users = {} as Record<Who, RegisteredUser>;
-
-/** Opens `who`'s host page with Element Call, or with our widget (`/room`, launched the same way). */
-async function openCall(who: Who, widget: 'element-call' | 'ours'): Promise<{ page: Page; frame: Frame; openedAtMs: number }> {
-  const user = users[who];
-  const page = await context.newPage();
-  page.on('console', (message) => {
-    const text = message.text();
-    if (message.type() === 'debug' || text.startsWith('[PostmessageTransport]')) return;
-    consoleLines.push(`${new Date().toISOString().slice(11, 23)} [${who}] ${message.type()}: ${text.slice(0, 400)}`);
-  });
-  page.on('pageerror', (error) => consoleLines.push(`[${who}] pageerror: ${error.message}`));
-  await page.setViewportSize({ width: 1000, height: 700 });
-  const query = new URLSearchParams({ hs: synapse.baseUrl, user: user.userId, device: user.deviceId, token: user.accessToken, room: roomId, intent: 'join_existing', lang: 'en', theme: 'dark' });
-  if (widget === 'ours') query.set('widget', `${node.publicUrl}/room`);
-  const openedAtMs = performance.now();
-  await page.goto(`${hostServer.url}/?${query}`);
-  await waitFor(
-    async () => {
-      const state = await page.evaluate(() => ({ ready: (globalThis as unknown as ElementCallHostGlobal).elementCallHost.ready, error: (globalThis as unknown as ElementCallHostGlobal).elementCallHost.error }));
-      if (state.error) throw new Error(`host failed: ${state.error}`);
-      return state.ready;
-    },
-    { timeoutMs: 60_000, intervalMs: 200, description: `${who}'s host ready` },
-  );
-  return { page, frame: widget === 'ours' ? await widgetFrame(page, 30_000) : await elementCallFrame(page), openedAtMs };
-}
-
-function dumpOnFailure<T>(run: () => Promise<T>): Promise<T> {
-  return run().catch(async (error: unknown) => {
-    await mkdir(ARTIFACTS, { recursive: true });
-    const file = join(ARTIFACTS, `elementCallMixed-${Date.now()}.log`);
-    await writeFile(file, [...consoleLines, '--- server log ---', ...serverLog].join('\n'));
-    console.log(`--- full logs in ${file} ---`);
-    console.log(`--- browser console (last 120) ---\n${consoleLines.slice(-120).join('\n')}`);
-    console.log(`--- server log (last 120) ---\n${serverLog.slice(-120).map((line) => line.slice(0, 400)).join('\n')}`);
-    throw error;
-  });
-}
+let users: Record<Who, RegisteredUser>;
 
 beforeAll(async () => {
-  const sfuPort = await findFreePort();
-  const sfuUrl = `http://127.0.0.1:${sfuPort}`;
-  synapseDir = await mkdtemp(join(tmpdir(), 'sfu-e2e-ecmix-synapse-'));
-  [synapse] = await Promise.all([
-    startSynapse({ dataDir: synapseDir, rtcTransports: [{ type: 'livekit', livekit_service_url: sfuUrl }, { type: 'org.matrix_sfu.mediasoup', sfu_service_url: sfuUrl }] }),
-    buildElementCallHost(),
-    buildClient(),
-  ]);
-  const suffix = Date.now().toString(36);
-  const bot = await registerUser(synapse.baseUrl, synapse.sharedSecret, `sfu${suffix}`, 'bot-password');
-  for (const who of Object.keys(NAMES) as Who[]) users[who] = await registerUser(synapse.baseUrl, synapse.sharedSecret, `${who}${suffix}`, `pw-${who}`);
-  const aliceHttp = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...users.alice });
-  roomId = await aliceHttp.createRoom({ invite: [bot.userId, users.bob.userId], powerLevelContentOverride: { events: { 'org.matrix.msc3401.call.member': 0 } } });
-  await aliceHttp.sendState(roomId as never, 'm.room.name', '', { name: 'Element Call and our widget' });
-  await aliceHttp.sendState(roomId as never, 'm.room.encryption', '', { algorithm: 'm.megolm.v1.aes-sha2' });
-  for (const who of Object.keys(NAMES) as Who[]) {
-    const http = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...users[who] });
-    if (who !== 'alice') await http.join(roomId as never);
-    await http.request('PUT', `/_matrix/client/v3/profile/${encodeURIComponent(users[who].userId)}/displayname`, { displayname: NAMES[who] });
-  }
-  const config = loadConfig({
-    overrides: {
-      server: { port: sfuPort, dataDir: `/tmp/sfu-e2e-ecmix-${process.pid}` },
-      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
-      widget: { homeserverUrls: [synapse.baseUrl] },
-      ...loopbackMatrixOverrides(synapse, { userId: bot.userId, password: 'bot-password' }, 5000),
-    },
+  world = await startCallWorld({
+    names: NAMES,
+    transports: (sfuUrl) => [
+      { type: 'livekit', livekit_service_url: sfuUrl },
+      { type: 'org.matrix_sfu.mediasoup', sfu_service_url: sfuUrl },
+    ],
+    roomName: 'Element Call and our widget',
+    tag: 'elementCallMixed',
+    withWidget: true,
+    serverLog,
+    consoleLines,
   });
-  node = await SfuNode.start({ config, logger: createLogger({ level: 'debug', sink: (line) => void (line.includes('"component":"matrix-sdk"') || serverLog.push(line)) }) });
-  pids.push(...node.pool.slots.map((slot) => slot.worker.pid));
-  await waitFor(() => node.matrix!.account.client.getRoom(roomId)?.getMyMembership() === 'join', { timeoutMs: 30_000, description: 'SFU account joined' });
-  hostServer = await serveElementCallHost();
-  profileDir = await mkdtemp(join(tmpdir(), 'sfu-e2e-ecmix-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'],
-  });
+  ({ node, roomId, users } = world);
 }, 180_000);
 
-afterAll(async () => {
-  await context?.close();
-  if (profileDir) await rm(profileDir, { recursive: true, force: true });
-  await hostServer?.close();
-  await node?.stop();
-  await waitForExit(pids);
-  await synapse?.stop();
-  if (synapseDir) await rm(synapseDir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => world?.close(), 60_000);
 
 /**
  * Taps `who`'s producers at the SFU (no keys: the tap only parses) until enough frames passed,
@@ -168,9 +77,9 @@ const KEY_INDEXES = Array.from({ length: 16 }, (_, i) => i);
 
 describe('an Element Call user and a user of our widget in one encrypted call', () => {
   it('each decodes the other, through LiveKit’s frame format and keys exchanged over Olm', async () => {
-    await dumpOnFailure(async () => {
-      const alice = await openCall('alice', 'element-call');
-      const bob = await openCall('bob', 'ours');
+    await world.dumpOnFailure(async () => {
+      const alice = await world.open('alice', { intent: 'join_existing' });
+      const bob = await world.open('bob', { intent: 'join_existing', widget: `${node.publicUrl}/room` });
       await waitFor(() => widgetSees(bob.frame, users.alice.userId), { timeoutMs: 120_000, intervalMs: 250, description: 'our widget decodes the Element Call user' });
       console.log(`[e2e] our widget decodes Element Call after ${Math.round(performance.now() - bob.openedAtMs)} ms`);
       await waitFor(() => elementCallSees(alice.frame, NAMES.bob), { timeoutMs: 120_000, intervalMs: 250, description: 'Element Call decodes our widget’s user' });
