@@ -7,14 +7,15 @@
 // 127.0.0.0/8 except the addresses given. TURN over TLS uses a self-signed certificate made
 // with the openssl CLI. Credentials are the TURN REST scheme (`use-auth-secret`).
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { spawnLogged } from '../ChildProcessRun.ts';
 
 /** Debian's coturn binary (package `coturn`). */
 export const TURNSERVER_PATH = '/usr/bin/turnserver';
@@ -182,55 +183,13 @@ export async function startCoturn(options: StartCoturnOptions): Promise<CoturnIn
     { mode: 0o600 },
   );
   const logPath = join(dataDir, 'turnserver.log');
-  const logFd = openSync(logPath, 'a', 0o600);
-  let child: ChildProcess;
-  try {
-    child = spawn(turnserverPath, ['-c', configPath], { cwd: dataDir, stdio: ['ignore', logFd, logFd] });
-  } finally {
-    closeSync(logFd);
-  }
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.once('error', () => resolve());
-  });
-  let spawnError: Error | undefined;
-  child.once('error', (error) => {
-    spawnError = error;
-  });
-  const killOnExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-  void exited.then(() => process.removeListener('exit', killOnExit));
-  const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null && spawnError === undefined) {
-        child.kill('SIGTERM');
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = await Promise.race([
-          exited.then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), stopTimeoutMs);
-          }),
-        ]);
-        clearTimeout(timer);
-        if (timedOut) {
-          child.kill('SIGKILL');
-          await exited;
-        }
-      }
-      process.removeListener('exit', killOnExit);
-    })();
-    return stopping;
-  };
+  const { child, exited, hasExited, stop } = spawnLogged(turnserverPath, ['-c', configPath], { cwd: dataDir, logPath, stopTimeoutMs: options.stopTimeoutMs ?? 5000 });
   const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
   try {
     for (const p of [port, ...(tlsPort !== undefined ? [tlsPort] : [])]) {
-      await pollUntil(() => tcpAccepts(listenIp, p), deadline, () => child.exitCode !== null || child.signalCode !== null || spawnError !== undefined, `coturn TCP ${listenIp}:${p}`);
+      await pollUntil(() => tcpAccepts(listenIp, p), deadline, hasExited, `coturn TCP ${listenIp}:${p}`);
     }
-    await pollUntil(() => stunAnswers(listenIp, port), deadline, () => child.exitCode !== null || spawnError !== undefined, `coturn UDP ${listenIp}:${port}`);
+    await pollUntil(() => stunAnswers(listenIp, port), deadline, hasExited, `coturn UDP ${listenIp}:${port}`);
   } catch (error) {
     await stop();
     throw new Error(`${(error as Error).message}\n--- tail of ${logPath} ---\n${tail(logPath)}`, { cause: error });

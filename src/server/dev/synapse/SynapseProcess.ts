@@ -3,15 +3,14 @@
 // into a fresh data dir, writes a signing key, starts Synapse from .cache/synapse-venv
 // (made by native-config/synapse/install), and waits until the client API answers.
 // Synapse's stdout and stderr go to `synapse.log` in the data dir; start failures quote its tail.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { spawnLogged } from '../ChildProcessRun.ts';
 import { generateSigningKey } from './signingKey.ts';
 import { renderTemplate } from './template.ts';
 
@@ -261,67 +260,22 @@ interface SynapseRun {
  */
 async function spawnSynapse(options: SpawnSynapseOptions): Promise<SynapseRun> {
   const { pythonPath, configPath, dataDir, logPath, stopTimeoutMs } = options;
-  const logFd = openSync(logPath, 'a', 0o600);
-  let child: ChildProcess;
-  try {
-    child = spawn(pythonPath, ['-m', 'synapse.app.homeserver', '--config-path', configPath], {
-      cwd: dataDir,
-      env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
-      stdio: ['ignore', logFd, logFd],
-    });
-  } finally {
-    // The child holds its own copy of the descriptor.
-    closeSync(logFd);
-  }
-
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    // A failed spawn emits 'error' and never 'exit'.
-    child.once('error', () => resolve());
+  const { child, exited, hasExited, spawnError, stop } = spawnLogged(pythonPath, ['-m', 'synapse.app.homeserver', '--config-path', configPath], {
+    cwd: dataDir,
+    env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+    logPath,
+    stopTimeoutMs,
   });
-  let spawnError: Error | undefined;
-  child.once('error', (error) => {
-    spawnError = error;
-  });
-  // Last resort if the test runner exits without calling stop(): never leave a homeserver behind.
-  const killOnExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-  void exited.then(() => process.removeListener('exit', killOnExit));
-
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null && spawnError === undefined) {
-        child.kill('SIGTERM');
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = await Promise.race([
-          exited.then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), stopTimeoutMs);
-          }),
-        ]);
-        clearTimeout(timer);
-        if (timedOut) {
-          child.kill('SIGKILL');
-          await exited;
-        }
-      }
-      process.removeListener('exit', killOnExit);
-    })();
-    return stopping;
-  };
 
   try {
     await waitUntilReady({
       url: new URL(READY_PATH, options.baseUrl),
       deadline: Date.now() + options.startTimeoutMs,
-      hasExited: () => spawnError !== undefined || child.exitCode !== null || child.signalCode !== null,
-      describeExit: () =>
-        spawnError !== undefined
-          ? `could not spawn ${pythonPath}: ${spawnError.message}`
-          : `Synapse exited early (code ${child.exitCode}, signal ${child.signalCode})`,
+      hasExited,
+      describeExit: () => {
+        const failure = spawnError();
+        return failure !== undefined ? `could not spawn ${pythonPath}: ${failure.message}` : `Synapse exited early (code ${child.exitCode}, signal ${child.signalCode})`;
+      },
       exited,
     });
   } catch (error) {
