@@ -3,12 +3,12 @@
 // (@element-hq/element-call-embedded) from one loopback origin: the host at `/`, Element Call
 // at `/widgets/element-call/`, the path Element Web serves its embedded copy from.
 
-import { build } from 'esbuild';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildHostPage } from '../widgetHost/hostServer.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..', '..');
@@ -20,37 +20,9 @@ export const ELEMENT_CALL_DIR = join(ROOT, 'node_modules', '@element-hq', 'eleme
 /** Where Element Call is served on the host's origin. */
 export const ELEMENT_CALL_PREFIX = '/widgets/element-call/';
 
-const INDEX_HTML = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Element Call host</title><link rel="stylesheet" href="host.css"></head>
-<body><div id="frame"></div><script type="module" src="host.js"></script></body>
-</html>
-`;
-
-const HOST_CSS = `html, body { margin: 0; height: 100%; background: #000; }
-#frame, iframe { width: 100%; height: 100%; border: 0; display: block; }
-`;
-
 /** Bundles the host page into EC_HOST_OUT_DIR. */
 export async function buildElementCallHost(): Promise<void> {
-  await rm(EC_HOST_OUT_DIR, { recursive: true, force: true });
-  await mkdir(join(EC_HOST_OUT_DIR, 'pkg'), { recursive: true });
-  await build({
-    entryPoints: [join(HERE, 'page', 'host.ts')],
-    outfile: join(EC_HOST_OUT_DIR, 'host.js'),
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: ['chrome111'],
-    sourcemap: 'linked',
-    define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
-    logLevel: 'warning',
-  });
-  // matrix-sdk-crypto-wasm fetches `./pkg/<name>.wasm` relative to the module that loads it.
-  const wasm = join(ROOT, 'node_modules', '@matrix-org', 'matrix-sdk-crypto-wasm', 'pkg', 'matrix_sdk_crypto_wasm_bg.wasm');
-  await copyFile(wasm, join(EC_HOST_OUT_DIR, 'pkg', 'matrix_sdk_crypto_wasm_bg.wasm'));
-  await writeFile(join(EC_HOST_OUT_DIR, 'index.html'), INDEX_HTML);
-  await writeFile(join(EC_HOST_OUT_DIR, 'host.css'), HOST_CSS);
+  await buildHostPage(join(HERE, 'page', 'host.ts'), EC_HOST_OUT_DIR, 'Element Call host');
 }
 
 const TYPES: Record<string, string> = {

@@ -15,9 +15,9 @@ const ROOT = join(HERE, '..', '..', '..');
 /** Where the host page is built. */
 export const HOST_OUT_DIR = join(ROOT, 'dist', 'widget-host');
 
-const INDEX_HTML = `<!doctype html>
+const indexHtml = (title: string) => `<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>Test widget host</title><link rel="stylesheet" href="host.css"></head>
+<head><meta charset="utf-8"><title>${title}</title><link rel="stylesheet" href="host.css"></head>
 <body><div id="frame"></div><script type="module" src="host.js"></script></body>
 </html>
 `;
@@ -26,13 +26,16 @@ const HOST_CSS = `html, body { margin: 0; height: 100%; background: #000; }
 #frame, iframe { width: 100%; height: 100%; border: 0; display: block; }
 `;
 
-/** Bundles the host page into HOST_OUT_DIR. */
-export async function buildHost(): Promise<void> {
-  await rm(HOST_OUT_DIR, { recursive: true, force: true });
-  await mkdir(join(HOST_OUT_DIR, 'pkg'), { recursive: true });
+/**
+ * Bundles a host page (`entry`: its host.ts, with matrix-js-sdk's Rust crypto) into `outDir`:
+ * host.js, index.html, host.css and the crypto WASM where the module fetches it.
+ */
+export async function buildHostPage(entry: string, outDir: string, title: string): Promise<void> {
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(join(outDir, 'pkg'), { recursive: true });
   await build({
-    entryPoints: [join(HERE, 'page', 'host.ts')],
-    outfile: join(HOST_OUT_DIR, 'host.js'),
+    entryPoints: [entry],
+    outfile: join(outDir, 'host.js'),
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -43,9 +46,14 @@ export async function buildHost(): Promise<void> {
   });
   // matrix-sdk-crypto-wasm fetches `./pkg/<name>.wasm` relative to the module that loads it.
   const wasm = join(ROOT, 'node_modules', '@matrix-org', 'matrix-sdk-crypto-wasm', 'pkg', 'matrix_sdk_crypto_wasm_bg.wasm');
-  await copyFile(wasm, join(HOST_OUT_DIR, 'pkg', 'matrix_sdk_crypto_wasm_bg.wasm'));
-  await writeFile(join(HOST_OUT_DIR, 'index.html'), INDEX_HTML);
-  await writeFile(join(HOST_OUT_DIR, 'host.css'), HOST_CSS);
+  await copyFile(wasm, join(outDir, 'pkg', 'matrix_sdk_crypto_wasm_bg.wasm'));
+  await writeFile(join(outDir, 'index.html'), indexHtml(title));
+  await writeFile(join(outDir, 'host.css'), HOST_CSS);
+}
+
+/** Bundles the host page into HOST_OUT_DIR. */
+export async function buildHost(): Promise<void> {
+  await buildHostPage(join(HERE, 'page', 'host.ts'), HOST_OUT_DIR, 'Test widget host');
 }
 
 const TYPES: Record<string, string> = {
