@@ -3,7 +3,7 @@
 // every request and every handle event runs in this session's queue, so SDP
 // negotiation never interleaves. The publisher PC is primary: the client offers
 // (data channels first, then each track after AddTrack → TrackPublished) and we
-// answer on a send transport; the subscriber PC gets our offers
+// answer on a send transport (PublisherLink); the subscriber PC gets our offers
 // (SubscriberLink). Remote participants reach the client as ParticipantUpdates
 // before their tracks' offers, so livekit-client knows the owner of every track.
 // A socket that drops without a leave is held for a grace period (SignalChannel): the
@@ -17,10 +17,9 @@ import { errorMessage } from '../../common/lib/errors.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { ConferenceRegistry } from '../conference/ConferenceRegistry.ts';
 import type { ParticipantHandle } from '../conference/ParticipantHandle.ts';
-import type { ConsumerInfo, TransportInfo } from '../conference/types.ts';
+import type { ConsumerInfo } from '../conference/types.ts';
 import type { RtpCapabilities } from '../media/types.ts';
 import {
-  AddTrackRequest,
   ClientConfigSetting,
   ClientConfiguration,
   DisconnectReason,
@@ -34,30 +33,23 @@ import {
   ServerInfo,
   ServerInfo_Edition,
   SessionDescription,
-  TrackPublishedResponse,
   UpdateTrackSettings,
 } from '@livekit/protocol';
 import type { LiveKitTicket } from './LiveKitAdmission.ts';
-import { buildPublisherAnswer, parsePublisherOffer, SdpError } from './sdp.ts';
 import { SubscriberLink } from './SubscriberLink.ts';
+import { PublisherLink } from './PublisherLink.ts';
 import { DataEndpoint, type DataRelay } from './DataRelay.ts';
-import { LIVEKIT_DATA_CHANNELS, MAX_DATA_PACKET_BYTES } from './dataPacket.ts';
 import { Dynacast } from './Dynacast.ts';
 import { SignalChannel } from './SignalChannel.ts';
 import { RemoteParticipants } from './RemoteParticipants.ts';
-import { LEAVE_FOR, MAX_PENDING_TRACKS, MAX_QUEUED_REQUESTS, preferredSpatialLayer, spatialLayerCount, type LiveKitSessionSettings } from './policy.ts';
+import { LEAVE_FOR, MAX_QUEUED_REQUESTS, preferredSpatialLayer, spatialLayerCount, type LiveKitSessionSettings } from './policy.ts';
 import type { TrackDirectory } from './TrackDirectory.ts';
 import {
-  Encryption_Type,
   ParticipantInfo_State,
   SERVER_PROTOCOL,
   SERVER_VERSION,
-  TrackInfo,
-  TrackType,
   decodeRequest,
-  mediaSourceOf,
   nextParticipantVersion,
-  trackInfoOfAddTrack,
   participantInfo,
   participantSid,
   roomSid,
@@ -82,11 +74,6 @@ export interface LiveKitSessionOptions {
   readonly dataRelay?: DataRelay;
 }
 
-interface Published {
-  readonly producerId: string;
-  readonly info: TrackInfo;
-}
-
 /** One LiveKit client connection. */
 export class LiveKitSession {
   readonly #options: LiveKitSessionOptions;
@@ -99,15 +86,11 @@ export class LiveKitSession {
   readonly #queue = new AsyncQueue('livekit-session');
   /** Filled from the router's capabilities inside the join task (the core reads it only when consuming). */
   readonly #capabilities: RtpCapabilities = { codecs: [], headerExtensions: [] };
-  readonly #pending = new Map<string, TrackInfo>();
-  readonly #publishedByMid = new Map<string, Published>();
   #self: ParticipantView | undefined;
   #handle: ParticipantHandle | undefined;
   #subscriber: SubscriberLink | undefined;
   #data: DataEndpoint | undefined;
-  #send: TransportInfo | undefined;
-  #sendIceUfrag: string | undefined;
-  #answerVersion = 0;
+  #publisher: PublisherLink | undefined;
   #faults = 0;
   #goneForGood = false;
   #closed = false;
@@ -217,6 +200,19 @@ export class LiveKitSession {
         logger: this.#log,
       });
     }
+    const self = this.#self;
+    this.#publisher = new PublisherLink({
+      handle,
+      participantId: ticket.participantId,
+      canPublish: () => this.#ticket.canPublish,
+      directory: this.#options.directory,
+      dynacast: this.#dynacast,
+      data: this.#data,
+      ownTracks: () => self.tracks,
+      respond: (message) => this.#respond(message),
+      fault: (what, error) => this.#fault(what, error),
+      log: this.#log,
+    });
     for (const peer of handle.peers) this.#others.viewOf(peer);
     this.#respond({
       case: 'join',
@@ -347,26 +343,16 @@ export class LiveKitSession {
     if (!handle) return;
     switch (request.case) {
       case 'offer':
-        return this.#publisherOffer(handle, request.value);
+        return this.#publisher?.offer(request.value);
       case 'answer':
         return this.#subscriber?.answered(request.value.sdp, request.value.id);
       case 'trickle':
         // ICE-lite: our candidates are in our SDP; the client's are found by connectivity checks.
         return;
       case 'addTrack':
-        return this.#addTrack(request.value);
-      case 'mute': {
-        const published = [...this.#publishedByMid.values()].find((p) => p.info.sid === request.value.sid);
-        if (published) {
-          await (request.value.muted ? handle.pauseProducer(published.producerId) : handle.resumeProducer(published.producerId));
-          published.info.muted = request.value.muted;
-          this.#options.directory.setMuted(published.producerId, request.value.muted);
-        } else {
-          const pending = [...this.#pending.values()].find((info) => info.sid === request.value.sid);
-          if (pending) pending.muted = request.value.muted;
-        }
-        return;
-      }
+        return this.#publisher?.addTrack(request.value);
+      case 'mute':
+        return this.#publisher?.mute(request.value.sid, request.value.muted);
       case 'trackSetting':
         return this.#trackSettings(handle, request.value);
       case 'subscription':
@@ -383,127 +369,6 @@ export class LiveKitSession {
       default:
         this.#log.debug('livekit request ignored', { request: request.case });
     }
-  }
-
-  #addTrack(request: AddTrackRequest): void {
-    if (!this.ticket.canPublish) {
-      this.#fault('AddTrack without publish rights', undefined);
-      return;
-    }
-    if (this.#pending.size >= MAX_PENDING_TRACKS || this.#pending.has(request.cid) || request.cid.length === 0 || request.cid.length > 255) {
-      this.#fault('AddTrack refused (duplicate, unnamed or too many pending)', undefined);
-      return;
-    }
-    if (request.type !== TrackType.AUDIO && request.type !== TrackType.VIDEO) {
-      this.#fault('AddTrack of a data track', undefined);
-      return;
-    }
-    const info = trackInfoOfAddTrack(request);
-    this.#pending.set(request.cid, info);
-    this.#log.debug('livekit track announced', { trackSid: info.sid, type: info.type, source: info.source });
-    this.#respond({ case: 'trackPublished', value: new TrackPublishedResponse({ cid: request.cid, track: info }) });
-  }
-
-  async #publisherOffer(handle: ParticipantHandle, description: SessionDescription): Promise<void> {
-    let offer;
-    try {
-      offer = parsePublisherOffer(description.sdp, handle.rtpCapabilities());
-    } catch (error) {
-      if (error instanceof SdpError) {
-        this.#fault('publisher offer refused', error);
-        return;
-      }
-      throw error;
-    }
-    if (!this.#send) {
-      // The client's data channels (`_lossy`, `_reliable`) ride on this transport's SCTP association.
-      this.#send = await handle.createTransport({ direction: 'send', enableSctp: this.#data !== undefined });
-      if (this.#data) await this.#openData(handle, this.#send.transportId, this.#data);
-      await handle.connectTransport(this.#send.transportId, offer.dtlsParameters);
-    } else if (this.#sendIceUfrag !== undefined && this.#sendIceUfrag !== offer.iceUfrag) {
-      // The client restarted ICE: answer with fresh credentials.
-      this.#send = { ...this.#send, iceParameters: await handle.restartIce(this.#send.transportId) };
-    }
-    this.#sendIceUfrag = offer.iceUfrag;
-    const produced = new Set<string>();
-    for (const section of offer.sections) {
-      if (section.verdict !== 'produce') continue;
-      if (this.#publishedByMid.has(section.mid)) {
-        produced.add(section.mid);
-        continue;
-      }
-      const cid = section.track.trackId !== undefined && this.#pending.has(section.track.trackId) ? section.track.trackId : this.#pendingOfKind(section.track.kind);
-      const info = cid === undefined ? undefined : this.#pending.get(cid);
-      if (!this.ticket.canPublish || cid === undefined || !info) {
-        this.#log.debug('sending m-section without AddTrack rejected', { mid: section.mid });
-        continue;
-      }
-      const source = mediaSourceOf(info.source, info.type);
-      if (!source) continue;
-      info.mid = section.mid;
-      info.mimeType = section.track.rtpParameters.codecs[0]!.mimeType;
-      this.#options.directory.announce(this.ticket.participantId, source, info);
-      try {
-        const { producerId } = await handle.produce({
-          transportId: this.#send.transportId,
-          kind: section.track.kind,
-          rtpParameters: section.track.rtpParameters,
-          source,
-          paused: info.muted,
-          ...(info.encryption !== Encryption_Type.NONE ? { encrypted: true } : {}),
-        });
-        this.#pending.delete(cid);
-        this.#publishedByMid.set(section.mid, { producerId, info });
-        this.#options.directory.publish(producerId, info);
-        if (section.track.kind === 'video') {
-          this.#dynacast.track(producerId, { trackSid: info.sid, mimeType: info.mimeType, rids: (section.track.rtpParameters.encodings ?? []).map((e) => e.rid) });
-        }
-        this.#self!.tracks.set(producerId, info);
-        produced.add(section.mid);
-        this.#log.debug('livekit track produced', {
-          trackSid: info.sid,
-          producerId,
-          mid: section.mid,
-          encodings: section.track.rtpParameters.encodings?.map((e) => e.rid ?? e.ssrc),
-          extensions: section.track.rtpParameters.headerExtensions?.map((h) => h.id),
-        });
-      } catch (error) {
-        this.#log.warn('produce refused', { mid: section.mid, error: errorMessage(error) });
-      } finally {
-        this.#options.directory.settle(this.ticket.participantId, source);
-      }
-    }
-    for (const [mid, published] of [...this.#publishedByMid]) {
-      if (produced.has(mid)) continue;
-      this.#publishedByMid.delete(mid);
-      this.#self!.tracks.delete(published.producerId);
-      this.#options.directory.forget(published.producerId);
-      this.#dynacast.forget(published.producerId);
-      await handle.closeProducer(published.producerId).catch((error: unknown) => this.#log.debug('closeProducer failed', { error: errorMessage(error) }));
-    }
-    const sdp = buildPublisherAnswer(offer, this.#send, produced, ++this.#answerVersion);
-    this.#respond({ case: 'answer', value: new SessionDescription({ type: 'answer', sdp, id: description.id }) });
-  }
-
-  /** Bridges the client's data channels to the relay; without it media still works. */
-  async #openData(handle: ParticipantHandle, transportId: string, endpoint: DataEndpoint): Promise<void> {
-    try {
-      const link = await handle.openDataLink(transportId, {
-        channels: LIVEKIT_DATA_CHANNELS,
-        // Larger than a DataPacket may be, so that oversized messages reach the relay and count as faults.
-        maxMessageBytes: Math.max(MAX_DATA_PACKET_BYTES, this.#send?.sctpParameters?.maxMessageSize ?? 0),
-        onMessage: (label, message, ppid) => endpoint.receive(label, message, ppid),
-      });
-      endpoint.bind(link);
-    } catch (error) {
-      this.#log.warn('data channels not bridged', { error: errorMessage(error) });
-    }
-  }
-
-  #pendingOfKind(kind: 'audio' | 'video'): string | undefined {
-    const type = kind === 'audio' ? TrackType.AUDIO : TrackType.VIDEO;
-    for (const [cid, info] of this.#pending) if (info.type === type) return cid;
-    return undefined;
   }
 
   /**
