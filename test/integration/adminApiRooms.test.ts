@@ -18,7 +18,7 @@ import { registerUser, type RegisteredUser } from '../../src/server/dev/synapse/
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
 import { AUDIO_RTP_PARAMETERS, RECEIVER_RTP_CAPABILITIES } from '../fixtures/rtp.ts';
 import { TestClient } from '../tools/wsClient.ts';
-import { joinCall, joinedRoom, requestSfuToken, startSdkClient, type SdkUser } from '../tools/matrixCall.ts';
+import { joinCall, joinedRoom, requestLiveKitToken, requestSfuToken, startSdkClient, type SdkUser } from '../tools/matrixCall.ts';
 import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 
@@ -172,20 +172,9 @@ describe('rooms the SFU account never joined (Synapse admin API)', () => {
   it('/get_token (the LiveKit edge) answers the same 404 room_not_visible for a room the homeserver is not in', async () => {
     const alice = users[0]!;
     const missing = `!nosuchroom${Date.now()}:${synapse.serverName}`;
-    const openid = await alice.client.getOpenIdToken();
-    const response = await fetch(`${node.publicUrl}/get_token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        room_id: missing,
-        slot_id: 'm.call#ROOM',
-        openid_token: openid,
-        member: { id: 'member-1', claimed_user_id: alice.user.userId, claimed_device_id: alice.user.deviceId },
-      }),
-    });
-    expect(response.status).toBe(404);
-    const body = (await response.json()) as { errcode: string; error: string };
-    expect(body.errcode).toBe('ORG.MATRIX_SFU.ROOM_NOT_VISIBLE');
-    expect(body.error).toContain('cannot see this room');
+    const { status, body } = await requestLiveKitToken(node.publicUrl, alice, missing, { extra: { member: { id: 'member-1', claimed_user_id: alice.user.userId, claimed_device_id: alice.user.deviceId } } });
+    expect(status).toBe(404);
+    expect(body['errcode']).toBe('ORG.MATRIX_SFU.ROOM_NOT_VISIBLE');
+    expect(body['error']).toContain('cannot see this room');
   });
 });

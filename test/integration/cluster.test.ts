@@ -23,7 +23,7 @@ import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { findFreePort } from '../../src/server/dev/synapse/SynapseProcess.ts';
 import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
-import { joinCall, joinedRoom, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
+import { joinCall, joinedRoom, requestLiveKitToken, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { RedisProcess } from '../tools/redis.ts';
 import { LiveKitWsClient } from '../tools/liveKitWsClient.ts';
@@ -46,19 +46,8 @@ const { user, sdkUsers: users } = testRoomUsers({ synapse, room: () => ({ invite
 const clusterSettings = (nodeId: string) => ({ redisUrl: redis.url, nodeId, heartbeatMs: 400, nodeTimeoutMs: 1600, commandTimeoutMs: 500 });
 
 /** POST /get_token at `base` the way Element Call asks. */
-async function getToken(base: string, sdk: SdkUser): Promise<{ status: number; body: Record<string, unknown> }> {
-  const openid = await sdk.client.getOpenIdToken();
-  const response = await fetch(`${base}/get_token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      room_id: roomId,
-      slot_id: 'm.call#ROOM',
-      openid_token: openid,
-      member: { id: `${sdk.user.userId}:${sdk.user.deviceId}`, claimed_user_id: sdk.user.userId, claimed_device_id: sdk.user.deviceId },
-    }),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+function getToken(base: string, sdk: SdkUser): Promise<{ status: number; body: Record<string, unknown> }> {
+  return requestLiveKitToken(base, sdk, roomId);
 }
 
 const childBase = () => `http://127.0.0.1:${childPort}`;
@@ -172,17 +161,7 @@ describe('a cluster of three nodes on Redis', () => {
     // within its own burst of 10; the shared bucket (burst 10, 1 per second) refuses some.
     await Promise.all(
       Array.from({ length: 16 }, async (_, i) => {
-        const response = await fetch(`${nodeBase(nodes[i % 2]!)}/get_token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            room_id: roomId,
-            slot_id: 'm.call#ROOM',
-            openid_token: openid,
-            member: { id: `${alice.user.userId}:${alice.user.deviceId}`, claimed_user_id: alice.user.userId, claimed_device_id: alice.user.deviceId },
-          }),
-        });
-        statuses.push(response.status);
+        statuses.push((await requestLiveKitToken(nodeBase(nodes[i % 2]!), alice, roomId, { openid })).status);
       }),
     );
     const limited = statuses.filter((status) => status === 429).length;

@@ -15,7 +15,7 @@ import { SfuNode } from '../../src/server/SfuNode.ts';
 import { createLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
-import { joinCall, joinedRoom, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
+import { joinCall, joinedRoom, requestLiveKitToken, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
 import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { LiveKitWsClient } from '../tools/liveKitWsClient.ts';
@@ -31,21 +31,9 @@ let roomId: string;
 const { user, sdkUserInRoom, sdkUsers: users } = testRoomUsers({ synapse, room: () => ({ inviter: aliceHttp, roomId }) });
 
 async function getToken(sdk: SdkUser, extra: Record<string, unknown> = {}): Promise<string> {
-  const openid = await sdk.client.getOpenIdToken();
-  const response = await fetch(`${node.publicUrl}/get_token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      room_id: roomId,
-      slot_id: 'm.call#ROOM',
-      openid_token: openid,
-      member: { id: `${sdk.user.userId}:${sdk.user.deviceId}`, claimed_user_id: sdk.user.userId, claimed_device_id: sdk.user.deviceId },
-      ...extra,
-    }),
-  });
-  const body = (await response.json()) as { jwt?: string };
-  expect(response.status, JSON.stringify(body)).toBe(200);
-  return body.jwt!;
+  const { status, body } = await requestLiveKitToken(node.publicUrl, sdk, roomId, { extra });
+  expect(status, JSON.stringify(body)).toBe(200);
+  return body['jwt'] as string;
 }
 
 async function connect(token: string): Promise<LiveKitWsClient> {

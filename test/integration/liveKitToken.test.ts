@@ -12,7 +12,7 @@ import { SfuNode } from '../../src/server/SfuNode.ts';
 import { createLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
-import { joinCall, joinedRoom, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
+import { joinCall, joinedRoom, requestLiveKitToken, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
 import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 
@@ -27,19 +27,8 @@ function ourLiveKitFocus() {
 }
 
 /** POST /get_token the way Element Call asks. */
-async function getToken(sdk: SdkUser, room = roomId): Promise<{ status: number; body: Record<string, unknown> }> {
-  const openid = await sdk.client.getOpenIdToken();
-  const response = await fetch(`${node.publicUrl}/get_token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      room_id: room,
-      slot_id: 'm.call#ROOM',
-      openid_token: openid,
-      member: { id: `${sdk.user.userId}:${sdk.user.deviceId}`, claimed_user_id: sdk.user.userId, claimed_device_id: sdk.user.deviceId },
-    }),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+function getToken(sdk: SdkUser, room = roomId): Promise<{ status: number; body: Record<string, unknown> }> {
+  return requestLiveKitToken(node.publicUrl, sdk, room);
 }
 
 beforeAll(async () => {

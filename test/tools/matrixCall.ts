@@ -78,6 +78,32 @@ export async function requestSfuToken(
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
+/**
+ * POST {sfuBaseUrl}/get_token the way Element Call asks (room, `m.call#ROOM` slot, OpenID token,
+ * member claims of `sdk`'s user and device), with `extra` body fields (delay_*, or overrides);
+ * `openid` reuses an OpenID token instead of asking the homeserver for a fresh one.
+ */
+export async function requestLiveKitToken(
+  sfuBaseUrl: string,
+  sdk: SdkUser,
+  roomId: string,
+  options: { extra?: Record<string, unknown>; openid?: unknown } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const openid = options.openid ?? (await sdk.client.getOpenIdToken());
+  const response = await fetch(`${sfuBaseUrl}/get_token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      room_id: roomId,
+      slot_id: 'm.call#ROOM',
+      openid_token: openid,
+      member: { id: `${sdk.user.userId}:${sdk.user.deviceId}`, claimed_user_id: sdk.user.userId, claimed_device_id: sdk.user.deviceId },
+      ...options.extra,
+    }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
 /** Where the users of a test room come from: the homeserver, who invites, and the room. */
 export interface TestRoomSource {
   readonly synapse: { readonly baseUrl: string; readonly sharedSecret: string };
