@@ -35,6 +35,7 @@ import { DelayedLeaveKeeper } from './livekit/DelayedLeaveKeeper.ts';
 import { ClusterNode, defaultNodeId, parseDelegation } from './cluster/ClusterNode.ts';
 import { ClusterJtis } from './cluster/ClusterJtis.ts';
 import type { DelayDelegation } from './auth/liveKitToken.ts';
+import type { RoomTarget } from './auth/tokenEndpoint.ts';
 
 /** Directory of the bundled browser client (built by `npm run build:client`). */
 export const CLIENT_DIST_DIR = fileURLToPath(new URL('../../dist/client/', import.meta.url));
@@ -262,6 +263,11 @@ export class SfuNode {
   /** Base URL clients use: server.publicUrl, or the bound address. */
   get publicUrl(): string {
     if (this.config.server.publicUrl) return this.config.server.publicUrl.replace(/\/$/, '');
+    return this.#boundUrl();
+  }
+
+  /** http://host:port of the bound address (IPv6 in brackets). */
+  #boundUrl(): string {
     const address = this.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return `http://${host}:${address.port}`;
@@ -271,12 +277,10 @@ export class SfuNode {
   #startCluster(): void {
     const settings = this.config.cluster;
     if (!settings.redisUrl) return;
-    const address = this.server.address() as AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const cluster = ClusterNode.start({
       redisUrl: settings.redisUrl,
-      nodeId: settings.nodeId || defaultNodeId(address.port),
-      url: (settings.advertisedUrl || `http://${host}:${address.port}`).replace(/\/$/, ''),
+      nodeId: settings.nodeId || defaultNodeId(this.port),
+      url: (settings.advertisedUrl || this.#boundUrl()).replace(/\/$/, ''),
       keyPrefix: settings.keyPrefix,
       heartbeatMs: settings.heartbeatMs,
       nodeTimeoutMs: settings.nodeTimeoutMs,
@@ -307,17 +311,18 @@ export class SfuNode {
     this.#logger.info('cluster mode: nodes share placement, used tokens and delegations through Redis', { nodeId: cluster.id });
   }
 
-  /** Hands a /get_token delay delegation to the node serving its room (this one without a cluster). */
-  #delegate(delegation: DelayDelegation): void {
-    const cluster = this.cluster;
-    if (!cluster) {
+  /**
+   * Hands a /get_token delay delegation to the node serving its room: `target`, the route the
+   * token endpoint took (absent without a cluster: this node).
+   */
+  #delegate(delegation: DelayDelegation, target: RoomTarget | undefined): void {
+    if (!this.cluster || !target || target.local) {
       void this.liveKit?.keeper?.offer(delegation);
       return;
     }
-    cluster
-      .route(delegation.roomId)
-      .then((route) => (route.local ? void this.liveKit?.keeper?.offer(delegation) : cluster.sendDelegation(route.nodeId, delegation)))
-      .catch((error: unknown) => this.#logger.warn('delay delegation not delivered: the cluster cannot place its room', { error }));
+    this.cluster
+      .sendDelegation(target.nodeId, delegation)
+      .catch((error: unknown) => this.#logger.warn('delay delegation not delivered to the node serving its room', { error }));
   }
 
   #listen(): Promise<void> {
@@ -349,7 +354,7 @@ export class SfuNode {
         observer: this.metrics.admissionObserver(),
         liveKitObserver: this.metrics.admissionObserver('livekit'),
         clientAddress: this.#clientAddress,
-        ...(this.liveKit ? { onDelegation: (delegation) => this.#delegate(delegation) } : {}),
+        ...(this.liveKit ? { onDelegation: (delegation, target) => this.#delegate(delegation, target) } : {}),
         ...(this.cluster ? this.#clusterAdmission(this.cluster) : {}),
       });
       const account = this.#matrix.account;
@@ -386,9 +391,7 @@ export class SfuNode {
 
   /** ws:// URL of the signalling endpoint on the bound address. */
   get wsUrl(): string {
-    const address = this.server.address() as AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `ws://${host}:${address.port}/ws`;
+    return `${this.#boundUrl().replace(/^http/, 'ws')}/ws`;
   }
 
   get draining(): boolean {

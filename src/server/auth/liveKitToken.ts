@@ -19,7 +19,7 @@
 
 import { num, obj, opt, str } from '../../common/protocol/schema.ts';
 import { AdmissionError } from './errors.ts';
-import { createOpenIdRoute, routeOrRefuse, type TokenEndpointOptions } from './tokenEndpoint.ts';
+import { createOpenIdRoute, routeOrRefuse, type RoomTarget, type TokenEndpointOptions } from './tokenEndpoint.ts';
 import type { LiveKitGrant } from './SfuToken.ts';
 import { PENDING_MEMBERSHIP } from './pendingMembership.ts';
 
@@ -62,7 +62,8 @@ export interface GetTokenEndpointOptions extends Omit<TokenEndpointOptions, 'sig
   /** Base URL livekit-client connects to (it appends /rtc): ws(s)://<server.publicUrl host>. */
   readonly liveKitUrl: string;
   /** Called for a granted request that carries delay_id, delay_timeout and delay_cs_api_url. */
-  readonly onDelegation?: (delegation: DelayDelegation) => void;
+  /** `target`: in a cluster, the node serving the room (the delegation belongs there). */
+  readonly onDelegation?: (delegation: DelayDelegation, target?: RoomTarget) => void;
 }
 
 /** The grant for a device, or the refusal reason (thrown). */
@@ -97,7 +98,8 @@ export function createGetTokenEndpoint(options: GetTokenEndpointOptions) {
         throw new AdmissionError('room_not_visible', `no source of room state sees ${body.room_id}`);
       }
       const { grant, membershipId } = liveKitGrantFor(options.membership, body.room_id, userId, deviceId);
-      const url = options.route ? (await routeOrRefuse(options.route, body.room_id)).liveKitUrl : options.liveKitUrl;
+      const target = options.route ? await routeOrRefuse(options.route, body.room_id) : undefined;
+      const url = target?.liveKitUrl ?? options.liveKitUrl;
       const { jwt } = await options.tokens.mint({ userId, deviceId, roomId: body.room_id, membershipId, grant });
       // A pending token has no membership yet whose delayed leave could be kept alive.
       if (membershipId !== PENDING_MEMBERSHIP && body.delay_id !== undefined && body.delay_timeout !== undefined && body.delay_cs_api_url !== undefined) {
@@ -108,7 +110,7 @@ export function createGetTokenEndpoint(options: GetTokenEndpointOptions) {
           delayId: body.delay_id,
           delayTimeoutMs: body.delay_timeout,
           csApiUrl: body.delay_cs_api_url,
-        });
+        }, target);
       }
       return {
         reply: { url, jwt },

@@ -53,7 +53,7 @@ export interface TokenEndpointOptions {
    * Rejects when the cluster cannot place the room; the request is refused with
    * `cluster_unavailable` (503).
    */
-  readonly route?: (roomId: string) => Promise<{ signallingUrl: string; liveKitUrl: string }>;
+  readonly route?: (roomId: string) => Promise<RoomTarget>;
   /**
    * Cluster mode: a rate limit shared by every node (a token bucket of `rate` per key in
    * Redis). Resolves true when `key` is over its limit; rejects when the shared store cannot
@@ -240,11 +240,17 @@ export function createTokenEndpoint(options: TokenEndpointOptions) {
   });
 }
 
+/** Where a cluster serves a room: the serving node's URLs, and which node. */
+export interface RoomTarget {
+  readonly signallingUrl: string;
+  readonly liveKitUrl: string;
+  readonly nodeId: string;
+  /** This node serves it. */
+  readonly local: boolean;
+}
+
 /** The cluster route of a room, or the `cluster_unavailable` refusal. */
-export async function routeOrRefuse(
-  route: NonNullable<TokenEndpointOptions['route']>,
-  roomId: string,
-): Promise<{ signallingUrl: string; liveKitUrl: string }> {
+export async function routeOrRefuse(route: NonNullable<TokenEndpointOptions['route']>, roomId: string): Promise<RoomTarget> {
   try {
     return await route(roomId);
   } catch (error) {

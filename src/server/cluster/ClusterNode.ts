@@ -19,6 +19,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from '../../common/lib/logger.ts';
 import { TypedEmitter } from '../../common/lib/TypedEmitter.ts';
+import type { RoomTarget } from '../auth/tokenEndpoint.ts';
 import { openRedis, type RedisLink } from './redis.ts';
 
 /** What a node publishes about itself. */
@@ -32,17 +33,6 @@ export interface NodeInfo {
   readonly workers: number;
   /** Wall clock of the heartbeat (ms since the epoch). */
   readonly atMs: number;
-}
-
-/** Where a room is served. */
-export interface RoomRoute {
-  readonly nodeId: string;
-  /** This node serves it. */
-  readonly local: boolean;
-  /** ws(s)://…/ws of the serving node (native protocol). */
-  readonly signallingUrl: string;
-  /** ws(s)://… of the serving node (LiveKit protocol; livekit-client appends /rtc). */
-  readonly liveKitUrl: string;
 }
 
 /** What the node reports about itself at each heartbeat. */
@@ -261,7 +251,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
    * node that takes new rooms (this one if it is the only one). Rejects with
    * ClusterUnavailableError when Redis cannot answer or no node can serve.
    */
-  async route(roomId: string): Promise<RoomRoute> {
+  async route(roomId: string): Promise<RoomTarget> {
     const redis = this.#requireRedis();
     const nodes = await this.nodes();
     const candidate = pickNode(nodes);

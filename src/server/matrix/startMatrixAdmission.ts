@@ -10,7 +10,7 @@ import { sendJson } from '../http/HttpServer.ts';
 import { loadSigningKey, jwks } from '../auth/JwtKeys.ts';
 import { SfuTokenService } from '../auth/SfuToken.ts';
 import { MatrixAdmission } from '../auth/MatrixAdmission.ts';
-import { createTokenEndpoint, type TokenEndpointObserver, type TokenEndpointOptions } from '../auth/tokenEndpoint.ts';
+import { createTokenEndpoint, type RoomTarget, type TokenEndpointObserver, type TokenEndpointOptions } from '../auth/tokenEndpoint.ts';
 import { createGetTokenEndpoint, type DelayDelegation } from '../auth/liveKitToken.ts';
 import type { EvictionReason } from '../auth/Admission.ts';
 import { JtiStore, type UsedJtis } from '../auth/JtiStore.ts';
@@ -50,11 +50,11 @@ export interface StartMatrixAdmissionOptions {
   /** The client's address of an HTTP request (src/server/http/clientAddress.ts); default the TCP peer. */
   readonly clientAddress?: (request: IncomingMessage) => string | undefined;
   /** Receives /get_token delay delegations (the livekit edge), when livekit.enabled. */
-  readonly onDelegation?: (delegation: DelayDelegation) => void;
+  readonly onDelegation?: (delegation: DelayDelegation, target?: RoomTarget) => void;
   /** Cluster mode: the used-jti store shared by every node (default: this node's file). */
   readonly jtis?: UsedJtis;
   /** Cluster mode: the node serving a room; the token endpoints return its URLs. */
-  readonly route?: (roomId: string) => Promise<{ signallingUrl: string; liveKitUrl: string }>;
+  readonly route?: TokenEndpointOptions['route'];
   /** Cluster mode: the token endpoints' rate limits, shared by every node. */
   readonly sharedLimit?: TokenEndpointOptions['sharedLimit'];
 }
