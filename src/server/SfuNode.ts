@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from './config/types.ts';
-import { effectiveWorkerCount } from './config/loadConfig.ts';
+import { effectiveWorkerCount, pipeAnnouncedAddress, pipeListenIp } from './config/loadConfig.ts';
 import type { Logger } from '../common/lib/logger.ts';
 import { DevAdmission, type Admission } from './auth/Admission.ts';
 import { SfuError } from '../common/lib/errors.ts';
@@ -34,6 +34,7 @@ import { DevLiveKitAdmission, MatrixLiveKitAdmission, type LiveKitAdmission } fr
 import { DelayedLeaveKeeper } from './livekit/DelayedLeaveKeeper.ts';
 import { ClusterNode, defaultNodeId, parseDelegation } from './cluster/ClusterNode.ts';
 import { ClusterJtis } from './cluster/ClusterJtis.ts';
+import { Cascade } from './cluster/Cascade.ts';
 import type { DelayDelegation } from './auth/liveKitToken.ts';
 import type { RoomTarget } from './auth/tokenEndpoint.ts';
 
@@ -75,6 +76,8 @@ export class SfuNode {
   readonly turn: TurnService | undefined;
   /** This node in its cluster (cluster.redisUrl), once started. */
   cluster: ClusterNode | undefined;
+  /** Rooms this node shares with other nodes (cluster mode): pipe links and remote participants. */
+  cascade: Cascade | undefined;
   readonly #logger: Logger;
   readonly #rootLogger: Logger;
   readonly #routes = new Map<string, RouteHandler>();
@@ -286,6 +289,7 @@ export class SfuNode {
       nodeTimeoutMs: settings.nodeTimeoutMs,
       roomClaimMs: settings.roomClaimMs,
       commandTimeoutMs: settings.commandTimeoutMs,
+      participantsPerNode: settings.participantsPerNode,
       logger: this.#rootLogger,
       localLoad: () => {
         const conferences = this.registry.list();
@@ -306,8 +310,24 @@ export class SfuNode {
       }
       void this.liveKit?.keeper?.offer(delegation);
     });
-    this.metrics.watchCluster(() => ({ up: cluster.available, nodes: cluster.liveNodeIds.length }));
+    const cascade = new Cascade({
+      cluster,
+      registry: this.registry,
+      listen: {
+        ip: pipeListenIp(this.config),
+        announcedAddress: pipeAnnouncedAddress(this.config),
+        portRange: settings.pipeMinPort > 0 ? { min: settings.pipeMinPort, max: settings.pipeMaxPort } : undefined,
+      },
+      requestTimeoutMs: this.config.media.requestTimeoutMs,
+      discoverMs: settings.heartbeatMs,
+      logger: this.#rootLogger,
+    });
+    this.metrics.watchCluster(() => {
+      const { roomsSpanningNodes, links } = cascade.summary();
+      return { up: cluster.available, nodes: cluster.liveNodeIds.length, roomsSpanningNodes, links };
+    });
     this.cluster = cluster;
+    this.cascade = cascade;
     this.#logger.info('cluster mode: nodes share placement, used tokens and delegations through Redis', { nodeId: cluster.id });
   }
 
@@ -423,6 +443,7 @@ export class SfuNode {
     this.signalling.close(code, reason);
     this.liveKit?.close();
     this.#matrix?.stop();
+    await this.cascade?.close();
     await this.cluster?.close();
     this.workerLoad.stop();
     this.registry.close();

@@ -10,9 +10,14 @@
 //   no home-made consensus). The serving node refreshes the claims of its live
 //   conferences with every heartbeat (and claims them again after Redis restarted
 //   empty); an unused claim lapses after roomClaimMs.
+// - Spanning: a node lists the rooms it serves in `{prefix}roomnodes:{roomId}` (sorted set,
+//   score = when the entry lapses). When the room's node is at its participant budget
+//   (cluster.participantsPerNode), route() sends the joiner to another node serving the room,
+//   or to the least-loaded node, which then serves the room too: the Cascade links the
+//   room's nodes with pipe transports.
 // - Delegations: a /get_token delay delegation for a room served elsewhere is published
 //   to that node's channel `{prefix}delegations:{id}`, so the node the member connects to
-//   keeps its delayed leave alive.
+//   keeps its delayed leave alive. The cascade's signalling uses `{prefix}cascade:{id}`.
 // Redis down: route() rejects (the token endpoints answer 503 "cluster unavailable"),
 // heartbeats are skipped and resume when Redis returns; running calls are untouched.
 
@@ -57,6 +62,8 @@ export interface ClusterNodeOptions {
   readonly roomClaimMs: number;
   /** Deadline of each Redis command. */
   readonly commandTimeoutMs: number;
+  /** Participants a node takes before a room spans to another node; 0 = no budget (a room stays on one node). */
+  readonly participantsPerNode?: number;
   readonly localLoad: () => LocalLoad;
   readonly logger: Logger;
 }
@@ -64,6 +71,8 @@ export interface ClusterNodeOptions {
 export type ClusterNodeEvents = {
   /** A delay delegation published to this node by the node that issued the token. */
   delegation: [payload: unknown];
+  /** A cascade message published to this node by another node (unparsed). */
+  cascade: [payload: unknown];
   /** The set of live nodes changed (ids, this node included when registered). */
   nodesChanged: [ids: readonly string[]];
 };
@@ -177,6 +186,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   #liveIds: readonly string[] = [];
   #closed = false;
   #beating = false;
+  #soon: NodeJS.Timeout | undefined;
 
   /** Connects, subscribes to this node's delegation channel and starts heartbeating. */
   static start(options: ClusterNodeOptions): ClusterNode {
@@ -194,19 +204,23 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     this.#redis = openRedis({ ...redisOptions, name: `sfu:${options.nodeId}` });
     this.#subscriber = openRedis({ ...redisOptions, name: `sfu:${options.nodeId}:sub` });
     const channel = this.#delegationChannel(this.id);
+    const cascadeChannel = this.#cascadeChannel(this.id);
     this.#subscriber.client.on('ready', () => {
-      this.#subscriber.client.subscribe(channel).catch((error: unknown) => this.#log.warn('could not subscribe to the delegation channel', { error }));
+      this.#subscriber.client
+        .subscribe(channel, cascadeChannel)
+        .catch((error: unknown) => this.#log.warn('could not subscribe to the delegation and cascade channels', { error }));
     });
     this.#subscriber.client.on('message', (from: string, message: string) => {
-      if (from !== channel) return;
+      const event = from === channel ? 'delegation' : from === cascadeChannel ? 'cascade' : undefined;
+      if (!event) return;
       let payload: unknown;
       try {
         payload = JSON.parse(message);
       } catch {
-        this.#log.warn('unparseable delegation message ignored');
+        this.#log.warn('unparseable message from another node ignored', { channel: event });
         return;
       }
-      this.safeEmit('delegation', payload);
+      this.safeEmit(event, payload);
     });
   }
 
@@ -254,7 +268,9 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   async route(roomId: string): Promise<RoomTarget> {
     const redis = this.#requireRedis();
     const nodes = await this.nodes();
-    const candidate = pickNode(nodes);
+    // A room that must move (its node died or drains) goes preferably to a node already serving it.
+    const serving = new Set(await this.roomNodes(roomId));
+    const candidate = pickNode(nodes.filter((node) => serving.has(node.id) && !this.#atBudget(node))) ?? pickNode(nodes);
     if (!candidate) throw new ClusterUnavailableError('no live node takes new rooms');
     let owner: string;
     try {
@@ -265,7 +281,65 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     const info = nodes.find((node) => node.id === owner);
     if (!info) throw new ClusterUnavailableError(`room claimed by node ${owner}, which is not live`);
     if (owner === candidate.id && owner !== this.id) this.#log.debug('room placed on another node', { roomId, owner });
-    return { nodeId: owner, local: owner === this.id, ...routeUrls(info.url) };
+    const chosen = this.#atBudget(info) ? (this.#spanTarget(serving, nodes) ?? info) : info;
+    if (chosen !== info) this.#log.debug('room spans to another node', { roomId, owner, node: chosen.id });
+    return { nodeId: chosen.id, local: chosen.id === this.id, ...routeUrls(chosen.url) };
+  }
+
+  /** Ids of the live nodes that serve `roomId` now (this one included). Rejects with ClusterUnavailableError. */
+  async roomNodes(roomId: string): Promise<string[]> {
+    const redis = this.#requireRedis();
+    try {
+      return await redis.zrangebyscore(this.#roomNodesKey(roomId), Date.now(), '+inf');
+    } catch (error) {
+      throw this.#unavailable('reading the nodes of a room failed', error);
+    }
+  }
+
+  /** Lists this node among the nodes serving `roomId` at once (its conference was just created). */
+  async announceRoom(roomId: string): Promise<void> {
+    const redis = this.#requireRedis();
+    try {
+      await redis.zadd(this.#roomNodesKey(roomId), Date.now() + this.#options.roomClaimMs, this.id);
+    } catch (error) {
+      throw this.#unavailable('announcing a room failed', error);
+    }
+  }
+
+  /** Removes this node from the nodes serving `roomId` (its conference closed). */
+  async leaveRoom(roomId: string): Promise<void> {
+    const redis = this.#requireRedis();
+    try {
+      await redis.zrem(this.#roomNodesKey(roomId), this.id);
+    } catch (error) {
+      throw this.#unavailable('leaving a room failed', error);
+    }
+  }
+
+  /** Publishes a cascade message to node `nodeId`. Rejects with ClusterUnavailableError. */
+  async sendCascade(nodeId: string, payload: unknown): Promise<void> {
+    const redis = this.#requireRedis();
+    try {
+      await redis.publish(this.#cascadeChannel(nodeId), JSON.stringify(payload));
+    } catch (error) {
+      throw this.#unavailable('publishing a cascade message failed', error);
+    }
+  }
+
+  /** A node at or over the participant budget takes no more participants of a room it serves. */
+  #atBudget(node: NodeInfo): boolean {
+    const budget = this.#options.participantsPerNode ?? 0;
+    return budget > 0 && node.participants >= budget;
+  }
+
+  /**
+   * Where a joiner goes when the room's node is full: the least-loaded other node already
+   * serving the room with room to spare, else the least-loaded node with room to spare (it
+   * then serves the room too); undefined when every node is full.
+   */
+  #spanTarget(serving: ReadonlySet<string>, nodes: readonly NodeInfo[]): NodeInfo | undefined {
+    const open = nodes.filter((node) => !node.draining && !this.#atBudget(node));
+    return pickNode(open.filter((node) => serving.has(node.id))) ?? pickNode(open);
   }
 
   /**
@@ -294,6 +368,16 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     }
   }
 
+  /** Writes the heartbeat shortly (coalesced): the node's participant count changed, placement should know. */
+  heartbeatSoon(): void {
+    if (this.#soon || this.#closed) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      void this.heartbeatNow();
+    }, 50);
+    this.#soon.unref();
+  }
+
   /** Writes the heartbeat now (e.g. the drain started: no new rooms here from this moment). */
   async heartbeatNow(): Promise<void> {
     await this.#heartbeat().catch((error: unknown) => this.#log.debug('heartbeat skipped', { error }));
@@ -304,6 +388,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#soon) clearTimeout(this.#soon);
     if (this.#redis.available) {
       await this.#redis.client
         .multi()
@@ -350,6 +435,14 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
       .exec();
     if (load.roomIds.length > 0) {
       await redis.eval(REFRESH_CLAIMS, load.roomIds.length, ...load.roomIds.map((roomId) => this.#roomKey(roomId)), this.id, this.#options.roomClaimMs);
+      const now = Date.now();
+      const listed = redis.multi();
+      for (const roomId of load.roomIds) {
+        listed.zadd(this.#roomNodesKey(roomId), now + this.#options.roomClaimMs, this.id);
+        listed.zremrangebyscore(this.#roomNodesKey(roomId), '-inf', now);
+        listed.pexpire(this.#roomNodesKey(roomId), this.#options.roomClaimMs * 2);
+      }
+      await listed.exec();
     }
     const ids = (await this.nodes()).map((node) => node.id).sort();
     if (ids.join('\n') !== this.#liveIds.join('\n')) {
@@ -383,6 +476,14 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
 
   #delegationChannel(id: string): string {
     return this.#key(`delegations:${id}`);
+  }
+
+  #cascadeChannel(id: string): string {
+    return this.#key(`cascade:${id}`);
+  }
+
+  #roomNodesKey(roomId: string): string {
+    return this.#key(`roomnodes:${roomId}`);
   }
 }
 

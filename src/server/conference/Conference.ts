@@ -34,6 +34,24 @@ export const DEFAULT_MAX_CONSUMERS_PER_PARTICIPANT = 500;
 /** Default routers tried when rebuilding after a worker death. */
 export const DEFAULT_MAX_REBUILD_ATTEMPTS = 3;
 
+/** A participant served by another node of the cluster, as the cascade hands it over. */
+export interface RemotePeerInput {
+  readonly participantId: ParticipantId;
+  readonly displayName: string;
+  /** When it joined on its node (wall clock): of two sessions of one participant, the newer stays. */
+  readonly joinedAtMs: number;
+  /** Its producers, as pipe producers on this conference's primary router (same ids as on its node). */
+  readonly publications: readonly Publication[];
+}
+
+/** A participant of this node, as the cascade announces it to the other nodes of the room. */
+export interface LocalPeerView {
+  readonly participantId: ParticipantId;
+  readonly displayName: string;
+  readonly joinedAtMs: number;
+  readonly publications: readonly Publication[];
+}
+
 /**
  * A worker request bounded in time whose mediasoup errors become SfuErrors
  * (media/errors.ts), so edges see only our vocabulary; unknown ones pass as is.
@@ -62,6 +80,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   #rebuilding = false;
   /** Producers whose demand changed this turn (told to their publishers once, on setImmediate). */
   readonly #demandDirty = new Set<string>();
+  /** Local producers piped to other nodes (they count as wanted in full by the cascade). */
+  readonly #exported = new Map<string, number>();
 
   /**
    * Creates the conference with its primary router and active-speaker observer.
@@ -107,8 +127,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     return this.#closed;
   }
 
+  /** Participants of this node (those of other nodes, seen through the cascade, not counted). */
   get participantCount(): number {
-    return this.#participants.size;
+    let local = 0;
+    for (const { participant } of this.#participants.values()) if (participant.remoteLink === undefined) local++;
+    return local;
   }
 
   /** Pool slot of the worker holding the conference's primary router. */
@@ -199,8 +222,137 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         slot: home.lease.slotIndex,
       });
       this.observer.safeEmit('participantJoined', participant.id, participant.edge);
+      this.observer.safeEmit('localChanged');
       return handle;
     });
+  }
+
+  /** This node's participants and their publications, for the cascade's announcements. */
+  localPeers(): LocalPeerView[] {
+    return [...this.#participants.values()]
+      .filter(({ participant }) => participant.remoteLink === undefined)
+      .map(({ participant }) => ({
+        participantId: participant.id,
+        displayName: participant.displayName,
+        joinedAtMs: participant.joinedAtMs,
+        publications: [...participant.publications.values()],
+      }));
+  }
+
+  /**
+   * Makes a local producer consumable on the primary router (where the cascade's pipe
+   * transports live) and counts it as wanted in full while a link exports it (one call per
+   * link; unexportProducer undoes one). Queued; GONE when the producer closed meanwhile.
+   */
+  exportProducer(producerId: string): Promise<void> {
+    return this.#run(async () => {
+      for (const { participant } of this.#participants.values()) {
+        const publication = participant.remoteLink === undefined ? participant.publications.get(producerId) : undefined;
+        if (!publication) continue;
+        await this.#routers.pipe(publication.producer, this.#homeOf(participant), this.#routers.primary);
+        if (publication.producer.closed) break;
+        const links = this.#exported.get(producerId) ?? 0;
+        this.#exported.set(producerId, links + 1);
+        if (links === 0) {
+          publication.producer.observer.once('close', () => this.#exported.delete(producerId));
+          this.#demandChanged(producerId);
+        }
+        return;
+      }
+      throw new SfuError('GONE', `producer ${producerId} closed meanwhile`);
+    });
+  }
+
+  /** One cascade link no longer pipes a local producer (exportProducer's counterpart). */
+  unexportProducer(producerId: string): void {
+    const links = this.#exported.get(producerId);
+    if (links === undefined) return;
+    if (links > 1) {
+      this.#exported.set(producerId, links - 1);
+      return;
+    }
+    this.#exported.delete(producerId);
+    this.#demandChanged(producerId);
+  }
+
+  /**
+   * Shows (or updates) a participant served by another node: local peers hear `peerJoined`
+   * and auto-subscribers get consumers of its publications. Of two sessions of one
+   * participant (here and elsewhere, or on two other nodes) the newer one stays: an older
+   * local session closes with `replaced`, an older remote one is dropped. Resolves false
+   * when this one is the older (not shown). Queued.
+   */
+  upsertRemote(link: string, peer: RemotePeerInput): Promise<boolean> {
+    return this.#run(async () => {
+      const current = this.#participants.get(peer.participantId);
+      if (current && current.participant.remoteLink === link && current.participant.joinedAtMs === peer.joinedAtMs) {
+        for (const publication of peer.publications) {
+          if (!current.participant.publications.has(publication.producer.id)) await this.#addRemotePublication(current.participant, publication);
+        }
+        return true;
+      }
+      if (current && current.participant.joinedAtMs >= peer.joinedAtMs) return false;
+      if (current) this.#remove(current.participant, 'replaced', false);
+      const participant = new Participant({
+        id: peer.participantId,
+        displayName: peer.displayName,
+        rtpCapabilities: this.#routers.primary.lease.router.rtpCapabilities,
+        autoSubscribe: false,
+        remoteLink: link,
+        joinedAtMs: peer.joinedAtMs,
+        logger: this.#logger.child({ participantId: peer.participantId, remoteLink: link }),
+      });
+      this.#homes.set(participant, this.#routers.primary);
+      this.#participants.set(participant.id, { participant, handle: new ParticipantHandle(this.id, participant, [], this.#ctx) });
+      for (const publication of peer.publications) this.#keepPublication(participant, publication);
+      const info = participant.info();
+      for (const entry of this.#participants.values()) {
+        if (entry.participant !== participant) entry.handle.safeEmit('peerJoined', info);
+      }
+      participant.logger.info('participant of another node shown', { publications: peer.publications.length });
+      for (const publication of peer.publications) await this.#announceRemotePublication(participant, publication);
+      if (current && current.participant.remoteLink === undefined && this.participantCount === 0) this.safeEmit('empty');
+      return true;
+    });
+  }
+
+  /** Removes a participant shown through `link` (it left its node, or the link closed). Queued. */
+  removeRemote(link: string, participantId: string): Promise<void> {
+    return this.#run(() => {
+      const current = this.#participants.get(participantId);
+      if (current && current.participant.remoteLink === link) this.#remove(current.participant, 'left');
+    });
+  }
+
+  /** Removes every participant shown through `link`. Queued. */
+  removeRemotesOf(link: string): Promise<void> {
+    return this.#run(() => {
+      for (const { participant } of [...this.#participants.values()]) {
+        if (participant.remoteLink === link) this.#remove(participant, 'left');
+      }
+    });
+  }
+
+  /** Records a remote publication; it is forgotten when its pipe producer closes. */
+  #keepPublication(participant: Participant, publication: Publication): void {
+    participant.publications.set(publication.producer.id, publication);
+    publication.producer.observer.once('close', () => participant.removePublication(publication.producer.id));
+  }
+
+  async #addRemotePublication(participant: Participant, publication: Publication): Promise<void> {
+    this.#keepPublication(participant, publication);
+    await this.#announceRemotePublication(participant, publication);
+  }
+
+  /** Feeds a remote publication to the active-speaker observer and to the auto-subscribers. */
+  async #announceRemotePublication(participant: Participant, publication: Publication): Promise<void> {
+    if (publication.producer.closed) return;
+    if (publication.producer.kind === 'audio') {
+      await this.#routers
+        .observeAudio(publication.producer, this.#routers.primary)
+        .catch((error: unknown) => participant.logger.warn('active speaker observer refused a remote producer', { error }));
+    }
+    await this.#published(participant, publication);
   }
 
   /** Snapshot of participants and their media ids. */
@@ -214,6 +366,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         id: p.id,
         displayName: p.displayName,
         slotIndex: this.#homes.get(p)?.lease.slotIndex ?? null,
+        ...(p.remoteLink !== undefined ? { remoteLink: p.remoteLink } : {}),
         transports: [...p.transports.keys()],
         producers: [...p.publications.keys()],
         consumers: [...p.subscriptions.keys()],
@@ -234,6 +387,12 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     let consumers = 0;
     let active = 0;
     let maxSpatialLayer = -1;
+    if (this.#exported.has(producerId)) {
+      // Subscribers on other nodes: their layer wishes do not travel, so they want every layer.
+      consumers++;
+      active++;
+      maxSpatialLayer = topLayer;
+    }
     for (const { participant } of this.#participants.values()) {
       const consumerId = participant.consumerByProducer.get(producerId);
       const consumer = consumerId === undefined ? undefined : participant.subscriptions.get(consumerId)?.consumer;
@@ -328,15 +487,20 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     participant.close();
     const home = this.#homes.get(participant);
     this.#homes.delete(participant);
-    if (home) this.#routers.release(home);
+    const local = participant.remoteLink === undefined;
+    // A remote participant is shown on the primary without being homed there.
+    if (home && local) this.#routers.release(home);
     entry.handle.conferenceClosed(reason);
     for (const peer of this.#participants.values()) peer.handle.safeEmit('peerLeft', participant.id);
-    participant.logger.info('participant left', { reason, participants: this.#participants.size });
+    participant.logger.info(local ? 'participant left' : 'participant of another node gone', { reason, participants: this.#participants.size });
+    if (!local) return;
     this.observer.safeEmit('participantLeft', participant.id, participant.edge);
-    if (emitEmpty && this.#participants.size === 0 && !this.#closed) this.safeEmit('empty');
+    this.observer.safeEmit('localChanged');
+    if (emitEmpty && this.participantCount === 0 && !this.#closed) this.safeEmit('empty');
   }
 
   async #published(publisher: Participant, publication: Publication): Promise<void> {
+    if (publisher.remoteLink === undefined) this.observer.safeEmit('localChanged');
     for (const { participant: peer } of this.#participants.values()) {
       if (peer !== publisher && peer.autoSubscribe && peer.recvTransport) {
         await this.#subscribe(peer, publisher, publication).catch((error: unknown) =>
@@ -540,6 +704,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         for (const { participant, handle } of [...this.#participants.values()]) {
           const home = this.#homes.get(participant);
           if (home && !home.lease.router.closed) continue;
+          if (participant.remoteLink !== undefined) {
+            // Its pipe died with the router; the cascade links it again and shows it anew.
+            this.#remove(participant, 'router-lost');
+            continue;
+          }
           this.#homes.delete(participant);
           const next = await this.#routers.place();
           if (this.#closed || participant.closed) {

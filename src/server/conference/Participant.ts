@@ -42,6 +42,10 @@ export interface ParticipantOptions {
   readonly autoSubscribe: boolean;
   /** The edge it came through; default 'native'. */
   readonly edge?: EdgeKind;
+  /** Set for a participant served by another node of the cluster (the cascade link's id); its media arrives through a pipe. */
+  readonly remoteLink?: string;
+  /** When it joined (wall clock, ms since the epoch; a remote one's comes from its own node). Default now. */
+  readonly joinedAtMs?: number;
   readonly logger: Logger;
 }
 
@@ -52,6 +56,10 @@ export class Participant {
   readonly rtpCapabilities: RtpCapabilities;
   readonly autoSubscribe: boolean;
   readonly edge: EdgeKind;
+  /** The cascade link a remote participant comes through; undefined for this node's own participants. */
+  readonly remoteLink: string | undefined;
+  /** When it joined, wall clock: of two sessions of one participant on two nodes, the newer one stays. */
+  readonly joinedAtMs: number;
   readonly logger: Logger;
   readonly transports = new Map<string, { transport: WebRtcTransport; direction: 'send' | 'recv' }>();
   readonly publications = new Map<string, Publication>();
@@ -67,6 +75,8 @@ export class Participant {
     this.rtpCapabilities = options.rtpCapabilities;
     this.autoSubscribe = options.autoSubscribe;
     this.edge = options.edge ?? 'native';
+    this.remoteLink = options.remoteLink;
+    this.joinedAtMs = options.joinedAtMs ?? Date.now();
     this.logger = options.logger;
   }
 
@@ -168,6 +178,8 @@ export class Participant {
     if (this.#closed) return;
     this.#closed = true;
     for (const { transport } of this.transports.values()) transport.close();
+    // A remote participant's producers are pipe producers with no transport of its own here.
+    if (this.remoteLink !== undefined) for (const { producer } of this.publications.values()) producer.close();
     this.forgetMedia();
   }
 

@@ -59,5 +59,7 @@ export type ConferenceObserverEvents = {
   participantLeft: [participantId: ParticipantId, edge: EdgeKind];
   firstMediaReported: [elapsedMs: number];
   rebuilt: [];
+  /** A local participant joined or left, or published: the cascade tells the room's other nodes. */
+  localChanged: [];
   consumerRefused: [reason: ConsumerRefusal];
 };

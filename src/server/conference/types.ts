@@ -143,6 +143,8 @@ export interface ConferenceDump {
     displayName: string;
     /** Worker slot of the router the participant is homed on; null while it moves. */
     slotIndex: number | null;
+    /** Set for a participant served by another node: the cascade link it is shown through. */
+    remoteLink?: string;
     transports: string[];
     producers: string[];
     consumers: string[];

@@ -68,5 +68,10 @@ export const DEFAULT_CONFIG: Config = {
     roomClaimMs: 60_000,
     keyPrefix: 'sfu:',
     commandTimeoutMs: 1000,
+    participantsPerNode: 0,
+    pipeListenIp: '',
+    pipeAnnouncedAddress: '',
+    pipeMinPort: 0,
+    pipeMaxPort: 0,
   },
 };

@@ -234,6 +234,16 @@ const RULES: Rule[] = [
   ['cluster.nodeTimeoutMs', (c) => Number.isInteger(c.cluster.nodeTimeoutMs) && c.cluster.nodeTimeoutMs >= 2 * c.cluster.heartbeatMs && c.cluster.nodeTimeoutMs <= 60_000, 'must be an integer from 2 x cluster.heartbeatMs to 60000'],
   ['cluster.roomClaimMs', (c) => Number.isInteger(c.cluster.roomClaimMs) && c.cluster.roomClaimMs >= c.cluster.nodeTimeoutMs, 'must be an integer >= cluster.nodeTimeoutMs'],
   ['cluster.keyPrefix', (c) => /^[A-Za-z0-9_.:-]{1,32}$/.test(c.cluster.keyPrefix), 'must be 1..32 characters of A-Z a-z 0-9 _ . : -'],
+  ['cluster.participantsPerNode', (c) => Number.isInteger(c.cluster.participantsPerNode) && c.cluster.participantsPerNode >= 0, 'must be an integer >= 0 (0 = no budget)'],
+  ['cluster.pipeListenIp', (c) => c.cluster.pipeListenIp === '' || isIP(c.cluster.pipeListenIp) !== 0, 'must be empty or an IPv4 or IPv6 address'],
+  ['cluster.pipeAnnouncedAddress', (c) => c.cluster.pipeAnnouncedAddress === '' || isIP(c.cluster.pipeAnnouncedAddress) !== 0, 'must be empty or an IP address'],
+  [
+    'cluster.pipeMinPort',
+    (c) =>
+      (c.cluster.pipeMinPort === 0 && c.cluster.pipeMaxPort === 0) ||
+      (Number.isInteger(c.cluster.pipeMinPort) && Number.isInteger(c.cluster.pipeMaxPort) && c.cluster.pipeMinPort >= 1024 && c.cluster.pipeMaxPort <= 65535 && c.cluster.pipeMinPort <= c.cluster.pipeMaxPort),
+    'with cluster.pipeMaxPort: both 0 (mediasoup picks) or a range within 1024..65535',
+  ],
   ['cluster.commandTimeoutMs', (c) => Number.isInteger(c.cluster.commandTimeoutMs) && c.cluster.commandTimeoutMs >= 100 && c.cluster.commandTimeoutMs <= 10_000, 'must be an integer 100..10000'],
 ];
 
@@ -275,7 +285,24 @@ const CROSS_RULES: Rule[] = [
     (c) => c.turn.urls.length === 0 || c.turn.sharedSecretFile !== '',
     'must be set when turn.urls is set: the TURN server checks credentials made with this shared secret',
   ],
+  [
+    'cluster.pipeAnnouncedAddress',
+    (c) => c.cluster.redisUrl === '' || c.cluster.pipeAnnouncedAddress !== '' || !WILDCARDS.has(pipeListenIp(c)) || isIP(c.media.announcedAddress) !== 0,
+    'must be set in cluster mode when the pipe transports listen on a wildcard address (cluster.pipeListenIp, else media.listenIp) and media.announcedAddress is not an IP: other nodes could not send media to "0.0.0.0"',
+  ],
 ];
+
+/** The IP inter-node pipe transports listen on. */
+export function pipeListenIp(config: Config): string {
+  return config.cluster.pipeListenIp || config.media.listenIp;
+}
+
+/** The IP other nodes send pipe media to. */
+export function pipeAnnouncedAddress(config: Config): string {
+  if (config.cluster.pipeAnnouncedAddress) return config.cluster.pipeAnnouncedAddress;
+  if (isIP(config.media.announcedAddress) !== 0) return config.media.announcedAddress;
+  return pipeListenIp(config);
+}
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object') {

@@ -212,5 +212,18 @@ export interface Config {
     readonly keyPrefix: string;
     /** Deadline of each Redis command. */
     readonly commandTimeoutMs: number;
+    /**
+     * Participants this node takes (all rooms) before a room it serves spans to another node
+     * (cascade over pipe transports); 0 = no budget: a room stays on one node, except while a
+     * draining or dead node's participants move.
+     */
+    readonly participantsPerNode: number;
+    /** IP the inter-node pipe transports listen on; empty = media.listenIp. */
+    readonly pipeListenIp: string;
+    /** Address other nodes send pipe media to; empty = media.announcedAddress, else pipeListenIp. */
+    readonly pipeAnnouncedAddress: string;
+    /** UDP port range of the pipe transports (both 0 = mediasoup's default range, 10000-59999). */
+    readonly pipeMinPort: number;
+    readonly pipeMaxPort: number;
   };
 }

@@ -10,6 +10,7 @@ export type WebRtcTransport = ms.WebRtcTransport;
 export type Producer = ms.Producer;
 export type Consumer = ms.Consumer;
 export type DirectTransport = ms.DirectTransport;
+export type PipeTransport = ms.PipeTransport;
 export type DataProducer = ms.DataProducer;
 export type DataConsumer = ms.DataConsumer;
 export type ActiveSpeakerObserver = ms.ActiveSpeakerObserver;

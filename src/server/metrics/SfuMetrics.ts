@@ -29,6 +29,16 @@ import { StatsPoller, type PollCycleResult } from './StatsPoller.ts';
 import type { WatchedWorker } from './types.ts';
 import type { DataRelayObserver } from '../livekit/DataRelay.ts';
 
+
+/** What cluster mode reports at each scrape. */
+export interface ClusterGauges {
+  readonly up: boolean;
+  readonly nodes: number;
+  /** Conferences of this node linked to at least one other node. */
+  readonly roomsSpanningNodes: number;
+  /** Cascade links by state. */
+  readonly links: { readonly offered: number; readonly up: number };
+}
 /** Resolution of the event-loop delay histogram behind sfu_nodejs_eventloop_lag_*_seconds. */
 export const EVENT_LOOP_MONITORING_PRECISION_MS = 100;
 
@@ -119,7 +129,7 @@ export class SfuMetrics {
   readonly #detach: Array<() => void> = [];
   #syncLag: (() => number) | undefined;
   #spanning: (() => number) | undefined;
-  #cluster: (() => { up: boolean; nodes: number }) | undefined;
+  #cluster: (() => ClusterGauges) | undefined;
   #isRelay: (remoteIp: string) => boolean = () => false;
   #closed = false;
 
@@ -165,9 +175,12 @@ export class SfuMetrics {
     if (this.#syncLag) this.setMatrixSyncLag(this.#syncLag());
     if (this.#spanning) this.#metrics.conferencesSpanningWorkers.set(this.#spanning());
     if (this.#cluster) {
-      const { up, nodes } = this.#cluster();
+      const { up, nodes, roomsSpanningNodes, links } = this.#cluster();
       this.#metrics.clusterRedisUp.set(up ? 1 : 0);
       this.#metrics.clusterNodes.set(nodes);
+      this.#metrics.clusterRoomsSpanningNodes.set(roomsSpanningNodes);
+      this.#metrics.clusterPipeLinks.set({ state: 'offered' }, links.offered);
+      this.#metrics.clusterPipeLinks.set({ state: 'up' }, links.up);
     }
     return this.registry.metrics();
   }
@@ -302,10 +315,12 @@ export class SfuMetrics {
   // ---- Conferences ------------------------------------------------------
 
   /** Cluster mode: registers the cluster gauges and reads them from `read` at every scrape(). */
-  watchCluster(read: () => { up: boolean; nodes: number }): void {
+  watchCluster(read: () => ClusterGauges): void {
     this.#cluster = read;
     this.registry.registerMetric(this.#metrics.clusterRedisUp);
     this.registry.registerMetric(this.#metrics.clusterNodes);
+    this.registry.registerMetric(this.#metrics.clusterRoomsSpanningNodes);
+    this.registry.registerMetric(this.#metrics.clusterPipeLinks);
   }
 
   /** Reads the number of conferences spanning more than one worker from `read` at every scrape(). */

@@ -54,6 +54,8 @@ export interface MetricDefinitions {
   readonly pipeTransports: Gauge;
   readonly clusterRedisUp: Gauge;
   readonly clusterNodes: Gauge;
+  readonly clusterRoomsSpanningNodes: Gauge;
+  readonly clusterPipeLinks: Gauge;
   readonly conferencesSpanningWorkers: Gauge;
   readonly producers: Gauge<'kind'>;
   readonly consumers: Gauge<'kind'>;
@@ -161,6 +163,17 @@ export function createMetricDefinitions(registry: Registry): MetricDefinitions {
     clusterNodes: new Gauge({
       name: 'sfu_cluster_nodes',
       help: 'Cluster mode: live nodes this node saw in the registry at its last heartbeat (itself included). Absent on a single node.',
+      registers: [],
+    }),
+    clusterRoomsSpanningNodes: new Gauge({
+      name: 'sfu_cluster_rooms_spanning_nodes',
+      help: 'Cluster mode: conferences of this node linked to the same room on at least one other node (read at each scrape). Absent on a single node.',
+      registers: [],
+    }),
+    clusterPipeLinks: new Gauge({
+      name: 'sfu_cluster_pipe_links',
+      help: 'Cluster mode: cascade links of this node to other nodes (one pipe transport each, SRTP), by state: offered (waiting for the answer) or up (read at each scrape). Absent on a single node.',
+      labelNames: ['state'],
       registers: [],
     }),
     conferencesSpanningWorkers: new Gauge({

@@ -1,0 +1,148 @@
+// One room across three nodes (the cascade), against real parts: a real redis-server,
+// three SfuNodes (auth mode none, each with its own mediasoup worker and ports) and
+// synthetic WebRTC participants (node-datachannel: ICE, DTLS-SRTP, VP8 and Opus) from the
+// load generator, one per node. Every participant receives every other's audio and video
+// through the pipe links between the nodes (SRTP on); the dumps show the remote
+// participants and the links; a participant leaving one node leaves the room everywhere;
+// a node that stops tells the others, whose participants stop seeing its participants.
+// Times are printed, never asserted.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/server/config/loadConfig.ts';
+import { SfuNode } from '../../src/server/SfuNode.ts';
+import { createLogger } from '../../src/common/lib/logger.ts';
+import { waitFor } from '../../src/common/lib/waitFor.ts';
+import type { ConferenceId } from '../../src/common/lib/ids.ts';
+import { freeMediaBasePort } from '../tools/ports.ts';
+import { RedisProcess } from '../tools/redis.ts';
+import { Participant } from '../load/Participant.ts';
+
+const ROOM = '!cascade:example.org';
+const serverLog: string[] = [];
+let redis: RedisProcess;
+const nodes: SfuNode[] = [];
+const participants: Participant[] = [];
+let ticker: NodeJS.Timeout | undefined;
+const origin = performance.now();
+const now = (): number => performance.now() - origin;
+
+async function startNode(nodeId: string): Promise<SfuNode> {
+  const config = loadConfig({
+    overrides: {
+      server: { port: 0, host: '127.0.0.1' },
+      auth: { mode: 'none' },
+      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
+      cluster: { redisUrl: redis.url, nodeId, heartbeatMs: 300, nodeTimeoutMs: 1200, commandTimeoutMs: 500, participantsPerNode: 1, pipeMinPort: 20000, pipeMaxPort: 29999 },
+    },
+  });
+  return SfuNode.start({ config, logger: createLogger({ level: 'info', sink: (line) => serverLog.push(line) }) });
+}
+
+function join(node: SfuNode, participantId: string): Participant {
+  const participant = new Participant(
+    {
+      wsUrl: `ws://127.0.0.1:${node.port}/ws`,
+      conference: ROOM,
+      participantId,
+      video: true,
+      audio: true,
+      videoBitrate: 300_000,
+      subscribe: true,
+      requestTimeoutMs: 10_000,
+    },
+    now,
+  );
+  participants.push(participant);
+  return participant;
+}
+
+/** Packets `receiver` got from `publisher`, by kind. */
+function receivedFrom(receiver: Participant, publisher: Participant): { audio: number; video: number } {
+  const result = { audio: 0, video: 0 };
+  const published = new Set(Object.values(publisher.producerIds));
+  for (const counters of receiver.subscriptions.values()) {
+    if (published.has(counters.producerId)) result[counters.kind] += counters.received;
+  }
+  return result;
+}
+
+function conferenceOf(node: SfuNode) {
+  return node.registry.get(ROOM as ConferenceId);
+}
+
+beforeAll(async () => {
+  redis = await RedisProcess.start();
+  for (const id of ['node-1', 'node-2', 'node-3']) nodes.push(await startNode(id));
+  await waitFor(() => nodes.every((node) => node.cluster!.liveNodeIds.length === 3) || undefined, { timeoutMs: 10_000, description: 'every node sees three nodes' });
+  let tick = 0;
+  ticker = setInterval(() => {
+    tick++;
+    for (const participant of participants) participant.tick(tick, now());
+  }, 20);
+}, 60_000);
+
+afterAll(async () => {
+  if (process.env['CASCADE_LOG']) console.log(serverLog.filter((l) => /cascade|other node|conference closed|participant left/.test(l)).join('\n'));
+  if (ticker) clearInterval(ticker);
+  for (const participant of participants) await participant.close().catch(() => undefined);
+  for (const node of nodes) await node.stop();
+  await redis?.stop();
+});
+
+describe('a room across three nodes (cascade)', () => {
+  it('carries every participant media to the participants of the other nodes through SRTP pipe links', async () => {
+    const started = performance.now();
+    const [a, b, c] = [join(nodes[0]!, 'alice'), join(nodes[1]!, 'bob'), join(nodes[2]!, 'carol')];
+    await Promise.all([a.start(), b.start(), c.start()]);
+    const everyone = [a, b, c];
+    await waitFor(
+      () =>
+        everyone.every((receiver) =>
+          everyone.every((publisher) => {
+            if (publisher === receiver) return true;
+            const got = receivedFrom(receiver, publisher);
+            return got.audio > 20 && got.video > 20;
+          }),
+        ) || undefined,
+      { timeoutMs: 30_000, intervalMs: 100, description: `everyone receives everyone's audio and video\n${serverLog.filter((l) => /warn|error/.test(l)).slice(-20).join('\n')}` },
+    );
+    console.log(`[cascade] three participants on three nodes receive each other ${Math.round(performance.now() - started)} ms after joining`);
+
+    for (const node of nodes) {
+      const dump = conferenceOf(node)!.dump();
+      expect(dump.participants.length).toBe(3);
+      expect(dump.participants.filter((p) => p.remoteLink !== undefined).length).toBe(2);
+      expect(node.cascade!.summary().links.up).toBe(2);
+      const metrics = await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text();
+      expect(metrics).toMatch(/^sfu_cluster_rooms_spanning_nodes 1$/m);
+      expect(metrics).toMatch(/^sfu_cluster_pipe_links\{state="up"\} 2$/m);
+      // Participants of this node count once: the others are its peers' business.
+      expect(conferenceOf(node)!.participantCount).toBe(1);
+    }
+    const pipes = await conferenceOf(nodes[0]!)!.router.dump();
+    expect(pipes.transportIds.length).toBeGreaterThanOrEqual(3);
+
+    // Packets keep flowing: a second sample later is larger for every pair.
+    const before = receivedFrom(a, c).video;
+    await waitFor(() => receivedFrom(a, c).video > before + 25 || undefined, { timeoutMs: 10_000, description: 'video keeps flowing from node-3 to node-1' });
+  }, 90_000);
+
+  it('removes a participant that leaves one node from the room on every node', async () => {
+    const carol = participants[2]!;
+    await carol.close();
+    await waitFor(() => nodes.slice(0, 2).every((node) => conferenceOf(node)?.dump().participants.length === 2) || undefined, {
+      timeoutMs: 10_000,
+      description: 'carol gone from node-1 and node-2',
+    });
+    expect(conferenceOf(nodes[2]!)).toBeUndefined();
+  }, 30_000);
+
+  it('drops the participants of a node that stops from the room on the other nodes', async () => {
+    const node2 = nodes[1]!;
+    const stoppedAt = performance.now();
+    await node2.stop();
+    await waitFor(() => conferenceOf(nodes[0]!)?.dump().participants.length === 1 || undefined, { timeoutMs: 10_000, description: 'bob gone from node-1' });
+    console.log(`[cascade] node-1 dropped the participant of a stopped node after ${Math.round(performance.now() - stoppedAt)} ms`);
+    expect(nodes[0]!.cascade!.summary().links.up).toBe(0);
+  }, 30_000);
+});
