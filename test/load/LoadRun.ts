@@ -7,16 +7,17 @@
 // land, account for every packet, leave and stop the target. Never asserts: the result
 // carries the numbers and the caller judges them.
 
+import { loadavg } from 'node:os';
 import nodeDataChannel from 'node-datachannel';
 import { ConnectionClosedError, SfuClientError } from '../../src/browser/client/errors.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { Participant, type LoadParticipant } from './Participant.ts';
 import { LiveKitParticipant } from './LiveKitParticipant.ts';
 import { expectedByLayer, forwardedOf, SIMULCAST_LAYERS } from './Reception.ts';
-import { account, joinStats, percentile, simulcastResult, type JoinStats, type LoadAccounting, type SimulcastResult } from './figures.ts';
+import { account, joinStats, percentile, runPlacement, simulcastResult, type JoinStats, type LoadAccounting, type RunPlacement, type SimulcastResult } from './figures.ts';
 
 export { percentile };
-export type { JoinStats, LayerAccounting, LoadAccounting, SimulcastResult } from './figures.ts';
+export type { JoinStats, LayerAccounting, LoadAccounting, RunPlacement, SimulcastResult } from './figures.ts';
 import { cpuSeconds, rssBytes } from './procStat.ts';
 import { TargetProcess } from './TargetProcess.ts';
 import type { ConsumerLayersDump } from './target.ts';
@@ -45,6 +46,10 @@ export interface LoadRunOptions {
   readonly workers: number;
   /** media.maxWorkerLoad of the SFU target (admission control); undefined = its default. */
   readonly maxWorkerLoad?: number;
+  /** conference.spreadConsumersPerWorker of the SFU target (0 = a conference stays on one worker); undefined = its default. */
+  readonly spreadConsumersPerWorker?: number;
+  /** conference.spreadWorkerLoad of the SFU target; undefined = its default. */
+  readonly spreadWorkerLoad?: number;
   /** Called with a progress line about once a second. */
   readonly progress?: (line: string) => void;
   /** Where the target's stderr goes (default: kept in memory, last lines in errors). */
@@ -102,6 +107,11 @@ export interface LoadWindow {
   readonly receivedPackets: number;
   readonly lossPercent: number;
   readonly workerCpuSeconds: number;
+  /** The same per worker process (the target's order of workers). */
+  readonly workerCpuSecondsByWorker: number[];
+  /** Packets that crossed a pipe between two routers (sent by pipe consumers) in the window. */
+  readonly pipedPackets: number;
+  readonly pipedPps: number;
   readonly nodeCpuSeconds: number;
   readonly generatorCpuSeconds: number;
   /** Worker CPU microseconds per forwarded packet (the main figure). */
@@ -143,6 +153,10 @@ export interface LoadRunResult {
   readonly metricsText?: string;
   /** Simulcast runs: per-layer accounting, switches, the worker's view of the layers. */
   readonly simulcast?: SimulcastResult;
+  /** Where the rooms lived at the end of the window (routers, workers, pipe transports). */
+  readonly placement: RunPlacement;
+  /** The machine's 1-minute load average when the run started and at the end of its window. */
+  readonly loadAverage: { readonly start: number; readonly windowEnd: number };
 }
 
 const TICK_MS = 20;
@@ -179,6 +193,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
   nodeDataChannel.initLogger('Error', () => undefined);
   const label = options.label ?? options.target;
   const startedAt = new Date().toISOString();
+  const loadAtStart = loadavg()[0]!;
   const basePort = await freeMediaBasePort(Math.max(1, options.workers));
   const target = new TargetProcess(options, basePort);
   const errors: string[] = [];
@@ -192,7 +207,8 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
   let cycler: NodeJS.Timeout | undefined;
   try {
     const ready = await target.waitReady(30_000);
-    const workerCpu = (): number => ready.workerPids.reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
+    const workerCpuEach = (): number[] => ready.workerPids.map((pid) => cpuSeconds(pid) ?? 0);
+    const workerCpu = (): number => workerCpuEach().reduce((sum, seconds) => sum + seconds, 0);
     const nodeCpu = (): number => cpuSeconds(ready.pid) ?? 0;
     const generatorCpu = (): number => {
       const usage = process.cpuUsage();
@@ -339,11 +355,14 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       return counts;
     };
     const notificationsBefore = countNotifications();
-    const a = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), node: nodeCpu(), generator: generatorCpu() };
+    const placementBefore = await target.placement();
+    const a = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), workers: workerCpuEach(), node: nodeCpu(), generator: generatorCpu() };
     await sleep(options.durationS * 1000);
     const windowNotifications: Record<string, number> = {};
     for (const [method, n] of countNotifications()) if (n - (notificationsBefore.get(method) ?? 0) > 0) windowNotifications[method] = n - (notificationsBefore.get(method) ?? 0);
-    const b = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), node: nodeCpu(), generator: generatorCpu() };
+    const b = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), workers: workerCpuEach(), node: nodeCpu(), generator: generatorCpu() };
+    const placementAfter = await target.placement();
+    const loadAtWindowEnd = loadavg()[0]!;
     if (cycler) clearInterval(cycler);
     cycler = undefined;
     const layersDump = options.simulcastBitrates ? await target.layers().catch((error: unknown) => void errors.push(`layers dump: ${String(error)}`)) : undefined;
@@ -376,6 +395,9 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       receivedPackets,
       lossPercent: expectedPackets > 0 ? Math.max(0, (100 * (expectedPackets - receivedPackets)) / expectedPackets) : 0,
       workerCpuSeconds,
+      workerCpuSecondsByWorker: b.workers.map((seconds, index) => seconds - (a.workers[index] ?? 0)),
+      pipedPackets: placementAfter.pipedPackets - placementBefore.pipedPackets,
+      pipedPps: (placementAfter.pipedPackets - placementBefore.pipedPackets) / seconds,
       nodeCpuSeconds,
       generatorCpuSeconds: b.generator - a.generator,
       workerUsPerPacket: forwardedPackets > 0 ? (workerCpuSeconds * 1e6) / forwardedPackets : Number.NaN,
@@ -413,6 +435,8 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       windowNotifications,
       ...(metricsText !== undefined ? { metricsText } : {}),
       ...(simulcast ? { simulcast } : {}),
+      placement: runPlacement(placementAfter, options),
+      loadAverage: { start: loadAtStart, windowEnd: loadAtWindowEnd },
     };
   } finally {
     if (ticker) clearInterval(ticker);

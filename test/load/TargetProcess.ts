@@ -1,12 +1,13 @@
 // The process under load as seen from the generator: forks target.ts (our SFU or the
 // bare-mediasoup baseline) with an IPC channel, keeps the tail of its stderr (and writes
-// all of it to a log file), and asks it for its readiness, its memory after a GC and the
-// worker's view of its simulcast consumers' layers.
+// all of it to a log file), and asks it for its readiness, its memory after a GC, the
+// worker's view of its simulcast consumers' layers, and where its conferences live (routers,
+// pipe transports, packets that crossed pipes).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ConsumerLayersDump, TargetReady } from './target.ts';
+import type { ConsumerLayersDump, PlacementDump, TargetReady } from './target.ts';
 
 /** What the target process is started with. */
 export interface TargetOptions {
@@ -14,6 +15,10 @@ export interface TargetOptions {
   readonly workers: number;
   readonly maxWorkerLoad?: number;
   readonly sfuStatsIntervalMs?: number;
+  /** conference.spreadConsumersPerWorker of the SFU target (0 = a conference stays on one worker). */
+  readonly spreadConsumersPerWorker?: number;
+  /** conference.spreadWorkerLoad of the SFU target. */
+  readonly spreadWorkerLoad?: number;
   readonly mediasoupDir?: string;
   readonly targetLogFile?: string;
 }
@@ -29,6 +34,8 @@ export class TargetProcess {
     const args = [options.target, '--workers', String(options.workers), '--base-port', String(basePort)];
     if (options.maxWorkerLoad !== undefined) args.push('--max-worker-load', String(options.maxWorkerLoad));
     if (options.sfuStatsIntervalMs !== undefined) args.push('--stats-interval-ms', String(options.sfuStatsIntervalMs));
+    if (options.spreadConsumersPerWorker !== undefined) args.push('--spread-consumers', String(options.spreadConsumersPerWorker));
+    if (options.spreadWorkerLoad !== undefined) args.push('--spread-worker-load', String(options.spreadWorkerLoad));
     const env = { ...process.env };
     const execArgv = ['--expose-gc'];
     // LOADTEST_TARGET_CPU_PROF=DIR: V8 CPU profile of the target process (where its control-plane time goes).
@@ -74,35 +81,36 @@ export class TargetProcess {
     });
   }
 
-  memory(): Promise<NodeJS.MemoryUsage> {
+  /** Sends `request` and resolves with the `key` field of the first answer carrying it. */
+  #ask<T>(request: string, key: string, timeoutMs: number): Promise<T> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('target did not answer a memory request')), 10_000);
+      const timer = setTimeout(() => {
+        this.child.off('message', onMessage);
+        reject(new Error(`target did not answer a ${request} request`));
+      }, timeoutMs);
       const onMessage = (message: unknown): void => {
-        const memory = (message as { memory?: NodeJS.MemoryUsage } | null)?.memory;
-        if (!memory) return;
+        if (typeof message !== 'object' || message === null || !(key in message)) return;
         clearTimeout(timer);
         this.child.off('message', onMessage);
-        resolve(memory);
+        resolve((message as Record<string, T>)[key]!);
       };
       this.child.on('message', onMessage);
-      this.child.send('memory');
+      this.child.send(request);
     });
+  }
+
+  memory(): Promise<NodeJS.MemoryUsage> {
+    return this.#ask('memory', 'memory', 10_000);
   }
 
   /** The worker's view of the simulcast consumers (consumer.dump(): preferred and current spatial layer). */
   layers(): Promise<ConsumerLayersDump> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('target did not answer a layers request')), 15_000);
-      const onMessage = (message: unknown): void => {
-        const layers = (message as { layers?: ConsumerLayersDump } | null)?.layers;
-        if (!layers) return;
-        clearTimeout(timer);
-        this.child.off('message', onMessage);
-        resolve(layers);
-      };
-      this.child.on('message', onMessage);
-      this.child.send('layers');
-    });
+    return this.#ask('layers', 'layers', 15_000);
+  }
+
+  /** Where the conferences live and the packets pipe consumers sent so far. */
+  placement(): Promise<PlacementDump> {
+    return this.#ask('placement', 'placement', 15_000);
   }
 
   async stop(): Promise<void> {

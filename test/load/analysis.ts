@@ -1,9 +1,10 @@
 // Figures derived from several runs: the A/B ratio of worker CPU per forwarded packet
 // (bare mediasoup ÷ our SFU, so 1.0 = as efficient, ≥ 0.95 the target) with its spread,
 // growth curves with a least-squares line of worker CPU against forwarded packets, the
-// largest room that held, and the cost of simulcast (runs with and without it, per target).
+// largest room that held, the cost of simulcast (runs with and without it, per target), and
+// the cost of a pipe hop (the same room on one worker and spread over two).
 
-import type { LoadRunResult } from './LoadRun.ts';
+import type { LoadRunResult, LoadWindow, RunPlacement } from './LoadRun.ts';
 
 /** Mean, sample standard deviation, min and max. */
 export interface Spread {
@@ -186,5 +187,68 @@ export function simulcastComparison(runs: readonly LoadRunResult[]): SimulcastCo
     sfuCostRatio: sfuPlain && sfuSim ? sfuSim.workerUsPerPacket.mean / sfuPlain.workerUsPerPacket.mean : Number.NaN,
     abPlain: ab(false),
     abSimulcast: ab(true),
+  };
+}
+
+/** One pair of --pipe-cost runs: the room on one worker, then spread over two. */
+export interface PipeCostPair {
+  readonly oneUsPerPacket: number;
+  readonly spreadUsPerPacket: number;
+  /** Packets that crossed a pipe per forwarded packet, in the spread run. */
+  readonly pipedPerForwarded: number;
+  /**
+   * Extra worker CPU of the spread run per piped packet: (spread − one) µs per forwarded
+   * packet × forwarded packets ÷ piped packets of the spread run.
+   */
+  readonly usPerPipedPacket: number;
+  readonly oneRouters: number;
+  readonly spreadRouters: number;
+}
+
+/** The cost of a pipe hop over alternating --pipe-cost runs. */
+export interface PipeCost {
+  readonly pairs: PipeCostPair[];
+  /** Worker µs per forwarded packet, room on one worker / spread over two. */
+  readonly oneUsPerPacket: Spread;
+  readonly spreadUsPerPacket: Spread;
+  /** Spread ÷ one, per pair. */
+  readonly ratio: Spread;
+  readonly pipedPps: Spread;
+  readonly pipedPerForwarded: Spread;
+  readonly usPerPipedPacket: Spread;
+}
+
+/** What pipeCost reads of a run. */
+export interface PipeCostRun {
+  readonly label: string;
+  readonly window: Pick<LoadWindow, 'workerUsPerPacket' | 'forwardedPackets' | 'pipedPackets' | 'pipedPps'>;
+  readonly placement: Pick<RunPlacement, 'maxRoutersPerRoom'>;
+}
+
+/** Pairs the i-th run labelled `one-…` with the i-th labelled `spread-…`. */
+export function pipeCost(runs: readonly PipeCostRun[]): PipeCost {
+  const one = runs.filter((run) => run.label.startsWith('one-'));
+  const spreadRuns = runs.filter((run) => run.label.startsWith('spread-'));
+  const pairs = one.slice(0, spreadRuns.length).map((run, i): PipeCostPair => {
+    const other = spreadRuns[i]!;
+    const forwarded = other.window.forwardedPackets;
+    const piped = other.window.pipedPackets;
+    return {
+      oneUsPerPacket: run.window.workerUsPerPacket,
+      spreadUsPerPacket: other.window.workerUsPerPacket,
+      pipedPerForwarded: forwarded > 0 ? piped / forwarded : Number.NaN,
+      usPerPipedPacket: piped > 0 ? ((other.window.workerUsPerPacket - run.window.workerUsPerPacket) * forwarded) / piped : Number.NaN,
+      oneRouters: run.placement.maxRoutersPerRoom,
+      spreadRouters: other.placement.maxRoutersPerRoom,
+    };
+  });
+  return {
+    pairs,
+    oneUsPerPacket: spread(one.map((run) => run.window.workerUsPerPacket)),
+    spreadUsPerPacket: spread(spreadRuns.map((run) => run.window.workerUsPerPacket)),
+    ratio: spread(pairs.map((pair) => pair.spreadUsPerPacket / pair.oneUsPerPacket)),
+    pipedPps: spread(spreadRuns.map((run) => run.window.pipedPps)),
+    pipedPerForwarded: spread(pairs.map((pair) => pair.pipedPerForwarded)),
+    usPerPipedPacket: spread(pairs.map((pair) => pair.usPerPipedPacket)),
   };
 }

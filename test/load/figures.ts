@@ -1,11 +1,12 @@
 // The figures of a run computed from its participants once it ended: the accounting of
 // every packet (expected = received + lost after the SFU + never forwarded, segment by
-// segment of simulcast layers), join latencies (overall and per signalling edge), and what
-// simulcast did (per-layer packets and loss, switches, the worker's view of the layers).
+// segment of simulcast layers), join latencies (overall and per signalling edge), what
+// simulcast did (per-layer packets and loss, switches, the worker's view of the layers), and
+// where the rooms lived (routers, workers, pipe transports).
 
 import type { JoinTimings, LoadParticipant } from './Participant.ts';
 import { expectedByLayer, forwardedOf, SIMULCAST_LAYERS } from './Reception.ts';
-import type { ConsumerLayersDump } from './target.ts';
+import type { ConsumerLayersDump, PlacementDump } from './target.ts';
 import type { LayerPreference, LoadRunOptions } from './LoadRun.ts';
 
 /** pth percentile (nearest rank) of values; NaN for none. */
@@ -192,5 +193,35 @@ export function simulcastResult(
     notifiedSpatialLayers,
     dump,
     retransmitted,
+  };
+}
+
+/** Where the rooms of a run lived at the end of its window, and the spreading settings it ran with. */
+export interface RunPlacement {
+  /** conference.spreadConsumersPerWorker / spreadWorkerLoad given to the SFU target (undefined: its defaults). */
+  readonly spreadConsumersPerWorker: number | undefined;
+  readonly spreadWorkerLoad: number | undefined;
+  /** Per room: its routers (worker slot, participants homed there, pipe transports on it). */
+  readonly rooms: PlacementDump['conferences'];
+  /** Distinct workers the rooms used. */
+  readonly workersUsed: number;
+  /** Most routers one room had. */
+  readonly maxRoutersPerRoom: number;
+  /** Pipe transports over every router (two per pair of routers that pipe to each other). */
+  readonly pipeTransports: number;
+  /** Pipe consumers open (one per producer and router it was piped to). */
+  readonly pipeConsumers: number;
+}
+
+export function runPlacement(dump: PlacementDump, options: Pick<LoadRunOptions, 'spreadConsumersPerWorker' | 'spreadWorkerLoad'>): RunPlacement {
+  const routers = dump.conferences.flatMap((room) => room.routers);
+  return {
+    spreadConsumersPerWorker: options.spreadConsumersPerWorker,
+    spreadWorkerLoad: options.spreadWorkerLoad,
+    rooms: dump.conferences,
+    workersUsed: new Set(routers.map((router) => router.slotIndex)).size,
+    maxRoutersPerRoom: Math.max(0, ...dump.conferences.map((room) => room.routers.length)),
+    pipeTransports: routers.reduce((sum, router) => sum + router.pipeTransports, 0),
+    pipeConsumers: dump.pipeConsumers,
   };
 }

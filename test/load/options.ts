@@ -11,9 +11,10 @@ export const DEFAULT_SIMULCAST_BITRATES: readonly [number, number, number] = [15
 export interface CliOptions {
   /**
    * single: one run; compare: SFU and baseline alternating; growth: SFU at each --sizes; max: largest room;
-   * simulcast-compare: SFU and baseline, each without and with simulcast, alternating.
+   * simulcast-compare: SFU and baseline, each without and with simulcast, alternating;
+   * pipe-cost: the same room on one worker and spread over two, alternating.
    */
-  readonly mode: 'single' | 'compare' | 'growth' | 'max' | 'simulcast-compare';
+  readonly mode: 'single' | 'compare' | 'growth' | 'max' | 'simulcast-compare' | 'pipe-cost';
   readonly target: 'sfu' | 'baseline';
   readonly participants: number;
   readonly publishers: number | undefined;
@@ -33,6 +34,10 @@ export interface CliOptions {
   readonly maxStep: number;
   readonly maxLimit: number;
   readonly maxWorkerLoad: number | undefined;
+  /** conference.spreadConsumersPerWorker of our SFU (0 = a room stays on one worker); undefined = its default. */
+  readonly spreadConsumersPerWorker: number | undefined;
+  /** conference.spreadWorkerLoad of our SFU; undefined = its default. */
+  readonly spreadWorkerLoad: number | undefined;
   readonly out: string;
   /** Another installed mediasoup package for the target (the SFU code and the baseline run against it). */
   readonly mediasoupDir: string | undefined;
@@ -55,6 +60,9 @@ Modes (default: one run against our SFU):
   --max                  largest all-see-all room with loss < 1 %: --max-start, grow by --max-step up to --max-limit
   --simulcast-compare    sfu, sfu simulcast, baseline, baseline simulcast alternating, --alternations times
                          (the runs without simulcast send one stream at --bitrate)
+  --pipe-cost            the same room on one worker (spreadConsumersPerWorker 0) and spread over two
+                         (--spread-consumers, default 1: participants alternate) alternating, --alternations
+                         times, on --workers (default 2) workers: worker µs per packet that crossed a pipe
 Load:
   --target sfu|baseline  single mode only (default sfu)
   --participants N       total participants (default 6)
@@ -71,6 +79,9 @@ Load:
   --sizes a,b,c          participant counts of --growth (default 10,25,50)
   --max-start N --max-step N --max-limit N   sizes of --max (default 10, 5, 60)
   --max-worker-load F    media.maxWorkerLoad of our SFU (admission control; default its config default)
+  --spread-consumers N   conference.spreadConsumersPerWorker of our SFU: a worker with N consumers is full and
+                         a room takes a router on another worker (0 = a room stays on one worker; default 400)
+  --spread-worker-load F conference.spreadWorkerLoad of our SFU: a worker at this CPU share (0-1] is full (default 0.6)
   --out DIR              report folder (default .cache/loadtest/<time>)
   --sfu-stats-interval MS  stats polling interval of our SFU (experiment knob; default the SFU's 5000)
   --mediasoup DIR        run the target against another installed mediasoup package (DIR = …/node_modules/mediasoup)
@@ -117,6 +128,8 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
     maxStep: 5,
     maxLimit: 60,
     maxWorkerLoad: undefined as number | undefined,
+    spreadConsumersPerWorker: undefined as number | undefined,
+    spreadWorkerLoad: undefined as number | undefined,
     out: `.cache/loadtest/${nowIso.replace(/[:.]/g, '-')}`,
     mediasoupDir: undefined as string | undefined,
     sfuStatsIntervalMs: undefined as number | undefined,
@@ -126,6 +139,7 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
     liveKitShare: 0,
     help: false,
   };
+  let workersGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = argv[i + 1];
@@ -147,6 +161,21 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
       case '--max':
         o.mode = 'max';
         break;
+      case '--pipe-cost':
+        o.mode = 'pipe-cost';
+        break;
+      case '--spread-consumers': {
+        const consumers = Number(take());
+        if (Number.isInteger(consumers) && consumers >= 0) o.spreadConsumersPerWorker = consumers;
+        else faults.push('--spread-consumers is an integer >= 0 (0 = a room stays on one worker)');
+        break;
+      }
+      case '--spread-worker-load': {
+        const load = Number(take());
+        if (Number.isFinite(load) && load > 0 && load <= 1) o.spreadWorkerLoad = load;
+        else faults.push('--spread-worker-load is a CPU share in (0, 1]');
+        break;
+      }
       case '--simulcast-compare':
         o.mode = 'simulcast-compare';
         o.simulcastBitrates ??= DEFAULT_SIMULCAST_BITRATES;
@@ -216,6 +245,7 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
         break;
       case '--workers':
         o.workers = Math.round(positive(arg, take(), faults));
+        workersGiven = true;
         break;
       case '--alternations':
         o.alternations = Math.round(positive(arg, take(), faults));
@@ -261,6 +291,16 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
   if (o.durationS > 600) faults.push('--duration is at most 600 s');
   if (o.maxLimit > 500) faults.push('--max-limit is at most 500');
   if (o.simulcastBitrates && !o.video) faults.push('--simulcast needs video (--media av or video)');
+  if (o.mode === 'pipe-cost') {
+    if (!workersGiven) o.workers = 2;
+    else if (o.workers < 2) faults.push('--pipe-cost needs --workers 2 or more');
+    if (o.spreadConsumersPerWorker === 0) faults.push('--pipe-cost spreads its second run by --spread-consumers: give one above 0 (or none: 1)');
+    if (o.rooms !== 1) faults.push('--pipe-cost measures one room (--rooms 1)');
+    if (o.target !== 'sfu') faults.push('--pipe-cost needs our SFU as the target');
+  }
+  if ((o.spreadConsumersPerWorker !== undefined || o.spreadWorkerLoad !== undefined) && o.target === 'baseline') {
+    faults.push('--spread-consumers and --spread-worker-load are settings of our SFU (--target sfu)');
+  }
   if (o.liveKitShare > 0 && (o.mode === 'compare' || o.mode === 'simulcast-compare' || o.target === 'baseline')) {
     faults.push('--livekit-share needs our SFU as the only target (the baseline speaks protocol v1 only)');
   }

@@ -2,12 +2,13 @@
 // `matrix-sfu.loadtest.v1`, checked by the short load test) and an SVG plot of one run
 // (packets per second, CPU and loss over time, three panels on one time axis), written
 // by hand: no plotting dependency; simulcast runs get a fourth panel (received packets/s
-// per layer q/h/f), and a report of several runs a bar chart comparing them (runs.svg).
+// per layer q/h/f), and a report of several runs a bar chart comparing them (runs.svg);
+// lines on where the rooms lived (routers, workers, pipes) and on the cost of a pipe hop.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadRunResult, LoadSample } from './LoadRun.ts';
-import type { SimulcastComparison } from './analysis.ts';
+import type { PipeCost, SimulcastComparison } from './analysis.ts';
 
 /** Schema name of the JSON report. */
 export const REPORT_SCHEMA = 'matrix-sfu.loadtest.v1';
@@ -25,6 +26,8 @@ export interface LoadReport {
   readonly growth?: unknown;
   /** Runs with and without simulcast side by side. */
   readonly simulcast?: SimulcastComparison;
+  /** The same room on one worker and spread over two (--pipe-cost). */
+  readonly pipeCost?: PipeCost;
 }
 
 function fmt(value: number, digits = 1): string {
@@ -52,6 +55,9 @@ export function summaryTable(runs: readonly LoadRunResult[]): string {
     'join p95'.padStart(9),
     'flow p95'.padStart(9),
     'heap/p KiB'.padStart(11),
+    'wkrs'.padStart(4),
+    'pipe pps'.padStart(8),
+    'load'.padStart(5),
   ].join(' ');
   const rows = runs.map((run) =>
     [
@@ -69,6 +75,9 @@ export function summaryTable(runs: readonly LoadRunResult[]): string {
       fmt(run.joins.joinedP95Ms, 0).padStart(9),
       fmt(run.joins.flowingP95Ms, 0).padStart(9),
       fmt(run.memory.heapPerParticipantBytes / 1024, 1).padStart(11),
+      String(run.placement.workersUsed).padStart(4),
+      fmt(run.window.pipedPps, 0).padStart(8),
+      fmt(run.loadAverage.windowEnd, 1).padStart(5),
     ].join(' '),
   );
   return [header, ...rows].join('\n');
@@ -90,6 +99,36 @@ export function accountingLine(run: LoadRunResult): string {
     (Object.keys(run.joins.refusals).length > 0 ? `; refused joins ${JSON.stringify(run.joins.refusals)}` : '') +
     simulcastLine
   );
+}
+
+/** Where a run's rooms lived (our SFU only): spreading settings, routers per worker, pipes, CPU per worker, load average. */
+export function placementLine(run: LoadRunResult): string | undefined {
+  if (run.target !== 'sfu') return undefined;
+  const p = run.placement;
+  const setting = (value: number | undefined): string => (value === undefined ? 'default' : String(value));
+  const rooms = p.rooms
+    .map((room) => `${room.id}: ${room.routers.map((r) => `worker ${r.slotIndex} ${r.participants} participants/${r.pipeTransports} pipe transports`).join(', ')}`)
+    .join('; ');
+  const perWorker = run.window.workerCpuSecondsByWorker.map((seconds) => `${fmt((100 * seconds) / run.window.seconds, 1)} %`).join(', ');
+  return (
+    `[${run.label}] placement (spreadConsumersPerWorker ${setting(p.spreadConsumersPerWorker)}, spreadWorkerLoad ${setting(p.spreadWorkerLoad)}): ` +
+    `${rooms || 'no room'}; ${p.workersUsed}/${run.workers} workers used, ${p.pipeTransports} pipe transports, ${p.pipeConsumers} pipe consumers, ` +
+    `piped ${fmt(run.window.pipedPps, 0)} pps; worker CPU ${perWorker}; load average ${fmt(run.loadAverage.start, 2)} → ${fmt(run.loadAverage.windowEnd, 2)}`
+  );
+}
+
+/** Lines on the cost of a pipe hop (--pipe-cost). */
+export function pipeCostLines(c: PipeCost): string[] {
+  const s = (x: { mean: number; stdev: number; n: number }, digits = 2): string => `${fmt(x.mean, digits)} ± ${fmt(x.stdev, digits)}`;
+  return [
+    ...c.pairs.map(
+      (pair, i) =>
+        `pair ${i + 1}: one worker ${fmt(pair.oneUsPerPacket, 2)} µs/forwarded packet (${pair.oneRouters} router), spread ${fmt(pair.spreadUsPerPacket, 2)} ` +
+        `(${pair.spreadRouters} routers, ${fmt(100 * pair.pipedPerForwarded, 1)} % of forwarded packets crossed a pipe) → ${fmt(pair.usPerPipedPacket, 1)} µs per piped packet`,
+    ),
+    `pipe hop (${c.pairs.length} pairs): worker µs per forwarded packet one worker ${s(c.oneUsPerPacket)}, spread ${s(c.spreadUsPerPacket)} ` +
+      `(ratio ${s(c.ratio, 3)}); piped ${fmt(c.pipedPps.mean, 0)} pps; extra worker CPU per piped packet ${s(c.usPerPipedPacket, 1)} µs`,
+  ];
 }
 
 /** Join latency per signalling edge, for runs that used the LiveKit edge. */

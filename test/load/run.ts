@@ -4,10 +4,10 @@
 
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { compare, growth, held, simulcastComparison } from './analysis.ts';
+import { compare, growth, held, pipeCost, simulcastComparison } from './analysis.ts';
 import { runLoad, type LoadRunOptions, type LoadRunResult } from './LoadRun.ts';
 import { parseCliOptions, USAGE, type CliOptions } from './options.ts';
-import { accountingLine, edgeLines, REPORT_SCHEMA, simulcastLines, summaryTable, writeReport, type LoadReport } from './report.ts';
+import { accountingLine, edgeLines, pipeCostLines, placementLine, REPORT_SCHEMA, simulcastLines, summaryTable, writeReport, type LoadReport } from './report.ts';
 
 function progress(line: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
@@ -29,6 +29,8 @@ function base(options: CliOptions, overrides: Partial<LoadRunOptions>): LoadRunO
     rampPerSecond: options.rampPerSecond,
     workers: options.workers,
     ...(options.maxWorkerLoad !== undefined ? { maxWorkerLoad: options.maxWorkerLoad } : {}),
+    ...(options.spreadConsumersPerWorker !== undefined ? { spreadConsumersPerWorker: options.spreadConsumersPerWorker } : {}),
+    ...(options.spreadWorkerLoad !== undefined ? { spreadWorkerLoad: options.spreadWorkerLoad } : {}),
     ...(options.mediasoupDir ? { mediasoupDir: options.mediasoupDir } : {}),
     ...(options.sfuStatsIntervalMs !== undefined ? { sfuStatsIntervalMs: options.sfuStatsIntervalMs } : {}),
     ...(options.simulcastBitrates ? { simulcastBitrates: options.simulcastBitrates, layers: options.layers, layerCycleS: options.layerCycleS } : {}),
@@ -43,6 +45,8 @@ async function one(runs: LoadRunResult[], options: LoadRunOptions): Promise<Load
   const result = await runLoad(options);
   if (process.stderr.isTTY) process.stderr.write('\n');
   console.log(accountingLine(result));
+  const placement = placementLine(result);
+  if (placement) console.log(placement);
   runs.push(result);
   return result;
 }
@@ -60,6 +64,7 @@ async function main(): Promise<void> {
   let growthResult: unknown;
   let largest: unknown;
   let simulcast: ReturnType<typeof simulcastComparison> | undefined;
+  let pipes: ReturnType<typeof pipeCost> | undefined;
   switch (options.mode) {
     case 'single':
       await one(runs, base(options, {}));
@@ -83,6 +88,13 @@ async function main(): Promise<void> {
       simulcast = simulcastComparison(runs);
       break;
     }
+    case 'pipe-cost':
+      for (let i = 0; i < options.alternations; i++) {
+        await one(runs, base(options, { target: 'sfu', rooms: 1, spreadConsumersPerWorker: 0, label: `one-${i + 1}` }));
+        await one(runs, base(options, { target: 'sfu', rooms: 1, spreadConsumersPerWorker: options.spreadConsumersPerWorker ?? 1, label: `spread-${i + 1}` }));
+      }
+      pipes = pipeCost(runs);
+      break;
     case 'growth':
       for (const size of options.sizes) await one(runs, base(options, { target: 'sfu', participants: size, rooms: 1, label: `sfu-n${size}` }));
       growthResult = growth(runs);
@@ -99,7 +111,25 @@ async function main(): Promise<void> {
         }
         best = size;
       }
-      largest = { largestHeld: best ?? null, firstFailure: broke ?? `none up to ${options.maxLimit}` };
+      const bestRun = runs.find((run) => run.options.participants === best);
+      largest = {
+        largestHeld: best ?? null,
+        firstFailure: broke ?? `none up to ${options.maxLimit}`,
+        workers: options.workers,
+        spreadConsumersPerWorker: options.spreadConsumersPerWorker ?? null,
+        ...(bestRun
+          ? {
+              largestHeldRun: {
+                lossPercent: bestRun.window.lossPercent,
+                workersUsed: bestRun.placement.workersUsed,
+                routers: bestRun.placement.maxRoutersPerRoom,
+                pipeTransports: bestRun.placement.pipeTransports,
+                workerUsPerPacket: bestRun.window.workerUsPerPacket,
+                loadAverage: bestRun.loadAverage.windowEnd,
+              },
+            }
+          : {}),
+      };
       growthResult = growth(runs);
       break;
     }
@@ -112,6 +142,7 @@ async function main(): Promise<void> {
     runs,
     ...(comparison ? { comparison } : {}),
     ...(simulcast ? { simulcast } : {}),
+    ...(pipes ? { pipeCost: pipes } : {}),
     ...(growthResult ? { growth: largest ? { ...(growthResult as object), largest } : growthResult } : {}),
   };
   const paths = writeReport(options.out, report);
@@ -131,6 +162,7 @@ async function main(): Promise<void> {
     );
   }
   if (simulcast) for (const line of simulcastLines(simulcast)) console.log(line);
+  if (pipes) for (const line of pipeCostLines(pipes)) console.log(line);
   for (const line of edgeLines(runs)) console.log(line);
   if (largest) console.log(`largest room: ${JSON.stringify(largest)}`);
   console.log(`report: ${paths.join(', ')}`);

@@ -65,6 +65,65 @@ async function dumpLayers(consumers: ReadonlySet<Consumer>): Promise<ConsumerLay
   return { simulcastConsumers: consumers.size, dumped, preferredSpatial, currentSpatial, currentIsPreferred };
 }
 
+/** Where the conferences live and what crossed pipes, answered to `placement`. */
+export interface PlacementDump {
+  readonly conferences: Array<{
+    readonly id: string;
+    readonly routers: Array<{ readonly slotIndex: number; readonly participants: number; readonly pipeTransports: number; readonly primary: boolean }>;
+  }>;
+  /** Packets sent by every pipe consumer so far (closed ones included), over all workers. */
+  readonly pipedPackets: number;
+  /** Pipe consumers open now. */
+  readonly pipeConsumers: number;
+}
+
+/**
+ * Packets sent by the pipe consumers of every worker (found through mediasoup's observer):
+ * the open ones are asked (consumer.getStats()), a closed one counts with its last answer.
+ */
+class PipeCounter {
+  readonly #open = new Set<Consumer>();
+  readonly #lastCount = new Map<Consumer, number>();
+  #closedPackets = 0;
+
+  constructor() {
+    mediasoup.observer.on('newworker', (worker) =>
+      worker.observer.on('newrouter', (router) =>
+        router.observer.on('newtransport', (transport) => {
+          if (transport.type !== 'pipe') return;
+          transport.observer.on('newconsumer', (consumer) => {
+            this.#open.add(consumer);
+            consumer.observer.once('close', () => {
+              this.#open.delete(consumer);
+              this.#closedPackets += this.#lastCount.get(consumer) ?? 0;
+              this.#lastCount.delete(consumer);
+            });
+          });
+        }),
+      ),
+    );
+  }
+
+  get open(): number {
+    return this.#open.size;
+  }
+
+  /** Packets every pipe consumer sent so far. */
+  async packets(): Promise<number> {
+    let total = this.#closedPackets;
+    for (const consumer of [...this.#open]) {
+      const stats = await consumer.getStats().catch((error: unknown) => {
+        process.stderr.write(`pipe consumer stats failed: ${String(error)}\n`);
+        return [];
+      });
+      const packets = stats.reduce((sum, stat) => sum + (stat.type === 'outbound-rtp' ? stat.packetCount : 0), 0);
+      this.#lastCount.set(consumer, packets);
+      total += packets;
+    }
+    return total;
+  }
+}
+
 /** First line a target prints once it accepts sessions. */
 export interface TargetReady {
   readonly ready: true;
@@ -89,17 +148,26 @@ async function main(): Promise<void> {
   const mediasoupVersion = mediasoup.version;
   const logger = createLogger({ level: 'warn', sink: (line) => process.stderr.write(line + '\n') });
   const simulcastConsumers = watchSimulcastConsumers();
+  const pipes = new PipeCounter();
   let stop: () => Promise<void>;
   let ready: TargetReady;
+  let conferences: () => PlacementDump['conferences'] = () => [];
   if (kind === 'sfu') {
     const maxWorkerLoad = arg('--max-worker-load', -1);
+    const spreadConsumersPerWorker = arg('--spread-consumers', -1);
+    const spreadWorkerLoad = arg('--spread-worker-load', -1);
     const config = loadConfig({
       env: {},
       overrides: {
         server: { port: 0 },
         auth: { mode: 'none' },
         media: { numWorkers: workers, basePort, ...(maxWorkerLoad >= 0 ? { maxWorkerLoad } : {}) },
-        conference: { maxParticipants: 1000, maxConsumersPerParticipant: 2000 },
+        conference: {
+          maxParticipants: 1000,
+          maxConsumersPerParticipant: 2000,
+          ...(spreadConsumersPerWorker >= 0 ? { spreadConsumersPerWorker } : {}),
+          ...(spreadWorkerLoad >= 0 ? { spreadWorkerLoad } : {}),
+        },
         signalling: { ratePerSecond: 1000, rateBurst: 2000, joinTimeoutMs: 60_000 },
       },
     });
@@ -115,6 +183,14 @@ async function main(): Promise<void> {
       mediasoupVersion,
     };
     stop = () => node.stop();
+    conferences = () =>
+      node.registry.list().map((conference) => {
+        const dump = conference.dump();
+        return {
+          id: dump.id,
+          routers: dump.routers.map(({ slotIndex, participants, pipeTransports, primary }) => ({ slotIndex, participants, pipeTransports, primary })),
+        };
+      });
   } else if (kind === 'baseline') {
     const baseline = await startBaseline({ basePort, logger });
     ready = { ready: true, kind, wsUrl: baseline.wsUrl, pid: process.pid, workerPids: [baseline.workerPid], mediasoupVersion };
@@ -127,6 +203,13 @@ async function main(): Promise<void> {
       dumpLayers(simulcastConsumers).then(
         (layers) => process.send?.({ layers }),
         (error: unknown) => process.stderr.write(`layers dump failed: ${String(error)}\n`),
+      );
+      return;
+    }
+    if (message === 'placement') {
+      pipes.packets().then(
+        (pipedPackets) => process.send?.({ placement: { conferences: conferences(), pipedPackets, pipeConsumers: pipes.open } satisfies PlacementDump }),
+        (error: unknown) => process.stderr.write(`placement dump failed: ${String(error)}\n`),
       );
       return;
     }
