@@ -189,7 +189,7 @@ export class CascadeLink {
     for (const producerId of this.#exports.keys()) this.#options.conference.unexportProducer(producerId);
     this.#exports.clear();
     this.#imports.clear();
-    this.#options.conference.removeRemotesOf(this.id).catch((error: unknown) => this.#log.debug('remote participants not removed (conference closed)', { error }));
+    this.#options.conference.removeRemote(this.id).catch((error: unknown) => this.#log.debug('remote participants not removed (conference closed)', { error }));
   }
 
   async #connect(other: { ip: string; port: number; srtp: PipeSrtp }): Promise<void> {

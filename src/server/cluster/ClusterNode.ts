@@ -169,6 +169,32 @@ export function pickNode(nodes: readonly NodeInfo[]): NodeInfo | undefined {
     )[0];
 }
 
+/** A node at or over the participant budget (cluster.participantsPerNode; 0 = none) takes no more participants. */
+export function atBudget(node: NodeInfo, budget: number): boolean {
+  return budget > 0 && node.participants >= budget;
+}
+
+/**
+ * The node a room is claimed for when it has no live owner that takes it (new, dead or
+ * draining owner): preferably a node already serving the room with room to spare (its
+ * participants there stay), else the least-loaded node.
+ */
+export function placementCandidate(nodes: readonly NodeInfo[], serving: ReadonlySet<string>, budget: number): NodeInfo | undefined {
+  return pickNode(nodes.filter((node) => serving.has(node.id) && !atBudget(node, budget))) ?? pickNode(nodes);
+}
+
+/**
+ * Where a joiner of a room owned by `owner` goes: the owner while it is under the budget;
+ * else the least-loaded other node already serving the room with room to spare; else the
+ * least-loaded node with room to spare (which then serves the room too: it spans); else the
+ * owner anyway (every node is full; its admission control has the last word).
+ */
+export function servingNode(owner: NodeInfo, nodes: readonly NodeInfo[], serving: ReadonlySet<string>, budget: number): NodeInfo {
+  if (!atBudget(owner, budget)) return owner;
+  const open = nodes.filter((node) => !node.draining && !atBudget(node, budget));
+  return pickNode(open.filter((node) => serving.has(node.id))) ?? pickNode(open) ?? owner;
+}
+
 /** ws(s) URLs of a node's base URL. */
 export function routeUrls(url: string): { signallingUrl: string; liveKitUrl: string } {
   const base = url.replace(/\/$/, '').replace(/^http/, 'ws');
@@ -270,7 +296,8 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     const nodes = await this.nodes();
     // A room that must move (its node died or drains) goes preferably to a node already serving it.
     const serving = new Set(await this.roomNodes(roomId));
-    const candidate = pickNode(nodes.filter((node) => serving.has(node.id) && !this.#atBudget(node))) ?? pickNode(nodes);
+    const budget = this.#options.participantsPerNode ?? 0;
+    const candidate = placementCandidate(nodes, serving, budget);
     if (!candidate) throw new ClusterUnavailableError('no live node takes new rooms');
     let owner: string;
     try {
@@ -281,7 +308,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     const info = nodes.find((node) => node.id === owner);
     if (!info) throw new ClusterUnavailableError(`room claimed by node ${owner}, which is not live`);
     if (owner === candidate.id && owner !== this.id) this.#log.debug('room placed on another node', { roomId, owner });
-    const chosen = this.#atBudget(info) ? (this.#spanTarget(serving, nodes) ?? info) : info;
+    const chosen = servingNode(info, nodes, serving, budget);
     if (chosen !== info) this.#log.debug('room spans to another node', { roomId, owner, node: chosen.id });
     return { nodeId: chosen.id, local: chosen.id === this.id, ...routeUrls(chosen.url) };
   }
@@ -324,22 +351,6 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
     } catch (error) {
       throw this.#unavailable('publishing a cascade message failed', error);
     }
-  }
-
-  /** A node at or over the participant budget takes no more participants of a room it serves. */
-  #atBudget(node: NodeInfo): boolean {
-    const budget = this.#options.participantsPerNode ?? 0;
-    return budget > 0 && node.participants >= budget;
-  }
-
-  /**
-   * Where a joiner goes when the room's node is full: the least-loaded other node already
-   * serving the room with room to spare, else the least-loaded node with room to spare (it
-   * then serves the room too); undefined when every node is full.
-   */
-  #spanTarget(serving: ReadonlySet<string>, nodes: readonly NodeInfo[]): NodeInfo | undefined {
-    const open = nodes.filter((node) => !node.draining && !this.#atBudget(node));
-    return pickNode(open.filter((node) => serving.has(node.id))) ?? pickNode(open);
   }
 
   /**

@@ -9,60 +9,30 @@
 // participant is homed on one of them, and producers are piped to the routers
 // of their subscribers. When a worker dies, only the participants homed there
 // move (to another router, trying other workers); the conference closes with
-// `router-lost` only when no router can be had. See README.md.
+// `router-lost` only when no router can be had. In a cluster, participants of other
+// nodes serving the same room appear here too (upsertRemote, from the cascade): their
+// producers are pipe producers on the primary router; they are peers like any other but
+// not this node's participants (no handle an edge holds, not counted). See README.md.
 
 import { AsyncQueue } from '../../common/lib/AsyncQueue.ts';
 import { TypedEmitter } from '../../common/lib/TypedEmitter.ts';
-import { InvalidStateError, NotFoundError, SfuError, UnsupportedError } from '../../common/lib/errors.ts';
+import { InvalidStateError, NotFoundError, SfuError } from '../../common/lib/errors.ts';
 import type { ConferenceId, ParticipantId } from '../../common/lib/ids.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { RouterLease } from '../media/WorkerPool.ts';
-import { withMediaTimeout } from '../media/timeout.ts';
-import { fromMediasoupError } from '../media/errors.ts';
 import type { Producer, Router, RtpCapabilities } from '../media/types.ts';
 import { ConferenceRouters, type RouterEntry, type RouterPlacement } from './ConferenceRouters.ts';
-import type { ConferenceEvents, ConferenceObserverEvents, ParticipantCloseReason, ParticipantEvents } from './events.ts';
+import type { ConferenceEvents, ConferenceObserverEvents, ParticipantCloseReason } from './events.ts';
 import { Participant, type Publication } from './Participant.ts';
 import { ParticipantHandle, type HandleContext } from './ParticipantHandle.ts';
-import type { ConferenceDump, ConferenceOptions, ConsumerInfo, JoinInput, ProducerDemand } from './types.ts';
+import { demandOf, mediaRequest, subscribe, type SubscribeContext } from './subscribe.ts';
+import type { ConferenceDump, ConferenceOptions, ConsumerInfo, JoinInput, LocalPeerView, ProducerDemand, RemotePeerInput } from './types.ts';
 
 export { KEY_FRAME_REQUEST_DELAY_MS } from './ParticipantHandle.ts';
 
-/** Default conference.maxConsumersPerParticipant. */
-export const DEFAULT_MAX_CONSUMERS_PER_PARTICIPANT = 500;
 
 /** Default routers tried when rebuilding after a worker death. */
 export const DEFAULT_MAX_REBUILD_ATTEMPTS = 3;
-
-/** A participant served by another node of the cluster, as the cascade hands it over. */
-export interface RemotePeerInput {
-  readonly participantId: ParticipantId;
-  readonly displayName: string;
-  /** When it joined on its node (wall clock): of two sessions of one participant, the newer stays. */
-  readonly joinedAtMs: number;
-  /** Its producers, as pipe producers on this conference's primary router (same ids as on its node). */
-  readonly publications: readonly Publication[];
-}
-
-/** A participant of this node, as the cascade announces it to the other nodes of the room. */
-export interface LocalPeerView {
-  readonly participantId: ParticipantId;
-  readonly displayName: string;
-  readonly joinedAtMs: number;
-  readonly publications: readonly Publication[];
-}
-
-/**
- * A worker request bounded in time whose mediasoup errors become SfuErrors
- * (media/errors.ts), so edges see only our vocabulary; unknown ones pass as is.
- */
-async function mediaRequest<T>(what: string, request: Promise<T>, timeoutMs: number, onLate?: (value: T) => void): Promise<T> {
-  try {
-    return await withMediaTimeout(what, request, timeoutMs, onLate);
-  } catch (error) {
-    throw fromMediasoupError(error) ?? error;
-  }
-}
 
 /** One call: participants and their media on one router per worker it uses. */
 export class Conference extends TypedEmitter<ConferenceEvents> {
@@ -75,6 +45,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   readonly #homes = new Map<Participant, RouterEntry>();
   readonly #logger: Logger;
   readonly #ctx: HandleContext;
+  readonly #subscribeCtx: SubscribeContext;
   #routers!: ConferenceRouters;
   #closed = false;
   #rebuilding = false;
@@ -119,6 +90,18 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       subscribeLater: (subscriber) => this.#subscribeLater(subscriber),
       remove: (participant, reason) => this.#removeQueued(participant, reason),
       firstMediaReported: (elapsedMs) => this.observer.safeEmit('firstMediaReported', elapsedMs),
+      demandChanged: (producerId) => this.#demandChanged(producerId),
+    };
+    this.#subscribeCtx = {
+      options,
+      observer: this.observer,
+      homes: this.#homes,
+      routers: () => this.#routers,
+      homeOf: (participant) => this.#homeOf(participant),
+      handleOf: (participant) => {
+        const entry = this.#participants.get(participant.id);
+        return entry?.participant === participant ? entry.handle : undefined;
+      },
       demandChanged: (producerId) => this.#demandChanged(producerId),
     };
   }
@@ -287,7 +270,9 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       const current = this.#participants.get(peer.participantId);
       if (current && current.participant.remoteLink === link && current.participant.joinedAtMs === peer.joinedAtMs) {
         for (const publication of peer.publications) {
-          if (!current.participant.publications.has(publication.producer.id)) await this.#addRemotePublication(current.participant, publication);
+          if (current.participant.publications.has(publication.producer.id)) continue;
+          this.#keepPublication(current.participant, publication);
+          await this.#announceRemotePublication(current.participant, publication);
         }
         return true;
       }
@@ -316,19 +301,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     });
   }
 
-  /** Removes a participant shown through `link` (it left its node, or the link closed). Queued. */
-  removeRemote(link: string, participantId: string): Promise<void> {
-    return this.#run(() => {
-      const current = this.#participants.get(participantId);
-      if (current && current.participant.remoteLink === link) this.#remove(current.participant, 'left');
-    });
-  }
-
-  /** Removes every participant shown through `link`. Queued. */
-  removeRemotesOf(link: string): Promise<void> {
+  /** Removes the participant shown through `link` (it left its node), or all of them (the link closed). Queued. */
+  removeRemote(link: string, participantId?: string): Promise<void> {
     return this.#run(() => {
       for (const { participant } of [...this.#participants.values()]) {
-        if (participant.remoteLink === link) this.#remove(participant, 'left');
+        if (participant.remoteLink === link && (participantId === undefined || participant.id === participantId)) this.#remove(participant, 'left');
       }
     });
   }
@@ -337,11 +314,6 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
   #keepPublication(participant: Participant, publication: Publication): void {
     participant.publications.set(publication.producer.id, publication);
     publication.producer.observer.once('close', () => participant.removePublication(publication.producer.id));
-  }
-
-  async #addRemotePublication(participant: Participant, publication: Publication): Promise<void> {
-    this.#keepPublication(participant, publication);
-    await this.#announceRemotePublication(participant, publication);
   }
 
   /** Feeds a remote publication to the active-speaker observer and to the auto-subscribers. */
@@ -380,29 +352,8 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
    * (all layers when it has no preference). Undefined for an unknown producer.
    */
   demandOf(producerId: string): ProducerDemand | undefined {
-    let publication: Publication | undefined;
-    for (const { participant } of this.#participants.values()) publication ??= participant.publications.get(producerId);
-    if (!publication) return undefined;
-    const topLayer = Math.max(0, (publication.producer.rtpParameters.encodings?.length ?? 1) - 1);
-    let consumers = 0;
-    let active = 0;
-    let maxSpatialLayer = -1;
-    if (this.#exported.has(producerId)) {
-      // Subscribers on other nodes: their layer wishes do not travel, so they want every layer.
-      consumers++;
-      active++;
-      maxSpatialLayer = topLayer;
-    }
-    for (const { participant } of this.#participants.values()) {
-      const consumerId = participant.consumerByProducer.get(producerId);
-      const consumer = consumerId === undefined ? undefined : participant.subscriptions.get(consumerId)?.consumer;
-      if (!consumer || consumer.closed) continue;
-      consumers++;
-      if (consumer.paused) continue;
-      active++;
-      maxSpatialLayer = Math.max(maxSpatialLayer, Math.min(topLayer, consumer.preferredLayers?.spatialLayer ?? topLayer));
-    }
-    return { consumers, active, maxSpatialLayer };
+    const participants = [...this.#participants.values()].map((entry) => entry.participant);
+    return demandOf(participants, producerId, this.#exported.has(producerId));
   }
 
   /**
@@ -503,7 +454,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
     if (publisher.remoteLink === undefined) this.observer.safeEmit('localChanged');
     for (const { participant: peer } of this.#participants.values()) {
       if (peer !== publisher && peer.autoSubscribe && peer.recvTransport) {
-        await this.#subscribe(peer, publisher, publication).catch((error: unknown) =>
+        await subscribe(this.#subscribeCtx, peer, publisher, publication).catch((error: unknown) =>
           peer.logger.debug('not subscribed to new producer', { producerId: publication.producer.id, error }),
         );
       }
@@ -515,7 +466,7 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       const publication = publisher.publications.get(producerId);
       if (!publication) continue;
       if (publisher === subscriber) throw new InvalidStateError('cannot consume own producer');
-      return this.#subscribe(subscriber, publisher, publication, false);
+      return subscribe(this.#subscribeCtx, subscriber, publisher, publication, false);
     }
     throw new NotFoundError(`unknown producer ${producerId}`);
   }
@@ -537,104 +488,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
       if (publisher === subscriber) continue;
       for (const publication of [...publisher.publications.values()]) {
         if (subscriber.closed) return;
-        await this.#subscribe(subscriber, publisher, publication).catch((error: unknown) =>
+        await subscribe(this.#subscribeCtx, subscriber, publisher, publication).catch((error: unknown) =>
           subscriber.logger.debug('not subscribed', { producerId: publication.producer.id, error }),
         );
       }
     }
-  }
-
-  /**
-   * Creates a paused consumer (resumed only when the client acknowledges, so
-   * its PeerConnection exists before the first packet and key-frame request),
-   * or returns the subscriber's existing consumer of that producer. Refuses
-   * with LIMIT_EXCEEDED past the per-participant or per-worker cap.
-   * `notify` false: the caller returns the info as a response instead.
-   */
-  async #subscribe(subscriber: Participant, publisher: Participant, publication: Publication, notify = true): Promise<ConsumerInfo> {
-    const { producer, source } = publication;
-    const existing = subscriber.consumerByProducer.get(producer.id);
-    if (existing !== undefined) {
-      const subscription = subscriber.subscriptions.get(existing);
-      if (subscription) return subscription.info;
-    }
-    const transport = subscriber.recvTransport;
-    if (!transport) throw new InvalidStateError('no receive transport');
-    const maxConsumers = this.#options.maxConsumersPerParticipant ?? DEFAULT_MAX_CONSUMERS_PER_PARTICIPANT;
-    if (subscriber.subscriptions.size >= maxConsumers) {
-      this.observer.safeEmit('consumerRefused', 'participant-limit');
-      throw new SfuError('LIMIT_EXCEEDED', `at most ${maxConsumers} consumers per participant`);
-    }
-    const home = this.#homeOf(subscriber);
-    const origin = this.#homes.get(publisher);
-    if (!origin || origin.lease.router.closed) throw new SfuError('GONE', 'the publisher is moving to another media router');
-    if (origin !== home) {
-      await this.#routers.pipe(producer, origin, home);
-      if (subscriber.closed || producer.closed) throw new SfuError('GONE', 'the producer or subscriber closed meanwhile');
-    }
-    const lease = home.lease;
-    if (!lease.router.canConsume({ producerId: producer.id, rtpCapabilities: subscriber.rtpCapabilities })) {
-      throw new UnsupportedError('receiver cannot decode this producer');
-    }
-    const release = lease.reserveConsumer();
-    if (!release) {
-      this.observer.safeEmit('consumerRefused', 'worker-limit');
-      subscriber.logger.warn('consumer refused: media worker is at its consumer limit', { slot: lease.slotIndex });
-      throw new SfuError('LIMIT_EXCEEDED', 'the media worker carries its maximum of consumers');
-    }
-    let consumer;
-    try {
-      consumer = await mediaRequest(
-        'transport.consume',
-        transport.consume({
-          producerId: producer.id,
-          rtpCapabilities: subscriber.rtpCapabilities,
-          paused: true,
-          appData: { participantId: subscriber.id, publisherId: publisher.id, source },
-        }),
-        lease.requestTimeoutMs,
-        (late) => late.close(),
-      );
-    } finally {
-      release();
-    }
-    if (consumer.closed || subscriber.closed || transport.closed) {
-      consumer.close();
-      throw new SfuError('GONE', 'the producer or transport closed meanwhile');
-    }
-    const consumerId = consumer.id;
-    const info: ConsumerInfo = {
-      consumerId,
-      producerId: producer.id,
-      participantId: publisher.id,
-      kind: consumer.kind,
-      source,
-      rtpParameters: consumer.rtpParameters,
-      type: consumer.type,
-      producerPaused: consumer.producerPaused,
-      ...(publication.encrypted ? { encrypted: true } : {}),
-    };
-    subscriber.addSubscription({ consumer, publisherId: publisher.id, info, createdAtMs: performance.now() });
-    const handle = (): ParticipantHandle | undefined => this.#participants.get(subscriber.id)?.handle;
-    const emit = <K extends keyof ParticipantEvents & string>(event: K, ...args: ParticipantEvents[K]): void => {
-      if (!subscriber.closed) handle()?.safeEmit(event, ...args);
-    };
-    consumer.observer.once('close', () => {
-      subscriber.removeSubscription(consumerId);
-      this.#demandChanged(producer.id);
-    });
-    consumer.on('producerclose', () => {
-      if (!subscriber.closed) emit('consumerClosed', consumerId);
-    });
-    consumer.on('producerpause', () => emit('consumerPaused', consumerId));
-    consumer.on('producerresume', () => emit('consumerResumed', consumerId));
-    consumer.on('layerschange', (layers) =>
-      emit('consumerLayersChanged', consumerId, layers ? { spatialLayer: layers.spatialLayer, temporalLayer: layers.temporalLayer ?? 0 } : null),
-    );
-    consumer.on('score', (score) => emit('consumerScore', consumerId, score.score, score.producerScore));
-    this.#demandChanged(producer.id);
-    if (notify) emit('consumerCreated', info);
-    return info;
   }
 
   /** The router a current participant is homed on; INVALID_STATE while it moves after a worker death. */

@@ -7,6 +7,7 @@ import type { ConferenceId, ParticipantId } from '../../common/lib/ids.ts';
 import type { Logger } from '../../common/lib/logger.ts';
 import type { SfuErrorCode } from '../../common/lib/errors.ts';
 import type { RouterSummary } from './ConferenceRouters.ts';
+import type { Publication } from './Participant.ts';
 import type { DtlsParameters, IceCandidate, IceParameters, RtpCapabilities, RtpParameters } from '../media/types.ts';
 
 /** What a producer carries, so receivers can lay out tiles. */
@@ -149,4 +150,22 @@ export interface ConferenceDump {
     producers: string[];
     consumers: string[];
   }>;
+}
+
+/** A participant served by another node of the cluster, as the cascade hands it over. */
+export interface RemotePeerInput {
+  readonly participantId: ParticipantId;
+  readonly displayName: string;
+  /** When it joined on its node (wall clock): of two sessions of one participant, the newer stays. */
+  readonly joinedAtMs: number;
+  /** Its producers, as pipe producers on this conference's primary router (same ids as on its node). */
+  readonly publications: readonly Publication[];
+}
+
+/** A participant of this node, as the cascade announces it to the other nodes of the room. */
+export interface LocalPeerView {
+  readonly participantId: ParticipantId;
+  readonly displayName: string;
+  readonly joinedAtMs: number;
+  readonly publications: readonly Publication[];
 }

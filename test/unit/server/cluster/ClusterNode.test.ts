@@ -3,7 +3,7 @@
 // gives the URLs the token endpoints return.
 
 import { describe, expect, it } from 'vitest';
-import { parseDelegation, parseNodeInfo, pickNode, routeUrls, type NodeInfo } from '../../../../src/server/cluster/ClusterNode.ts';
+import { parseDelegation, parseNodeInfo, pickNode, placementCandidate, routeUrls, servingNode, type NodeInfo } from '../../../../src/server/cluster/ClusterNode.ts';
 
 const node = (id: string, participants: number, extra: Partial<NodeInfo> = {}): NodeInfo => ({
   id,
@@ -40,6 +40,39 @@ describe('pickNode', () => {
 
   it('has no choice when every node drains', () => {
     expect(pickNode([node('a', 0, { draining: true })])).toBeUndefined();
+  });
+});
+
+describe('servingNode (a room spans nodes at the participant budget)', () => {
+  const nodes = [node('a', 4), node('b', 1), node('c', 0), node('d', 0, { draining: true })];
+
+  it('keeps a joiner on the room node while it is under the budget, or without a budget', () => {
+    expect(servingNode(nodes[0]!, nodes, new Set(['a']), 5).id).toBe('a');
+    expect(servingNode(nodes[0]!, nodes, new Set(['a']), 0).id).toBe('a');
+  });
+
+  it('sends a joiner to another node already serving the room before opening a new one', () => {
+    expect(servingNode(nodes[0]!, nodes, new Set(['a', 'b']), 4).id).toBe('b');
+  });
+
+  it('opens the least-loaded node with room to spare when no serving node has any, never a draining one', () => {
+    expect(servingNode(nodes[0]!, nodes, new Set(['a']), 4).id).toBe('c');
+    expect(servingNode(nodes[0]!, [nodes[0]!, nodes[3]!], new Set(['a']), 4).id).toBe('a');
+  });
+
+  it('leaves the joiner on the room node when every node is full', () => {
+    expect(servingNode(nodes[0]!, [node('a', 4), node('b', 9)], new Set(['a']), 4).id).toBe('a');
+  });
+});
+
+describe('placementCandidate (a room without a live owner that takes it)', () => {
+  it('prefers a node already serving the room, so its participants there stay', () => {
+    expect(placementCandidate([node('a', 0), node('b', 3)], new Set(['b']), 10)?.id).toBe('b');
+  });
+
+  it('falls back to the least-loaded node when the serving ones are full or draining', () => {
+    expect(placementCandidate([node('a', 0), node('b', 3)], new Set(['b']), 3)?.id).toBe('a');
+    expect(placementCandidate([node('a', 0), node('b', 3, { draining: true })], new Set(['b']), 0)?.id).toBe('a');
   });
 });
 
