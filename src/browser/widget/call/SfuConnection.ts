@@ -66,6 +66,8 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
   readonly #wanted = new Map<LocalSource, Wanted>();
   #client: SfuClient | undefined;
   #closed = false;
+  /** The first connect succeeded: progress goes to the call screen's state, no longer to onStatus. */
+  #opened = false;
   #queue: Promise<unknown> = Promise.resolve();
 
   /**
@@ -79,6 +81,7 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
     for (let attempt = 1; ; attempt++) {
       try {
         await connection.#connect();
+        connection.#opened = true;
         return connection;
       } catch (error) {
         const code = closeCodeOf(error);
@@ -155,13 +158,11 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
       roomId: backend.roomId,
       deviceId: backend.deviceId,
       getOpenIdToken: () => backend.getOpenIdToken(),
-      onRetry: () => {
-        if (!this.#client) this.#options.onStatus?.('status.retrying');
-      },
+      onRetry: () => this.#status('status.retrying'),
       ...(this.#options.random ? { random: this.#options.random } : {}),
       ...(signal ? { signal } : {}),
     });
-    this.#options.onStatus?.('status.connectingMedia');
+    this.#status('status.connectingMedia');
     let client: SfuClient;
     let peers: readonly PeerInfo[];
     try {
@@ -195,6 +196,11 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
     for (const [source, wanted] of this.#wanted) {
       await this.#publish(source, wanted).catch((error: unknown) => this.#options.logger.warn('re-publish failed', { source, error: String(error) }));
     }
+  }
+
+  /** Joining progress for the joining screen; a reconnect of a joined call shows as `reconnecting` instead. */
+  #status(key: 'status.connectingMedia' | 'status.retrying'): void {
+    if (!this.#opened) this.#options.onStatus?.(key);
   }
 
   async #recover(client: SfuClient, code: number, reason: string): Promise<void> {

@@ -1,7 +1,8 @@
 // SfuConnection follows the close table: lost conference or media and dropped sockets
 // reconnect after a short jittered back-off, a rate-limit close (4003) after a longer one, a
 // "try again later" refusal (1013) of the first connect is retried, evictions end the call
-// with their reason, and a replaced session ends quietly. SfuClient and admission are faked
+// with their reason, and a replaced session ends quietly; joining progress (onStatus) is
+// reported only while opening, so a reconnect never replaces the call screen. SfuClient and admission are faked
 // (narrow: connect/join/leave and the `closed` event); timers are fake. It lives in dom/ only to be
 // typechecked with the DOM lib (it imports the browser client); it runs in plain Node.
 
@@ -112,6 +113,16 @@ describe('SfuConnection', () => {
     const { connection } = await opening;
     expect(connection.client).toBe(clients[0]);
     expect(onStatus).toHaveBeenCalledWith('status.retrying');
+  });
+
+  it('reports joining progress only while opening: a reconnect after a dropped socket (1006) keeps the call screen', async () => {
+    const onStatus = vi.fn();
+    const { seen } = await open(onStatus);
+    expect(onStatus.mock.calls).toEqual([['status.connectingMedia']]);
+    clients[0]!.serverClose(1006);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(seen).toEqual({ reconnecting: 1, reconnected: 1, closed: [] });
+    expect(onStatus.mock.calls).toEqual([['status.connectingMedia']]);
   });
 
   it('stops reconnecting when the server refuses the new connection with a close that ends the call', async () => {
