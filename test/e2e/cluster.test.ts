@@ -65,6 +65,18 @@ async function everyoneDecodes(participants: readonly WidgetParticipant[], descr
   );
 }
 
+/** The node each participant's current WebSocket goes to. */
+async function nodesOf(participants: readonly WidgetParticipant[]): Promise<Array<string | undefined>> {
+  return Promise.all(participants.map(async (participant) => cluster!.nodeOfUrl((await participant.sockets()).at(-1)?.url ?? '')?.id));
+}
+
+/** The call screen's states after `fromMs`, repeats collapsed (e.g. connected → reconnecting → connected). */
+function stateChanges(samples: readonly ProbeSample[], fromMs: number): string {
+  const states: string[] = [];
+  for (const sample of samples) if (sample.t >= fromMs && sample.state !== states.at(-1)) states.push(sample.state);
+  return states.join(' → ');
+}
+
 /** No sample after `fromMs` shows the ended or error screen. */
 function neverEnded(label: string, samples: readonly ProbeSample[], fromMs: number): void {
   const terminal = samples.filter((sample) => sample.t >= fromMs && sample.terminal !== '');
@@ -111,6 +123,7 @@ describe('three SFU nodes on one Redis, with the call widget in Chromium', () =>
     await everyoneDecodes(participants, 'decodes the others before the kill');
     const serving = await cluster!.servingNodeOf(roomId);
     expect(serving).toBeDefined();
+    expect(await nodesOf(participants)).toEqual([serving, serving]);
 
     const killedAt = Date.now();
     await cluster!.node(serving!).kill();
@@ -118,9 +131,11 @@ describe('three SFU nodes on one Redis, with the call widget in Chromium', () =>
     const movedTo = await cluster!.servingNodeOf(roomId);
     expect(movedTo).toBeDefined();
     expect(movedTo).not.toBe(serving);
+    expect(await nodesOf(participants)).toEqual([movedTo, movedTo]);
     for (const receiver of participants) {
       const samples = await receiver.samples();
       neverEnded(receiver.label, samples, killedAt);
+      console.log(`[cluster-e2e] SIGKILL of ${serving}: ${receiver.label}'s call screen: ${stateChanges(samples, killedAt - 500)}`);
       for (const other of participants.filter((candidate) => candidate !== receiver)) {
         console.log(`[cluster-e2e] SIGKILL of ${serving}: ${receiver.label} decodes ${other.label} again on ${movedTo} after ${recoveryMs(samples, other.userId, killedAt)} ms`);
       }
@@ -184,18 +199,22 @@ describe('three SFU nodes on one Redis, with the call widget in Chromium', () =>
     const participants = [await join('alice', alice, roomId), await join('bob', bob, roomId), await join('carol', carol, roomId)];
     await everyoneDecodes(participants, 'decodes everyone before the drain');
     const serving = cluster!.node((await cluster!.servingNodeOf(roomId))!);
+    expect(await nodesOf(participants)).toEqual([serving.id, serving.id, serving.id]);
 
     const drainAt = Date.now();
     serving.drain();
     await everyoneDecodes(participants, 'decodes everyone on another node after the drain', drainAt);
     const movedTo = await cluster!.servingNodeOf(roomId);
     expect(movedTo).not.toBe(serving.id);
+    expect(await nodesOf(participants)).toEqual([movedTo, movedTo, movedTo]);
+    expect(await cluster!.node(movedTo!).metric('sfu_participants')).toBe(3);
     const recoveredAt = Date.now();
     await waitFor(() => !serving.running, { timeoutMs: 30_000, description: `${serving.id} exits after its drain` });
     expect(serving.log.filter((line) => line.startsWith(`[harness] ${serving.id} exited`)).at(-1)).toBe(`[harness] ${serving.id} exited (code 0, signal null)`);
     for (const receiver of participants) {
       const samples = await receiver.samples();
       neverEnded(receiver.label, samples, drainAt);
+      console.log(`[cluster-e2e] drain of ${serving.id}: ${receiver.label}'s call screen: ${stateChanges(samples, drainAt - 500)}`);
       for (const other of participants.filter((candidate) => candidate !== receiver)) {
         console.log(
           `[cluster-e2e] drain of ${serving.id}: ${receiver.label}'s video of ${other.label} interrupted for ${longestStallMs(samples, other.userId, drainAt - 1000, recoveredAt)} ms (decoding on ${movedTo} after ${recoveryMs(samples, other.userId, drainAt)} ms)`,

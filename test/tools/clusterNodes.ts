@@ -172,6 +172,16 @@ export class ClusterNodeProcess {
     this.#workerPids = childPids(child.pid!);
   }
 
+  /** A metric from the node's /metrics, summed over its label sets (`sfu_participants`: every edge); undefined when absent. */
+  async metric(name: string): Promise<number | undefined> {
+    const text = await (await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const values = text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+      .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
+    return values.length === 0 ? undefined : values.reduce((sum, value) => sum + value, 0);
+  }
+
   /** SIGKILL (no drain, no goodbye to Redis), then waits for the exit. */
   async kill(): Promise<void> {
     if (!this.running) return;

@@ -7,7 +7,8 @@
 // CSP) records every 250 ms, per remote camera tile, the frames decoded by the RTCRtpReceiver
 // whose track the tile shows (inbound-rtp framesDecoded), the frames the <video> presented,
 // and when that receiver's RTCPeerConnection was created; plus the call screen's state and
-// whether a terminal screen (ended, error) shows. The tests read those samples afterwards:
+// whether a terminal screen (ended, error) shows. It also notes the URL (without its query,
+// which holds the JWT) of every WebSocket the page opens: the node a participant talks to. The tests read those samples afterwards:
 // recovery and interruption times come from them, on the machine's one wall clock.
 
 import type { Page } from 'playwright-core';
@@ -49,7 +50,14 @@ const PROBE = `(() => {
     }
   }
   globalThis.RTCPeerConnection = Tracked;
-  const probe = { samples: [] };
+  const probe = { samples: [], sockets: [] };
+  const NativeSocket = globalThis.WebSocket;
+  globalThis.WebSocket = class extends NativeSocket {
+    constructor(url, protocols) {
+      super(url, protocols);
+      probe.sockets.push({ t: Date.now(), url: String(url).replace(/[?#].*$/, '') });
+    }
+  };
   globalThis.__clusterProbe = probe;
   let busy = false;
   const sample = async () => {
@@ -95,6 +103,8 @@ export interface WidgetParticipant {
   readonly page: Page;
   /** Every sample so far. */
   samples(): Promise<ProbeSample[]>;
+  /** The WebSockets the page opened, oldest first (URL without query; the last is the current node's). */
+  sockets(): Promise<Array<{ t: number; url: string }>>;
   /**
    * Throws (for waitFor) unless the video of each of `userIds` decodes right now (frames grew
    * over the last second) on a connection created after `sinceMs` (Date.now(); default 0).
@@ -164,12 +174,14 @@ export async function openWidgetParticipant(options: OpenParticipantOptions): Pr
   await page.waitForSelector('#login-password', { timeout: 30_000 });
   await page.fill('#login-password', account.password);
   await page.click('button[type="submit"]');
-  const samples = (): Promise<ProbeSample[]> => page.evaluate(() => (globalThis as unknown as { __clusterProbe: { samples: ProbeSample[] } }).__clusterProbe.samples);
+  type Probe = { __clusterProbe: { samples: ProbeSample[]; sockets: Array<{ t: number; url: string }> } };
+  const samples = (): Promise<ProbeSample[]> => page.evaluate(() => (globalThis as unknown as Probe).__clusterProbe.samples);
   return {
     label,
     userId: account.userId,
     page,
     samples,
+    sockets: () => page.evaluate(() => (globalThis as unknown as Probe).__clusterProbe.sockets),
     async decodes(userIds, sinceMs = 0) {
       const recent = (await samples()).filter((sample) => sample.t >= Date.now() - 1500);
       for (const userId of userIds) {
