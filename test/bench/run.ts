@@ -15,6 +15,8 @@ const BENCHES: ReadonlyArray<readonly [string, string[]]> = [
   ['liveKitJoin.ts', ['20']],
   // Join → first remote frame, direct vs relayed through a real coturn over UDP, TCP and TLS.
   ['turnJoin.ts', ['10']],
+  // One room across two nodes: added one-way latency of the hop and worker CPU per piped packet.
+  ['cascadeHop.ts', ['--seconds', '10']],
 ];
 
 let failed = 0;
