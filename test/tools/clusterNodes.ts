@@ -386,6 +386,10 @@ export async function startClusterNodes(options: ClusterOptions): Promise<Cluste
     );
   });
   cluster = new ClusterNodes(redis, nodes, serviceUrl, balancer, dir, options.readyTimeoutMs ?? 60_000);
+  // Last resort when the test process ends without stop() (a killed run): no orphaned nodes.
+  process.once('exit', () => {
+    for (const node of nodes) if (node.pid !== undefined && node.running) process.kill(node.pid, 'SIGKILL');
+  });
   try {
     // One at a time: three Matrix logins and worker starts at once crowd a small machine.
     for (const node of nodes) await node.start(options.readyTimeoutMs ?? 60_000);
