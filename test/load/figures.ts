@@ -39,6 +39,8 @@ export interface LoadAccounting {
   readonly subscriptions: number;
   /** Subscriptions that never received a packet. */
   readonly silentSubscriptions: number;
+  /** The first 20 of them: subscriber, kind and publication (producer id or track sid). */
+  readonly silent: Array<{ readonly subscriber: string; readonly kind: 'audio' | 'video'; readonly producerId: string }>;
 }
 
 /** Join latency figures, ms. */
@@ -92,6 +94,7 @@ export function account(participants: readonly LoadParticipant[], producerSent: 
   let received = 0;
   let subscriptions = 0;
   let silent = 0;
+  const silentList: LoadAccounting['silent'] = [];
   for (const participant of participants) {
     const s = participant.sent;
     sent += s.audio + s.video;
@@ -100,6 +103,7 @@ export function account(participants: readonly LoadParticipant[], producerSent: 
       const sentOf = (sub.streamKey === undefined ? undefined : producerSent.get(sub.streamKey));
       if (sub.firstSequence < 0 || sub.firstCounter < 0 || !sentOf) {
         silent++;
+        if (silentList.length < 20) silentList.push({ subscriber: participant.id, kind: sub.kind, producerId: sub.producerId });
         continue;
       }
       for (const n of expectedByLayer(sub, sentOf, true)) expected += n;
@@ -117,6 +121,7 @@ export function account(participants: readonly LoadParticipant[], producerSent: 
     lossPercent: expected > 0 ? (100 * (expected - received)) / expected : 0,
     subscriptions,
     silentSubscriptions: silent,
+    silent: silentList,
   };
 }
 

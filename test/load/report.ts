@@ -109,11 +109,24 @@ export function placementLine(run: LoadRunResult): string | undefined {
   const rooms = p.rooms
     .map((room) => `${room.id}: ${room.routers.map((r) => `worker ${r.slotIndex} ${r.participants} participants/${r.pipeTransports} pipe transports`).join(', ')}`)
     .join('; ');
+  const where = new Map<string, { publisher: string; slotIndex: number | null }>();
+  const slotOf = new Map<string, number | null>();
+  for (const room of p.rooms) {
+    for (const participant of room.participants) {
+      slotOf.set(participant.id, participant.slotIndex);
+      for (const producerId of participant.producers) where.set(producerId, { publisher: participant.id, slotIndex: participant.slotIndex });
+    }
+  }
+  const silent = run.accounting.silent.map((s) => {
+    const from = where.get(s.producerId);
+    return `${s.subscriber} (worker ${slotOf.get(s.subscriber) ?? '?'}) ← ${s.kind} of ${from?.publisher ?? s.producerId} (worker ${from?.slotIndex ?? '?'})`;
+  });
   const perWorker = run.window.workerCpuSecondsByWorker.map((seconds) => `${fmt((100 * seconds) / run.window.seconds, 1)} %`).join(', ');
   return (
     `[${run.label}] placement (spreadConsumersPerWorker ${setting(p.spreadConsumersPerWorker)}, spreadWorkerLoad ${setting(p.spreadWorkerLoad)}): ` +
     `${rooms || 'no room'}; ${p.workersUsed}/${run.workers} workers used, ${p.pipeTransports} pipe transports, ${p.pipeConsumers} pipe consumers, ` +
-    `piped ${fmt(run.window.pipedPps, 0)} pps; worker CPU ${perWorker}; load average ${fmt(run.loadAverage.start, 2)} → ${fmt(run.loadAverage.windowEnd, 2)}`
+    `piped ${fmt(run.window.pipedPps, 0)} pps; worker CPU ${perWorker}; load average ${fmt(run.loadAverage.start, 2)} → ${fmt(run.loadAverage.windowEnd, 2)}` +
+    (silent.length > 0 ? `; silent subscriptions: ${silent.join(', ')}` : '')
   );
 }
 

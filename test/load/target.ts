@@ -70,6 +70,8 @@ export interface PlacementDump {
   readonly conferences: Array<{
     readonly id: string;
     readonly routers: Array<{ readonly slotIndex: number; readonly participants: number; readonly pipeTransports: number; readonly primary: boolean }>;
+    /** Each participant's worker slot (null while it moves) and producer ids. */
+    readonly participants: Array<{ readonly id: string; readonly slotIndex: number | null; readonly producers: string[] }>;
   }>;
   /** Packets sent by every pipe consumer so far (closed ones included), over all workers. */
   readonly pipedPackets: number;
@@ -189,6 +191,7 @@ async function main(): Promise<void> {
         return {
           id: dump.id,
           routers: dump.routers.map(({ slotIndex, participants, pipeTransports, primary }) => ({ slotIndex, participants, pipeTransports, primary })),
+          participants: dump.participants.map(({ id, slotIndex, producers }) => ({ id, slotIndex, producers })),
         };
       });
   } else if (kind === 'baseline') {

@@ -8,14 +8,16 @@
 // of every layer arrive, the SFU notifies each switch, the worker's consumer dump shows the
 // preferred layer as current), the same simulcast load on the bare-mediasoup baseline, and a
 // room mixing both signalling edges (a participant on the LiveKit edge publishes to and
-// receives from native ones). Timings and CPU figures are printed, never asserted.
+// receives from native ones), and a room spread over two workers (its routers, pipe
+// transports and the packets that crossed the pipe, as the target reports them). Timings
+// and CPU figures are printed, never asserted.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runLoad, type LoadRunResult } from '../load/LoadRun.ts';
-import { REPORT_SCHEMA, accountingLine, edgeLines, summaryTable, writeReport, type LoadReport } from '../load/report.ts';
+import { REPORT_SCHEMA, accountingLine, edgeLines, placementLine, summaryTable, writeReport, type LoadReport } from '../load/report.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'loadtest-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -156,4 +158,28 @@ describe('load generator with participants on both edges', () => {
     expect(a.lostAfterSfu).toBeLessThanOrEqual(Math.ceil(a.forwarded * 0.02));
     expect(run.errors).toEqual([]);
   }, 60_000);
+});
+
+describe('load generator across two workers', () => {
+  it('reports a room spread over two workers: both routers, one pipe transport pair, every producer piped once, packets across the pipe', async () => {
+    const run = await runLoad({ ...base, workers: 2, spreadConsumersPerWorker: 1, participants: 4, durationS: 3, warmupS: 1, rampPerSecond: 0, label: 'spread' });
+    console.log(`${accountingLine(run)}\n${placementLine(run)}`);
+    expect(run.joins.joined).toBe(4);
+    expect(run.accounting.silentSubscriptions).toBe(0);
+    expect(run.accounting.expected).toBe(run.accounting.received + run.accounting.lostAfterSfu + run.accounting.notForwarded);
+    expect(run.placement).toMatchObject({ spreadConsumersPerWorker: 1, workersUsed: 2, maxRoutersPerRoom: 2, pipeTransports: 2, pipeConsumers: 8 });
+    const room = run.placement.rooms[0]!;
+    expect(room.routers.reduce((sum, router) => sum + router.participants, 0)).toBe(4);
+    expect(new Set(room.participants.map((p) => p.slotIndex)).size).toBe(2);
+    expect(run.window.pipedPackets).toBeGreaterThan(0);
+    expect(run.window.workerCpuSecondsByWorker).toHaveLength(2);
+  }, 50_000);
+
+  it('keeps the room on one worker with spreadConsumersPerWorker 0: no pipes', async () => {
+    const run = await runLoad({ ...base, workers: 2, spreadConsumersPerWorker: 0, participants: 3, durationS: 2, warmupS: 1, rampPerSecond: 0, label: 'one' });
+    console.log(placementLine(run));
+    expect(run.joins.joined).toBe(3);
+    expect(run.placement).toMatchObject({ workersUsed: 1, maxRoutersPerRoom: 1, pipeTransports: 0, pipeConsumers: 0 });
+    expect(run.window.pipedPackets).toBe(0);
+  }, 50_000);
 });
