@@ -98,8 +98,10 @@ export class LiveKitParticipant implements LoadParticipant {
     if (!upgrade.ok) throw new Error(`LiveKit upgrade refused: HTTP ${upgrade.status} ${upgrade.body.slice(0, 200)}`);
     const client = upgrade.client;
     this.#client = client;
+    // Frames that came with the upgrade response were read before `connect` resolved: hand them over first.
     client.keepMessages = false;
     client.onMessage = (message) => this.#onMessage(message);
+    for (const early of client.messages.splice(0)) this.#onMessage(early);
     this.timings.wsOpenMs = this.#now();
     const join = await joined;
     if (join.message.case !== 'join') throw new Error('no JoinResponse');

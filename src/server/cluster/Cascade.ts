@@ -26,6 +26,9 @@ import { CASCADE_VERSION, CascadeMessageError, parseCascadeMessage, type Cascade
 import { CascadeLink, type LinkMessage, type PipeListenSettings } from './CascadeLink.ts';
 import type { ClusterNode } from './ClusterNode.ts';
 
+/** A hello from a node we hold an up link to, for longer than this, means that link is stale. */
+const STALE_LINK_MS = 3000;
+
 /** Options of the cascade. */
 export interface CascadeOptions {
   readonly cluster: ClusterNode;
@@ -235,8 +238,15 @@ export class Cascade {
     const link = this.#rooms.get(room)?.get(from);
     switch (message.type) {
       case 'hello':
-        // The other node serves the room: the smaller id offers.
-        if (conference && !link && this.#options.cluster.id < from) await this.#offer(conference, from);
+        // The other node serves the room and has no link to us: the smaller id offers. A link we
+        // still hold as up (for longer than a hello takes to arrive) is stale: the other node
+        // restarted or dropped it.
+        if (!conference || this.#options.cluster.id > from) return;
+        if (link?.state === 'up' && performance.now() - link.upAtMs > STALE_LINK_MS) {
+          this.#log.warn('the other node has no link to us any more; linking again', { room, peerNode: from });
+          this.#dropLink(room, link, false);
+        } else if (link) return;
+        await this.#offer(conference, from);
         return;
       case 'offer': {
         if (!conference) {

@@ -61,6 +61,7 @@ export class CascadeLink {
   readonly peerNodeId: string;
   /** When the link was set up (performance.now()), for the offer deadline. */
   readonly createdAtMs = performance.now();
+  #upAtMs = Infinity;
   readonly #options: CascadeLinkOptions;
   readonly #transport: PipeTransport;
   readonly #log: Logger;
@@ -95,6 +96,7 @@ export class CascadeLink {
       link.close();
       throw error;
     }
+    link.#upAtMs = performance.now();
     link.#log.info('cascade link up (answered)');
     link.markDirty();
     return link;
@@ -138,6 +140,11 @@ export class CascadeLink {
     return this.#state;
   }
 
+  /** When the link came up (performance.now()); Infinity before. */
+  get upAtMs(): number {
+    return this.#upAtMs;
+  }
+
   /** Pipe consumers and producers this link carries now (for dumps and metrics). */
   get counts(): { exported: number; imported: number; remoteParticipants: number } {
     let imported = 0;
@@ -151,6 +158,7 @@ export class CascadeLink {
     await this.#connect(answer);
     if (this.#state !== 'offered') return;
     this.#state = 'up';
+    this.#upAtMs = performance.now();
     this.#log.info('cascade link up (offered)');
     this.markDirty();
   }
