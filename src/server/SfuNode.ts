@@ -178,7 +178,11 @@ export class SfuNode {
         ...Object.values(this.config.auth.serverUrlOverrides),
         ...this.config.widget.homeserverUrls,
       ];
-      staticDirs.push(['/widget/', WIDGET_DIST_DIR, (file) => widgetResponseHeaders(file, { publicUrl: this.publicUrl, homeserverUrls })]);
+      staticDirs.push([
+        '/widget/',
+        WIDGET_DIST_DIR,
+        (file) => widgetResponseHeaders(file, { publicUrl: this.publicUrl, homeserverUrls, nodeUrls: this.cluster?.liveNodeUrls ?? [] }),
+      ]);
       // Element Call's path: a host that opens Element Call as `<base>/room#?…` opens the widget the same way.
       for (const path of ['/room', '/room/']) this.#routes.set(path, redirectRoute('/widget/'));
       // The widget's sign-in: which homeserver a server name or user id means, and whether the CSP above allows it.

@@ -8,11 +8,9 @@
 // (`cluster.advertisedUrl` = http://127.0.0.1:{its port}, the `sfuN.example.org` of the README),
 // where clients open their WebSockets directly.
 //
-// The widget's Content-Security-Policy names only the service URL's origin in connect-src, so
-// a browser refuses the WebSocket to another node's origin; the balancer therefore adds every
-// node's ws:// origin to connect-src of the responses it forwards (`widgetCsp: 'add-nodes'`,
-// what an operator's nginx would have to do today), or passes the header on untouched
-// (`'as-served'`).
+// The balancer passes every response on untouched: the widget's Content-Security-Policy names
+// the live nodes' WebSocket origins itself (connect-src), so the browser may follow a token
+// reply to another node.
 // Nodes can be SIGKILLed, drained (SIGTERM) and started again (same id and port). stop() ends
 // everything it started (node processes, their mediasoup workers, Redis, the balancer) and is
 // idempotent.
@@ -57,8 +55,6 @@ export interface ClusterOptions {
   readonly drainGraceMs?: number;
   /** Wait for each node's /readyz at start. Default 60 000 ms. */
   readonly readyTimeoutMs?: number;
-  /** What the balancer does to the widget's CSP (see the header comment). Default 'add-nodes'. */
-  readonly widgetCsp?: 'add-nodes' | 'as-served';
 }
 
 /** Deep merge of plain objects (arrays and scalars of `extra` replace). */
@@ -303,22 +299,11 @@ export class ClusterNodes {
   }
 }
 
-/** `policy` with `sources` added to its connect-src directive. */
-export function withConnectSources(policy: string, sources: readonly string[]): string {
-  return policy
-    .split(';')
-    .map((directive) => (directive.trim().startsWith('connect-src ') ? `${directive} ${sources.join(' ')}` : directive))
-    .join(';');
-}
-
 /** Sends one buffered request to `port`; rejects when the connection fails before an answer. */
-function forward(port: number, request: IncomingMessage, body: Buffer, response: ServerResponse, connectSources: readonly string[]): Promise<void> {
+function forward(port: number, request: IncomingMessage, body: Buffer, response: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
     const upstream = httpRequest({ host: '127.0.0.1', port, method: request.method, path: request.url, headers: { ...request.headers, connection: 'close' }, agent: false }, (answer) => {
-      const headers = { ...answer.headers };
-      const policy = headers['content-security-policy'];
-      if (typeof policy === 'string' && connectSources.length > 0) headers['content-security-policy'] = withConnectSources(policy, connectSources);
-      response.writeHead(answer.statusCode ?? 502, headers);
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(response);
       answer.once('end', () => resolve());
       answer.once('error', () => resolve());
@@ -329,7 +314,7 @@ function forward(port: number, request: IncomingMessage, body: Buffer, response:
 }
 
 /** The balancer's HTTP handler (see the header comment). */
-function handleHttp(cluster: () => ClusterNodes, connectSources: () => readonly string[], request: IncomingMessage, response: ServerResponse): void {
+function handleHttp(cluster: () => ClusterNodes, request: IncomingMessage, response: ServerResponse): void {
   const chunks: Buffer[] = [];
   request.on('data', (chunk: Buffer) => chunks.push(chunk));
   request.on('end', () => {
@@ -337,7 +322,7 @@ function handleHttp(cluster: () => ClusterNodes, connectSources: () => readonly 
       const body = Buffer.concat(chunks);
       for (const node of cluster().balancedTargets()) {
         try {
-          await forward(node.port, request, body, response, connectSources());
+          await forward(node.port, request, body, response);
           return;
         } catch {
           // Connection refused or reset before an answer: nginx's passive health check tries the next.
@@ -361,8 +346,7 @@ export async function startClusterNodes(options: ClusterOptions): Promise<Cluste
   let cluster: ClusterNodes | undefined;
   const ports: number[] = [];
   for (let i = 0; i < (options.count ?? 3); i++) ports.push(await findFreePort());
-  const connectSources = options.widgetCsp === 'as-served' ? [] : ports.map((port) => `ws://127.0.0.1:${port}`);
-  const balancer = createServer((request, response) => handleHttp(() => cluster!, () => connectSources, request, response));
+  const balancer = createServer((request, response) => handleHttp(() => cluster!, request, response));
   await new Promise<void>((resolve) => balancer.listen(0, '127.0.0.1', resolve));
   const serviceUrl = `http://127.0.0.1:${(balancer.address() as AddressInfo).port}`;
   const matrix = loopbackMatrixOverrides({ baseUrl: options.homeserver.baseUrl, serverName: options.homeserver.serverName }, options.account, 5000) as Record<string, Record<string, unknown>>;

@@ -210,6 +210,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
   #liveIds: readonly string[] = [];
+  #liveUrls: readonly string[] = [];
   #closed = false;
   #beating = false;
   #soon: NodeJS.Timeout | undefined;
@@ -263,6 +264,11 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   /** Live node ids seen at the last heartbeat. */
   get liveNodeIds(): readonly string[] {
     return this.#liveIds;
+  }
+
+  /** Base URLs of the live nodes seen at the last heartbeat (this one's own included once registered). */
+  get liveNodeUrls(): readonly string[] {
+    return this.#liveUrls.length > 0 ? this.#liveUrls : [this.#options.url];
   }
 
   /** Live nodes and their load, read from Redis. Rejects with ClusterUnavailableError. */
@@ -455,7 +461,9 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
       }
       await listed.exec();
     }
-    const ids = (await this.nodes()).map((node) => node.id).sort();
+    const live = await this.nodes();
+    this.#liveUrls = [...new Set(live.map((node) => node.url))].sort();
+    const ids = live.map((node) => node.id).sort();
     if (ids.join('\n') !== this.#liveIds.join('\n')) {
       this.#log.info('cluster nodes changed', { nodes: ids });
       this.#liveIds = ids;

@@ -2,7 +2,8 @@
 // per request: a strict Content-Security-Policy and cache headers. Pure and DOM-free, so the
 // server imports it. The policy allows scripts, styles and workers only from our own origin
 // (no inline script, no eval), and network connections only to our origin, our WebSocket
-// and the homeservers the node knows (the dev/loopback homeserver, configured overrides).
+// (and, in a cluster, the WebSockets of the live nodes, where token replies send it) and the
+// homeservers the node knows (the dev/loopback homeserver, configured overrides).
 
 /** What the policy needs to know about the deployment. */
 export interface WidgetPolicyInput {
@@ -13,6 +14,11 @@ export interface WidgetPolicyInput {
    * /_matrix/client/versions there; in standalone mode the whole client API. Non-URLs are skipped.
    */
   readonly homeserverUrls: readonly string[];
+  /**
+   * Base URLs (http(s)) of the cluster's nodes: a token reply sends the widget's WebSocket to
+   * the node serving its room, whose origin is not the service URL's. Empty on a single node.
+   */
+  readonly nodeUrls?: readonly string[];
 }
 
 /** Hashed asset names written by the build (`name-HASH.js`, esbuild's `[name]-[hash]`). */
@@ -40,6 +46,10 @@ export function widgetContentSecurityPolicy(input: WidgetPolicyInput): string {
   const self = originOf(input.publicUrl);
   const connect = new Set<string>(["'self'"]);
   if (self) connect.add(wsOriginOf(self));
+  for (const url of input.nodeUrls ?? []) {
+    const origin = originOf(url);
+    if (origin) connect.add(wsOriginOf(origin));
+  }
   for (const url of input.homeserverUrls) {
     const origin = originOf(url);
     if (origin) connect.add(origin);

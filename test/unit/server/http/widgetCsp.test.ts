@@ -22,6 +22,14 @@ describe('widget CSP', () => {
     expect(widgetContentSecurityPolicy(input)).not.toMatch(/unsafe-inline|unsafe-eval/);
   });
 
+  it('allows the WebSockets of the cluster nodes, where token replies send the widget', () => {
+    const policy = widgetContentSecurityPolicy({ ...input, nodeUrls: ['https://sfu1.example.org', 'http://127.0.0.1:41000/', 'javascript:x'] });
+    const connect = policy.split('; ').find((directive) => directive.startsWith('connect-src '))!.split(' ').slice(1);
+    expect(connect).toContain('wss://sfu1.example.org');
+    expect(connect).toContain('ws://127.0.0.1:41000');
+    expect(connect.join(' ')).not.toContain('javascript');
+  });
+
   it('caches hashed assets for a year and revalidates index.html', () => {
     expect(widgetResponseHeaders('widget-P7JNMQGN.js', input)['cache-control']).toBe(IMMUTABLE_CACHE_CONTROL);
     expect(widgetResponseHeaders('chunks/chunk-7P6CTRTF.js', input)['cache-control']).toBe(IMMUTABLE_CACHE_CONTROL);
