@@ -4,7 +4,8 @@
 // it; a token opens one session in the whole cluster; a killed node is noticed within
 // nodeTimeoutMs and its rooms are placed on the others; while Redis is down token requests
 // get a clear 503 and running sessions go on, and tokens flow again once Redis is back;
-// the token endpoints' per-user rate limit holds across nodes; a draining node's rooms go
+// the token endpoints' per-user rate limit holds across nodes; a delay delegation given to
+// one node reaches the node serving the room over Redis pub/sub; a draining node's rooms go
 // elsewhere.
 // Times are printed, never asserted.
 
@@ -26,7 +27,9 @@ import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
 import { joinCall, joinedRoom, requestLiveKitToken, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { RedisProcess } from '../tools/redis.ts';
+import { DisconnectReason, LeaveRequest } from '@livekit/protocol';
 import { LiveKitWsClient } from '../tools/liveKitWsClient.ts';
+import { membershipStateKey } from '../../src/server/matrix/callMembership.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/server/main.ts', import.meta.url));
 const synapse = inject('synapse');
@@ -40,7 +43,7 @@ let publicUrl = '';
 const nodes: SfuNode[] = [];
 let aliceHttp: MatrixTestClient;
 let roomId: string;
-const { user, sdkUsers: users } = testRoomUsers({ synapse, room: () => ({ inviter: aliceHttp, roomId }) });
+const { user, sdkUserInRoom, sdkUsers: users } = testRoomUsers({ synapse, room: () => ({ inviter: aliceHttp, roomId }) });
 
 /** Cluster settings shared by every node: fast heartbeats so a death shows within 2 s. */
 const clusterSettings = (nodeId: string) => ({ redisUrl: redis.url, nodeId, heartbeatMs: 400, nodeTimeoutMs: 1600, commandTimeoutMs: 500 });
@@ -205,6 +208,55 @@ describe('a cluster of three nodes on Redis', () => {
     expect(back.body['url']).toBe((reply.body['url'] as string));
     opened.client.close();
   }, 60_000);
+
+  it('delivers a delay delegation given to one node to the node serving the room, which keeps the delayed leave alive while the member is connected there', async () => {
+    const alice = users[0]!;
+    const probe = await getToken(nodeBase(nodes[0]!), alice);
+    expect(probe.status).toBe(200);
+    const serving = nodes.find((node) => nodeBase(node).replace(/^http/, 'ws') === probe.body['url'])!;
+    const other = nodes.find((node) => node !== serving)!;
+    // Element Call's order: the delayed leave first, then the membership, then /get_token with the delay id.
+    const dora = await sdkUserInRoom('dora');
+    const http = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...dora.user });
+    const stateKey = membershipStateKey(dora.user.userId as never, dora.user.deviceId as never);
+    const delayMs = 3000;
+    const delayId = await http.sendDelayedState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {}, delayMs);
+    await http.sendState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {
+      application: 'm.call',
+      call_id: '',
+      scope: 'm.room',
+      device_id: dora.user.deviceId,
+      expires: 14_400_000,
+      focus_active: { type: 'livekit', focus_selection: 'multi_sfu' },
+      foci_preferred: [{ type: 'livekit', livekit_service_url: publicUrl }],
+    });
+    await waitFor(() => nodes.every((node) => node.matrix!.watcher.check(roomId, dora.user.userId, dora.user.deviceId).ok) || undefined, {
+      timeoutMs: 15_000,
+      description: 'both nodes see dora',
+    });
+    const held = serving.liveKit!.keeper!.size;
+    const reply = await requestLiveKitToken(nodeBase(other), dora, roomId, { extra: { delay_id: delayId, delay_timeout: delayMs, delay_cs_api_url: synapse.baseUrl } });
+    expect(reply.status).toBe(200);
+    expect(reply.body['url']).toBe(probe.body['url']);
+    // Published on the serving node's channel, not kept by the node that answered.
+    await waitFor(() => serving.liveKit!.keeper!.size > held || undefined, { timeoutMs: 5000, description: 'the serving node holds the delegation' });
+    const opened = await LiveKitWsClient.connect(reply.body['url'] as string, reply.body['jwt'] as string);
+    if (!opened.ok) throw new Error(`upgrade refused: ${opened.status}`);
+    await opened.client.next('join');
+    const live = async () => {
+      const event = await http.stateEvent(roomId as never, 'org.matrix.msc3401.call.member', stateKey);
+      return event !== undefined && (event.content as { application?: string }).application === 'm.call';
+    };
+    // Three delays pass while dora is connected to the serving node: it restarted the delayed leave all along.
+    await new Promise((resolve) => setTimeout(resolve, 3 * delayMs));
+    expect(await live()).toBe(true);
+    // Dora hangs up: the serving node has the homeserver send the delayed leave at once.
+    const leftAt = performance.now();
+    opened.client.send({ case: 'leave', value: new LeaveRequest({ canReconnect: false, reason: DisconnectReason.CLIENT_INITIATED }) });
+    await waitFor(async () => !(await live()) || undefined, { timeoutMs: 20_000, intervalMs: 200, description: 'the delayed leave was sent' });
+    console.log(`[cluster] delegation given to another node: delayed leave kept alive for ${3 * delayMs} ms, sent ${Math.round(performance.now() - leftAt)} ms after the leave`);
+    opened.client.close();
+  }, 90_000);
 
   it('places the rooms of a draining node on another node at their next token request', async () => {
     const alice = users[0]!;
