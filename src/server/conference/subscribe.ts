@@ -15,6 +15,7 @@ import type { ConferenceObserverEvents, ParticipantEvents } from './events.ts';
 import type { Participant, Publication } from './Participant.ts';
 import type { ParticipantHandle } from './ParticipantHandle.ts';
 import type { ConferenceOptions, ConsumerInfo, ProducerDemand } from './types.ts';
+import type { Consumer } from '../media/types.ts';
 
 /** Default conference.maxConsumersPerParticipant. */
 export const DEFAULT_MAX_CONSUMERS_PER_PARTICIPANT = 500;
@@ -138,6 +139,7 @@ notify = true,
     emit('consumerLayersChanged', consumerId, layers ? { spatialLayer: layers.spatialLayer, temporalLayer: layers.temporalLayer ?? 0 } : null),
   );
   consumer.on('score', (score) => emit('consumerScore', consumerId, score.score, score.producerScore));
+  if (consumer.kind === 'video' && (origin !== home || publisher.remoteLink !== undefined)) askKeyFrameWhenStreamFlows(consumer, subscriber);
   ctx.demandChanged(producer.id);
   if (notify) emit('consumerCreated', info);
   return info;
@@ -168,4 +170,23 @@ export function demandOf(participants: readonly Participant[], producerId: strin
     maxSpatialLayer = Math.max(maxSpatialLayer, Math.min(topLayer, consumer.preferredLayers?.spatialLayer ?? topLayer));
   }
   return { consumers, active, maxSpatialLayer };
+}
+
+/**
+ * A piped producer (from another router or another node) may have no stream yet when its
+ * subscriber resumes: mediasoup then drops the resume's key-frame request ("mappedSsrc not
+ * found") and never asks again, so the subscriber could wait for a key frame until the
+ * publisher happens to send one. Asks again each time the producer's stream starts flowing
+ * (its score rises from 0) while the consumer forwards; the publisher's keyFrameRequestDelay
+ * merges these with other requests.
+ */
+function askKeyFrameWhenStreamFlows(consumer: Consumer, subscriber: Participant): void {
+  let flowing = false;
+  consumer.on('score', (score) => {
+    const nowFlowing = score.producerScore > 0;
+    if (nowFlowing && !flowing && !consumer.paused && !consumer.closed) {
+      consumer.requestKeyFrame().catch((error: unknown) => subscriber.logger.debug('key-frame request for a piped stream failed', { consumerId: consumer.id, error }));
+    }
+    flowing = nowFlowing;
+  });
 }
