@@ -15,10 +15,9 @@ import { loadConfig } from '../../src/server/config/loadConfig.ts';
 import { createLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
-import { membershipStateKey } from '../../src/server/matrix/callMembership.ts';
 import type { ConferenceId } from '../../src/common/lib/ids.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
-import { joinCall, joinedRoom, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
+import { joinCall, joinedRoom, publishDelayedMembership, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
 import { launchBrowser, type BrowserHandle } from '../tools/browser.ts';
 import { dumpLogsOnFailure, tearDown } from '../tools/e2eHarness.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
@@ -255,25 +254,9 @@ describe('livekit-client on real Synapse MatrixRTC memberships', () => {
   it('keeps a delegated delayed leave alive while the browser is connected and lets it fire once the page is killed', async () => {
     // Element Call's order: the delayed leave first, then the membership, then the token with the delay id.
     const erin = await sdkUserInRoom('erin');
-    const http = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...erin.user });
-    const stateKey = membershipStateKey(erin.user.userId as never, erin.user.deviceId as never);
     const delayMs = 3000;
-    const delayId = await http.sendDelayedState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {}, delayMs);
-    await http.sendState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {
-      application: 'm.call',
-      call_id: '',
-      scope: 'm.room',
-      device_id: erin.user.deviceId,
-      membershipID: identityOf(erin),
-      expires: 14_400_000,
-      focus_active: { type: 'livekit', focus_selection: 'multi_sfu' },
-      foci_preferred: [ourFocus()],
-    });
+    const { delayId, live } = await publishDelayedMembership(synapse.baseUrl, erin, roomId, { focus: ourFocus(), delayMs, content: { membershipID: identityOf(erin) } });
     await sees(erin);
-    const live = async () => {
-      const event = await creatorHttp.stateEvent(roomId as never, 'org.matrix.msc3401.call.member', stateKey);
-      return (event?.content as { application?: string } | undefined)?.application === 'm.call';
-    };
     // Until the SFU holds the delegation and the session is open, the client restarts its own
     // delayed leave (as Element Call's MembershipManager does); under load that takes seconds.
     const restartUrl = `${synapse.baseUrl}/_matrix/client/unstable/org.matrix.msc4140/delayed_events/${encodeURIComponent(delayId)}/restart`;

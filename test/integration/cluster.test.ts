@@ -24,12 +24,11 @@ import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { findFreePort } from '../../src/server/dev/synapse/SynapseProcess.ts';
 import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
-import { joinCall, joinedRoom, requestLiveKitToken, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
+import { joinCall, joinedRoom, publishDelayedMembership, requestLiveKitToken, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { RedisProcess } from '../tools/redis.ts';
 import { DisconnectReason, LeaveRequest } from '@livekit/protocol';
 import { LiveKitWsClient } from '../tools/liveKitWsClient.ts';
-import { membershipStateKey } from '../../src/server/matrix/callMembership.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/server/main.ts', import.meta.url));
 const synapse = inject('synapse');
@@ -217,25 +216,14 @@ describe('a cluster of three nodes on Redis', () => {
     const other = nodes.find((node) => node !== serving)!;
     // Element Call's order: the delayed leave first, then the membership, then /get_token with the delay id.
     const dora = await sdkUserInRoom('dora');
-    const http = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...dora.user });
-    const stateKey = membershipStateKey(dora.user.userId as never, dora.user.deviceId as never);
     const delayMs = 3000;
-    const delayId = await http.sendDelayedState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {}, delayMs);
-    await http.sendState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {
-      application: 'm.call',
-      call_id: '',
-      scope: 'm.room',
-      device_id: dora.user.deviceId,
-      expires: 14_400_000,
-      focus_active: { type: 'livekit', focus_selection: 'multi_sfu' },
-      foci_preferred: [{ type: 'livekit', livekit_service_url: publicUrl }],
-    });
+    const membership = await publishDelayedMembership(synapse.baseUrl, dora, roomId, { focus: { type: 'livekit', livekit_service_url: publicUrl }, delayMs });
     await waitFor(() => nodes.every((node) => node.matrix!.watcher.check(roomId, dora.user.userId, dora.user.deviceId).ok) || undefined, {
       timeoutMs: 15_000,
       description: 'both nodes see dora',
     });
     const held = serving.liveKit!.keeper!.size;
-    const reply = await requestLiveKitToken(nodeBase(other), dora, roomId, { extra: { delay_id: delayId, delay_timeout: delayMs, delay_cs_api_url: synapse.baseUrl } });
+    const reply = await requestLiveKitToken(nodeBase(other), dora, roomId, { extra: { delay_id: membership.delayId, delay_timeout: delayMs, delay_cs_api_url: synapse.baseUrl } });
     expect(reply.status).toBe(200);
     expect(reply.body['url']).toBe(probe.body['url']);
     // Published on the serving node's channel, not kept by the node that answered.
@@ -243,17 +231,13 @@ describe('a cluster of three nodes on Redis', () => {
     const opened = await LiveKitWsClient.connect(reply.body['url'] as string, reply.body['jwt'] as string);
     if (!opened.ok) throw new Error(`upgrade refused: ${opened.status}`);
     await opened.client.next('join');
-    const live = async () => {
-      const event = await http.stateEvent(roomId as never, 'org.matrix.msc3401.call.member', stateKey);
-      return event !== undefined && (event.content as { application?: string }).application === 'm.call';
-    };
     // Three delays pass while dora is connected to the serving node: it restarted the delayed leave all along.
     await new Promise((resolve) => setTimeout(resolve, 3 * delayMs));
-    expect(await live()).toBe(true);
+    expect(await membership.live()).toBe(true);
     // Dora hangs up: the serving node has the homeserver send the delayed leave at once.
     const leftAt = performance.now();
     opened.client.send({ case: 'leave', value: new LeaveRequest({ canReconnect: false, reason: DisconnectReason.CLIENT_INITIATED }) });
-    await waitFor(async () => !(await live()) || undefined, { timeoutMs: 20_000, intervalMs: 200, description: 'the delayed leave was sent' });
+    await waitFor(async () => !(await membership.live()) || undefined, { timeoutMs: 20_000, intervalMs: 200, description: 'the delayed leave was sent' });
     console.log(`[cluster] delegation given to another node: delayed leave kept alive for ${3 * delayMs} ms, sent ${Math.round(performance.now() - leftAt)} ms after the leave`);
     opened.client.close();
   }, 90_000);

@@ -15,11 +15,10 @@ import { SfuNode } from '../../src/server/SfuNode.ts';
 import { createLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { MatrixTestClient } from '../tools/synapse/MatrixTestClient.ts';
-import { joinCall, joinedRoom, requestLiveKitToken, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
+import { joinCall, joinedRoom, publishDelayedMembership, requestLiveKitToken, startSdkClient, type SdkUser, testRoomUsers } from '../tools/matrixCall.ts';
 import { loopbackMatrixOverrides } from '../../src/server/dev/devHomeserver.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { LiveKitWsClient } from '../tools/liveKitWsClient.ts';
-import { membershipStateKey } from '../../src/server/matrix/callMembership.ts';
 
 const synapse = inject('synapse');
 /** Short, so the expiry test is quick (production default 20 s). */
@@ -148,37 +147,21 @@ describe('the livekit edge on a real Synapse', () => {
   it('keeps a delegated delayed leave alive while the member is connected, and lets it fire once the connection is gone', async () => {
     // Element Call's order: the delayed leave first, then the membership, then /get_token with the delay id.
     const erin = await sdkUserInRoom('erin');
-    const http = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...erin.user });
-    const stateKey = membershipStateKey(erin.user.userId as never, erin.user.deviceId as never);
     const delayMs = 3000;
-    const delayId = await http.sendDelayedState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {}, delayMs);
-    await http.sendState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {
-      application: 'm.call',
-      call_id: '',
-      scope: 'm.room',
-      device_id: erin.user.deviceId,
-      expires: 14_400_000,
-      focus_active: { type: 'livekit', focus_selection: 'multi_sfu' },
-      foci_preferred: [{ type: 'livekit', livekit_service_url: node.publicUrl }],
-    });
+    const membership = await publishDelayedMembership(synapse.baseUrl, erin, roomId, { focus: { type: 'livekit', livekit_service_url: node.publicUrl }, delayMs });
     await waitFor(() => node.matrix!.watcher.check(roomId, erin.user.userId, erin.user.deviceId).ok || undefined, { timeoutMs: 15_000, description: 'SFU sees erin' });
-    const token = await getToken(erin, { delay_id: delayId, delay_timeout: delayMs, delay_cs_api_url: synapse.baseUrl });
+    const token = await getToken(erin, { delay_id: membership.delayId, delay_timeout: delayMs, delay_cs_api_url: synapse.baseUrl });
     const ws = await connect(token);
     await ws.next('join');
-    const live = async () => {
-      const state = await aliceHttp.roomState(roomId as never);
-      const event = state.find((e) => e.type === 'org.matrix.msc3401.call.member' && e.state_key === stateKey);
-      return event !== undefined && (event.content as { application?: string }).application === 'm.call';
-    };
     // Three delays pass while connected: the SFU restarted the delayed leave all along.
     await new Promise((resolve) => setTimeout(resolve, 3 * delayMs));
-    expect(await live()).toBe(true);
+    expect(await membership.live()).toBe(true);
     expect(ws.closeCode).toBeUndefined();
 
     // The client vanishes: no more restarts, the homeserver sends the leave, the SFU evicts nobody (already gone).
     const droppedAt = performance.now();
     ws.close();
-    await waitFor(async () => !(await live()) || undefined, { timeoutMs: 20_000, intervalMs: 200, description: 'the delayed leave fired' });
+    await waitFor(async () => !(await membership.live()) || undefined, { timeoutMs: 20_000, intervalMs: 200, description: 'the delayed leave fired' });
     console.log(`[integration] delayed leave fired ${(performance.now() - droppedAt).toFixed(0)} ms after the LiveKit socket closed (delay ${delayMs} ms)`);
   }, 60_000);
 

@@ -7,7 +7,8 @@ import type { MatrixRTCSession } from 'matrix-js-sdk/lib/matrixrtc/MatrixRTCSess
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { silentLogger } from '../../src/common/lib/logger.ts';
 import { registerUser, type RegisteredUser } from '../../src/server/dev/synapse/sharedSecretRegistration.ts';
-import type { MatrixTestClient } from './synapse/MatrixTestClient.ts';
+import { MatrixTestClient } from './synapse/MatrixTestClient.ts';
+import { membershipStateKey } from '../../src/server/matrix/callMembership.ts';
 import { quietSdkGlobalLogger, sdkLoggerFor } from '../../src/server/matrix/sdkLogger.ts';
 
 quietSdkGlobalLogger();
@@ -141,4 +142,46 @@ export function testRoomUsers(source: TestRoomSource): TestRoomUsers {
       return sdk;
     },
   };
+}
+
+/** A call membership published the way Element Call publishes it, with its delayed leave. */
+export interface DelayedMembership {
+  /** The member's own client-server API client. */
+  readonly http: MatrixTestClient;
+  readonly stateKey: string;
+  /** The MSC4140 delayed leave's id (what `/get_token` gets as `delay_id`). */
+  readonly delayId: string;
+  /** Whether the membership is still in the room state (the delayed leave has not fired). */
+  live(): Promise<boolean>;
+}
+
+/**
+ * Publishes `sdk`'s LiveKit call membership in Element Call's order: the delayed leave first
+ * (an empty membership after `delayMs`, MSC4140), then the membership naming `focus`.
+ * `content` adds fields (e.g. `membershipID`).
+ */
+export async function publishDelayedMembership(
+  synapseBaseUrl: string,
+  sdk: SdkUser,
+  roomId: string,
+  options: { readonly focus: Record<string, unknown>; readonly delayMs: number; readonly content?: Record<string, unknown> },
+): Promise<DelayedMembership> {
+  const http = new MatrixTestClient({ baseUrl: synapseBaseUrl, ...sdk.user });
+  const stateKey = membershipStateKey(sdk.user.userId as never, sdk.user.deviceId as never);
+  const delayId = await http.sendDelayedState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {}, options.delayMs);
+  await http.sendState(roomId as never, 'org.matrix.msc3401.call.member', stateKey, {
+    application: 'm.call',
+    call_id: '',
+    scope: 'm.room',
+    device_id: sdk.user.deviceId,
+    ...options.content,
+    expires: 14_400_000,
+    focus_active: { type: 'livekit', focus_selection: 'multi_sfu' },
+    foci_preferred: [options.focus],
+  });
+  const live = async (): Promise<boolean> => {
+    const event = await http.stateEvent(roomId as never, 'org.matrix.msc3401.call.member', stateKey);
+    return (event?.content as { application?: string } | undefined)?.application === 'm.call';
+  };
+  return { http, stateKey, delayId, live };
 }
