@@ -143,6 +143,26 @@ describe('a room across three nodes (cascade)', () => {
     await waitFor(() => receivedFrom(a, c).video > before + 25 || undefined, { timeoutMs: 10_000, description: 'video keeps flowing from node-3 to node-1' });
   }, 90_000);
 
+  it('links the nodes again when a node loses the worker holding its pipe transports, and shows the other nodes again', async () => {
+    const node2 = nodes[1]!;
+    const pid = node2.pool.slots[0]!.worker.pid;
+    const killedAt = performance.now();
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => node2.pool.slots[0]?.worker.pid !== pid || undefined, { timeoutMs: 15_000, description: 'node-2 replaced its worker' });
+    const remoteWithMedia = () =>
+      conferenceOf(node2)
+        ?.dump()
+        .participants.filter((p) => p.remoteLink !== undefined && p.producers.length === 2).length ?? 0;
+    await waitFor(() => (node2.cascade!.summary().links.up === 2 && remoteWithMedia() === 2) || undefined, {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      description: `node-2 linked again and shows alice and carol with their media\n${serverLog.filter((l) => /cascade/.test(l)).slice(-10).join('\n')}`,
+    });
+    console.log(`[cascade] node-2's worker SIGKILLed: linked again and the other nodes' participants shown after ${Math.round(performance.now() - killedAt)} ms`);
+    // The other nodes hold one up link to node-2 each, not a stale one beside a new one.
+    for (const node of [nodes[0]!, nodes[2]!]) expect(node.cascade!.summary().links.up).toBe(2);
+  }, 60_000);
+
   it('removes a participant that leaves one node from the room on every node', async () => {
     const carol = participants[2]!;
     await carol.close();

@@ -257,7 +257,15 @@ export class Cascade {
           if (link.id === message.link) return;
           this.#dropLink(room, link, false);
         }
-        const answered = await CascadeLink.answer(this.#linkOptions(conference, from), message);
+        let answered: CascadeLink;
+        try {
+          answered = await CascadeLink.answer(this.#linkOptions(conference, from), message);
+        } catch (error) {
+          // E.g. the router is being rebuilt after a worker death: the offerer drops its offer and offers again.
+          this.#log.warn('cascade offer not answered; the other node offers again', { room, peerNode: from, error });
+          this.#send(from, { type: 'bye', room, link: message.link });
+          return;
+        }
         if (this.#closed || conference.closed) {
           answered.close();
           return;
