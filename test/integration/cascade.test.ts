@@ -163,6 +163,34 @@ describe('a room across three nodes (cascade)', () => {
     for (const node of [nodes[0]!, nodes[2]!]) expect(node.cascade!.summary().links.up).toBe(2);
   }, 60_000);
 
+  it('keeps the room linked and its media flowing across nodes while Redis is down and after it restarts empty', async () => {
+    const [a, , c] = participants as [Participant, Participant, Participant];
+    let fewestLinks = Infinity;
+    const sampler = setInterval(() => {
+      for (const node of nodes) fewestLinks = Math.min(fewestLinks, node.cascade!.summary().links.up);
+    }, 50);
+    try {
+      await redis.kill();
+      await waitFor(() => nodes.every((node) => !node.cluster!.available) || undefined, { timeoutMs: 10_000, description: 'nodes see Redis down' });
+      const during = receivedFrom(a, c).video;
+      await waitFor(() => receivedFrom(a, c).video > during + 50 || undefined, { timeoutMs: 10_000, description: 'video from node-3 still reaches node-1 with Redis down' });
+      const restartedAt = performance.now();
+      await redis.restart();
+      await waitFor(() => nodes.every((node) => node.cluster!.available && node.cluster!.liveNodeIds.length === 3) || undefined, {
+        timeoutMs: 15_000,
+        description: 'nodes registered again',
+      });
+      // Past the settling window (node timeout) nothing was dropped as dead.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      console.log(`[cascade] Redis restarted empty: nodes registered again after ${Math.round(performance.now() - restartedAt)} ms`);
+      const after = receivedFrom(c, a).video;
+      await waitFor(() => receivedFrom(c, a).video > after + 25 || undefined, { timeoutMs: 10_000, description: 'video from node-1 reaches node-3 after the restart' });
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(fewestLinks).toBe(2);
+  }, 60_000);
+
   it('removes a participant that leaves one node from the room on every node', async () => {
     const carol = participants[2]!;
     await carol.close();

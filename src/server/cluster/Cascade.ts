@@ -290,8 +290,21 @@ export class Cascade {
     }
   }
 
-  /** Live nodes changed: links to nodes that left the registry (dead) close; what they showed goes. */
+  /**
+   * Live nodes changed: links to nodes that left the registry (dead) close; what they showed
+   * goes. Right after Redis came back (empty after a restart) the registry is still filling
+   * up: absence counts only once it settled, so running links survive a Redis restart.
+   */
   #nodesChanged(ids: readonly string[]): void {
+    const cluster = this.#options.cluster;
+    if (cluster.registrySettling) {
+      const timer = setTimeout(() => {
+        if (!this.#closed) this.#nodesChanged(cluster.liveNodeIds);
+      }, cluster.nodeTimeoutMs);
+      timer.unref();
+      this.#discoverAll();
+      return;
+    }
     const live = new Set(ids);
     for (const [room, links] of this.#rooms) {
       for (const link of [...links.values()]) {

@@ -211,6 +211,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   #timer: NodeJS.Timeout | undefined;
   #liveIds: readonly string[] = [];
   #liveUrls: readonly string[] = [];
+  #readyAtMs = performance.now();
   #closed = false;
   #beating = false;
   #soon: NodeJS.Timeout | undefined;
@@ -264,6 +265,20 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   /** Live node ids seen at the last heartbeat. */
   get liveNodeIds(): readonly string[] {
     return this.#liveIds;
+  }
+
+  /**
+   * Whether the registry may still be filling up: Redis (re)connected less than nodeTimeoutMs
+   * ago, so a node missing from it may just not have written its heartbeat to a restarted,
+   * empty Redis yet. Its absence means death only after that.
+   */
+  get registrySettling(): boolean {
+    return performance.now() - this.#readyAtMs < this.#options.nodeTimeoutMs;
+  }
+
+  /** nodeTimeoutMs: how long a node may be silent before it counts as dead. */
+  get nodeTimeoutMs(): number {
+    return this.#options.nodeTimeoutMs;
   }
 
   /** Base URLs of the live nodes seen at the last heartbeat (this one's own included once registered). */
@@ -427,7 +442,10 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
         .catch((error: unknown) => this.#log.debug('heartbeat skipped', { error }))
         .finally(() => (this.#beating = false));
     };
-    this.#redis.client.on('ready', beat);
+    this.#redis.client.on('ready', () => {
+      this.#readyAtMs = performance.now();
+      beat();
+    });
     this.#timer = setInterval(beat, this.#options.heartbeatMs);
     this.#timer.unref();
   }
