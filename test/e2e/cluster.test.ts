@@ -5,7 +5,10 @@
 //   decodes the others again (the widget asks for a new token after its socket drops);
 // - Redis down for 30 s: running calls keep decoding, a token request gets the cluster's 503,
 //   and once Redis is back a new participant joins and decodes;
-// - a drained node (SIGTERM): nobody's call ends; everyone moves to another node and decodes.
+// - a drained node (SIGTERM): nobody's call ends; everyone moves to another node and decodes;
+// - a SIGKILLed node of a cluster that declares nodes dead only after 8 s (nodeTimeoutMs
+//   8000): the widgets keep reconnecting (their token replies name the dead node until its
+//   record expires) and everyone is back and decoding.
 // Recovery and interruption times are printed, never asserted.
 
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -32,17 +35,17 @@ async function user(name: string): Promise<RegisteredUser & { password: string }
 }
 
 /** A room `members` are in, where anyone may publish a call membership, with the SFU account joined. */
-async function callRoom(members: readonly RegisteredUser[]): Promise<string> {
+async function callRoom(members: readonly RegisteredUser[], sfuAccount: RegisteredUser = bot): Promise<string> {
   const [owner, ...others] = members as [RegisteredUser, ...RegisteredUser[]];
   const ownerHttp = new MatrixTestClient({ baseUrl: synapse.baseUrl, ...owner });
-  const roomId = await ownerHttp.createRoom({ invite: [bot.userId, ...others.map((member) => member.userId)] as never, powerLevelContentOverride: { events: { 'org.matrix.msc3401.call.member': 0 } } });
+  const roomId = await ownerHttp.createRoom({ invite: [sfuAccount.userId, ...others.map((member) => member.userId)] as never, powerLevelContentOverride: { events: { 'org.matrix.msc3401.call.member': 0 } } });
   for (const member of others) await new MatrixTestClient({ baseUrl: synapse.baseUrl, ...member }).join(roomId as never);
-  await waitFor(async () => (await ownerHttp.membershipOf(roomId as never, bot.userId)) === 'join', { timeoutMs: 20_000, description: 'the SFU account joined the room' });
+  await waitFor(async () => (await ownerHttp.membershipOf(roomId as never, sfuAccount.userId)) === 'join', { timeoutMs: 20_000, description: 'the SFU account joined the room' });
   return roomId;
 }
 
-async function join(label: string, account: RegisteredUser & { password: string }, roomId: string): Promise<WidgetParticipant> {
-  const participant = await openWidgetParticipant({ browser: browser!, serviceUrl: cluster!.serviceUrl, homeserverUrl: synapse.baseUrl, account, roomId, label });
+async function join(label: string, account: RegisteredUser & { password: string }, roomId: string, on: ClusterNodes = cluster!): Promise<WidgetParticipant> {
+  const participant = await openWidgetParticipant({ browser: browser!, serviceUrl: on.serviceUrl, homeserverUrl: synapse.baseUrl, account, roomId, label });
   open.push(participant);
   return participant;
 }
@@ -66,8 +69,8 @@ async function everyoneDecodes(participants: readonly WidgetParticipant[], descr
 }
 
 /** The node each participant's current WebSocket goes to. */
-async function nodesOf(participants: readonly WidgetParticipant[]): Promise<Array<string | undefined>> {
-  return Promise.all(participants.map(async (participant) => cluster!.nodeOfUrl((await participant.sockets()).at(-1)?.url ?? '')?.id));
+async function nodesOf(participants: readonly WidgetParticipant[], on: ClusterNodes = cluster!): Promise<Array<string | undefined>> {
+  return Promise.all(participants.map(async (participant) => on.nodeOfUrl((await participant.sockets()).at(-1)?.url ?? '')?.id));
 }
 
 /** The call screen's states after `fromMs`, repeats collapsed (e.g. connected → reconnecting → connected). */
@@ -219,6 +222,51 @@ describe('three SFU nodes on one Redis, with the call widget in Chromium', () =>
         console.log(
           `[cluster-e2e] drain of ${serving.id}: ${receiver.label}'s video of ${other.label} interrupted for ${longestStallMs(samples, other.userId, drainAt - 1000, recoveredAt)} ms (decoding on ${movedTo} after ${recoveryMs(samples, other.userId, drainAt)} ms)`,
         );
+      }
+    }
+    await closeAll();
+  }, 300_000);
+});
+
+describe('a cluster that declares a node dead only after 8 s (cluster.nodeTimeoutMs 8000), with the call widget in Chromium', () => {
+  let slow: ClusterNodes | undefined;
+  let slowBot: RegisteredUser;
+
+  beforeAll(async () => {
+    slowBot = await registerUser(synapse.baseUrl, synapse.sharedSecret, `sfus${suffix}`, 'bot-password');
+    const started = performance.now();
+    slow = await startClusterNodes({ homeserver: synapse, account: { userId: slowBot.userId, password: 'bot-password' }, count: 2, nodeTimeoutMs: 8000 });
+    console.log(`[cluster-e2e] two node processes (nodeTimeoutMs 8000) ready in ${Math.round(performance.now() - started)} ms`);
+  }, 240_000);
+
+  afterAll(async () => {
+    await closeAll().catch((error: unknown) => console.log(`[cluster-e2e] closing pages: ${String(error)}`));
+    await slow?.stop();
+  });
+
+  it('after the serving node is SIGKILLed, the widgets keep reconnecting until its record expires, and every participant is back and decodes the others', async () => {
+    const [alice, bob] = [await user('alicet'), await user('bobt')];
+    const roomId = await callRoom([alice, bob], slowBot);
+    const participants = [await join('alice', alice, roomId, slow), await join('bob', bob, roomId, slow)];
+    await everyoneDecodes(participants, 'decodes the others before the kill');
+    const serving = await slow!.servingNodeOf(roomId);
+    expect(serving).toBeDefined();
+    expect(await nodesOf(participants, slow)).toEqual([serving, serving]);
+
+    const killedAt = Date.now();
+    await slow!.node(serving!).kill();
+    await everyoneDecodes(participants, 'decodes the others again after the kill', killedAt);
+    const movedTo = await slow!.servingNodeOf(roomId);
+    expect(movedTo).toBeDefined();
+    expect(movedTo).not.toBe(serving);
+    expect(await nodesOf(participants, slow)).toEqual([movedTo, movedTo]);
+    for (const receiver of participants) {
+      const samples = await receiver.samples();
+      neverEnded(receiver.label, samples, killedAt);
+      const sockets = (await receiver.sockets()).filter((socket) => socket.t >= killedAt);
+      console.log(`[cluster-e2e] SIGKILL of ${serving} (nodeTimeoutMs 8000): ${receiver.label}'s call screen: ${stateChanges(samples, killedAt - 500)}; ${sockets.length} sockets opened after the kill`);
+      for (const other of participants.filter((candidate) => candidate !== receiver)) {
+        console.log(`[cluster-e2e] SIGKILL of ${serving} (nodeTimeoutMs 8000): ${receiver.label} decodes ${other.label} again on ${movedTo} after ${recoveryMs(samples, other.userId, killedAt)} ms`);
       }
     }
     await closeAll();

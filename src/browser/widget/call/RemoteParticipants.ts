@@ -56,6 +56,11 @@ export class RemoteParticipants {
   attach(client: SfuClient, peers: readonly PeerInfo[]): () => void {
     this.clear();
     for (const peer of peers) this.#addPeer(peer);
+    // A client that joined earlier (make-before-break off a draining node) already receives tracks.
+    for (const track of client.remoteTracks) {
+      const peer = this.#peers.get(track.participantId) ?? this.#addPeer({ participantId: track.participantId, displayName: track.participantId, publications: [] });
+      peer.tracks.set(track.consumerId, { consumerId: track.consumerId, kind: track.kind, source: track.source, track: track.track, paused: track.producerPaused });
+    }
     const subscriptions: Array<() => void> = [];
     const on = <K extends keyof SfuClientEvents & string>(event: K, listener: (...args: SfuClientEvents[K]) => void): void => {
       client.on(event, listener);

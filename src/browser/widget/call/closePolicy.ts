@@ -4,7 +4,9 @@
 // here (and a sentence in explain.ts).
 //
 // - `reconnect`: the membership is still live; get a new JWT, open a new socket, join and
-//   re-publish (a worker or conference that was lost, a draining node, a dropped socket).
+//   re-publish (a worker or conference that was lost, a draining node, a dropped socket),
+//   trying again for up to RECONNECT_BUDGET_MS (a dead node takes up to its registry's
+//   timeout to be replaced).
 // - `backoff`: the same, after a longer, jittered pause (the server rate-limited us, or
 //   cannot check memberships right now); also retried when it refuses the first connect.
 // - `end`: the call ends and the UI says why (evicted with its reason, refused, full, abuse).
@@ -12,6 +14,7 @@
 //   device joined again in another window; the newer session owns the membership).
 
 import { CLOSE_CODES, type CloseCode } from '../../../common/protocol/closeCodes.ts';
+import { backoffDelayMs } from '../../client/matrix/retry.ts';
 
 /** What to do after a close. */
 export type CloseAction = 'reconnect' | 'backoff' | 'end' | 'end-quietly';
@@ -61,8 +64,32 @@ export function endsQuietly(error: { readonly closeCode?: number | undefined } |
   return error?.closeCode !== undefined && closeActionOf(error.closeCode) === 'end-quietly';
 }
 
-/** Reconnect pacing per action: tries and back-off (exponential with jitter). */
+/**
+ * How long a call keeps trying to reconnect after a dropped socket or a lost node, from the
+ * drop: a SIGKILLed node's rooms move only once its registry record expires
+ * (`cluster.nodeTimeoutMs`, up to 60 s, 3 s by default), and until then every token reply
+ * still names the dead node. Tries go on while this lasts, unless the service refuses us.
+ */
+export const RECONNECT_BUDGET_MS = 30_000;
+
+/**
+ * Reconnect pacing per action (exponential back-off with equal jitter, capped at `maxMs`):
+ * `reconnect` tries until RECONNECT_BUDGET_MS has passed since the drop, `backoff` (rate
+ * limited, "try again later") a fixed number of times.
+ */
 export const RECONNECT_PACING = Object.freeze({
-  reconnect: { attempts: 3, baseMs: 1000, maxMs: 8000 },
+  reconnect: { budgetMs: RECONNECT_BUDGET_MS, baseMs: 1000, maxMs: 4000 },
   backoff: { attempts: 5, baseMs: 5000, maxMs: 60_000 },
 } as const);
+
+/**
+ * The pause before reconnect try number `attempt` (1 = the first) of `action`, or undefined
+ * when the tries are used up: `backoff` after RECONNECT_PACING.backoff.attempts tries,
+ * `reconnect` when the try would start after the budget (`elapsedMs` = time since the drop).
+ */
+export function reconnectDelayMs(action: 'reconnect' | 'backoff', attempt: number, elapsedMs: number, random?: () => number): number | undefined {
+  const pacing = RECONNECT_PACING[action];
+  const delay = backoffDelayMs(attempt, { baseMs: pacing.baseMs, maxMs: pacing.maxMs, ...(random ? { random } : {}) });
+  if ('attempts' in pacing) return attempt <= pacing.attempts ? delay : undefined;
+  return elapsedMs + delay <= pacing.budgetMs ? delay : undefined;
+}
