@@ -13,9 +13,9 @@
 //   nodes. Of each pair, the node with the smaller id offers the link; the other one says
 //   `hello`, which makes the smaller one offer at once.
 // - A link closes when the other node says `bye` (its conference closed), when it leaves
-//   the registry (dead: heartbeat expired), when its offer is not answered within
-//   `offerTimeoutMs`, or when its pipe transport dies; discovery links again while both
-//   still serve the room.
+//   the registry (dead: heartbeat expired) or no longer lists the room (a lost bye), when
+//   its offer is not answered within `offerTimeoutMs`, or when its pipe transport dies;
+//   discovery links again while both still serve the room.
 // Redis down: links that are up keep carrying media (the pipes are direct UDP between the
 // nodes); snapshots wait for Redis, and are sent again every few seconds once it is back.
 
@@ -160,6 +160,16 @@ export class Cascade {
       } else if (link) continue;
       if (self < node) void this.#offer(conference, node);
       else this.#hello(room, node);
+    }
+    // A link to a node that no longer lists the room (its conference closed and its bye was
+    // lost) shows participants who are gone: drop it, unless the lists may be refilling after
+    // a Redis restart or the link is younger than two discovery rounds.
+    if (this.#options.cluster.registrySettling) return;
+    const listed = new Set(nodes);
+    for (const link of [...(this.#rooms.get(room)?.values() ?? [])]) {
+      if (listed.has(link.peerNodeId) || performance.now() - link.createdAtMs < 2 * this.#options.discoverMs) continue;
+      this.#log.warn('the other node no longer serves the room; link closed', { room, peerNode: link.peerNodeId });
+      this.#dropLink(room, link, false);
     }
   }
 
@@ -327,6 +337,7 @@ export class Cascade {
   #closeRoom(room: string, tell: boolean): void {
     for (const link of [...(this.#rooms.get(room)?.values() ?? [])]) this.#dropLink(room, link, tell);
     this.#rooms.delete(room);
+    for (const key of [...this.#helloAt.keys()]) if (key.startsWith(`${room}|`)) this.#helloAt.delete(key);
   }
 
   #send(node: string, message: { type: 'hello' | 'bye'; room: string; link?: string }): void {
