@@ -1,6 +1,6 @@
 // One bounded load run against one target process (our SFU or the bare-mediasoup
 // baseline): fork the target, join synthetic participants (with a ramp, spread over
-// rooms), send media on one 20 ms clock, sample once a second (packets sent, forwarded
+// rooms, and with several SFU nodes over the nodes), send media on one 20 ms clock, sample once a second (packets sent, forwarded
 // and received per second, per simulcast layer too, loss, worker and Node CPU from
 // /proc), measure a steady-state window after every join settled (optionally cycling the
 // subscribers' preferred simulcast layers), then stop the senders, let the last packets
@@ -20,6 +20,7 @@ export { percentile };
 export type { JoinStats, LayerAccounting, LoadAccounting, RunPlacement, SimulcastResult } from './figures.ts';
 import { cpuSeconds, rssBytes } from './procStat.ts';
 import { TargetProcess } from './TargetProcess.ts';
+import { cascadeFigures, delaySums, nodeOfParticipant, sumByGroups, windowDelay, type NodeSplit, type NodesResult } from './nodes.ts';
 import type { ConsumerLayersDump } from './target.ts';
 
 /** What one run does. */
@@ -42,8 +43,12 @@ export interface LoadRunOptions {
   readonly rooms: number;
   /** Joins started per second; 0 = one after another, each awaited. */
   readonly rampPerSecond: number;
-  /** mediasoup workers of the SFU target (the baseline has one). */
+  /** mediasoup workers of the SFU target, per node (the baseline has one). */
   readonly workers: number;
+  /** SfuNodes of the SFU target (default 1; 2: a cluster on Redis, rooms span both through the cascade). */
+  readonly nodes?: number;
+  /** Which node each participant of a room joins (default alternate: the i-th on node i mod nodes). */
+  readonly nodeSplit?: NodeSplit;
   /** media.maxWorkerLoad of the SFU target (admission control); undefined = its default. */
   readonly maxWorkerLoad?: number;
   /** conference.spreadConsumersPerWorker of the SFU target (0 = a conference stays on one worker); undefined = its default. */
@@ -155,6 +160,8 @@ export interface LoadRunResult {
   readonly simulcast?: SimulcastResult;
   /** Where the rooms lived at the end of the window (routers, workers, pipe transports). */
   readonly placement: RunPlacement;
+  /** Nodes of the SFU target, participants per node, what crossed between them, delay same-node vs cross-node. */
+  readonly nodes: NodesResult;
   /** The machine's 1-minute load average when the run started and at the end of its window. */
   readonly loadAverage: { readonly start: number; readonly windowEnd: number };
 }
@@ -194,19 +201,25 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
   const label = options.label ?? options.target;
   const startedAt = new Date().toISOString();
   const loadAtStart = loadavg()[0]!;
-  const basePort = await freeMediaBasePort(Math.max(1, options.workers));
+  const nodeCount = options.target === 'sfu' ? (options.nodes ?? 1) : 1;
+  const nodeSplit = options.nodeSplit ?? 'alternate';
+  const basePort = await freeMediaBasePort(Math.max(1, options.workers) * nodeCount);
   const target = new TargetProcess(options, basePort);
   const errors: string[] = [];
   const participants: LoadParticipant[] = [];
   const active: LoadParticipant[] = [];
   const producerSent = new Map<number, (layer: number) => number>();
+  /** The node each participant joined, and the node of each published stream (by tag key). */
+  const nodeOf = new Map<LoadParticipant, number>();
+  const nodeOfStream = new Map<number, number>();
   const t0 = performance.now();
   const now = (): number => performance.now() - t0;
   let ticker: NodeJS.Timeout | undefined;
   let sampler: NodeJS.Timeout | undefined;
   let cycler: NodeJS.Timeout | undefined;
   try {
-    const ready = await target.waitReady(30_000);
+    const ready = await target.waitReady(30_000 + 15_000 * (nodeCount - 1));
+    const redisCpu = (): number => (ready.redisPid === undefined ? 0 : (cpuSeconds(ready.redisPid) ?? 0));
     const workerCpuEach = (): number[] => ready.workerPids.map((pid) => cpuSeconds(pid) ?? 0);
     const workerCpu = (): number => workerCpuEach().reduce((sum, seconds) => sum + seconds, 0);
     const nodeCpu = (): number => cpuSeconds(ready.pid) ?? 0;
@@ -307,8 +320,9 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       // Spread the LiveKit share evenly: participant i is on the LiveKit edge when the running share steps up at i.
       const share = options.liveKitShare ?? 0;
       const liveKit = Math.floor((i + 1) * share) > Math.floor(i * share);
+      const node = nodeOfParticipant(indexInRoom, perRoom, ready.nodes.length, nodeSplit);
       const participantOptions = {
-          wsUrl: ready.wsUrl,
+          wsUrl: ready.nodes[node]!.wsUrl,
           conference: `load-${room}`,
           participantId: `p${i}`,
           video: options.video && indexInRoom < publishers,
@@ -320,12 +334,14 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       };
       const participant: LoadParticipant = liveKit ? new LiveKitParticipant(participantOptions, now) : new Participant(participantOptions, now);
       participants.push(participant);
+      nodeOf.set(participant, node);
       const task = participant.start().then(
         () => {
           active.push(participant);
           const keys = participant.streamKeys;
           if (keys.audio !== undefined) producerSent.set(keys.audio, () => participant.sent.audio);
           if (keys.video !== undefined) producerSent.set(keys.video, (layer) => participant.videoSentOfLayer(layer));
+          for (const key of [keys.audio, keys.video]) if (key !== undefined) nodeOfStream.set(key, node);
         },
         (error: unknown) => {
           const code = errorCode(error);
@@ -356,11 +372,11 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
     };
     const notificationsBefore = countNotifications();
     const placementBefore = await target.placement();
-    const a = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), workers: workerCpuEach(), node: nodeCpu(), generator: generatorCpu() };
+    const a = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), workers: workerCpuEach(), node: nodeCpu(), generator: generatorCpu(), redis: redisCpu(), delays: delaySums(participants, nodeOf, nodeOfStream) };
     await sleep(options.durationS * 1000);
     const windowNotifications: Record<string, number> = {};
     for (const [method, n] of countNotifications()) if (n - (notificationsBefore.get(method) ?? 0) > 0) windowNotifications[method] = n - (notificationsBefore.get(method) ?? 0);
-    const b = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), workers: workerCpuEach(), node: nodeCpu(), generator: generatorCpu() };
+    const b = { at: now(), totals: totals(), expected: expectedNow(), worker: workerCpu(), workers: workerCpuEach(), node: nodeCpu(), generator: generatorCpu(), redis: redisCpu(), delays: delaySums(participants, nodeOf, nodeOfStream) };
     const placementAfter = await target.placement();
     const loadAtWindowEnd = loadavg()[0]!;
     if (cycler) clearInterval(cycler);
@@ -405,6 +421,21 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       forwardedPps: forwardedPackets / seconds,
     };
 
+    const crossedPacketsByNode = placementAfter.cascadePacketsByNode.map((n, index) => n - (placementBefore.cascadePacketsByNode[index] ?? 0));
+    const crossedPackets = crossedPacketsByNode.reduce((sum, n) => sum + n, 0);
+    const nodes: NodesResult = {
+      count: ready.nodes.length,
+      split: nodeSplit,
+      nodeIds: ready.nodes.map((node) => node.nodeId),
+      participantsPerNode: ready.nodes.map((_, index) => active.filter((p) => nodeOf.get(p) === index).length),
+      ...cascadeFigures(placementAfter, ready.nodes.length),
+      crossedPacketsByNode,
+      crossedPackets,
+      crossedPps: crossedPackets / seconds,
+      workerCpuSecondsByNode: sumByGroups(window.workerCpuSecondsByWorker, ready.nodes.map((node) => node.workerPids.length)),
+      delay: windowDelay(a.delays, b.delays),
+      ...(ready.redisPid !== undefined ? { redisCpuSeconds: b.redis - a.redis } : {}),
+    };
     const accounting = account(participants, producerSent);
     const simulcast = options.simulcastBitrates ? simulcastResult(participants, producerSent, options, layersDump ?? undefined) : undefined;
     const joins = joinStats(participants, active, refusals);
@@ -436,6 +467,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRunResult> {
       ...(metricsText !== undefined ? { metricsText } : {}),
       ...(simulcast ? { simulcast } : {}),
       placement: runPlacement(placementAfter, options),
+      nodes,
       loadAverage: { start: loadAtStart, windowEnd: loadAtWindowEnd },
     };
   } finally {

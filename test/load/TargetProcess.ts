@@ -2,7 +2,7 @@
 // bare-mediasoup baseline) with an IPC channel, keeps the tail of its stderr (and writes
 // all of it to a log file), and asks it for its readiness, its memory after a GC, the
 // worker's view of its simulcast consumers' layers, and where its conferences live (routers,
-// pipe transports, packets that crossed pipes).
+// pipe transports, packets that crossed pipes between workers and between nodes).
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -12,7 +12,10 @@ import type { ConsumerLayersDump, PlacementDump, TargetReady } from './target.ts
 /** What the target process is started with. */
 export interface TargetOptions {
   readonly target: 'sfu' | 'baseline';
+  /** mediasoup workers per node. */
   readonly workers: number;
+  /** SfuNodes of the SFU target (more than one: a cluster on a redis-server of its own). */
+  readonly nodes?: number;
   readonly maxWorkerLoad?: number;
   readonly sfuStatsIntervalMs?: number;
   /** conference.spreadConsumersPerWorker of the SFU target (0 = a conference stays on one worker). */
@@ -32,6 +35,7 @@ export class TargetProcess {
   constructor(options: TargetOptions, basePort: number) {
     const script = fileURLToPath(new URL('./target.ts', import.meta.url));
     const args = [options.target, '--workers', String(options.workers), '--base-port', String(basePort)];
+    if ((options.nodes ?? 1) > 1) args.push('--nodes', String(options.nodes));
     if (options.maxWorkerLoad !== undefined) args.push('--max-worker-load', String(options.maxWorkerLoad));
     if (options.sfuStatsIntervalMs !== undefined) args.push('--stats-interval-ms', String(options.sfuStatsIntervalMs));
     if (options.spreadConsumersPerWorker !== undefined) args.push('--spread-consumers', String(options.spreadConsumersPerWorker));
@@ -117,7 +121,7 @@ export class TargetProcess {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     if (this.child.connected) this.child.disconnect();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
     await exited;
     clearTimeout(timer);
   }

@@ -208,11 +208,11 @@ export interface RunPlacement {
   readonly spreadWorkerLoad: number | undefined;
   /** Per room: its routers (worker slot, participants homed there, pipe transports on it). */
   readonly rooms: PlacementDump['conferences'];
-  /** Distinct workers the rooms used. */
+  /** Distinct workers the rooms used (over every node). */
   readonly workersUsed: number;
   /** Most routers one room had. */
   readonly maxRoutersPerRoom: number;
-  /** Pipe transports over every router (two per pair of routers that pipe to each other). */
+  /** Pipe transports over every router: two per pair of routers that pipe to each other, plus one per cascade link on each node. */
   readonly pipeTransports: number;
   /** Pipe consumers open (one per producer and router it was piped to). */
   readonly pipeConsumers: number;
@@ -224,7 +224,7 @@ export function runPlacement(dump: PlacementDump, options: Pick<LoadRunOptions, 
     spreadConsumersPerWorker: options.spreadConsumersPerWorker,
     spreadWorkerLoad: options.spreadWorkerLoad,
     rooms: dump.conferences,
-    workersUsed: new Set(routers.map((router) => router.slotIndex)).size,
+    workersUsed: new Set(dump.conferences.flatMap((room) => room.routers.map((router) => `${room.node}:${router.slotIndex}`))).size,
     maxRoutersPerRoom: Math.max(0, ...dump.conferences.map((room) => room.routers.length)),
     pipeTransports: routers.reduce((sum, router) => sum + router.pipeTransports, 0),
     pipeConsumers: dump.pipeConsumers,

@@ -3,6 +3,7 @@
 
 import { resolve } from 'node:path';
 import type { LayerPreference } from './LoadRun.ts';
+import { MAX_NODES, type NodeSplit } from './nodes.ts';
 
 /** Simulcast layer bitrates of --simulcast: q 320×180, h 640×360, f 1280×720 (bits per second). */
 export const DEFAULT_SIMULCAST_BITRATES: readonly [number, number, number] = [150_000, 500_000, 1_200_000];
@@ -26,7 +27,12 @@ export interface CliOptions {
   readonly warmupS: number;
   readonly rooms: number;
   readonly rampPerSecond: number;
+  /** mediasoup workers per node. */
   readonly workers: number;
+  /** SfuNodes of our SFU target (1, or 2: a cluster on a redis-server, rooms spanning both nodes). */
+  readonly nodes: number;
+  /** Which node each participant of a room joins. */
+  readonly nodeSplit: NodeSplit;
   readonly alternations: number;
   readonly sizes: number[];
   /** Room sizes tried by --max: start, step, limit. */
@@ -74,7 +80,11 @@ Load:
   --warmup S             seconds between the last join and the window (default 2)
   --rooms R              rooms the participants spread over (default 1)
   --ramp J               joins started per second, 0 = one after another (default 0)
-  --workers W            mediasoup workers of our SFU (default 1)
+  --workers W            mediasoup workers of our SFU, per node (default 1)
+  --nodes N              SfuNodes of our SFU: 1 (default) or 2 (a cluster on a redis-server of the target's own;
+                         a room spans both nodes, linked by the cascade's SRTP pipe transports)
+  --node-split alternate|half  which node a participant joins (--nodes 2): alternate (default: the i-th of a room
+                         on node i mod 2) or half (the first half of a room on node 1, the rest on node 2)
   --alternations K       A/B pairs in --compare (default 3)
   --sizes a,b,c          participant counts of --growth (default 10,25,50)
   --max-start N --max-step N --max-limit N   sizes of --max (default 10, 5, 60)
@@ -122,6 +132,8 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
     rooms: 1,
     rampPerSecond: 0,
     workers: 1,
+    nodes: 1,
+    nodeSplit: 'alternate' as NodeSplit,
     alternations: 3,
     sizes: [10, 25, 50],
     maxStart: 10,
@@ -140,6 +152,7 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
     help: false,
   };
   let workersGiven = false;
+  let splitGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = argv[i + 1];
@@ -247,6 +260,19 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
         o.workers = Math.round(positive(arg, take(), faults));
         workersGiven = true;
         break;
+      case '--nodes': {
+        const nodes = Number(take());
+        if (Number.isInteger(nodes) && nodes >= 1 && nodes <= MAX_NODES) o.nodes = nodes;
+        else faults.push(`--nodes is 1 or ${MAX_NODES} (the target runs at most ${MAX_NODES} SfuNodes: the nodes, Redis and the generator share this machine)`);
+        break;
+      }
+      case '--node-split': {
+        const split = take();
+        splitGiven = true;
+        if (split === 'alternate' || split === 'half') o.nodeSplit = split;
+        else faults.push('--node-split is alternate or half');
+        break;
+      }
       case '--alternations':
         o.alternations = Math.round(positive(arg, take(), faults));
         break;
@@ -304,6 +330,12 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
   if (o.liveKitShare > 0 && (o.mode === 'compare' || o.mode === 'simulcast-compare' || o.target === 'baseline')) {
     faults.push('--livekit-share needs our SFU as the only target (the baseline speaks protocol v1 only)');
   }
+  if (o.nodes > 1) {
+    if (o.target !== 'sfu') faults.push('--nodes needs our SFU as the target (the baseline is one process)');
+    if (o.mode === 'compare' || o.mode === 'simulcast-compare' || o.mode === 'pipe-cost') {
+      faults.push(`--nodes ${o.nodes} does not combine with --${o.mode} (its runs compare targets or workers on one node)`);
+    }
+  } else if (splitGiven) faults.push('--node-split needs --nodes 2');
   if (faults.length > 0) throw new Error(`invalid options:\n  ${faults.join('\n  ')}\n\n${USAGE}`);
   return o;
 }

@@ -1,9 +1,10 @@
 // CPU time and memory of other processes from /proc (Linux): utime + stime of
-// /proc/PID/stat in clock ticks (CLK_TCK, read once with getconf), and VmRSS of
-// /proc/PID/status. A process that has exited reads as undefined.
+// /proc/PID/stat in clock ticks (CLK_TCK, read once with getconf), VmRSS of
+// /proc/PID/status, and a process's children by command name. A process that has exited
+// reads as undefined.
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -39,4 +40,21 @@ export function rssBytes(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Pids of the live children of `parentPid` whose command name (/proc/PID/comm) is `comm`. */
+export function childPidsNamed(parentPid: number, comm: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === parentPid && name === comm) pids.push(Number(entry));
+    } catch {
+      // The process exited while we read /proc: not a child any more.
+    }
+  }
+  return pids;
 }

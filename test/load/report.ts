@@ -3,7 +3,9 @@
 // (packets per second, CPU and loss over time, three panels on one time axis), written
 // by hand: no plotting dependency; simulcast runs get a fourth panel (received packets/s
 // per layer q/h/f), and a report of several runs a bar chart comparing them (runs.svg);
-// lines on where the rooms lived (routers, workers, pipes) and on the cost of a pipe hop.
+// lines on where the rooms lived (routers, workers, pipes), on runs across nodes (participants
+// per node, cascade links, packets that crossed between nodes, delay same-node vs cross-node)
+// and on the cost of a pipe hop.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,6 +59,8 @@ export function summaryTable(runs: readonly LoadRunResult[]): string {
     'heap/p KiB'.padStart(11),
     'wkrs'.padStart(4),
     'pipe pps'.padStart(8),
+    'nodes'.padStart(5),
+    'x-node pps'.padStart(10),
     'load'.padStart(5),
   ].join(' ');
   const rows = runs.map((run) =>
@@ -77,6 +81,8 @@ export function summaryTable(runs: readonly LoadRunResult[]): string {
       fmt(run.memory.heapPerParticipantBytes / 1024, 1).padStart(11),
       String(run.placement.workersUsed).padStart(4),
       fmt(run.window.pipedPps, 0).padStart(8),
+      String(run.nodes?.count ?? 1).padStart(5),
+      fmt(run.nodes?.crossedPps ?? 0, 0).padStart(10),
       fmt(run.loadAverage.windowEnd, 1).padStart(5),
     ].join(' '),
   );
@@ -106,20 +112,24 @@ export function placementLine(run: LoadRunResult): string | undefined {
   if (run.target !== 'sfu') return undefined;
   const p = run.placement;
   const setting = (value: number | undefined): string => (value === undefined ? 'default' : String(value));
+  const multiNode = (run.nodes?.count ?? 1) > 1;
   const rooms = p.rooms
-    .map((room) => `${room.id}: ${room.routers.map((r) => `worker ${r.slotIndex} ${r.participants} participants/${r.pipeTransports} pipe transports`).join(', ')}`)
+    .map((room) => `${room.id}${multiNode ? ` on node ${room.node + 1}` : ''}: ${room.routers.map((r) => `worker ${r.slotIndex} ${r.participants} participants/${r.pipeTransports} pipe transports`).join(', ')}`)
     .join('; ');
-  const where = new Map<string, { publisher: string; slotIndex: number | null }>();
-  const slotOf = new Map<string, number | null>();
+  // Where each participant is homed: its own node's view (another node's copy of it has no worker).
+  const where = new Map<string, { publisher: string; at: string }>();
+  const homeOf = new Map<string, string>();
   for (const room of p.rooms) {
     for (const participant of room.participants) {
-      slotOf.set(participant.id, participant.slotIndex);
-      for (const producerId of participant.producers) where.set(producerId, { publisher: participant.id, slotIndex: participant.slotIndex });
+      if (participant.remoteNode !== undefined) continue;
+      const at = `${multiNode ? `node ${room.node + 1} ` : ''}worker ${participant.slotIndex ?? '?'}`;
+      homeOf.set(participant.id, at);
+      for (const producerId of participant.producers) where.set(producerId, { publisher: participant.id, at });
     }
   }
   const silent = run.accounting.silent.map((s) => {
     const from = where.get(s.producerId);
-    return `${s.subscriber} (worker ${slotOf.get(s.subscriber) ?? '?'}) ← ${s.kind} of ${from?.publisher ?? s.producerId} (worker ${from?.slotIndex ?? '?'})`;
+    return `${s.subscriber} (${homeOf.get(s.subscriber) ?? 'worker ?'}) ← ${s.kind} of ${from?.publisher ?? s.producerId} (${from?.at ?? 'worker ?'})`;
   });
   const perWorker = run.window.workerCpuSecondsByWorker.map((seconds) => `${fmt((100 * seconds) / run.window.seconds, 1)} %`).join(', ');
   return (
@@ -127,6 +137,23 @@ export function placementLine(run: LoadRunResult): string | undefined {
     `${rooms || 'no room'}; ${p.workersUsed}/${run.workers} workers used, ${p.pipeTransports} pipe transports, ${p.pipeConsumers} pipe consumers, ` +
     `piped ${fmt(run.window.pipedPps, 0)} pps; worker CPU ${perWorker}; load average ${fmt(run.loadAverage.start, 2)} → ${fmt(run.loadAverage.windowEnd, 2)}` +
     (silent.length > 0 ? `; silent subscriptions: ${silent.join(', ')}` : '')
+  );
+}
+
+/** A run across nodes (--nodes 2): participants, links, packets across, worker CPU per node, delay same-node vs cross-node; undefined for one node. */
+export function nodesLine(run: LoadRunResult): string | undefined {
+  const n = run.nodes;
+  if (!n || n.count < 2) return undefined;
+  const perNode = (values: readonly number[], format: (v: number) => string): string => values.map((v, i) => `${n.nodeIds[i] ?? i}: ${format(v)}`).join(', ');
+  const d = n.delay;
+  return (
+    `[${run.label}] nodes (${n.count}, split ${n.split}): participants ${perNode(n.participantsPerNode, String)}; ` +
+    `cascade links up ${perNode(n.linksUpPerNode, String)}, rooms spanning ${perNode(n.roomsSpanningPerNode, String)}, ` +
+    `remote participants ${perNode(n.remoteParticipantsPerNode, String)}, ${n.cascadeConsumers} cascade pipe consumers; ` +
+    `crossed between nodes ${fmt(n.crossedPps, 0)} pps (${perNode(n.crossedPacketsByNode.map((p) => p / run.window.seconds), (v) => `${fmt(v, 0)} pps out`)}); ` +
+    `worker CPU ${perNode(n.workerCpuSecondsByNode, (v) => `${fmt((100 * v) / run.window.seconds, 1)} %`)}` +
+    (n.redisCpuSeconds !== undefined ? `, redis ${fmt((100 * n.redisCpuSeconds) / run.window.seconds, 2)} %` : '') +
+    `; one-way delay same node ${fmt(d.sameNodeMs, 2)} ms (${d.sameNodePackets} packets), cross node ${fmt(d.crossNodeMs, 2)} ms (${d.crossNodePackets}): added ${fmt(d.addedMs, 2)} ms`
   );
 }
 

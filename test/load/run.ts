@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { compare, growth, held, pipeCost, simulcastComparison } from './analysis.ts';
 import { runLoad, type LoadRunOptions, type LoadRunResult } from './LoadRun.ts';
 import { parseCliOptions, USAGE, type CliOptions } from './options.ts';
-import { accountingLine, edgeLines, pipeCostLines, placementLine, REPORT_SCHEMA, simulcastLines, summaryTable, writeReport, type LoadReport } from './report.ts';
+import { accountingLine, edgeLines, nodesLine, pipeCostLines, placementLine, REPORT_SCHEMA, simulcastLines, summaryTable, writeReport, type LoadReport } from './report.ts';
 
 function progress(line: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
@@ -28,6 +28,7 @@ function base(options: CliOptions, overrides: Partial<LoadRunOptions>): LoadRunO
     rooms: options.rooms,
     rampPerSecond: options.rampPerSecond,
     workers: options.workers,
+    ...(options.nodes > 1 ? { nodes: options.nodes, nodeSplit: options.nodeSplit } : {}),
     ...(options.maxWorkerLoad !== undefined ? { maxWorkerLoad: options.maxWorkerLoad } : {}),
     ...(options.spreadConsumersPerWorker !== undefined ? { spreadConsumersPerWorker: options.spreadConsumersPerWorker } : {}),
     ...(options.spreadWorkerLoad !== undefined ? { spreadWorkerLoad: options.spreadWorkerLoad } : {}),
@@ -47,6 +48,8 @@ async function one(runs: LoadRunResult[], options: LoadRunOptions): Promise<Load
   console.log(accountingLine(result));
   const placement = placementLine(result);
   if (placement) console.log(placement);
+  const nodes = nodesLine(result);
+  if (nodes) console.log(nodes);
   runs.push(result);
   return result;
 }
@@ -116,6 +119,7 @@ async function main(): Promise<void> {
         largestHeld: best ?? null,
         firstFailure: broke ?? `none up to ${options.maxLimit}`,
         workers: options.workers,
+    ...(options.nodes > 1 ? { nodes: options.nodes, nodeSplit: options.nodeSplit } : {}),
         spreadConsumersPerWorker: options.spreadConsumersPerWorker ?? null,
         ...(bestRun
           ? {
@@ -126,6 +130,9 @@ async function main(): Promise<void> {
                 pipeTransports: bestRun.placement.pipeTransports,
                 workerUsPerPacket: bestRun.window.workerUsPerPacket,
                 loadAverage: bestRun.loadAverage.windowEnd,
+                ...(options.nodes > 1
+                  ? { participantsPerNode: bestRun.nodes.participantsPerNode, linksUp: bestRun.nodes.linksUpPerNode, crossedPps: bestRun.nodes.crossedPps }
+                  : {}),
               },
             }
           : {}),

@@ -1,20 +1,22 @@
 // The system under load, run as its own Node process (forked with an IPC channel) so its
-// CPU is measured apart from the generator: `sfu` starts a real SfuNode (auth.mode none,
-// port 0, workers from --workers) and `baseline` starts the bare-mediasoup server of
-// baseline.ts. Sends one `ready` message with the WebSocket URL, its own pid and its
-// worker pids; answers `memory` with process.memoryUsage() after a GC (the parent runs it
-// with --expose-gc); answers `layers` with the worker's own view of every simulcast
-// consumer (consumer.dump(): preferred and current spatial layer, found through mediasoup's
-// observer, so it works the same for both targets); stops when the channel closes or on
-// SIGTERM. Logs warnings and errors to stderr.
+// CPU is measured apart from the generator: `sfu` starts real SfuNodes (auth.mode none,
+// port 0, workers from --workers; with --nodes 2 a redis-server and two nodes in cluster
+// mode, see sfuNodes.ts) and `baseline` starts the bare-mediasoup server of baseline.ts.
+// Sends one `ready` message with every node's WebSocket URL, its own pid, every worker pid
+// (node by node) and the redis-server's pid; answers `memory` with process.memoryUsage()
+// after a GC (the parent runs it with --expose-gc); answers `layers` with the worker's own
+// view of every simulcast consumer (consumer.dump(): preferred and current spatial layer,
+// found through mediasoup's observer, so it works the same for both targets); answers
+// `placement` with where the conferences live on every node, the cascade's links, and the
+// packets pipe consumers sent, worker-to-worker pipes apart from node-to-node (cascade)
+// ones; stops when the channel closes or on SIGTERM. Logs warnings and errors to stderr.
 //
-// Usage (by LoadRun): fork test/load/target.ts sfu|baseline --workers N --base-port P [--max-worker-load F] [--stats-interval-ms MS]
+// Usage (by LoadRun): fork test/load/target.ts sfu|baseline --workers N --base-port P [--nodes N] [--max-worker-load F] [--stats-interval-ms MS]
 
 import { createLogger } from '../../src/common/lib/logger.ts';
-import { loadConfig } from '../../src/server/config/loadConfig.ts';
-import { SfuNode } from '../../src/server/SfuNode.ts';
 import { SfuMetrics } from '../../src/server/metrics/SfuMetrics.ts';
 import { startBaseline } from './baseline.ts';
+import { startSfuNodes } from './sfuNodes.ts';
 import mediasoup from 'mediasoup';
 import type { Consumer } from '../../src/server/media/types.ts';
 
@@ -69,36 +71,57 @@ async function dumpLayers(consumers: ReadonlySet<Consumer>): Promise<ConsumerLay
 export interface PlacementDump {
   readonly conferences: Array<{
     readonly id: string;
+    /** The node (index in `ready.nodes`) this conference runs on. */
+    readonly node: number;
     readonly routers: Array<{ readonly slotIndex: number; readonly participants: number; readonly pipeTransports: number; readonly primary: boolean }>;
-    /** Each participant's worker slot (null while it moves) and producer ids. */
-    readonly participants: Array<{ readonly id: string; readonly slotIndex: number | null; readonly producers: string[] }>;
+    /** Each participant's worker slot (null while it moves, and for another node's), producer ids, and the node id it sits on when not this one. */
+    readonly participants: Array<{ readonly id: string; readonly slotIndex: number | null; readonly producers: string[]; readonly remoteNode?: string }>;
   }>;
-  /** Packets sent by every pipe consumer so far (closed ones included), over all workers. */
+  /** Packets sent by every worker-to-worker pipe consumer so far (closed ones included), over all workers. */
   readonly pipedPackets: number;
-  /** Pipe consumers open now. */
+  /** Worker-to-worker pipe consumers open now. */
   readonly pipeConsumers: number;
+  /** Packets sent so far by the cascade's pipe consumers (node to node), per sending node. */
+  readonly cascadePacketsByNode: number[];
+  /** Cascade pipe consumers open now. */
+  readonly cascadeConsumers: number;
+  /** Per node: its cascade's links (`node.cascade.summary()`); empty without a cluster. */
+  readonly nodes: Array<{ readonly index: number; readonly nodeId: string; readonly linksUp: number; readonly linksOffered: number; readonly roomsSpanning: number }>;
+}
+
+/** A pipe consumer and what it pipes: between two workers of a node, or to another node (the cascade). */
+interface PipeConsumer {
+  readonly consumer: Consumer;
+  readonly cascade: boolean;
+  readonly workerPid: number;
 }
 
 /**
- * Packets sent by the pipe consumers of every worker (found through mediasoup's observer):
- * the open ones are asked (consumer.getStats()), a closed one counts with its last answer.
+ * Packets sent by the pipe consumers of every worker (found through mediasoup's observer),
+ * worker-to-worker pipes apart from the cascade's (pipe transports with appData `cascade`),
+ * by worker pid: the open ones are asked (consumer.getStats()), a closed one counts with its
+ * last answer.
  */
 class PipeCounter {
-  readonly #open = new Set<Consumer>();
-  readonly #lastCount = new Map<Consumer, number>();
-  #closedPackets = 0;
+  readonly #open = new Set<PipeConsumer>();
+  readonly #lastCount = new Map<PipeConsumer, number>();
+  /** Packets of closed consumers: worker pipes under key "worker", cascade ones by worker pid. */
+  readonly #closed = new Map<string, number>();
 
   constructor() {
     mediasoup.observer.on('newworker', (worker) =>
       worker.observer.on('newrouter', (router) =>
         router.observer.on('newtransport', (transport) => {
           if (transport.type !== 'pipe') return;
+          const cascade = typeof (transport.appData as { cascade?: unknown }).cascade === 'string';
           transport.observer.on('newconsumer', (consumer) => {
-            this.#open.add(consumer);
+            const entry: PipeConsumer = { consumer, cascade, workerPid: worker.pid };
+            this.#open.add(entry);
             consumer.observer.once('close', () => {
-              this.#open.delete(consumer);
-              this.#closedPackets += this.#lastCount.get(consumer) ?? 0;
-              this.#lastCount.delete(consumer);
+              this.#open.delete(entry);
+              const key = PipeCounter.#key(entry);
+              this.#closed.set(key, (this.#closed.get(key) ?? 0) + (this.#lastCount.get(entry) ?? 0));
+              this.#lastCount.delete(entry);
             });
           });
         }),
@@ -106,23 +129,33 @@ class PipeCounter {
     );
   }
 
-  get open(): number {
-    return this.#open.size;
+  static #key(entry: PipeConsumer): string {
+    return entry.cascade ? String(entry.workerPid) : 'worker';
   }
 
-  /** Packets every pipe consumer sent so far. */
-  async packets(): Promise<number> {
-    let total = this.#closedPackets;
-    for (const consumer of [...this.#open]) {
-      const stats = await consumer.getStats().catch((error: unknown) => {
+  /** Open consumers: worker-to-worker and cascade. */
+  get open(): { worker: number; cascade: number } {
+    let cascade = 0;
+    for (const entry of this.#open) if (entry.cascade) cascade++;
+    return { worker: this.#open.size - cascade, cascade };
+  }
+
+  /** Packets every pipe consumer sent so far: worker pipes in total, cascade pipes by worker pid. */
+  async packets(): Promise<{ worker: number; cascadeByWorkerPid: Map<number, number> }> {
+    const totals = new Map(this.#closed);
+    for (const entry of [...this.#open]) {
+      const stats = await entry.consumer.getStats().catch((error: unknown) => {
         process.stderr.write(`pipe consumer stats failed: ${String(error)}\n`);
         return [];
       });
       const packets = stats.reduce((sum, stat) => sum + (stat.type === 'outbound-rtp' ? stat.packetCount : 0), 0);
-      this.#lastCount.set(consumer, packets);
-      total += packets;
+      this.#lastCount.set(entry, packets);
+      const key = PipeCounter.#key(entry);
+      totals.set(key, (totals.get(key) ?? 0) + packets);
     }
-    return total;
+    const cascadeByWorkerPid = new Map<number, number>();
+    for (const [key, packets] of totals) if (key !== 'worker') cascadeByWorkerPid.set(Number(key), packets);
+    return { worker: totals.get('worker') ?? 0, cascadeByWorkerPid };
   }
 }
 
@@ -130,10 +163,16 @@ class PipeCounter {
 export interface TargetReady {
   readonly ready: true;
   readonly kind: 'sfu' | 'baseline';
+  /** The first node's WebSocket URL. */
   readonly wsUrl: string;
   readonly pid: number;
+  /** Every worker of every node, node by node. */
   readonly workerPids: number[];
   readonly mediasoupVersion: string;
+  /** Every node: id, WebSocket URL, worker pids (one entry for the baseline and a single node). */
+  readonly nodes: Array<{ readonly nodeId: string; readonly wsUrl: string; readonly workerPids: number[] }>;
+  /** The redis-server of a cluster run. */
+  readonly redisPid?: number;
 }
 
 function arg(name: string, fallback: number): number {
@@ -154,49 +193,63 @@ async function main(): Promise<void> {
   let stop: () => Promise<void>;
   let ready: TargetReady;
   let conferences: () => PlacementDump['conferences'] = () => [];
+  let cascades: () => PlacementDump['nodes'] = () => [];
   if (kind === 'sfu') {
     const maxWorkerLoad = arg('--max-worker-load', -1);
     const spreadConsumersPerWorker = arg('--spread-consumers', -1);
     const spreadWorkerLoad = arg('--spread-worker-load', -1);
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        server: { port: 0 },
-        auth: { mode: 'none' },
-        media: { numWorkers: workers, basePort, ...(maxWorkerLoad >= 0 ? { maxWorkerLoad } : {}) },
-        conference: {
-          maxParticipants: 1000,
-          maxConsumersPerParticipant: 2000,
-          ...(spreadConsumersPerWorker >= 0 ? { spreadConsumersPerWorker } : {}),
-          ...(spreadWorkerLoad >= 0 ? { spreadWorkerLoad } : {}),
-        },
-        signalling: { ratePerSecond: 1000, rateBurst: 2000, joinTimeoutMs: 60_000 },
-      },
-    });
     const statsIntervalMs = arg('--stats-interval-ms', -1);
-    const metrics = statsIntervalMs > 0 ? new SfuMetrics({ logger, stats: { intervalMs: statsIntervalMs } }) : undefined;
-    const node = await SfuNode.start({ config, logger, ...(metrics ? { metrics } : {}) });
+    const started = await startSfuNodes({
+      nodes: arg('--nodes', 1),
+      workers,
+      basePort,
+      logger,
+      ...(maxWorkerLoad >= 0 ? { maxWorkerLoad } : {}),
+      ...(spreadConsumersPerWorker >= 0 ? { spreadConsumersPerWorker } : {}),
+      ...(spreadWorkerLoad >= 0 ? { spreadWorkerLoad } : {}),
+      ...(statsIntervalMs > 0 ? { metrics: () => new SfuMetrics({ logger, stats: { intervalMs: statsIntervalMs } }) } : {}),
+    });
+    const nodes = started.nodes.map(({ id, node }) => ({ nodeId: id, wsUrl: node.wsUrl, workerPids: node.pool.slots.map((slot) => slot.worker.pid) }));
     ready = {
       ready: true,
       kind,
-      wsUrl: node.wsUrl,
+      wsUrl: nodes[0]!.wsUrl,
       pid: process.pid,
-      workerPids: node.pool.slots.map((slot) => slot.worker.pid),
+      workerPids: nodes.flatMap((node) => node.workerPids),
       mediasoupVersion,
+      nodes,
+      ...(started.redisPid !== undefined ? { redisPid: started.redisPid } : {}),
     };
-    stop = () => node.stop();
+    stop = () => started.stop();
     conferences = () =>
-      node.registry.list().map((conference) => {
-        const dump = conference.dump();
-        return {
-          id: dump.id,
-          routers: dump.routers.map(({ slotIndex, participants, pipeTransports, primary }) => ({ slotIndex, participants, pipeTransports, primary })),
-          participants: dump.participants.map(({ id, slotIndex, producers }) => ({ id, slotIndex, producers })),
-        };
+      started.nodes.flatMap(({ node }, index) =>
+        node.registry.list().map((conference) => {
+          const dump = conference.dump();
+          return {
+            id: dump.id,
+            node: index,
+            routers: dump.routers.map(({ slotIndex, participants, pipeTransports, primary }) => ({ slotIndex, participants, pipeTransports, primary })),
+            participants: dump.participants.map(({ id, slotIndex, producers, remoteLink }) => ({ id, slotIndex, producers, ...(remoteLink !== undefined ? { remoteNode: remoteLink } : {}) })),
+          };
+        }),
+      );
+    cascades = () =>
+      started.nodes.flatMap(({ id, node }, index) => {
+        if (!node.cascade) return [];
+        const summary = node.cascade.summary();
+        return [{ index, nodeId: id, linksUp: summary.links.up, linksOffered: summary.links.offered, roomsSpanning: summary.roomsSpanningNodes }];
       });
   } else if (kind === 'baseline') {
     const baseline = await startBaseline({ basePort, logger });
-    ready = { ready: true, kind, wsUrl: baseline.wsUrl, pid: process.pid, workerPids: [baseline.workerPid], mediasoupVersion };
+    ready = {
+      ready: true,
+      kind,
+      wsUrl: baseline.wsUrl,
+      pid: process.pid,
+      workerPids: [baseline.workerPid],
+      mediasoupVersion,
+      nodes: [{ nodeId: 'baseline', wsUrl: baseline.wsUrl, workerPids: [baseline.workerPid] }],
+    };
     stop = () => baseline.stop();
   } else {
     throw new Error(`unknown target ${String(kind)} (sfu or baseline)`);
@@ -211,7 +264,19 @@ async function main(): Promise<void> {
     }
     if (message === 'placement') {
       pipes.packets().then(
-        (pipedPackets) => process.send?.({ placement: { conferences: conferences(), pipedPackets, pipeConsumers: pipes.open } satisfies PlacementDump }),
+        ({ worker, cascadeByWorkerPid }) => {
+          const open = pipes.open;
+          const cascadePacketsByNode = ready.nodes.map((node) => node.workerPids.reduce((sum, pid) => sum + (cascadeByWorkerPid.get(pid) ?? 0), 0));
+          const placement: PlacementDump = {
+            conferences: conferences(),
+            pipedPackets: worker,
+            pipeConsumers: open.worker,
+            cascadePacketsByNode,
+            cascadeConsumers: open.cascade,
+            nodes: cascades(),
+          };
+          process.send?.({ placement });
+        },
         (error: unknown) => process.stderr.write(`placement dump failed: ${String(error)}\n`),
       );
       return;

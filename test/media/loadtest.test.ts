@@ -9,7 +9,9 @@
 // preferred layer as current), the same simulcast load on the bare-mediasoup baseline, and a
 // room mixing both signalling edges (a participant on the LiveKit edge publishes to and
 // receives from native ones), and a room spread over two workers (its routers, pipe
-// transports and the packets that crossed the pipe, as the target reports them). Timings
+// transports and the packets that crossed the pipe, as the target reports them), and a room
+// spread over two SfuNodes in cluster mode on a real redis-server (the cascade's links up,
+// packets across, delay of same-node and cross-node subscriptions). Timings
 // and CPU figures are printed, never asserted.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runLoad, type LoadRunResult } from '../load/LoadRun.ts';
-import { REPORT_SCHEMA, accountingLine, edgeLines, placementLine, summaryTable, writeReport, type LoadReport } from '../load/report.ts';
+import { REPORT_SCHEMA, accountingLine, edgeLines, nodesLine, placementLine, summaryTable, writeReport, type LoadReport } from '../load/report.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'loadtest-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -182,4 +184,27 @@ describe('load generator across two workers', () => {
     expect(run.placement).toMatchObject({ workersUsed: 1, maxRoutersPerRoom: 1, pipeTransports: 0, pipeConsumers: 0 });
     expect(run.window.pipedPackets).toBe(0);
   }, 50_000);
+});
+
+describe('load generator across two nodes', () => {
+  it('spreads a room over two SfuNodes in cluster mode (Redis), linked by the cascade: every subscription delivers, packets cross between the nodes, delay measured both ways', async () => {
+    const run = await runLoad({ ...base, nodes: 2, participants: 4, durationS: 3, warmupS: 1, rampPerSecond: 0, label: 'two-nodes' });
+    console.log(`${accountingLine(run)}\n${placementLine(run)}\n${nodesLine(run)}`);
+    expect(run.joins.joined).toBe(4);
+    const a = run.accounting;
+    expect(a.subscriptions).toBe(4 * 3 * 2);
+    expect(a.silentSubscriptions).toBe(0);
+    expect(a.expected).toBe(a.received + a.lostAfterSfu + a.notForwarded);
+    const n = run.nodes;
+    expect(n).toMatchObject({ count: 2, split: 'alternate', participantsPerNode: [2, 2], roomsSpanningPerNode: [1, 1], remoteParticipantsPerNode: [2, 2] });
+    expect(Math.min(...n.linksUpPerNode)).toBeGreaterThanOrEqual(1);
+    // Each node exports its two publishers' audio and video once over the one link.
+    expect(n.cascadeConsumers).toBe(8);
+    expect(Math.min(...n.crossedPacketsByNode)).toBeGreaterThan(0);
+    expect(run.window.pipedPackets).toBe(0); // one worker per node: no worker-to-worker pipes
+    expect(n.workerCpuSecondsByNode).toHaveLength(2);
+    expect(n.delay.sameNodePackets).toBeGreaterThan(0);
+    expect(n.delay.crossNodePackets).toBeGreaterThan(0);
+    expect(run.errors).toEqual([]);
+  }, 60_000);
 });

@@ -40,27 +40,31 @@ describe('parseCliOptions across workers', () => {
 });
 
 describe('runPlacement', () => {
+  const noCascade = { cascadePacketsByNode: [0], cascadeConsumers: 0, nodes: [] };
+
   it('counts the workers and routers the rooms used and their pipe transports', () => {
     const placement = runPlacement(
       {
         conferences: [
           {
             id: 'load-0',
+            node: 0,
             routers: [
               { slotIndex: 0, participants: 3, pipeTransports: 1, primary: true },
               { slotIndex: 1, participants: 3, pipeTransports: 1, primary: false },
             ],
             participants: [],
           },
-          { id: 'load-1', routers: [{ slotIndex: 1, participants: 2, pipeTransports: 0, primary: true }], participants: [] },
+          { id: 'load-1', node: 0, routers: [{ slotIndex: 1, participants: 2, pipeTransports: 0, primary: true }], participants: [] },
         ],
         pipedPackets: 1234,
         pipeConsumers: 12,
+        ...noCascade,
       },
       { spreadConsumersPerWorker: 1 },
     );
     expect(placement).toMatchObject({ spreadConsumersPerWorker: 1, spreadWorkerLoad: undefined, workersUsed: 2, maxRoutersPerRoom: 2, pipeTransports: 2, pipeConsumers: 12 });
-    expect(runPlacement({ conferences: [], pipedPackets: 0, pipeConsumers: 0 }, {})).toMatchObject({ workersUsed: 0, maxRoutersPerRoom: 0, pipeTransports: 0 });
+    expect(runPlacement({ conferences: [], pipedPackets: 0, pipeConsumers: 0, ...noCascade }, {})).toMatchObject({ workersUsed: 0, maxRoutersPerRoom: 0, pipeTransports: 0 });
   });
 });
 
