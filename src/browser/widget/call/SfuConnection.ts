@@ -307,8 +307,8 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
       this.#options.logger.warn('joining elsewhere before leaving the draining node failed; reconnecting', { error: String(error) });
       this.#endHandover(handover);
       await handover.next?.leave();
-      const closed = handover.oldClosed;
-      await this.#recover(old, closed?.code ?? CLOSE_CODES.DRAINING, closed?.reason ?? 'draining');
+      const closed = this.#fallbackClose(handover);
+      await this.#recover(old, closed.code, closed.reason);
       return;
     }
     const deadline = Date.now() + HANDOVER_MAX_MS;
@@ -322,7 +322,8 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
       const closed = handover.oldClosed;
       if (!switching) {
         this.#options.logger.warn('the new connection closed before the switch; reconnecting');
-        return void this.#recover(old, closed?.code ?? CLOSE_CODES.DRAINING, closed?.reason ?? 'draining');
+        const fallback = this.#fallbackClose(handover);
+        return void this.#recover(old, fallback.code, fallback.reason);
       }
       // Leave first: the old client then emits nothing more into the UI, which follows `next`.
       this.#client = undefined;
@@ -336,6 +337,16 @@ export class SfuConnection extends TypedEmitter<SfuConnectionEvents> {
       this.#adopt(next, next.peers);
       this.#options.logger.info('moved off the draining node', { oldClosed: closed?.code });
     });
+  }
+
+  /**
+   * The close a failed handover recovers from: an ending close of the old connection (4004)
+   * stands; anything else (still open, 4005 because our new session showed up elsewhere,
+   * 4006) is a draining node to reconnect from, never a quiet end.
+   */
+  #fallbackClose(handover: Handover): { code: number; reason: string } {
+    const closed = handover.oldClosed;
+    return closed && closeActionOf(closed.code) === 'end' ? closed : { code: CLOSE_CODES.DRAINING, reason: 'draining' };
   }
 
   /** Ends the handover; publications on its new client are forgotten unless `keep` (the switch). */

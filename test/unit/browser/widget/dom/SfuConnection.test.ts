@@ -74,9 +74,12 @@ const refusals: Error[] = [];
 const admissionRefusals: Error[] = [];
 /** What happened, in order (connects, publishes, leaves). */
 const events: string[] = [];
+/** When set, connects wait for it (a slow new node). */
+let connectGate: Promise<void> | undefined;
 vi.mock('../../../../../src/browser/client/SfuClient.ts', () => ({
   SfuClient: {
     connect: vi.fn(async () => {
+      if (connectGate) await connectGate;
       const refusal = refusals.shift();
       if (refusal) throw refusal;
       const client = new FakeClient(clients.length);
@@ -118,6 +121,7 @@ beforeEach(() => {
   refusals.length = 0;
   admissionRefusals.length = 0;
   events.length = 0;
+  connectGate = undefined;
 });
 afterEach(() => vi.useRealTimers());
 
@@ -302,6 +306,23 @@ describe('SfuConnection', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(events).toContain('leave 0');
     expect(seen.reconnecting).toBe(1);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(seen).toEqual({ reconnecting: 1, reconnected: 1, closed: [] });
+    expect(connection.client).toBe(clients[1]);
+  });
+
+  it('reconnects (no quiet end) when the draining connection was replaced (4005) and then the new connect failed', async () => {
+    const { connection, seen } = await open();
+    let release = (): void => undefined;
+    connectGate = new Promise((resolve) => (release = resolve));
+    refusals.push(new ConnectionClosedError(1006, '', 'CONNECT_FAILED'));
+    clients[0]!.draining();
+    await vi.advanceTimersByTimeAsync(0);
+    clients[0]!.serverClose(CLOSE_CODES.REPLACED, 'replaced');
+    connectGate = undefined;
+    release();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual({ reconnecting: 1, reconnected: 0, closed: [] });
     await vi.advanceTimersByTimeAsync(500);
     expect(seen).toEqual({ reconnecting: 1, reconnected: 1, closed: [] });
     expect(connection.client).toBe(clients[1]);
