@@ -2,9 +2,11 @@
 // (bare mediasoup ÷ our SFU, so 1.0 = as efficient, ≥ 0.95 the target) with its spread,
 // growth curves with a least-squares line of worker CPU against forwarded packets, the
 // largest room that held, the cost of simulcast (runs with and without it, per target), and
-// the cost of a pipe hop (the same room on one worker and spread over two).
+// the cost of a pipe hop (the same room on one worker and spread over two), and the cost of a
+// hop between nodes (the same room on one node and across two).
 
 import type { LoadRunResult, LoadWindow, RunPlacement } from './LoadRun.ts';
+import type { NodesResult } from './nodes.ts';
 
 /** Mean, sample standard deviation, min and max. */
 export interface Spread {
@@ -250,5 +252,63 @@ export function pipeCost(runs: readonly PipeCostRun[]): PipeCost {
     pipedPps: spread(spreadRuns.map((run) => run.window.pipedPps)),
     pipedPerForwarded: spread(pairs.map((pair) => pair.pipedPerForwarded)),
     usPerPipedPacket: spread(pairs.map((pair) => pair.usPerPipedPacket)),
+  };
+}
+
+/** One pair of --node-cost runs: the same room on one node and across two. */
+export interface NodeCostPair {
+  readonly oneUsPerPacket: number;
+  readonly twoUsPerPacket: number;
+  /** Packets that crossed between the nodes ÷ packets forwarded to subscribers, two-node run. */
+  readonly crossedPerForwarded: number;
+  /** Extra worker CPU (both nodes) per crossed packet: (two − one) µs per forwarded packet × forwarded ÷ crossed. */
+  readonly usPerCrossedPacket: number;
+  /** Cross-node − same-node mean one-way delay within the two-node run (same packets' clock). */
+  readonly addedDelayMs: number;
+}
+
+/** The cost of a hop between nodes over alternating --node-cost runs. */
+export interface NodeCost {
+  readonly pairs: NodeCostPair[];
+  readonly oneUsPerPacket: Spread;
+  readonly twoUsPerPacket: Spread;
+  /** Two ÷ one, per pair. */
+  readonly ratio: Spread;
+  readonly crossedPps: Spread;
+  readonly usPerCrossedPacket: Spread;
+  readonly addedDelayMs: Spread;
+}
+
+/** What nodeCost reads of a run. */
+export interface NodeCostRun {
+  readonly label: string;
+  readonly window: Pick<LoadWindow, 'workerUsPerPacket' | 'forwardedPackets'>;
+  readonly nodes: Pick<NodesResult, 'crossedPackets' | 'crossedPps' | 'delay'>;
+}
+
+/** Pairs the i-th run labelled `one-node-…` with the i-th labelled `two-nodes-…`. */
+export function nodeCost(runs: readonly NodeCostRun[]): NodeCost {
+  const one = runs.filter((run) => run.label.startsWith('one-node-'));
+  const two = runs.filter((run) => run.label.startsWith('two-nodes-'));
+  const pairs = one.slice(0, two.length).map((run, i): NodeCostPair => {
+    const other = two[i]!;
+    const forwarded = other.window.forwardedPackets;
+    const crossed = other.nodes.crossedPackets;
+    return {
+      oneUsPerPacket: run.window.workerUsPerPacket,
+      twoUsPerPacket: other.window.workerUsPerPacket,
+      crossedPerForwarded: forwarded > 0 ? crossed / forwarded : Number.NaN,
+      usPerCrossedPacket: crossed > 0 ? ((other.window.workerUsPerPacket - run.window.workerUsPerPacket) * forwarded) / crossed : Number.NaN,
+      addedDelayMs: other.nodes.delay.addedMs,
+    };
+  });
+  return {
+    pairs,
+    oneUsPerPacket: spread(one.map((run) => run.window.workerUsPerPacket)),
+    twoUsPerPacket: spread(two.map((run) => run.window.workerUsPerPacket)),
+    ratio: spread(pairs.map((pair) => pair.twoUsPerPacket / pair.oneUsPerPacket)),
+    crossedPps: spread(two.map((run) => run.nodes.crossedPps)),
+    usPerCrossedPacket: spread(pairs.map((pair) => pair.usPerCrossedPacket)),
+    addedDelayMs: spread(pairs.map((pair) => pair.addedDelayMs)),
   };
 }

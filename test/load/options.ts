@@ -13,9 +13,10 @@ export interface CliOptions {
   /**
    * single: one run; compare: SFU and baseline alternating; growth: SFU at each --sizes; max: largest room;
    * simulcast-compare: SFU and baseline, each without and with simulcast, alternating;
-   * pipe-cost: the same room on one worker and spread over two, alternating.
+   * pipe-cost: the same room on one worker and spread over two, alternating;
+   * node-cost: the same room on one node and across two, alternating.
    */
-  readonly mode: 'single' | 'compare' | 'growth' | 'max' | 'simulcast-compare' | 'pipe-cost';
+  readonly mode: 'single' | 'compare' | 'growth' | 'max' | 'simulcast-compare' | 'pipe-cost' | 'node-cost';
   readonly target: 'sfu' | 'baseline';
   readonly participants: number;
   readonly publishers: number | undefined;
@@ -69,6 +70,8 @@ Modes (default: one run against our SFU):
   --pipe-cost            the same room on one worker (spreadConsumersPerWorker 0) and spread over two
                          (--spread-consumers, default 1: participants alternate) alternating, --alternations
                          times, on --workers (default 2) workers: worker µs per packet that crossed a pipe
+  --node-cost            the same room on one node and across two (--node-split) alternating, --alternations
+                         times: worker µs per packet that crossed between nodes, delay the hop adds
 Load:
   --target sfu|baseline  single mode only (default sfu)
   --participants N       total participants (default 6)
@@ -176,6 +179,9 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
         break;
       case '--pipe-cost':
         o.mode = 'pipe-cost';
+        break;
+      case '--node-cost':
+        o.mode = 'node-cost';
         break;
       case '--spread-consumers': {
         const consumers = Number(take());
@@ -335,7 +341,12 @@ export function parseCliOptions(argv: readonly string[], nowIso = new Date().toI
     if (o.mode === 'compare' || o.mode === 'simulcast-compare' || o.mode === 'pipe-cost') {
       faults.push(`--nodes ${o.nodes} does not combine with --${o.mode} (its runs compare targets or workers on one node)`);
     }
-  } else if (splitGiven) faults.push('--node-split needs --nodes 2');
+  } else if (splitGiven && o.mode !== 'node-cost') faults.push('--node-split needs --nodes 2 (or --node-cost)');
+  if (o.mode === 'node-cost') {
+    if (o.target !== 'sfu') faults.push('--node-cost needs our SFU as the target');
+    if (o.nodes > 1) faults.push('--node-cost chooses the nodes itself (one, then two): leave --nodes out');
+    if (o.rooms !== 1) faults.push('--node-cost measures one room (--rooms 1)');
+  }
   if (faults.length > 0) throw new Error(`invalid options:\n  ${faults.join('\n  ')}\n\n${USAGE}`);
   return o;
 }

@@ -10,7 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadRunResult, LoadSample } from './LoadRun.ts';
-import type { PipeCost, SimulcastComparison } from './analysis.ts';
+import type { NodeCost, PipeCost, SimulcastComparison } from './analysis.ts';
 
 /** Schema name of the JSON report. */
 export const REPORT_SCHEMA = 'matrix-sfu.loadtest.v1';
@@ -30,6 +30,8 @@ export interface LoadReport {
   readonly simulcast?: SimulcastComparison;
   /** The same room on one worker and spread over two (--pipe-cost). */
   readonly pipeCost?: PipeCost;
+  /** The same room on one node and across two (--node-cost). */
+  readonly nodeCost?: NodeCost;
 }
 
 function fmt(value: number, digits = 1): string {
@@ -155,6 +157,21 @@ export function nodesLine(run: LoadRunResult): string | undefined {
     (n.redisCpuSeconds !== undefined ? `, redis ${fmt((100 * n.redisCpuSeconds) / run.window.seconds, 2)} %` : '') +
     `; one-way delay same node ${fmt(d.sameNodeMs, 2)} ms (${d.sameNodePackets} packets), cross node ${fmt(d.crossNodeMs, 2)} ms (${d.crossNodePackets}): added ${fmt(d.addedMs, 2)} ms`
   );
+}
+
+/** Lines on the cost of a hop between nodes (--node-cost). */
+export function nodeCostLines(c: NodeCost): string[] {
+  const s = (x: { mean: number; stdev: number }, digits = 2): string => `${fmt(x.mean, digits)} ± ${fmt(x.stdev, digits)}`;
+  return [
+    ...c.pairs.map(
+      (pair, i) =>
+        `pair ${i + 1}: one node ${fmt(pair.oneUsPerPacket, 2)} µs/forwarded packet, two nodes ${fmt(pair.twoUsPerPacket, 2)} ` +
+        `(${fmt(100 * pair.crossedPerForwarded, 1)} % of forwarded packets crossed between nodes) → ${fmt(pair.usPerCrossedPacket, 1)} µs per crossed packet; ` +
+        `cross-node delay +${fmt(pair.addedDelayMs, 2)} ms`,
+    ),
+    `node hop (${c.pairs.length} pairs): worker µs per forwarded packet one node ${s(c.oneUsPerPacket)}, two nodes ${s(c.twoUsPerPacket)} (ratio ${s(c.ratio, 3)}); ` +
+      `crossed ${fmt(c.crossedPps.mean, 0)} pps; extra worker CPU per crossed packet ${s(c.usPerCrossedPacket, 1)} µs; added one-way delay ${s(c.addedDelayMs)} ms`,
+  ];
 }
 
 /** Lines on the cost of a pipe hop (--pipe-cost). */

@@ -4,10 +4,10 @@
 
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { compare, growth, held, pipeCost, simulcastComparison } from './analysis.ts';
+import { compare, growth, held, nodeCost, pipeCost, simulcastComparison } from './analysis.ts';
 import { runLoad, type LoadRunOptions, type LoadRunResult } from './LoadRun.ts';
 import { parseCliOptions, USAGE, type CliOptions } from './options.ts';
-import { accountingLine, edgeLines, nodesLine, pipeCostLines, placementLine, REPORT_SCHEMA, simulcastLines, summaryTable, writeReport, type LoadReport } from './report.ts';
+import { accountingLine, edgeLines, nodeCostLines, nodesLine, pipeCostLines, placementLine, REPORT_SCHEMA, simulcastLines, summaryTable, writeReport, type LoadReport } from './report.ts';
 
 function progress(line: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
@@ -68,6 +68,7 @@ async function main(): Promise<void> {
   let largest: unknown;
   let simulcast: ReturnType<typeof simulcastComparison> | undefined;
   let pipes: ReturnType<typeof pipeCost> | undefined;
+  let nodesCost: ReturnType<typeof nodeCost> | undefined;
   switch (options.mode) {
     case 'single':
       await one(runs, base(options, {}));
@@ -97,6 +98,13 @@ async function main(): Promise<void> {
         await one(runs, base(options, { target: 'sfu', rooms: 1, spreadConsumersPerWorker: options.spreadConsumersPerWorker ?? 1, label: `spread-${i + 1}` }));
       }
       pipes = pipeCost(runs);
+      break;
+    case 'node-cost':
+      for (let i = 0; i < options.alternations; i++) {
+        await one(runs, base(options, { target: 'sfu', rooms: 1, label: `one-node-${i + 1}` }));
+        await one(runs, base(options, { target: 'sfu', rooms: 1, nodes: 2, nodeSplit: options.nodeSplit, label: `two-nodes-${i + 1}` }));
+      }
+      nodesCost = nodeCost(runs);
       break;
     case 'growth':
       for (const size of options.sizes) await one(runs, base(options, { target: 'sfu', participants: size, rooms: 1, label: `sfu-n${size}` }));
@@ -150,6 +158,7 @@ async function main(): Promise<void> {
     ...(comparison ? { comparison } : {}),
     ...(simulcast ? { simulcast } : {}),
     ...(pipes ? { pipeCost: pipes } : {}),
+    ...(nodesCost ? { nodeCost: nodesCost } : {}),
     ...(growthResult ? { growth: largest ? { ...(growthResult as object), largest } : growthResult } : {}),
   };
   const paths = writeReport(options.out, report);
@@ -170,6 +179,7 @@ async function main(): Promise<void> {
   }
   if (simulcast) for (const line of simulcastLines(simulcast)) console.log(line);
   if (pipes) for (const line of pipeCostLines(pipes)) console.log(line);
+  if (nodesCost) for (const line of nodeCostLines(nodesCost)) console.log(line);
   for (const line of edgeLines(runs)) console.log(line);
   if (largest) console.log(`largest room: ${JSON.stringify(largest)}`);
   console.log(`report: ${paths.join(', ')}`);

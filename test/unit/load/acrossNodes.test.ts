@@ -1,8 +1,10 @@
 // The load generator's runs across SFU nodes: the --nodes and --node-split options, which node
 // a participant joins, the delay split into same-node and cross-node subscriptions, worker
-// CPU summed per node, and the cascade figures read from the target's placement dump.
+// CPU summed per node, the cascade figures read from the target's placement dump, and the
+// cost of a hop between nodes derived from alternating runs (--node-cost).
 
 import { describe, expect, it } from 'vitest';
+import { nodeCost, type NodeCostRun } from '../../load/analysis.ts';
 import { parseCliOptions } from '../../load/options.ts';
 import { cascadeFigures, delaySums, nodeOfParticipant, sumByGroups, windowDelay } from '../../load/nodes.ts';
 import type { LoadParticipant } from '../../load/Participant.ts';
@@ -20,13 +22,45 @@ describe('parseCliOptions across nodes', () => {
   it('refuses other node counts with the reason, and a split without two nodes', () => {
     for (const nodes of ['0', '3', '1.5', 'two']) expect(() => parseCliOptions(['--nodes', nodes])).toThrow(/--nodes is 1 or 2 \(the target runs at most 2 SfuNodes/);
     expect(() => parseCliOptions(['--nodes', '2', '--node-split', 'random'])).toThrow(/--node-split is alternate or half/);
-    expect(() => parseCliOptions(['--node-split', 'half'])).toThrow(/--node-split needs --nodes 2/);
+    expect(() => parseCliOptions(['--node-split', 'half'])).toThrow(/--node-split needs --nodes 2 \(or --node-cost\)/);
   });
 
   it('refuses two nodes with the baseline and with modes that compare targets or workers, listing every fault', () => {
     expect(() => parseCliOptions(['--nodes', '2', '--target', 'baseline'])).toThrow(/needs our SFU as the target/);
     expect(() => parseCliOptions(['--nodes', '2', '--compare'])).toThrow(/does not combine with --compare/);
     expect(() => parseCliOptions(['--nodes', '2', '--pipe-cost', '--nodes', '3'])).toThrow(/--nodes is 1 or 2[\s\S]*does not combine with --pipe-cost/);
+  });
+});
+
+describe('parseCliOptions --node-cost', () => {
+  it('alternates one node and two by itself, with the split given', () => {
+    expect(parseCliOptions(['--node-cost', '--node-split', 'half', '--alternations', '2'])).toMatchObject({ mode: 'node-cost', nodes: 1, nodeSplit: 'half', alternations: 2 });
+  });
+
+  it('refuses --nodes, several rooms and the baseline with it', () => {
+    expect(() => parseCliOptions(['--node-cost', '--nodes', '2', '--rooms', '2'])).toThrow(/chooses the nodes itself[\s\S]*--rooms 1/);
+    expect(() => parseCliOptions(['--node-cost', '--target', 'baseline'])).toThrow(/--node-cost needs our SFU/);
+  });
+});
+
+describe('nodeCost', () => {
+  const run = (label: string, workerUsPerPacket: number, crossedPackets: number, addedMs: number): NodeCostRun => ({
+    label,
+    window: { workerUsPerPacket, forwardedPackets: 100_000 },
+    nodes: { crossedPackets, crossedPps: crossedPackets / 10, delay: { sameNodeMs: 2, sameNodePackets: 1, crossNodeMs: 2 + addedMs, crossNodePackets: 1, addedMs } },
+  });
+
+  it('derives the extra worker CPU per crossed packet and the added delay from the same room on one node and across two', () => {
+    // 100 000 forwarded packets: 10 µs each on one node, 14 µs across two, 10 000 crossed → 40 µs per crossed packet.
+    const cost = nodeCost([run('one-node-1', 10, 0, Number.NaN), run('two-nodes-1', 14, 10_000, 0.5), run('one-node-2', 10, 0, Number.NaN), run('two-nodes-2', 13, 10_000, 0.7)]);
+    expect(cost.pairs).toHaveLength(2);
+    expect(cost.pairs[0]).toMatchObject({ crossedPerForwarded: 0.1, addedDelayMs: 0.5 });
+    expect(cost.pairs[0]!.usPerCrossedPacket).toBeCloseTo(40);
+    expect(cost.pairs[1]!.usPerCrossedPacket).toBeCloseTo(30);
+    expect(cost.usPerCrossedPacket.mean).toBeCloseTo(35);
+    expect(cost.ratio.mean).toBeCloseTo((1.4 + 1.3) / 2);
+    expect(cost.addedDelayMs.mean).toBeCloseTo(0.6);
+    expect(cost.crossedPps.mean).toBe(1000);
   });
 });
 
