@@ -88,19 +88,25 @@ describe('participants of other nodes in a conference', () => {
     await waitFor(() => alice.sink.of('consumerClosed').length === 2, { description: 'alice hears both consumers close' });
   });
 
-  it('keeps the newer of two sessions of one participant: a newer one elsewhere replaces the local one, an older one is not shown', async () => {
+  it('keeps a local session over another node\'s session of the same participant, and the newer of two other nodes\' sessions', async () => {
     const r = await setUp();
     const alice = await local(r, 'alice');
     const bob = await local(r, 'bob');
     const conference = r.get('room' as ConferenceId)!;
-    const stale = await remoteAudio(conference);
-    expect(await conference.upsertRemote('link-1', remote('bob', Date.now() - 60_000, [stale]))).toBe(false);
-    expect(bob.sink.closeReason).toBeUndefined();
+    // bob moves: his new session on another node is not shown while his session here lasts.
     const moved = await remoteAudio(conference);
-    expect(await conference.upsertRemote('link-2', remote('bob', Date.now() + 1, [moved]))).toBe(true);
-    expect(bob.sink.closeReason).toBe('replaced');
-    expect(alice.sink.of('peerLeft').map((p) => p.participantId)).toEqual(['bob']);
-    expect(alice.sink.of('peerJoined').map((p) => p.participantId)).toEqual(['bob', 'bob']);
+    expect(await conference.upsertRemote('link-1', remote('bob', Date.now() + 1, [moved]))).toBe(false);
+    expect(bob.sink.closeReason).toBeUndefined();
+    await bob.handle.leave();
+    expect(await conference.upsertRemote('link-1', remote('bob', Date.now() + 1, [moved]))).toBe(true);
+    // carol on two other nodes: the later session shows, an earlier one does not replace it.
+    const first = await remoteAudio(conference);
+    const later = await remoteAudio(conference);
+    expect(await conference.upsertRemote('link-2', remote('carol', Date.now() - 60_000, [first]))).toBe(true);
+    expect(await conference.upsertRemote('link-3', remote('carol', Date.now(), [later]))).toBe(true);
+    expect(await conference.upsertRemote('link-2', remote('carol', Date.now() - 60_000, [first]))).toBe(false);
+    expect(conference.dump().participants.find((p) => p.id === 'carol')!.remoteLink).toBe('link-3');
+    expect(alice.sink.of('peerJoined').map((p) => p.participantId)).toEqual(['bob', 'bob', 'carol', 'carol']);
     expect(conference.participantCount).toBe(1);
   });
 

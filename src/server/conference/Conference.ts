@@ -260,10 +260,11 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
 
   /**
    * Shows (or updates) a participant served by another node: local peers hear `peerJoined`
-   * and auto-subscribers get consumers of its publications. Of two sessions of one
-   * participant (here and elsewhere, or on two other nodes) the newer one stays: an older
-   * local session closes with `replaced`, an older remote one is dropped. Resolves false
-   * when this one is the older (not shown). Queued.
+   * and auto-subscribers get consumers of its publications. A participant with a session on
+   * this node is not shown (its session here stays until it leaves: a client moving to another
+   * node leaves the old one itself); of sessions on two other nodes the newer one shows, the
+   * older is dropped. Resolves false when not shown (the cascade shows it again when the local
+   * session leaves). Queued.
    */
   upsertRemote(link: string, peer: RemotePeerInput): Promise<boolean> {
     return this.#run(async () => {
@@ -276,7 +277,9 @@ export class Conference extends TypedEmitter<ConferenceEvents> {
         }
         return true;
       }
-      if (current && current.participant.joinedAtMs >= peer.joinedAtMs) return false;
+      // A session of this node stays while it lasts (a client moving nodes leaves it itself);
+      // of two other nodes' sessions the newer one shows.
+      if (current && (current.participant.remoteLink === undefined || current.participant.joinedAtMs >= peer.joinedAtMs)) return false;
       if (current) this.#remove(current.participant, 'replaced', false);
       const participant = new Participant({
         id: peer.participantId,
