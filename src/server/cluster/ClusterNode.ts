@@ -287,9 +287,8 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   }
 
   /** Live nodes and their load, read from Redis. Rejects with ClusterUnavailableError. */
-  async nodes(): Promise<NodeInfo[]> {
-    const redis = this.#requireRedis();
-    try {
+  nodes(): Promise<NodeInfo[]> {
+    return this.#command('reading the node registry', async (redis) => {
       const ids = await redis.smembers(this.#key('nodes'));
       if (ids.length === 0) return [];
       const records = await redis.mget(ids.map((id) => this.#nodeKey(id)));
@@ -302,9 +301,7 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
       });
       if (dead.length > 0) await redis.srem(this.#key('nodes'), ...dead);
       return live;
-    } catch (error) {
-      throw this.#unavailable('reading the node registry failed', error);
-    }
+    });
   }
 
   /**
@@ -313,19 +310,15 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
    * ClusterUnavailableError when Redis cannot answer or no node can serve.
    */
   async route(roomId: string): Promise<RoomTarget> {
-    const redis = this.#requireRedis();
     const nodes = await this.nodes();
     // A room that must move (its node died or drains) goes preferably to a node already serving it.
     const serving = new Set(await this.roomNodes(roomId));
     const budget = this.#options.participantsPerNode ?? 0;
     const candidate = placementCandidate(nodes, serving, budget);
     if (!candidate) throw new ClusterUnavailableError('no live node takes new rooms');
-    let owner: string;
-    try {
-      owner = String(await redis.eval(CLAIM_ROOM, 1, this.#roomKey(roomId), candidate.id, this.#options.roomClaimMs, this.#key('node:')));
-    } catch (error) {
-      throw this.#unavailable('claiming the room failed', error);
-    }
+    const owner = String(
+      await this.#command('claiming the room', (redis) => redis.eval(CLAIM_ROOM, 1, this.#roomKey(roomId), candidate.id, this.#options.roomClaimMs, this.#key('node:'))),
+    );
     const info = nodes.find((node) => node.id === owner);
     if (!info) throw new ClusterUnavailableError(`room claimed by node ${owner}, which is not live`);
     if (owner === candidate.id && owner !== this.id) this.#log.debug('room placed on another node', { roomId, owner });
@@ -335,43 +328,23 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
   }
 
   /** Ids of the live nodes that serve `roomId` now (this one included). Rejects with ClusterUnavailableError. */
-  async roomNodes(roomId: string): Promise<string[]> {
-    const redis = this.#requireRedis();
-    try {
-      return await redis.zrangebyscore(this.#roomNodesKey(roomId), Date.now(), '+inf');
-    } catch (error) {
-      throw this.#unavailable('reading the nodes of a room failed', error);
-    }
+  roomNodes(roomId: string): Promise<string[]> {
+    return this.#command('reading the nodes of a room', (redis) => redis.zrangebyscore(this.#roomNodesKey(roomId), Date.now(), '+inf'));
   }
 
   /** Lists this node among the nodes serving `roomId` at once (its conference was just created). */
   async announceRoom(roomId: string): Promise<void> {
-    const redis = this.#requireRedis();
-    try {
-      await redis.zadd(this.#roomNodesKey(roomId), Date.now() + this.#options.roomClaimMs, this.id);
-    } catch (error) {
-      throw this.#unavailable('announcing a room failed', error);
-    }
+    await this.#command('announcing a room', (redis) => redis.zadd(this.#roomNodesKey(roomId), Date.now() + this.#options.roomClaimMs, this.id));
   }
 
   /** Removes this node from the nodes serving `roomId` (its conference closed). */
   async leaveRoom(roomId: string): Promise<void> {
-    const redis = this.#requireRedis();
-    try {
-      await redis.zrem(this.#roomNodesKey(roomId), this.id);
-    } catch (error) {
-      throw this.#unavailable('leaving a room failed', error);
-    }
+    await this.#command('leaving a room', (redis) => redis.zrem(this.#roomNodesKey(roomId), this.id));
   }
 
   /** Publishes a cascade message to node `nodeId`. Rejects with ClusterUnavailableError. */
   async sendCascade(nodeId: string, payload: unknown): Promise<void> {
-    const redis = this.#requireRedis();
-    try {
-      await redis.publish(this.#cascadeChannel(nodeId), JSON.stringify(payload));
-    } catch (error) {
-      throw this.#unavailable('publishing a cascade message failed', error);
-    }
+    await this.#command('publishing a cascade message', (redis) => redis.publish(this.#cascadeChannel(nodeId), JSON.stringify(payload)));
   }
 
   /**
@@ -379,25 +352,15 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
    * deep). Resolves true when over the limit. Rejects with ClusterUnavailableError.
    */
   async rateLimited(scope: string, key: string, rate: { ratePerSecond: number; burst: number }): Promise<boolean> {
-    const redis = this.#requireRedis();
     const intervalMs = 1000 / rate.ratePerSecond;
     const toleranceMs = intervalMs * Math.max(0, rate.burst - 1);
-    try {
-      const fits = await redis.eval(TAKE_TOKEN, 1, this.#key(`rate:${scope}:${key}`), intervalMs, toleranceMs);
-      return Number(fits) !== 1;
-    } catch (error) {
-      throw this.#unavailable('the shared rate limit failed', error);
-    }
+    const fits = await this.#command('the shared rate limit', (redis) => redis.eval(TAKE_TOKEN, 1, this.#key(`rate:${scope}:${key}`), intervalMs, toleranceMs));
+    return Number(fits) !== 1;
   }
 
   /** Publishes `payload` to node `nodeId`'s delegation channel. */
   async sendDelegation(nodeId: string, payload: unknown): Promise<void> {
-    const redis = this.#requireRedis();
-    try {
-      await redis.publish(this.#delegationChannel(nodeId), JSON.stringify(payload));
-    } catch (error) {
-      throw this.#unavailable('publishing a delegation failed', error);
-    }
+    await this.#command('publishing a delegation', (redis) => redis.publish(this.#delegationChannel(nodeId), JSON.stringify(payload)));
   }
 
   /** Writes the heartbeat shortly (coalesced): the node's participant count changed, placement should know. */
@@ -497,6 +460,16 @@ export class ClusterNode extends TypedEmitter<ClusterNodeEvents> {
 
   #unavailable(what: string, error: unknown): ClusterUnavailableError {
     return new ClusterUnavailableError(`${what}: Redis did not answer`, { cause: error });
+  }
+
+  /** Runs one Redis command (or script) for `what`; rejects with ClusterUnavailableError when Redis is down or does not answer. */
+  async #command<T>(what: string, run: (redis: RedisLink['client']) => Promise<T>): Promise<T> {
+    const redis = this.#requireRedis();
+    try {
+      return await run(redis);
+    } catch (error) {
+      throw this.#unavailable(`${what} failed`, error);
+    }
   }
 
   #key(suffix: string): string {
