@@ -5,7 +5,7 @@
 // conference. Worker deaths are real (SIGKILL).
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkerPool, type RouterLease } from '../../src/server/media/WorkerPool.ts';
+import type { RouterLease, WorkerPool } from '../../src/server/media/WorkerPool.ts';
 import { Conference } from '../../src/server/conference/Conference.ts';
 import { ConferenceRegistry } from '../../src/server/conference/ConferenceRegistry.ts';
 import type { ConferenceId } from '../../src/common/lib/ids.ts';
@@ -13,10 +13,9 @@ import { silentLogger } from '../../src/common/lib/logger.ts';
 import { SfuError } from '../../src/common/lib/errors.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { rejectionOf } from '../tools/errors.ts';
-import { joinAs, joinVia } from '../fixtures/conference.ts';
+import { joinAs, joinVia, loopbackPool } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS } from '../fixtures/rtp.ts';
 import { pidAlive, waitForExit } from '../tools/workerPid.ts';
-import { freeMediaBasePort } from '../tools/ports.ts';
 
 const logger = silentLogger();
 const pids = new Set<number>();
@@ -33,15 +32,7 @@ const conferenceOptions = {
 };
 
 async function createPool(numWorkers: number): Promise<WorkerPool> {
-  pool = await WorkerPool.create({
-    numWorkers,
-    listenIp: '127.0.0.1',
-    announcedAddress: '',
-    basePort: await freeMediaBasePort(numWorkers),
-    workerLogLevel: 'none',
-    logger,
-    requestTimeoutMs: 3000,
-  });
+  pool = await loopbackPool(numWorkers, logger, { requestTimeoutMs: 3000 });
   for (const slot of pool.slots) pids.add(slot.worker.pid);
   pool.observer.on('workerStarted', (slot) => pids.add(slot.worker.pid));
   return pool;

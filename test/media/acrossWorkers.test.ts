@@ -5,15 +5,14 @@
 // the conference leaves no router, transport or consumer behind on any worker.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkerPool } from '../../src/server/media/WorkerPool.ts';
+import type { WorkerPool } from '../../src/server/media/WorkerPool.ts';
 import { ConferenceRegistry } from '../../src/server/conference/ConferenceRegistry.ts';
 import type { ConferenceId } from '../../src/common/lib/ids.ts';
 import { silentLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
-import { joinVia, type Joined } from '../fixtures/conference.ts';
+import { joinVia, type Joined, loopbackPool } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS } from '../fixtures/rtp.ts';
 import { pidAlive, waitForExit } from '../tools/workerPid.ts';
-import { freeMediaBasePort } from '../tools/ports.ts';
 
 const logger = silentLogger();
 const pids = new Set<number>();
@@ -29,15 +28,7 @@ afterEach(async () => {
 });
 
 async function setUp(spreadConsumersPerWorker: number): Promise<{ pool: WorkerPool; registry: ConferenceRegistry }> {
-  pool = await WorkerPool.create({
-    numWorkers: 2,
-    listenIp: '127.0.0.1',
-    announcedAddress: '',
-    basePort: await freeMediaBasePort(2),
-    workerLogLevel: 'none',
-    logger,
-    requestTimeoutMs: 3000,
-  });
+  pool = await loopbackPool(2, logger, { requestTimeoutMs: 3000 });
   for (const slot of pool.slots) pids.add(slot.worker.pid);
   pool.observer.on('workerStarted', (slot) => pids.add(slot.worker.pid));
   registry = new ConferenceRegistry({

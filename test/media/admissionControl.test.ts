@@ -4,14 +4,13 @@
 // refused only while every worker is overloaded, and joins pass again once load falls.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkerPool } from '../../src/server/media/WorkerPool.ts';
+import type { WorkerPool } from '../../src/server/media/WorkerPool.ts';
 import { ConferenceRegistry } from '../../src/server/conference/ConferenceRegistry.ts';
 import { silentLogger } from '../../src/common/lib/logger.ts';
 import { SfuError } from '../../src/common/lib/errors.ts';
 import { rejectionOf } from '../tools/errors.ts';
-import { joinVia } from '../fixtures/conference.ts';
+import { joinVia, loopbackPool } from '../fixtures/conference.ts';
 import { pidAlive, waitForExit } from '../tools/workerPid.ts';
-import { freeMediaBasePort } from '../tools/ports.ts';
 
 const logger = silentLogger();
 let pool: WorkerPool | undefined;
@@ -27,14 +26,7 @@ afterEach(async () => {
 });
 
 async function setup(overloadedSlots: Set<number>): Promise<{ registry: ConferenceRegistry; refusals: string[] }> {
-  pool = await WorkerPool.create({
-    numWorkers: 1,
-    listenIp: '127.0.0.1',
-    announcedAddress: '',
-    basePort: await freeMediaBasePort(1),
-    workerLogLevel: 'none',
-    logger,
-  });
+  pool = await loopbackPool(1, logger);
   const slots = pool;
   registry = new ConferenceRegistry({
     pool,

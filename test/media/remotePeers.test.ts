@@ -6,16 +6,15 @@
 // exported to other nodes counts as wanted in full.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { WorkerPool } from '../../src/server/media/WorkerPool.ts';
+import type { WorkerPool } from '../../src/server/media/WorkerPool.ts';
 import { ConferenceRegistry } from '../../src/server/conference/ConferenceRegistry.ts';
 import type { Conference } from '../../src/server/conference/Conference.ts';
 import type { Publication } from '../../src/server/conference/Participant.ts';
 import type { ConferenceId, ParticipantId } from '../../src/common/lib/ids.ts';
 import { silentLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
-import { joinVia, type Joined } from '../fixtures/conference.ts';
+import { joinVia, type Joined, loopbackPool } from '../fixtures/conference.ts';
 import { AUDIO_RTP_PARAMETERS, VIDEO_SIMULCAST_RTP_PARAMETERS } from '../fixtures/rtp.ts';
-import { freeMediaBasePort } from '../tools/ports.ts';
 
 const logger = silentLogger();
 let pool: WorkerPool | undefined;
@@ -29,15 +28,7 @@ afterEach(() => {
 });
 
 async function setUp(): Promise<ConferenceRegistry> {
-  pool = await WorkerPool.create({
-    numWorkers: 1,
-    listenIp: '127.0.0.1',
-    announcedAddress: '',
-    basePort: await freeMediaBasePort(1),
-    workerLogLevel: 'none',
-    logger,
-    requestTimeoutMs: 3000,
-  });
+  pool = await loopbackPool(1, logger, { requestTimeoutMs: 3000 });
   registry = new ConferenceRegistry({
     pool,
     conference: { maxParticipants: 10, maxProducersPerParticipant: 4, initialAvailableOutgoingBitrate: 1_000_000, maxIncomingBitrate: 0, activeSpeakerIntervalMs: 300 },
