@@ -1,6 +1,7 @@
 // Bench: what a hop between two nodes (the cascade: an SRTP pipe transport pair, set up over
 // Redis) costs, in one-way latency and in worker CPU. A real redis-server and two SfuNodes in
-// this process (auth mode none, one mediasoup worker each, cluster mode); synthetic WebRTC
+// this process (the load generator's startSfuNodes: auth mode none, one mediasoup worker
+// each, cluster mode); synthetic WebRTC
 // participants from the load generator (node-datachannel: ICE, DTLS-SRTP; every packet
 // carries its send time on this process' clock).
 //
@@ -19,14 +20,13 @@
 
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { loadConfig } from '../../src/server/config/loadConfig.ts';
-import { SfuNode } from '../../src/server/SfuNode.ts';
+import type { SfuNode } from '../../src/server/SfuNode.ts';
 import { createLogger } from '../../src/common/lib/logger.ts';
 import { waitFor } from '../../src/common/lib/waitFor.ts';
 import { freeMediaBasePort } from '../tools/ports.ts';
 import { spawnSync } from 'node:child_process';
-import { RedisProcess } from '../tools/redis.ts';
 import { Participant } from '../load/Participant.ts';
+import { startSfuNodes } from '../load/sfuNodes.ts';
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);
@@ -46,8 +46,13 @@ if (spawnSync('redis-server', ['--version']).status !== 0) {
   process.exit(0);
 }
 
-const redis = await RedisProcess.start();
-const nodes: SfuNode[] = [];
+const started = await startSfuNodes({
+  nodes: 2,
+  workers: 1,
+  basePort: await freeMediaBasePort(2),
+  logger: createLogger({ level: 'error', sink: (line) => process.stderr.write(`${line}\n`) }),
+});
+const nodes: SfuNode[] = started.nodes.map(({ node }) => node);
 const active: Participant[] = [];
 let tick = 0;
 const ticker = setInterval(() => {
@@ -62,19 +67,6 @@ function workerCpuSeconds(node: SfuNode): number {
     total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
   }
   return total;
-}
-
-async function startNode(nodeId: string): Promise<SfuNode> {
-  const config = loadConfig({
-    overrides: {
-      server: { port: 0, host: '127.0.0.1' },
-      auth: { mode: 'none' },
-      log: { level: 'warn' },
-      media: { numWorkers: 1, basePort: await freeMediaBasePort() },
-      cluster: { redisUrl: redis.url, nodeId, heartbeatMs: 300, nodeTimeoutMs: 1200, commandTimeoutMs: 500, pipeMinPort: 20000, pipeMaxPort: 29999 },
-    },
-  });
-  return SfuNode.start({ config, logger: createLogger({ level: 'error', sink: (line) => process.stderr.write(`${line}\n`) }) });
 }
 
 async function join(node: SfuNode, room: string, id: string, publish: boolean): Promise<Participant> {
@@ -127,8 +119,6 @@ async function measure(senders: Participant[], subscribers: Participant[], expec
 }
 
 try {
-  nodes.push(await startNode('bench-1'), await startNode('bench-2'));
-  await waitFor(() => nodes.every((node) => node.cluster!.liveNodeIds.length === 2) || undefined, { timeoutMs: 10_000, description: 'both nodes see each other' });
   console.log(`cascade hop bench: ${seconds} s per run, load average ${loadavg()[0]!.toFixed(2)}`);
 
   // 1. Latency.
@@ -170,6 +160,5 @@ try {
 } finally {
   clearInterval(ticker);
   for (const participant of active) await participant.close().catch(() => undefined);
-  for (const node of nodes) await node.stop();
-  await redis.stop();
+  await started.stop();
 }
