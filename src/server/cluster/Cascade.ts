@@ -112,8 +112,8 @@ export class Cascade {
       for (const link of this.#rooms.get(room)?.values() ?? []) link.markDirty();
     });
     // A local participant left: another node's session of it, hidden while it was here, may show now.
-    conference.observer.on('participantLeft', () => {
-      for (const link of this.#rooms.get(room)?.values() ?? []) link.reapply();
+    conference.observer.on('participantLeft', (participantId) => {
+      for (const link of this.#rooms.get(room)?.values() ?? []) link.reveal(participantId);
     });
     conference.on('closed', () => {
       this.#closeRoom(room, true);

@@ -178,9 +178,14 @@ export class CascadeLink {
     this.#apply(message.peers);
   }
 
-  /** Applies the last snapshot again (a local participant left: one of ours it hid may show now). */
-  reapply(): void {
-    if (this.#latest && this.#state === 'up') this.#apply(this.#latest);
+  /**
+   * A local participant left: the other node's session of the same participant, hidden while
+   * the local one lasted, shows now (its entry of the last snapshot is applied again).
+   */
+  reveal(participantId: string): void {
+    const peer = this.#latest?.find((candidate) => candidate.participantId === participantId);
+    if (!peer || this.#state !== 'up') return;
+    this.#queue.push(() => this.#applyPeer(peer)).catch((error: unknown) => this.#log.debug('participant of the other node not shown', { error }));
   }
 
   /** Closes the link: the pipe transport (its consumers and producers) and what it showed. Idempotent. */
@@ -313,30 +318,36 @@ export class CascadeLink {
     }
     for (const peer of peers) {
       if (this.#state !== 'up') return;
-      const producers = this.#imports.get(peer.participantId) ?? new Map<string, Producer>();
-      this.#imports.set(peer.participantId, producers);
-      const wanted = new Set(peer.publications.map((publication) => publication.producerId));
-      for (const [producerId, producer] of [...producers]) {
-        if (!wanted.has(producerId) || producer.closed) {
-          producers.delete(producerId);
-          producer.close();
-        }
-      }
-      const publications: Publication[] = [];
-      for (const announced of peer.publications) {
-        const producer = await this.#import(peer.participantId, producers, announced).catch((error: unknown) => {
-          this.#log.warn('publication of the other node not piped here', { producerId: announced.producerId, error });
-          return undefined;
-        });
-        if (producer) publications.push({ producer, source: announced.source, ...(announced.encrypted ? { encrypted: true } : {}) });
-      }
-      await conference.upsertRemote(this.id, {
-        participantId: peer.participantId as Parameters<Conference['upsertRemote']>[1]['participantId'],
-        displayName: peer.displayName,
-        joinedAtMs: peer.joinedAtMs,
-        publications,
-      });
+      await this.#applyPeer(peer);
     }
+  }
+
+  /** Pipes in one announced participant's publications (closing those it no longer lists) and shows it. */
+  async #applyPeer(peer: CascadePeer): Promise<void> {
+    const conference = this.#options.conference;
+    const producers = this.#imports.get(peer.participantId) ?? new Map<string, Producer>();
+    this.#imports.set(peer.participantId, producers);
+    const wanted = new Set(peer.publications.map((publication) => publication.producerId));
+    for (const [producerId, producer] of [...producers]) {
+      if (!wanted.has(producerId) || producer.closed) {
+        producers.delete(producerId);
+        producer.close();
+      }
+    }
+    const publications: Publication[] = [];
+    for (const announced of peer.publications) {
+      const producer = await this.#import(peer.participantId, producers, announced).catch((error: unknown) => {
+        this.#log.warn('publication of the other node not piped here', { producerId: announced.producerId, error });
+        return undefined;
+      });
+      if (producer) publications.push({ producer, source: announced.source, ...(announced.encrypted ? { encrypted: true } : {}) });
+    }
+    await conference.upsertRemote(this.id, {
+      participantId: peer.participantId as Parameters<Conference['upsertRemote']>[1]['participantId'],
+      displayName: peer.displayName,
+      joinedAtMs: peer.joinedAtMs,
+      publications,
+    });
   }
 
   /** The pipe producer of an announced publication, created on first sight; follows its pause state. */
