@@ -191,6 +191,35 @@ describe('a room across three nodes (cascade)', () => {
     expect(fewestLinks).toBe(2);
   }, 60_000);
 
+  it('shows a participant moving between nodes by its session on each node, and its new session once the old one left', async () => {
+    const subscriber = (node: SfuNode): Participant =>
+      new Participant(
+        { wsUrl: `ws://127.0.0.1:${node.port}/ws`, conference: ROOM, participantId: 'erin', video: false, audio: false, videoBitrate: 0, subscribe: true, requestTimeoutMs: 10_000 },
+        now,
+      );
+    const linkOf = (node: SfuNode) => conferenceOf(node)?.dump().participants.find((p) => p.id === 'erin')?.remoteLink;
+    const old = subscriber(nodes[0]!);
+    await old.start();
+    await waitFor(() => linkOf(nodes[1]!) !== undefined || undefined, { timeoutMs: 10_000, description: 'node-2 shows erin of node-1' });
+    const moved = subscriber(nodes[1]!);
+    await moved.start();
+    try {
+      // Each node keeps its own session of erin while it lasts.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(linkOf(nodes[0]!)).toBeUndefined();
+      expect(linkOf(nodes[1]!)).toBeUndefined();
+      const leftAt = performance.now();
+      await old.close();
+      await waitFor(() => linkOf(nodes[0]!) !== undefined || undefined, { timeoutMs: 10_000, intervalMs: 20, description: 'node-1 shows erin of node-2 once its own session left' });
+      // At once from the last snapshot; without that, only the next periodic snapshot (5 s) would show it.
+      console.log(`[cascade] a moving participant's new session shown on its old node ${Math.round(performance.now() - leftAt)} ms after the old one left`);
+    } finally {
+      await old.close();
+      await moved.close();
+    }
+    await waitFor(() => nodes.every((node) => linkOf(node) === undefined) || undefined, { timeoutMs: 10_000, description: 'erin gone everywhere' });
+  }, 60_000);
+
   it('removes a participant that leaves one node from the room on every node', async () => {
     const carol = participants[2]!;
     await carol.close();
